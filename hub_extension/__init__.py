@@ -1,0 +1,1 @@
+"""JupyterHub glue for Podium: service definition, roles and scopes, and the ``podium`` command."""

@@ -1,0 +1,1 @@
+"""Podium service: the Tornado application that owns the platform's state."""

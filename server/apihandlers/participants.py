@@ -1,0 +1,91 @@
+"""Registration and participant management; a competition's organizers."""
+
+from __future__ import annotations
+
+from .. import participation
+from ..apimodels import participant_model
+from ..orm import ParticipantStatus
+from ..schemas import DecisionIn, OrganizerIn, PageQuery
+from .base import APIHandler, api
+
+
+class RegisterHandler(APIHandler):
+    @api("Register for a competition: approved at once when registration is open, pending "
+         "when it needs approval, refused for non-members of a group-restricted competition.")
+    async def post(self, competition: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        participant = participation.register(self.db, roles)
+        self.db.commit()
+        if participant is None:
+            self.write_json({"username": self.user.name, "status": "approved", "via_group": True})
+        else:
+            self.write_json(participant_model(participant))
+
+
+class ParticipantListHandler(APIHandler):
+    @api("List registrations (organizers).", query=PageQuery)
+    async def get(self, competition: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        roles.require_manage()
+        rows, total = participation.list_participants(
+            self.db, comp, self.query.limit, self.query.offset
+        )
+        self.write_json(
+            {
+                "participants": [participant_model(p) for p in rows],
+                "total": total,
+                "participant_groups": list(comp.participant_groups or []),
+            }
+        )
+
+
+class DecisionHandler(APIHandler):
+    @api("Approve or deny a registration (organizers).", body=DecisionIn)
+    async def post(self, competition: str, username: str, decision: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        roles.require_manage()
+        status = ParticipantStatus.approved if decision == "approve" else ParticipantStatus.denied
+        participant = participation.decide(self.db, comp, username, status, self.user.name)
+        self.db.commit()
+        self.write_json(participant_model(participant))
+
+
+class OrganizerListHandler(APIHandler):
+    @api("List organizers (organizers).")
+    async def get(self, competition: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        roles.require_manage()
+        self.write_json(
+            {
+                "organizers": sorted(o.username for o in comp.organizers),
+                "organizer_group": comp.organizer_group,
+            }
+        )
+
+    @api("Add an organizer (organizers).", body=OrganizerIn, status=201)
+    async def post(self, competition: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        roles.require_manage()
+        participation.add_organizer(self.db, comp, self.body.username)
+        self.db.commit()
+        self.write_json({"organizers": sorted(o.username for o in comp.organizers)}, 201)
+
+
+class OrganizerHandler(APIHandler):
+    @api("Remove an organizer (organizers; the last one stays).", status=204)
+    async def delete(self, competition: str, username: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        roles.require_manage()
+        participation.remove_organizer(comp, username)
+        self.db.commit()
+        self.set_status(204)
+        self.finish()
+
+
+default_handlers = [
+    ("/competitions/{competition}/register", RegisterHandler),
+    ("/competitions/{competition}/participants", ParticipantListHandler),
+    ("/competitions/{competition}/participants/{username}/{decision:approve|deny}", DecisionHandler),
+    ("/competitions/{competition}/organizers", OrganizerListHandler),
+    ("/competitions/{competition}/organizers/{username}", OrganizerHandler),
+]

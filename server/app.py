@@ -1,0 +1,316 @@
+"""The Podium service application: configuration (traitlets), wiring, and ``start()``.
+
+Configuration comes from ``podium_config.py`` (``c.PodiumService.<option> = ...``), then from
+environment variables for the usual deployment knobs (``PODIUM_DB_URL``, ``PODIUM_STORAGE_ROOT``,
+``PODIUM_BROKER_URL``, ``PODIUM_PUBLIC_URL``, ``PODIUM_SECRET_KEY``), then from the command line.
+When JupyterHub manages the service it sets ``JUPYTERHUB_SERVICE_URL``,
+``JUPYTERHUB_SERVICE_PREFIX``, ``JUPYTERHUB_API_URL`` and ``JUPYTERHUB_API_TOKEN``, which are
+read here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+from urllib.parse import urlparse
+
+import tornado.httpserver
+import tornado.ioloop
+import tornado.web
+from jupyterhub.services.auth import HubAuth
+from traitlets import Bool, Dict, Integer, Type, Unicode, default
+from traitlets.config import Application
+
+from . import db
+from .auth import HubTokenAuthenticator
+from .storage import LocalStorage, Storage, UrlSigner
+
+
+def _env(name: str, fallback: str) -> str:
+    return os.environ.get(name) or fallback
+
+
+class PodiumService(Application):
+    """The Podium service: REST API, signed storage URLs and (later) HTML pages."""
+
+    name = "podium-service"
+    description = "Podium: competitions inside JupyterHub."
+
+    config_file = Unicode(
+        "podium_config.py",
+        help="Python configuration file to load (``c.PodiumService.x = ...``); missing is fine.",
+    ).tag(config=True)
+
+    data_dir = Unicode(
+        help="Directory for the embedded defaults: the SQLite database, local storage and the "
+        "generated secret key. Default: $PODIUM_DATA_DIR or ./podium-data."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _data_dir_default(self) -> str:
+        return os.path.abspath(_env("PODIUM_DATA_DIR", "podium-data"))
+
+    db_url = Unicode(
+        help="SQLAlchemy database URL. PostgreSQL in production "
+        "(postgresql+psycopg2://user@host/db); default: $PODIUM_DB_URL or a SQLite file in "
+        "data_dir."
+    ).tag(config=True)
+
+    @default("db_url")
+    def _db_url_default(self) -> str:
+        return _env("PODIUM_DB_URL", f"sqlite:///{os.path.join(self.data_dir, 'podium.sqlite')}")
+
+    upgrade_db = Bool(
+        False,
+        help="Run the schema migrations at startup instead of refusing an out-of-date database.",
+    ).tag(config=True)
+
+    storage_class = Type(
+        LocalStorage,
+        klass=Storage,
+        help="Storage backend class. The default keeps objects in storage_root and serves "
+        "HMAC-signed URLs from this service.",
+    ).tag(config=True)
+
+    storage_root = Unicode(
+        help="Directory of the local storage backend. Default: $PODIUM_STORAGE_ROOT or "
+        "data_dir/storage."
+    ).tag(config=True)
+
+    @default("storage_root")
+    def _storage_root_default(self) -> str:
+        return _env("PODIUM_STORAGE_ROOT", os.path.join(self.data_dir, "storage"))
+
+    broker_url = Unicode(
+        help="Celery broker URL used to dispatch submissions, e.g. amqp://guest:guest@host:5672//. "
+        "Default: $PODIUM_BROKER_URL or a server-free transport in data_dir."
+    ).tag(config=True)
+
+    @default("broker_url")
+    def _broker_url_default(self) -> str:
+        return _env("PODIUM_BROKER_URL", "filesystem://")
+
+    ip = Unicode(
+        help="Address to listen on. Default: from JUPYTERHUB_SERVICE_URL, else 127.0.0.1."
+    ).tag(config=True)
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return (urlparse(url).hostname if url else None) or "127.0.0.1"
+
+    port = Integer(
+        help="Port to listen on. Default: from JUPYTERHUB_SERVICE_URL, else 10101."
+    ).tag(config=True)
+
+    @default("port")
+    def _port_default(self) -> int:
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return (urlparse(url).port if url else None) or 10101
+
+    base_url = Unicode(
+        help="URL prefix the service is mounted at. Default: JUPYTERHUB_SERVICE_PREFIX, "
+        "else /services/podium/."
+    ).tag(config=True)
+
+    @default("base_url")
+    def _base_url_default(self) -> str:
+        return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/podium/")
+
+    public_url = Unicode(
+        help="The URL notebooks and workers use to reach this service, ending in the base URL "
+        "(e.g. https://hub.example.org/services/podium/). Signed storage URLs start with it. "
+        "Default: $PODIUM_PUBLIC_URL, else http://ip:port + base_url."
+    ).tag(config=True)
+
+    @default("public_url")
+    def _public_url_default(self) -> str:
+        return _env("PODIUM_PUBLIC_URL", f"http://{self.ip}:{self.port}{self.base_url}")
+
+    secret_key = Unicode(
+        help="Secret for signing storage URLs (and later cookies). Every replica of the service "
+        "must share it. Default: $PODIUM_SECRET_KEY, else a random key kept in "
+        "data_dir/secret_key."
+    ).tag(config=True)
+
+    @default("secret_key")
+    def _secret_key_default(self) -> str:
+        if os.environ.get("PODIUM_SECRET_KEY"):
+            return os.environ["PODIUM_SECRET_KEY"]
+        path = os.path.join(self.data_dir, "secret_key")
+        os.makedirs(self.data_dir, exist_ok=True)
+        if not os.path.exists(path):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        with open(path) as f:
+            return f.read().strip()
+
+    hub_api_url = Unicode(
+        help="JupyterHub's REST API URL. Default: $JUPYTERHUB_API_URL."
+    ).tag(config=True)
+
+    @default("hub_api_url")
+    def _hub_api_url_default(self) -> str:
+        return _env("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+
+    hub_api_token = Unicode(
+        help="This service's token on the hub. Default: $JUPYTERHUB_API_TOKEN."
+    ).tag(config=True)
+
+    @default("hub_api_token")
+    def _hub_api_token_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    service_name = Unicode(
+        help="The service's name on the hub; tokens need access:services!service=<name>. "
+        "Default: $JUPYTERHUB_SERVICE_NAME, else podium."
+    ).tag(config=True)
+
+    @default("service_name")
+    def _service_name_default(self) -> str:
+        return _env("JUPYTERHUB_SERVICE_NAME", "podium")
+
+    auth_cache_max_age = Integer(
+        10,
+        help="Seconds a token's owner and groups are cached before asking the hub again; a hub "
+        "group change takes effect within this time. 0 asks the hub on every request.",
+    ).tag(config=True)
+
+    creator_group = Unicode(
+        "podium-creators",
+        help="Hub group whose members may create competitions (hub admins always may). "
+        "An empty string lets every hub user create competitions.",
+    ).tag(config=True)
+
+    default_quotas = Dict(
+        {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600},
+        help="Defaults for new phases: submissions per UTC day (0: no limit), total submissions "
+        "(0: no limit), execution time limit in seconds.",
+    ).tag(config=True)
+
+    upload_url_expiry = Integer(
+        3600, help="Seconds a signed upload (PUT) URL stays valid."
+    ).tag(config=True)
+
+    download_url_expiry = Integer(
+        600, help="Seconds a signed download (GET) URL stays valid."
+    ).tag(config=True)
+
+    max_upload_size = Integer(
+        1024 * 1024 * 1024,
+        help="Largest object in bytes anyone may upload (datasets, programs); a phase's "
+        "max_submission_size caps submissions further.",
+    ).tag(config=True)
+
+    aliases = {
+        "config": "PodiumService.config_file",
+        "db-url": "PodiumService.db_url",
+        "port": "PodiumService.port",
+        "ip": "PodiumService.ip",
+        "data-dir": "PodiumService.data_dir",
+        "public-url": "PodiumService.public_url",
+        "log-level": "Application.log_level",
+    }
+    flags = {
+        "upgrade-db": ({"PodiumService": {"upgrade_db": True}}, "Run migrations at startup."),
+    }
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        super().initialize(argv)
+        if self.config_file and os.path.exists(self.config_file):
+            self.load_config_file(self.config_file)
+            # the command line wins over the file
+            if argv:
+                self.parse_command_line(argv)
+        self.init_logging()
+        self.init_db()
+        self.init_storage()
+        self.init_auth()
+        self.init_tornado()
+
+    def init_logging(self) -> None:
+        self.log.setLevel(self.log_level)
+        logging.getLogger("tornado.access").setLevel(self.log_level)
+
+    def init_db(self) -> None:
+        if self.db_url.startswith("sqlite"):
+            os.makedirs(self.data_dir, exist_ok=True)
+        self.engine = db.make_engine(self.db_url)
+        if self.upgrade_db:
+            db.upgrade(self.db_url)
+        db.check_schema(self.engine)
+        self.session_factory = db.make_session_factory(self.engine)
+
+    def init_storage(self) -> None:
+        self.signer = UrlSigner(self.secret_key.encode())
+        self.storage = self.storage_class(
+            root=self.storage_root, base_url=self.public_url, signer=self.signer
+        )
+
+    def init_auth(self) -> None:
+        self.hub_auth = HubAuth(
+            api_url=self.hub_api_url,
+            api_token=self.hub_api_token,
+            cache_max_age=self.auth_cache_max_age,
+            access_scopes={f"access:services!service={self.service_name}"},
+        )
+        self.authenticator = HubTokenAuthenticator(self.hub_auth)
+
+    def init_tornado(self) -> None:
+        from .routes import build_handlers
+
+        self.tornado_settings = {
+            "podium": self,
+            "podium_storage": self.storage,
+            "log_function": self._log_request,
+            "xsrf_cookies": False,
+            "serve_traceback": False,
+        }
+        self.tornado_app = tornado.web.Application(
+            build_handlers(self.base_url), **self.tornado_settings
+        )
+
+    def _log_request(self, handler: tornado.web.RequestHandler) -> None:
+        status = handler.get_status()
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        self.log.log(
+            level,
+            "%d %s %s %.1fms",
+            status,
+            handler.request.method,
+            handler.request.uri.split("?")[0],
+            1000.0 * handler.request.request_time(),
+        )
+
+    def listen(self) -> tornado.httpserver.HTTPServer:
+        """Bind the HTTP server (the body size cap is enforced per request by the handlers)."""
+        server = tornado.httpserver.HTTPServer(
+            self.tornado_app, max_body_size=self.max_upload_size, xheaders=True
+        )
+        server.listen(self.port, self.ip)
+        return server
+
+    def start(self) -> None:
+        self.http_server = self.listen()
+        self.log.info("Podium service listening on http://%s:%d%s", self.ip, self.port, self.base_url)
+        loop = tornado.ioloop.IOLoop.current()
+
+        def _stop(signum, _frame) -> None:
+            self.log.info("Stopping on signal %d", signum)
+            loop.add_callback_from_signal(self.stop)
+
+        # HubAuth may start background threads; stop promptly so restarts don't collide on ports.
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        loop.start()
+
+    def stop(self) -> None:
+        self.http_server.stop()
+        tornado.ioloop.IOLoop.current().stop()
+        self.engine.dispose()
+
+
+main = PodiumService.launch_instance

@@ -1,0 +1,102 @@
+"""Every error the service reports, in one tree, each mapped to one HTTP status.
+
+::
+
+    PodiumError (500)
+    ├── ValidationFailed (400) ........ the request body or query is wrong; ``errors`` lists each problem
+    ├── NotAuthenticated (401)
+    ├── PermissionDenied (403)
+    ├── NotFound (404)
+    ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
+    │   └── InvalidTransition (409) ... a submission status change the state machine forbids
+    ├── SubmissionError (422)
+    │   ├── PhaseClosed ............... the phase has not started or has ended
+    │   ├── NotRegistered ............. the user is not an approved participant
+    │   ├── QuotaExceeded (429) ....... daily or total quota used up; carries ``resets_at``
+    │   └── UploadMismatch ............ the uploaded object's size or checksum differ from what was announced
+    └── StorageError (see ``podium.server.storage.base``), rendered with its own statuses
+
+Handlers raise these; the one ``write_error`` of the base handler renders them as
+``{"error": {"status", "reason", "message", ...}}``. Messages are written for the person who
+reads them in a notebook or a browser, never for the developer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class PodiumError(Exception):
+    """Base of every error the service reports on purpose."""
+
+    status_code = 500
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of the error response."""
+        body: dict[str, Any] = {
+            "status": self.status_code,
+            "reason": type(self).__name__,
+            "message": self.message,
+        }
+        body.update(self.extra)
+        return body
+
+
+class ValidationFailed(PodiumError):
+    """The request is malformed; ``errors`` lists every problem with its location."""
+
+    status_code = 400
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, errors=errors or [])
+
+
+class NotAuthenticated(PodiumError):
+    status_code = 401
+
+
+class PermissionDenied(PodiumError):
+    status_code = 403
+
+
+class NotFound(PodiumError):
+    status_code = 404
+
+
+class Conflict(PodiumError):
+    status_code = 409
+
+
+class InvalidTransition(Conflict):
+    """A status change the submission state machine does not allow."""
+
+
+class SubmissionError(PodiumError):
+    status_code = 422
+
+
+class PhaseClosed(SubmissionError):
+    pass
+
+
+class NotRegistered(SubmissionError):
+    status_code = 403
+
+
+class QuotaExceeded(SubmissionError):
+    status_code = 429
+
+    def __init__(self, message: str, resets_at: datetime | None) -> None:
+        super().__init__(
+            message, resets_at=resets_at.isoformat() + "Z" if resets_at is not None else None
+        )
+
+
+class UploadMismatch(SubmissionError):
+    pass

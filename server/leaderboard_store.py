@@ -1,0 +1,205 @@
+"""Leaderboards kept in the database: rebuilt on writes, read with one bounded query.
+
+Ranking itself is pure (``podium.server.leaderboard``). This module feeds it a phase's finished
+submissions and their scores whenever something that changes the ranking happens (scores
+written, a leaderboard redefined, a participant's selection), and stores the ranked rows in
+``leaderboard_entries``. Reading a page of a leaderboard is then ``ORDER BY rank LIMIT n``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from .errors import Conflict, ValidationFailed
+from .leaderboard import ColumnSpec, ScoredSubmission, build_leaderboard, format_value
+from .orm import (
+    Leaderboard,
+    LeaderboardEntry,
+    Phase,
+    Score,
+    Submission,
+    SubmissionStatus,
+)
+
+
+def column_specs(board: Leaderboard) -> list[ColumnSpec]:
+    return [
+        ColumnSpec(
+            key=c.key,
+            title=c.title,
+            index=c.index,
+            sorting=c.sorting,  # type: ignore[arg-type]
+            precision=c.precision,
+            hidden=c.hidden,
+            computation=c.computation,  # type: ignore[arg-type]
+            computation_keys=tuple(c.computation_keys or ()),
+        )
+        for c in board.columns
+    ]
+
+
+def _scored_submissions(session: Session, phase: Phase) -> list[ScoredSubmission]:
+    rows = session.execute(
+        select(Submission.id, Submission.owner, Submission.created_at, Submission.selected).where(
+            Submission.phase_id == phase.id,
+            Submission.parent_id.is_(None),
+            Submission.status == SubmissionStatus.finished,
+        )
+    ).all()
+    if not rows:
+        return []
+    scores: dict[int, dict[str, float]] = defaultdict(dict)
+    ids = [r.id for r in rows]
+    for chunk in range(0, len(ids), 5000):
+        for sid, key, value in session.execute(
+            select(Score.submission_id, Score.column_key, Score.value).where(
+                Score.submission_id.in_(ids[chunk : chunk + 5000])
+            )
+        ):
+            scores[sid][key] = value
+    return [
+        ScoredSubmission(
+            submission_id=r.id, owner=r.owner, created_at=r.created_at, scores=scores[r.id], selected=r.selected
+        )
+        for r in rows
+    ]
+
+
+def rebuild(session: Session, phase: Phase) -> int:
+    """Recompute and store the phase's leaderboard; returns the number of rows."""
+    session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
+    board = phase.leaderboard
+    if board is None or not board.columns:
+        return 0
+    ranked = build_leaderboard(
+        _scored_submissions(session, phase),
+        column_specs(board),
+        phase.submission_rule.value,
+        board.primary_column_key,
+    )
+    if ranked:
+        session.execute(
+            insert(LeaderboardEntry),
+            [
+                {
+                    "phase_id": phase.id,
+                    "submission_id": e.submission_id,
+                    "owner": e.owner,
+                    "rank": e.rank,
+                    "values": {k: v for k, v in e.values.items()},
+                    "submitted_at": e.created_at,
+                }
+                for e in ranked
+            ],
+        )
+    return len(ranked)
+
+
+def rebuild_for_leaderboard(session: Session, board: Leaderboard) -> None:
+    for phase in session.scalars(select(Phase).where(Phase.leaderboard_id == board.id)):
+        rebuild(session, phase)
+
+
+def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any]) -> None:
+    """Write a submission's scores once and refresh its phase's leaderboard.
+
+    Every non-computed column of the phase's leaderboard must have a finite number; anything
+    else is refused with the column named, so the caller can fail the submission clearly.
+    """
+    if session.scalar(select(func.count(Score.id)).where(Score.submission_id == submission.id)):
+        raise Conflict(f"Submission {submission.id} already has scores; scores are written once.")
+    board = submission.phase.leaderboard
+    problems = []
+    values: dict[str, float] = {}
+    for key, raw in scores.items():
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            problems.append({"location": key, "message": f"not a number: {raw!r}"})
+            continue
+        if not math.isfinite(value):
+            problems.append({"location": key, "message": f"not a finite number: {raw!r}"})
+            continue
+        values[str(key)] = value
+    if board is not None:
+        for column in board.columns:
+            if column.computation is None and column.key not in values and not any(
+                p["location"] == column.key for p in problems
+            ):
+                problems.append({"location": column.key, "message": "missing score for leaderboard column"})
+    if problems:
+        raise ValidationFailed(
+            "Invalid scores: " + "; ".join(f"{p['location']}: {p['message']}" for p in problems), problems
+        )
+    session.add_all(Score(submission_id=submission.id, column_key=k, value=v) for k, v in values.items())
+    session.flush()
+
+
+def read_page(
+    session: Session, phase: Phase, *, limit: int, offset: int, show_hidden: bool
+) -> dict[str, Any]:
+    """One page of a phase's leaderboard, as the API returns it."""
+    board = phase.leaderboard
+    columns = [c for c in (board.columns if board else []) if show_hidden or not c.hidden]
+    total = session.scalar(
+        select(func.count(LeaderboardEntry.id)).where(LeaderboardEntry.phase_id == phase.id)
+    )
+    entries = session.scalars(
+        select(LeaderboardEntry)
+        .where(LeaderboardEntry.phase_id == phase.id)
+        .order_by(LeaderboardEntry.rank)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return {
+        "phase": phase.id,
+        "leaderboard": board.key if board else None,
+        "title": board.title if board else None,
+        "submission_rule": phase.submission_rule.value,
+        "columns": [
+            {
+                "key": c.key,
+                "title": c.title,
+                "sorting": c.sorting,
+                "precision": c.precision,
+                "computation": c.computation,
+                "hidden": c.hidden,
+            }
+            for c in columns
+        ],
+        "total": total or 0,
+        "limit": limit,
+        "offset": offset,
+        "entries": [
+            {
+                "rank": e.rank,
+                "owner": e.owner,
+                "submission": e.submission_id,
+                "submitted_at": e.submitted_at.isoformat() + "Z",
+                "scores": {c.key: (e.values or {}).get(c.key) for c in columns},
+                "display": {c.key: format_value((e.values or {}).get(c.key), c.precision) for c in columns},
+            }
+            for e in entries
+        ],
+    }
+
+
+def to_csv(page: dict[str, Any]) -> str:
+    """The leaderboard page as CSV: rank, participant, submission, time, then each column."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rank", "participant", "submission", "submitted_at"] + [c["title"] for c in page["columns"]])
+    for entry in page["entries"]:
+        writer.writerow(
+            [entry["rank"], entry["owner"], entry["submission"], entry["submitted_at"]]
+            + [entry["display"][c["key"]] if entry["display"][c["key"]] is not None else "" for c in page["columns"]]
+        )
+    return out.getvalue()

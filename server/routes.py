@@ -1,0 +1,54 @@
+"""The URL table: every API module's ``default_handlers`` under ``<base_url>api/v1``.
+
+Routes are written as templates (``/phases/{phase}``, ``/x/{name:a|b}``); the same template
+becomes the Tornado pattern and the OpenAPI path, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .apihandlers import (
+    competitions,
+    datasets,
+    leaderboards,
+    me,
+    pages,
+    participants,
+    phases,
+    submissions,
+    tasks,
+)
+from .apihandlers import storage as storage_handlers
+
+API_PREFIX = "api/v1"
+API_MODULES = (competitions, pages, tasks, phases, leaderboards, datasets, participants, submissions, me)
+_PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
+
+
+def template_to_pattern(template: str) -> str:
+    """``/phases/{phase}`` → ``/phases/(?P<phase>[^/]+)``."""
+    return _PARAM.sub(lambda m: f"(?P<{m.group(1)}>{m.group(2) or '[^/]+'})", template)
+
+
+def template_to_openapi(template: str) -> str:
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", template)
+
+
+def api_routes() -> list[tuple[str, type]]:
+    """(template, handler) for every API route, in declaration order."""
+    return [route for module in API_MODULES for route in module.default_handlers]
+
+
+def build_handlers(base_url: str) -> list[tuple]:
+    from .apihandlers.meta import ApiRootHandler, NotFoundHandler, OpenAPIHandler
+
+    api_base = base_url.rstrip("/") + "/" + API_PREFIX
+    handlers: list[tuple] = [
+        (api_base + "/?", ApiRootHandler),
+        (api_base + "/openapi.json", OpenAPIHandler),
+    ]
+    handlers += [(api_base + template_to_pattern(t), h) for t, h in api_routes()]
+    handlers += [(base_url.rstrip("/") + p, h) for p, h in storage_handlers.default_handlers]
+    handlers.append((api_base + "/.*", NotFoundHandler))
+    return handlers

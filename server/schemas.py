@@ -1,0 +1,285 @@
+"""Request bodies the API accepts, as pydantic models; the OpenAPI document is built from them.
+
+Unknown fields are refused (``extra="forbid"``), types are strict enough to catch a string where
+a number belongs, and cross-field rules (dates in order, unique keys, phases with tasks) are
+checked here so every problem in a body is reported at once with its location.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ValidationFailed
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Lowercase URL name.")]
+Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+NonNegative = Annotated[int, Field(ge=0)]
+ArtifactRef = Annotated[int, Field(ge=1, description="Id of an uploaded dataset or program.")]
+GroupName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Podium stores naive UTC; aware datetimes are converted, naive ones are taken as UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PageIn(Body):
+    key: Key
+    title: Title
+    content: str = ""
+    index: int | None = None
+
+
+class PageUpdate(Body):
+    title: Title | None = None
+    content: str | None = None
+    index: int | None = None
+
+
+class TaskIn(Body):
+    key: Key
+    name: Title
+    description: str = ""
+    scoring_program: ArtifactRef | None = None
+    ingestion_program: ArtifactRef | None = None
+    input_data: ArtifactRef | None = None
+    reference_data: ArtifactRef | None = None
+    ingestion_only_during_scoring: bool = False
+
+
+class TaskUpdate(Body):
+    name: Title | None = None
+    description: str | None = None
+    scoring_program: ArtifactRef | None = None
+    ingestion_program: ArtifactRef | None = None
+    input_data: ArtifactRef | None = None
+    reference_data: ArtifactRef | None = None
+    ingestion_only_during_scoring: bool | None = None
+
+
+class ColumnIn(Body):
+    key: Key
+    title: Title | None = None
+    index: int | None = None
+    sorting: Literal["desc", "asc"] = "desc"
+    precision: Annotated[int, Field(ge=0, le=12)] | None = None
+    hidden: bool = False
+    computation: Literal["sum", "mean", "min", "max", "avg_rank"] | None = None
+    computation_keys: list[Key] = []
+
+    @model_validator(mode="after")
+    def _computation_needs_keys(self) -> ColumnIn:
+        if self.computation and not self.computation_keys:
+            raise ValueError(f"column '{self.key}': computation {self.computation} needs computation_keys")
+        if not self.computation and self.computation_keys:
+            raise ValueError(f"column '{self.key}': computation_keys given without a computation")
+        if self.key in self.computation_keys:
+            raise ValueError(f"column '{self.key}': a computed column cannot use itself")
+        return self
+
+
+class LeaderboardIn(Body):
+    key: Key
+    title: Title
+    index: int | None = None
+    primary_column: Key | None = None
+    hidden: bool = False
+    columns: Annotated[list[ColumnIn], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> LeaderboardIn:
+        keys = [c.key for c in self.columns]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"column key used twice: {', '.join(duplicates)}")
+        if self.primary_column is not None and self.primary_column not in keys:
+            raise ValueError(f"primary_column '{self.primary_column}' is not one of the columns")
+        for column in self.columns:
+            unknown = [k for k in column.computation_keys if k not in keys]
+            if unknown:
+                raise ValueError(
+                    f"column '{column.key}': computation_keys name unknown columns: {', '.join(unknown)}"
+                )
+        return self
+
+
+class PhaseFields(Body):
+    description: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    max_submissions_per_day: NonNegative | None = Field(None, description="0: no limit.")
+    max_submissions: NonNegative | None = Field(None, description="0: no limit.")
+    execution_time_limit: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] | None = None
+    max_submission_size: Annotated[int, Field(ge=1)] | None = None
+    count_failed_submissions: bool | None = None
+    hide_output: bool | None = None
+    hide_prediction_output: bool | None = None
+    hide_score_output: bool | None = None
+    leaderboard_visibility: Literal["public", "participants", "private"] | None = None
+    submission_rule: Literal["best", "last", "selected", "all"] | None = None
+    leaderboard: Key | None = Field(None, description="Key of one of the competition's leaderboards.")
+    public_data: ArtifactRef | None = None
+    starting_kit: ArtifactRef | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return naive_utc(value)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> PhaseFields:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(
+                f"end must be after start ({self.end.isoformat()}Z <= {self.start.isoformat()}Z)"
+            )
+        return self
+
+
+class PhaseIn(PhaseFields):
+    name: Title
+    index: int | None = None
+    start: datetime
+    tasks: Annotated[list[Key], Field(min_length=1, description="Keys of the phase's tasks.")]
+
+
+class PhaseUpdate(PhaseFields):
+    name: Title | None = None
+    index: int | None = None
+    tasks: Annotated[list[Key], Field(min_length=1)] | None = None
+
+
+class CompetitionFields(Body):
+    description: str | None = None
+    registration_mode: Literal["open", "approval", "groups"] | None = None
+    participant_groups: list[GroupName] | None = None
+    organizer_group: GroupName | None = None
+    docker_image: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    listed: bool | None = None
+    terms: str | None = None
+    enable_detailed_results: bool | None = None
+    make_programs_available: bool | None = None
+    queue: Key | None = None
+
+
+class CompetitionIn(CompetitionFields):
+    slug: Slug
+    title: Title
+    pages: list[PageIn] = []
+    tasks: list[TaskIn] = []
+    leaderboards: list[LeaderboardIn] = []
+    phases: list[PhaseIn] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> CompetitionIn:
+        problems: list[str] = []
+        for name, items in (("pages", self.pages), ("tasks", self.tasks), ("leaderboards", self.leaderboards)):
+            keys = [i.key for i in items]
+            for dup in sorted({k for k in keys if keys.count(k) > 1}):
+                problems.append(f"{name}: key '{dup}' used twice")
+        task_keys = {t.key for t in self.tasks}
+        board_keys = {b.key for b in self.leaderboards}
+        for i, phase in enumerate(self.phases):
+            for key in phase.tasks:
+                if key not in task_keys:
+                    problems.append(f"phases[{i}].tasks: no task with key '{key}'")
+            if phase.leaderboard is not None and phase.leaderboard not in board_keys:
+                problems.append(f"phases[{i}].leaderboard: no leaderboard with key '{phase.leaderboard}'")
+        if self.registration_mode == "groups" and not self.participant_groups:
+            problems.append("participant_groups: registration_mode 'groups' needs at least one hub group")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class CompetitionUpdate(CompetitionFields):
+    title: Title | None = None
+
+
+class DatasetIn(Body):
+    kind: Literal[
+        "scoring_program",
+        "ingestion_program",
+        "input_data",
+        "reference_data",
+        "public_data",
+        "starting_kit",
+        "solution",
+        "logo",
+    ]
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    size: Annotated[int, Field(ge=0)] = Field(description="Exact size in bytes of the upload.")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class SubmissionIn(Body):
+    size: Annotated[int, Field(ge=1)] = Field(description="Exact size in bytes of the zip to upload.")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    is_public: bool = False
+    task: Key | None = Field(None, description="Submit to one task of a multi-task phase only.")
+
+
+class DecisionIn(Body):
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class OrganizerIn(Body):
+    username: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class SelectionIn(Body):
+    selected: bool
+
+
+class PageQuery(Body):
+    """Pagination of list endpoints: bounded from the first release."""
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+class SubmissionQuery(PageQuery):
+    owner: str | None = Field(None, description="Organizers only: one participant's submissions.")
+    all: bool = Field(False, description="Organizers only: everyone's submissions.")
+    status: Literal["submitting", "submitted", "running", "scoring", "finished", "failed", "cancelled"] | None = None
+
+
+class LeaderboardQuery(PageQuery):
+    format: Literal["json", "csv"] = "json"
+
+
+def location(loc: tuple[Any, ...]) -> str:
+    """``("phases", 1, "end")`` → ``"phases[1].end"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def parse(model: type[Body], data: Any, where: str = "body") -> Body:
+    """Validate ``data`` against ``model``; every problem becomes one entry of ValidationFailed."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = []
+        for err in e.errors(include_url=False):
+            loc = location(tuple(p for p in err["loc"] if not str(p).startswith("function-")))
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown field"
+            errors.append({"location": loc or where, "message": message})
+        summary = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        raise ValidationFailed(f"Invalid {where}: {summary}", errors) from None

@@ -1,0 +1,320 @@
+"""A submission's life on the service side: create (quota, idempotency), finalize, cancel, re-run.
+
+Quotas are enforced inside one transaction per (phase, participant): the creating transaction
+first takes a row lock on that pair's ``quota_locks`` row (an UPDATE, which locks the row on
+PostgreSQL and takes SQLite's write lock), then counts and inserts. Any number of concurrent
+requests, on any number of service replicas, therefore accept exactly the quota.
+
+What counts toward a quota: every top-level submission of the participant in the phase, except
+those failed through the platform's fault, those the participant cancelled before they ran, and,
+when the phase says so (``count_failed_submissions`` false), those failed through their own fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import artifacts
+from .clock import next_utc_midnight, start_of_utc_day, utcnow
+from .errors import InvalidTransition, PhaseClosed, QuotaExceeded, SubmissionError, ValidationFailed
+from .orm import (
+    TERMINAL_STATUSES,
+    ArtifactKind,
+    FailureKind,
+    Phase,
+    QuotaLock,
+    Submission,
+    SubmissionFile,
+    SubmissionStatus,
+)
+from .permissions import CompetitionRoles
+from .schemas import SubmissionIn
+from .storage.base import Storage
+
+S = SubmissionStatus
+ALLOWED = {
+    S.submitting: {S.submitted, S.cancelled, S.failed},
+    S.submitted: {S.running, S.scoring, S.cancelled, S.failed},
+    S.running: {S.scoring, S.finished, S.cancelled, S.failed},
+    S.scoring: {S.finished, S.cancelled, S.failed},
+}
+
+
+class SubmissionTooLarge(SubmissionError):
+    status_code = 413
+
+
+def transition(submission: Submission, new: SubmissionStatus) -> None:
+    """Move along the one-way state machine; terminal states never change."""
+    if new not in ALLOWED.get(submission.status, set()):
+        raise InvalidTransition(
+            f"Submission {submission.id} is {submission.status.value}; it cannot become {new.value}."
+        )
+    submission.status = new
+    now = utcnow()
+    if new == S.submitted:
+        submission.submitted_at = now
+    elif new == S.running and submission.started_at is None:
+        submission.started_at = now
+    elif new in TERMINAL_STATUSES:
+        submission.finished_at = now
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A participant's standing against a phase's limits (``None``: no limit)."""
+
+    used_today: int
+    used_total: int
+    per_day: int | None
+    total: int | None
+    resets_at: datetime
+
+    @property
+    def remaining_today(self) -> int | None:
+        return None if self.per_day is None else max(0, self.per_day - self.used_today)
+
+    @property
+    def remaining_total(self) -> int | None:
+        return None if self.total is None else max(0, self.total - self.used_total)
+
+    @property
+    def remaining(self) -> int | None:
+        values = [v for v in (self.remaining_today, self.remaining_total) if v is not None]
+        return min(values) if values else None
+
+    def as_json(self) -> dict:
+        from .clock import isoformat
+
+        return {
+            "used_today": self.used_today,
+            "used_total": self.used_total,
+            "max_per_day": self.per_day,
+            "max_total": self.total,
+            "remaining_today": self.remaining_today,
+            "remaining_total": self.remaining_total,
+            "remaining": self.remaining,
+            "resets_at": isoformat(self.resets_at),
+        }
+
+
+def counted(phase_id: int, owner: str):
+    """The WHERE clause of submissions that use quota."""
+    return (
+        Submission.phase_id == phase_id,
+        Submission.owner == owner,
+        Submission.parent_id.is_(None),
+        Submission.counts_toward_quota.is_(True),
+    )
+
+
+def quota(session: Session, phase: Phase, owner: str, now: datetime | None = None) -> Quota:
+    now = now or utcnow()
+    used_total = session.scalar(select(func.count(Submission.id)).where(*counted(phase.id, owner)))
+    used_today = session.scalar(
+        select(func.count(Submission.id)).where(
+            *counted(phase.id, owner), Submission.created_at >= start_of_utc_day(now)
+        )
+    )
+    return Quota(
+        used_today=used_today or 0,
+        used_total=used_total or 0,
+        per_day=phase.max_submissions_per_day or None,
+        total=phase.max_submissions or None,
+        resets_at=next_utc_midnight(now),
+    )
+
+
+def check_phase_open(phase: Phase, now: datetime) -> None:
+    if now < phase.start:
+        raise PhaseClosed(f"Phase '{phase.name}' opens at {phase.start.isoformat()}Z.")
+    if phase.end is not None and now >= phase.end:
+        raise PhaseClosed(f"Phase '{phase.name}' closed at {phase.end.isoformat()}Z.")
+
+
+def _lock_quota(session: Session, phase_id: int, owner: str) -> None:
+    """Serialize this (phase, owner) pair's creators until the transaction ends."""
+    stmt = (
+        update(QuotaLock)
+        .where(QuotaLock.phase_id == phase_id, QuotaLock.owner == owner)
+        .values(version=QuotaLock.version + 1)
+    )
+    if session.execute(stmt).rowcount:
+        return
+    try:
+        with session.begin_nested():
+            session.add(QuotaLock(phase_id=phase_id, owner=owner, version=1))
+    except IntegrityError:
+        session.execute(stmt)  # someone created it meanwhile; wait for their lock
+
+
+def _by_idempotency_key(session: Session, phase: Phase, owner: str, key: str | None) -> Submission | None:
+    if not key:
+        return None
+    return session.scalar(
+        select(Submission).where(
+            Submission.phase_id == phase.id, Submission.owner == owner, Submission.idempotency_key == key
+        )
+    )
+
+
+def create(
+    session: Session,
+    roles: CompetitionRoles,
+    phase: Phase,
+    body: SubmissionIn,
+    idempotency_key: str | None,
+) -> tuple[Submission, bool]:
+    """Create a submission awaiting its upload. Returns (submission, created); the same
+    Idempotency-Key returns the original submission with ``created`` false."""
+    roles.require_participant()
+    owner = roles.identity.name
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= 128):
+        raise ValidationFailed("The Idempotency-Key header must be 1 to 128 characters.")
+    existing = _by_idempotency_key(session, phase, owner, idempotency_key)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    if not roles.manages:
+        check_phase_open(phase, now)
+    if body.size > phase.max_submission_size:
+        raise SubmissionTooLarge(
+            f"The submission is {body.size} bytes; phase '{phase.name}' accepts at most "
+            f"{phase.max_submission_size} bytes."
+        )
+    task_id = None
+    if body.task is not None:
+        task = next((t for t in phase.tasks if t.key == body.task), None)
+        if task is None:
+            raise ValidationFailed(
+                f"task: phase '{phase.name}' has no task '{body.task}'",
+                [{"location": "task", "message": f"no task '{body.task}' in this phase"}],
+            )
+        task_id = task.id
+
+    # From here on the pair is locked until commit: count, then insert.
+    session.commit()
+    _lock_quota(session, phase.id, owner)
+    existing = _by_idempotency_key(session, phase, owner, idempotency_key)
+    if existing is not None:
+        return existing, False
+    standing = quota(session, phase, owner, now)
+    if standing.remaining_total == 0:
+        raise QuotaExceeded(
+            f"You have used all {standing.total} submissions of phase '{phase.name}'.", None
+        )
+    if standing.remaining_today == 0:
+        raise QuotaExceeded(
+            f"You have used today's {standing.per_day} submissions of phase '{phase.name}'; "
+            f"more are allowed from {standing.resets_at.isoformat()}Z.",
+            standing.resets_at,
+        )
+    submission = Submission(
+        phase_id=phase.id,
+        task_id=task_id,
+        owner=owner,
+        status=S.submitting,
+        description=body.description,
+        is_public=body.is_public,
+        size=body.size,
+        sha256=body.sha256,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    session.add(submission)
+    session.flush()
+    artifact = artifacts.announce(
+        session,
+        roles.identity,
+        kind=ArtifactKind.submission,
+        name=f"submission-{submission.id}.zip",
+        size=body.size,
+        sha256=body.sha256,
+        competition=phase.competition,
+        max_upload_size=phase.max_submission_size,
+    )
+    submission.files.append(SubmissionFile(artifact=artifact, role="submission"))
+    session.flush()
+    return submission, True
+
+
+def upload_of(submission: Submission):
+    """The submission's own uploaded object."""
+    return next((f.artifact for f in submission.files if f.role == "submission"), None)
+
+
+def finalize(session: Session, storage: Storage, submission: Submission) -> None:
+    """Verify the upload and mark the submission submitted (idempotent)."""
+    if submission.status != S.submitting:
+        if submission.status == S.cancelled:
+            raise InvalidTransition(f"Submission {submission.id} was cancelled.")
+        return
+    artifacts.verify_upload(storage, upload_of(submission))
+    transition(submission, S.submitted)
+
+
+def cancel(submission: Submission, by_owner: bool) -> None:
+    """Stop a queued or running submission. Cancelled before it ran, it gives the quota back."""
+    if submission.status in TERMINAL_STATUSES:
+        raise InvalidTransition(
+            f"Submission {submission.id} is already {submission.status.value}."
+        )
+    if submission.status in (S.submitting, S.submitted):
+        submission.counts_toward_quota = False
+    transition(submission, S.cancelled)
+    submission.failure_reason = "Cancelled by the participant." if by_owner else "Cancelled by an organizer."
+
+
+def fail(submission: Submission, reason: str, kind: FailureKind) -> None:
+    """Fail with a reason the participant may read; platform failures never cost quota."""
+    transition(submission, S.failed)
+    submission.failure_reason = reason
+    submission.failure_kind = kind
+    if kind == FailureKind.platform or not submission.phase.count_failed_submissions:
+        submission.counts_toward_quota = False
+
+
+def rerun(session: Session, original: Submission, by: str) -> Submission:
+    """An organizer's re-run: a new submission of the same files that costs no quota."""
+    upload = upload_of(original)
+    if upload is None or original.status == S.submitting:
+        raise InvalidTransition(f"Submission {original.id} was never uploaded; it cannot be re-run.")
+    copy = Submission(
+        phase_id=original.phase_id,
+        task_id=original.task_id,
+        owner=original.owner,
+        status=S.submitted,
+        description=f"Re-run of submission {original.id} by {by}",
+        size=original.size,
+        sha256=original.sha256,
+        counts_toward_quota=False,
+        submitted_at=utcnow(),
+    )
+    copy.files.append(SubmissionFile(artifact=upload, role="submission"))
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def set_selected(session: Session, submission: Submission, selected: bool) -> None:
+    """Choose (or unchoose) a finished submission for the leaderboard."""
+    if submission.status != S.finished:
+        raise InvalidTransition("Only a finished submission can be chosen for the leaderboard.")
+    submission.selected = selected
+
+
+def finish(session: Session, submission: Submission, scores: dict[str, float]) -> None:
+    """Record the scores of a scored submission, mark it finished and re-rank its phase."""
+    from . import leaderboard_store
+
+    leaderboard_store.record_scores(session, submission, scores)
+    if submission.status in (S.submitted, S.running):
+        transition(submission, S.scoring)
+    transition(submission, S.finished)
+    session.flush()
+    leaderboard_store.rebuild(session, submission.phase)

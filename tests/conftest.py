@@ -1,0 +1,345 @@
+"""Shared fixtures: a real JupyterHub, the Podium service over real HTTP, users and competitions.
+
+Fixtures
+--------
+hub            one real JupyterHub (with configurable-http-proxy) for the whole session
+db_backend     "sqlite" or "postgresql": every service test runs on both
+db_url         a fresh, migrated database of that backend
+service        the Podium service on a random 127.0.0.1 port, in a background thread of this
+               process (so ``clock`` can move its time), authenticating through ``hub``
+clock          moves the service's time: ``clock.set(datetime)``, ``clock.advance(hours=1)``
+users          ``users.make(admin=False, groups=())`` → a hub user with a service-scoped token
+api            ``api(user, "POST", "/competitions", json=..., expect=201)``: real HTTP, checks
+               the invariants of every answer (content type, security headers, JSON errors)
+make_competition  a published competition with one task, one leaderboard and one open phase
+dbsession      a SQLAlchemy session on the service's database, to look behind the API
+
+PostgreSQL comes from ``PODIUM_TEST_PG_URL`` (default: the machine's server on 127.0.0.1:5432);
+each session creates and drops its own database there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from hubharness import HubHarness
+from podium.server import clock as podium_clock
+from podium.server import db
+
+PG_ADMIN_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy", "Cache-Control")
+_names = itertools.count(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def service_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def hub(service_port: int) -> Iterator[HubHarness]:
+    harness = HubHarness(service_url=f"http://127.0.0.1:{service_port}")
+    harness.start()
+    try:
+        yield harness
+    finally:
+        harness.stop()
+
+
+def create_pg_database() -> str:
+    name = f"podium_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def db_url(db_backend: str, tmp_path_factory) -> Iterator[str]:
+    if db_backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'podium.sqlite'}"
+        db.upgrade(url)
+        yield url
+    else:
+        url = create_pg_database()
+        db.upgrade(url)
+        try:
+            yield url
+        finally:
+            drop_pg_database(url)
+
+
+class ServiceThread:
+    """The real service app, listening on a port, run by an event loop in a thread."""
+
+    def __init__(self, **config: Any) -> None:
+        from podium.server.app import PodiumService
+
+        self.app = PodiumService(**config)
+        self.app.init_logging()
+        self.app.init_db()
+        self.app.init_storage()
+        self.app.init_auth()
+        self.app.init_tornado()
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def listen() -> None:
+            self.server = self.app.listen()
+            self._ready.set()
+
+        self.loop.run_until_complete(listen())
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self.thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("The Podium service did not start listening within 30 s")
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            self.server.stop()
+            await self.server.close_all_connections()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.app.engine.dispose()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.app.port}{self.app.base_url}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "api/v1"
+
+
+@pytest.fixture(scope="session")
+def service(hub: HubHarness, db_url: str, service_port: int, tmp_path_factory) -> Iterator[ServiceThread]:
+    data_dir = tmp_path_factory.mktemp("podium-data")
+    svc = ServiceThread(
+        db_url=db_url,
+        data_dir=str(data_dir),
+        ip="127.0.0.1",
+        port=service_port,
+        base_url="/services/podium/",
+        hub_api_url=hub.hub_api_url,
+        hub_api_token=hub.service_api_token,
+        service_name=hub.service_name,
+        secret_key="test-secret-key",
+        auth_cache_max_age=0,
+        creator_group="creators",
+    )
+    svc.start()
+    try:
+        yield svc
+    finally:
+        svc.stop()
+
+
+@dataclass
+class User:
+    name: str
+    token: str
+    admin: bool = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+
+class Users:
+    def __init__(self, hub: HubHarness) -> None:
+        self.hub = hub
+
+    def make(self, prefix: str = "user", admin: bool = False, groups: tuple[str, ...] = ()) -> User:
+        name = f"{prefix}{next(_names)}-{uuid.uuid4().hex[:6]}"
+        self.hub.create_user(name, admin=admin, groups=list(groups))
+        return User(name=name, token=self.hub.token_for(name), admin=admin)
+
+
+@pytest.fixture(scope="session")
+def users(hub: HubHarness) -> Users:
+    return Users(hub)
+
+
+@pytest.fixture(scope="session")
+def creator(users: Users) -> User:
+    return users.make("creator", groups=("creators",))
+
+
+class Api:
+    """Real HTTP calls to the service that also check every answer's invariants."""
+
+    def __init__(self, service: ServiceThread) -> None:
+        self.service = service
+        self.http = requests.Session()
+
+    def __call__(
+        self,
+        user: User | None,
+        method: str,
+        path: str,
+        expect: int | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers.update(user.headers)
+        response = self.http.request(method, self.service.api_url + path, headers=headers, timeout=60, **kwargs)
+        self.check_invariants(response)
+        if expect is not None:
+            assert response.status_code == expect, (
+                f"{method} {path} → {response.status_code}, expected {expect}: {response.text[:2000]}"
+            )
+        return response
+
+    @staticmethod
+    def check_invariants(response: requests.Response) -> None:
+        for header in SECURITY_HEADERS:
+            assert header in response.headers, f"missing {header} on {response.request.method} {response.url}"
+        if response.status_code == 204:
+            return
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.startswith("text/csv"):
+            return
+        assert content_type.startswith("application/json"), content_type
+        body = response.json()
+        if response.status_code >= 400:
+            assert set(body) == {"error"}, body
+            assert body["error"]["status"] == response.status_code
+            assert body["error"]["message"]
+
+    def upload(self, url: str, data: bytes, expect: int = 200) -> requests.Response:
+        response = self.http.put(url, data=data, timeout=60)
+        assert response.status_code == expect, response.text
+        return response
+
+
+@pytest.fixture(scope="session")
+def api(service: ServiceThread) -> Api:
+    return Api(service)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now: datetime | None = None
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+        podium_clock.set_clock(lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        if self.now is None:
+            self.set(podium_clock.utcnow())
+        self.now = self.now + timedelta(**delta)
+
+    def reset(self) -> None:
+        self.now = None
+        podium_clock.set_clock(None)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    c = Clock()
+    try:
+        yield c
+    finally:
+        c.reset()
+
+
+@pytest.fixture
+def dbsession(service: ServiceThread):
+    session = service.app.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def competition_body(slug: str, **overrides: Any) -> dict[str, Any]:
+    """A valid competition: one task, one leaderboard (accuracy desc), one phase open now."""
+    start = (podium_clock.utcnow() - timedelta(days=1)).replace(microsecond=0)
+    body: dict[str, Any] = {
+        "slug": slug,
+        "title": f"Competition {slug}",
+        "description": "A test competition.",
+        "pages": [{"key": "overview", "title": "Overview", "content": "# Hello"}],
+        "tasks": [{"key": "main", "name": "Main task"}],
+        "leaderboards": [
+            {
+                "key": "main",
+                "title": "Results",
+                "columns": [
+                    {"key": "accuracy", "title": "Accuracy", "sorting": "desc", "precision": 3},
+                    {"key": "runtime", "title": "Runtime", "sorting": "asc"},
+                ],
+            }
+        ],
+        "phases": [
+            {
+                "name": "Development",
+                "start": start.isoformat() + "Z",
+                "end": (start + timedelta(days=30)).isoformat() + "Z",
+                "tasks": ["main"],
+                "leaderboard": "main",
+                "max_submissions_per_day": 5,
+                "max_submissions": 20,
+            }
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def unique_slug(prefix: str = "comp") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_competition(api: Api, creator: User):
+    def make(organizer: User | None = None, publish: bool = True, **overrides: Any) -> dict[str, Any]:
+        owner = organizer or creator
+        comp = api(owner, "POST", "/competitions", json=competition_body(unique_slug(), **overrides), expect=201).json()
+        if publish:
+            comp = api(owner, "POST", f"/competitions/{comp['id']}/publish", expect=200).json()
+        return comp
+
+    return make

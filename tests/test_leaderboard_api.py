@@ -1,0 +1,165 @@
+"""Leaderboards through the API: rules, tie-breaks, missing scores, precision, hidden columns,
+computed columns, visibility, pagination and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from conftest import competition_body, unique_slug
+from podium.server import submissions as domain
+from podium.server.clock import utcnow
+from podium.server.orm import Submission, SubmissionStatus
+
+BOARD = {
+    "key": "main",
+    "title": "Results",
+    "columns": [
+        {"key": "accuracy", "title": "Accuracy", "sorting": "desc", "precision": 3},
+        {"key": "runtime", "title": "Runtime", "sorting": "asc", "precision": 1},
+        {"key": "secret", "title": "Secret", "hidden": True},
+    ],
+}
+
+
+@pytest.fixture
+def world(api, users, creator, service, clock):
+    """A published competition, three participants, and a way to add scored submissions."""
+    body = competition_body(unique_slug(), leaderboards=[BOARD])
+    body["phases"][0].update(max_submissions_per_day=0, max_submissions=0)
+    comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
+    api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    phase_id = comp["phases"][0]["id"]
+    people = {name: users.make(name) for name in ("ann", "bob", "cat")}
+    for user in people.values():
+        api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    base = utcnow()
+    state = {"t": 0}
+
+    def scored(who: str, **scores: float) -> int:
+        state["t"] += 1
+        clock.set(base + timedelta(minutes=state["t"]))
+        with service.app.session_factory() as session:
+            sub = Submission(phase_id=phase_id, owner=people[who].name, status=SubmissionStatus.submitted,
+                             created_at=base + timedelta(minutes=state["t"]))
+            session.add(sub)
+            session.flush()
+            domain.finish(session, sub, {"secret": 1.0, **scores})
+            session.commit()
+            return sub.id
+
+    return comp, phase_id, people, scored
+
+
+def board(api, user, phase_id, **params):
+    return api(user, "GET", f"/phases/{phase_id}/leaderboard", params=params, expect=200).json()
+
+
+def test_best_rule_tie_breaks_precision_and_hidden_columns(api, creator, world) -> None:
+    comp, phase_id, people, scored = world
+    scored("ann", accuracy=0.8, runtime=5)
+    ann_best = scored("ann", accuracy=0.9, runtime=7)
+    bob = scored("bob", accuracy=0.9, runtime=3)  # same accuracy, faster: ranks above ann
+    scored("cat", accuracy=0.5, runtime=1)
+    page = board(api, people["ann"], phase_id)
+    assert [(e["rank"], e["owner"], e["submission"]) for e in page["entries"]] == [
+        (1, people["bob"].name, bob), (2, people["ann"].name, ann_best), (3, people["cat"].name, page["entries"][2]["submission"]),
+    ]
+    assert page["entries"][0]["display"] == {"accuracy": "0.900", "runtime": "3.0"}
+    assert [c["key"] for c in page["columns"]] == ["accuracy", "runtime"]  # hidden column not shown
+    assert page["total"] == 3 and page["me"] == people["ann"].name
+    organizer_view = board(api, creator, phase_id)
+    assert [c["key"] for c in organizer_view["columns"]] == ["accuracy", "runtime", "secret"]
+
+
+def test_earlier_submission_wins_a_full_tie(api, world) -> None:
+    _, phase_id, people, scored = world
+    first = scored("cat", accuracy=0.7, runtime=2)
+    scored("bob", accuracy=0.7, runtime=2)
+    page = board(api, people["bob"], phase_id)
+    assert page["entries"][0]["submission"] == first
+
+
+def test_last_selected_and_all_rules(api, creator, world) -> None:
+    comp, phase_id, people, scored = world
+    a1 = scored("ann", accuracy=0.9, runtime=1)
+    a2 = scored("ann", accuracy=0.1, runtime=1)
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "last"}, expect=200)
+    assert [e["submission"] for e in board(api, creator, phase_id)["entries"]] == [a2]
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "all"}, expect=200)
+    assert [e["submission"] for e in board(api, creator, phase_id)["entries"]] == [a1, a2]
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "selected"}, expect=200)
+    api(people["ann"], "POST", f"/submissions/{a2}/select", json={"selected": True}, expect=200)
+    assert [e["submission"] for e in board(api, creator, phase_id)["entries"]] == [a2]
+    api(people["bob"], "POST", f"/submissions/{a2}/select", json={"selected": True}, expect=404)
+
+
+def test_missing_scores_rank_last_and_computed_columns(api, creator, world) -> None:
+    comp, phase_id, people, scored = world
+    ann = scored("ann", accuracy=0.6, runtime=4)
+    bob = scored("bob", accuracy=0.8, runtime=9)
+    # a new primary column (ascending) that existing submissions never reported, plus a mean
+    leaderboard_id = comp["leaderboards"][0]["id"]
+    redefined = {
+        "key": "main", "title": "Results", "primary_column": "error",
+        "columns": [
+            {"key": "error", "sorting": "asc"},
+            {"key": "accuracy", "sorting": "desc"},
+            {"key": "runtime", "sorting": "asc"},
+            {"key": "avg", "computation": "avg_rank", "computation_keys": ["accuracy", "runtime"]},
+        ],
+    }
+    api(creator, "PUT", f"/leaderboards/{leaderboard_id}", json=redefined, expect=200)
+    cat = scored("cat", accuracy=0.1, runtime=99, error=0.5)
+    page = board(api, creator, phase_id)
+    assert page["entries"][0]["submission"] == cat  # the only one with the primary score
+    # ann and bob both miss "error": ranked after cat, then by accuracy
+    assert [e["submission"] for e in page["entries"][1:]] == [bob, ann]
+    assert page["entries"][0]["scores"]["error"] == 0.5
+    assert page["entries"][1]["scores"]["error"] is None
+    # avg_rank over accuracy and runtime: bob (1, 2) → 1.5, ann (2, 1) → 1.5, cat (3, 3) → 3
+    assert page["entries"][0]["scores"]["avg"] == 3.0
+    assert page["entries"][1]["scores"]["avg"] == 1.5
+
+
+def test_scores_must_be_finite_numbers_for_every_column(api, world, service) -> None:
+    from podium.server.errors import ValidationFailed
+
+    comp, phase_id, people, _ = world
+    with service.app.session_factory() as session:
+        sub = Submission(phase_id=phase_id, owner=people["ann"].name, status=SubmissionStatus.submitted)
+        session.add(sub)
+        session.flush()
+        with pytest.raises(ValidationFailed) as e:
+            domain.finish(session, sub, {"accuracy": float("nan"), "runtime": "fast"})
+        assert {p["location"] for p in e.value.extra["errors"]} == {"accuracy", "runtime", "secret"}
+        session.rollback()
+
+
+def test_pagination_and_csv(api, creator, world) -> None:
+    comp, phase_id, people, scored = world
+    for i, who in enumerate(("ann", "bob", "cat")):
+        scored(who, accuracy=0.1 * (i + 1), runtime=1)
+    page = board(api, creator, phase_id, limit=1, offset=1)
+    assert page["total"] == 3 and len(page["entries"]) == 1 and page["entries"][0]["rank"] == 2
+    r = api(creator, "GET", f"/phases/{phase_id}/leaderboard", params={"format": "csv"}, expect=200)
+    assert r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["rank", "participant", "submission", "submitted_at", "Accuracy", "Runtime", "Secret"]
+    assert [row[1] for row in rows[1:]] == [people[n].name for n in ("cat", "bob", "ann")]
+    assert rows[1][4] == "0.300"
+    api(creator, "GET", f"/phases/{phase_id}/leaderboard", params={"limit": 0}, expect=400)
+
+
+def test_visibility(api, creator, users, world) -> None:
+    comp, phase_id, people, scored = world
+    stranger = users.make("stranger")
+    board(api, stranger, phase_id)  # public: anyone who sees the competition
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"leaderboard_visibility": "participants"}, expect=200)
+    api(stranger, "GET", f"/phases/{phase_id}/leaderboard", expect=403)
+    board(api, people["ann"], phase_id)
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"leaderboard_visibility": "private"}, expect=200)
+    api(people["ann"], "GET", f"/phases/{phase_id}/leaderboard", expect=403)
+    board(api, creator, phase_id)

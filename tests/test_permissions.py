@@ -1,0 +1,153 @@
+"""Every endpoint walked by every role, with the exact status code each must get.
+
+Roles: anonymous, another hub user, a pending participant, an approved participant, the
+organizer of another competition, the organizer, and a hub admin. The competition requires
+approval; its phase shows the leaderboard to participants only; the participant owns one
+uploaded submission; the task has reference data only organizers may read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from conftest import competition_body, unique_slug
+
+ROLES = ("anonymous", "other", "pending", "participant", "other_organizer", "organizer", "admin")
+DATA = b"reference answers"
+
+
+def upload_dataset(api, user, kind: str, name: str, data: bytes) -> int:
+    announced = api(user, "POST", "/datasets", json={"kind": kind, "name": name, "size": len(data),
+                                                   "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
+    api.upload(announced["upload_url"], data)
+    api(user, "POST", f"/datasets/{announced['id']}/uploaded", expect=200)
+    return announced["id"]
+
+
+@pytest.fixture(scope="module")
+def world(api, users, creator):
+    reference = upload_dataset(api, creator, "reference_data", "ref.zip", DATA)
+    public = upload_dataset(api, creator, "public_data", "public.zip", b"public")
+    body = competition_body(unique_slug("perm"), registration_mode="approval")
+    body["tasks"][0]["reference_data"] = reference
+    body["phases"][0].update(leaderboard_visibility="participants", public_data=public)
+    comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
+    api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    hidden = api(creator, "POST", "/competitions", json=competition_body(unique_slug("hidden")), expect=201).json()
+
+    other_org = users.make("otherorg", groups=("creators",))
+    api(other_org, "POST", "/competitions", json=competition_body(unique_slug("theirs")), expect=201)
+    people = {
+        "anonymous": None,
+        "other": users.make("other"),
+        "pending": users.make("pending"),
+        "participant": users.make("participant"),
+        "other_organizer": other_org,
+        "organizer": creator,
+        "admin": users.make("admin", admin=True),
+    }
+    for role in ("pending", "participant"):
+        assert api(people[role], "POST", f"/competitions/{comp['id']}/register", expect=200).json()["status"] == "pending"
+    api(creator, "POST", f"/competitions/{comp['id']}/participants/{people['participant'].name}/approve", json={}, expect=200)
+    phase_id = comp["phases"][0]["id"]
+    payload = b"PK\x05\x06" + b"\x00" * 18
+    sub = api(people["participant"], "POST", f"/phases/{phase_id}/submissions",
+              json={"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}, expect=201).json()
+    api.upload(sub["upload_url"], payload)
+    api(people["participant"], "POST", f"/submissions/{sub['id']}/uploaded", expect=200)
+    return {
+        "people": people, "c": comp["id"], "slug": comp["slug"], "p": phase_id, "s": sub["id"],
+        "t": comp["tasks"][0]["id"], "ref": reference, "pub": public, "hidden": hidden["id"],
+        "lb": comp["leaderboards"][0]["id"],
+    }
+
+
+#            method, path template, body, expected codes in ROLES order
+MATRIX = [
+    ("GET", "/me", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/competitions", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/competitions/{c}", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/competitions/{hidden}", None, (401, 404, 404, 404, 404, 200, 200)),
+    ("GET", "/competitions/{hidden}/phases", None, (401, 404, 404, 404, 404, 200, 200)),
+    ("PATCH", "/competitions/{c}", {"description": "new"}, (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/competitions/{c}/publish", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/competitions", {"slug": "x"}, (401, 403, 403, 403, 400, 400, 400)),
+    ("GET", "/competitions/{c}/pages", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/competitions/{c}/pages", {"key": "k", "title": "T"}, (401, 403, 403, 403, 403, 201, 409)),
+    ("GET", "/competitions/{c}/phases", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/phases/{p}", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/phases/{p}", {"description": "d"}, (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/competitions/{c}/tasks", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/tasks/{t}", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("PATCH", "/tasks/{t}", {"description": "d"}, (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/competitions/{c}/leaderboards", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/phases/{p}/leaderboard", None, (401, 403, 403, 200, 403, 200, 200)),
+    ("GET", "/competitions/{c}/participants", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/competitions/{c}/participants/{participant}/approve", {}, (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/competitions/{c}/organizers", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/competitions/{c}/datasets", None, (401, 403, 403, 200, 403, 200, 200)),
+    ("GET", "/datasets/{ref}", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/datasets/{pub}", None, (401, 403, 403, 200, 403, 200, 200)),
+    ("GET", "/submissions/{s}", None, (401, 404, 404, 200, 404, 200, 200)),
+    ("GET", "/submissions/{s}/outputs", None, (401, 404, 404, 200, 404, 200, 200)),
+    ("GET", "/phases/{p}/submissions?all=true", None, (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/phases/{p}/submissions", None, (401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/submissions/{s}/rerun", None, (401, 404, 404, 403, 404, 201, 201)),
+    ("POST", "/phases/{p}/submissions", "submission", (401, 403, 403, 201, 403, 201, 201)),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "body", "expected"), MATRIX, ids=[f"{m} {t}" for m, t, _, _ in MATRIX])
+def test_endpoint_by_role(api, world, method, template, body, expected) -> None:
+    people = world["people"]
+    path = template.format(participant=people["participant"].name, **{k: v for k, v in world.items() if k != "people"})
+    if body == "submission":
+        body = {"size": 22, "sha256": "0" * 64}
+    got = []
+    for role in ROLES:
+        kwargs = {"json": body} if body is not None else {}
+        got.append(api(people[role], method, path, **kwargs).status_code)
+    assert tuple(got) == expected, dict(zip(ROLES, got, strict=True))
+
+
+def test_reference_data_never_reaches_participants(api, world) -> None:
+    people = world["people"]
+    task = api(people["participant"], "GET", f"/tasks/{world['t']}", expect=200).json()
+    assert "reference_data" not in task and "scoring_program" not in task
+    organizer_task = api(people["organizer"], "GET", f"/tasks/{world['t']}", expect=200).json()
+    assert organizer_task["reference_data"] == world["ref"]
+    listed = api(people["participant"], "GET", f"/competitions/{world['c']}/datasets", expect=200).json()
+    assert [d["id"] for d in listed["datasets"]] == [world["pub"]]
+    link = api(people["organizer"], "GET", f"/datasets/{world['ref']}", expect=200).json()["download_url"]
+    assert api.http.get(link, timeout=10).content == DATA
+
+
+def test_token_without_service_scope_is_refused(api, hub, users) -> None:
+    user = users.make("noscope")
+    token = hub.token_for(user.name, scopes=())
+    r = api.http.get(api.service.api_url + "/me", headers={"Authorization": f"token {token}"}, timeout=10)
+    assert r.status_code == 403
+    assert "access:services!service=" in r.json()["error"]["message"]
+    r = api.http.get(api.service.api_url + "/me", headers={"Authorization": "token not-a-token"}, timeout=10)
+    assert r.status_code == 401
+
+
+def test_group_roster_and_hub_group_changes(api, hub, users, creator) -> None:
+    """A class competition takes participants from a hub group; changes apply without restart."""
+    group = f"class-{unique_slug()}"
+    hub.create_group(group)
+    student, outsider = users.make("student"), users.make("outsider")
+    hub.add_to_group(group, [student.name])
+    body = competition_body(unique_slug("class"), registration_mode="groups", participant_groups=[group])
+    comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
+    api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    phase = comp["phases"][0]["id"]
+    submission = {"size": 22, "sha256": "0" * 64}
+    api(student, "POST", f"/phases/{phase}/submissions", json=submission, expect=201)
+    api(outsider, "POST", f"/phases/{phase}/submissions", json=submission, expect=403)
+    api(outsider, "POST", f"/competitions/{comp['id']}/register", expect=403)
+    hub.add_to_group(group, [outsider.name])
+    api(outsider, "POST", f"/phases/{phase}/submissions", json=submission, expect=201)
+    hub.remove_from_group(group, [student.name])
+    api(student, "POST", f"/phases/{phase}/submissions", json=submission, expect=403)

@@ -1,0 +1,222 @@
+"""Submitting: upload through signed URLs, quotas per UTC day and in total, idempotency, the
+quota race across service replicas, closed phases and sizes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+from conftest import free_port
+from podium.server import submissions as submission_domain
+from podium.server.clock import utcnow
+from podium.server.orm import FailureKind, Submission
+
+PAYLOAD = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
+
+
+def announce(data: bytes = PAYLOAD, **extra) -> dict:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), **extra}
+
+
+@pytest.fixture
+def participant(users, api, make_competition):
+    """A factory of (user, competition, phase id): an open, published competition the user joined."""
+
+    def make():
+        comp = make_competition()
+        user = users.make("participant")
+        assert api(user, "POST", f"/competitions/{comp['id']}/register", expect=200).json()["status"] == "approved"
+        return user, comp, comp["phases"][0]["id"]
+
+    return make
+
+
+def submit(api, user, phase_id, data=PAYLOAD, key=None, expect=201):
+    headers = {"Idempotency-Key": key} if key else {}
+    r = api(user, "POST", f"/phases/{phase_id}/submissions", json=announce(data), headers=headers, expect=expect)
+    return r.json()
+
+
+def test_submit_upload_finalize(api, participant, creator) -> None:
+    user, comp, phase_id = participant()
+    created = submit(api, user, phase_id)
+    assert created["status"] == "submitting" and created["upload_method"] == "PUT"
+    assert created["quota"]["used_today"] == 1 and created["quota"]["remaining_today"] == 4
+    api.upload(created["upload_url"], PAYLOAD)
+    done = api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200).json()
+    assert done["status"] == "submitted" and done["submitted_at"]
+    # confirming twice is harmless
+    api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200)
+    mine = api(user, "GET", f"/phases/{phase_id}/submissions", expect=200).json()
+    assert [s["id"] for s in mine["submissions"]] == [created["id"]] and mine["total"] == 1
+    everywhere = api(user, "GET", "/me/submissions", expect=200).json()
+    assert everywhere["submissions"][0]["id"] == created["id"]
+    me = api(user, "GET", "/me", expect=200).json()
+    (entry,) = [c for c in me["competitions"] if c["id"] == comp["id"]]
+    assert entry["participant"] == "approved"
+    assert entry["phases"][0]["quota"]["remaining_today"] == 4
+
+
+def test_upload_that_does_not_match_is_refused(api, participant) -> None:
+    user, _, phase_id = participant()
+    created = submit(api, user, phase_id)
+    other = b"PK" + b"\x01" * (len(PAYLOAD) - 2)
+    api.upload(created["upload_url"], other)
+    r = api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=422)
+    assert r.json()["error"]["reason"] == "UploadMismatch"
+    assert api(user, "GET", f"/submissions/{created['id']}", expect=200).json()["status"] == "submitting"
+
+
+def test_signed_upload_url_refusals(api, participant) -> None:
+    user, _, phase_id = participant()
+    created = submit(api, user, phase_id)
+    url = created["upload_url"]
+    tampered = url.replace("sig=", "sig=0")
+    assert requests.put(tampered, data=PAYLOAD, timeout=10).status_code == 403
+    assert requests.get(url, timeout=10).status_code == 403  # a PUT URL does not read
+    too_big = requests.put(url, data=PAYLOAD + b"x" * 100, timeout=10)
+    assert too_big.status_code == 413
+
+
+def test_idempotency_key_returns_the_original(api, participant, dbsession) -> None:
+    user, _, phase_id = participant()
+    first = submit(api, user, phase_id, key="abc-1")
+    again = submit(api, user, phase_id, key="abc-1", expect=200)
+    assert again["id"] == first["id"]
+    other = submit(api, user, phase_id, key="abc-2")
+    assert other["id"] != first["id"]
+    count = dbsession.scalar(sa.select(sa.func.count(Submission.id)).where(Submission.owner == user.name))
+    assert count == 2
+
+
+def test_daily_and_total_quota_with_reset_time(api, participant, creator, clock) -> None:
+    user, comp, phase_id = participant()
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 2, "max_submissions": 3}, expect=200)
+    day = utcnow().replace(hour=10, minute=0, second=0, microsecond=0)
+    clock.set(day)
+    submit(api, user, phase_id)
+    submit(api, user, phase_id)
+    r = api(user, "POST", f"/phases/{phase_id}/submissions", json=announce(), expect=429).json()["error"]
+    assert r["reason"] == "QuotaExceeded"
+    midnight = (day + timedelta(days=1)).replace(hour=0)
+    assert r["resets_at"] == midnight.isoformat() + "Z"
+    assert midnight.isoformat() in r["message"]
+    clock.set(midnight + timedelta(minutes=1))
+    submit(api, user, phase_id)
+    r = api(user, "POST", f"/phases/{phase_id}/submissions", json=announce(), expect=429).json()["error"]
+    assert r["resets_at"] is None and "all 3 submissions" in r["message"]
+
+
+def test_cancelled_and_platform_failures_give_quota_back(api, participant, creator, service) -> None:
+    user, _, phase_id = participant()
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 2, "count_failed_submissions": False}, expect=200)
+    a = submit(api, user, phase_id)
+    api(user, "POST", f"/submissions/{a['id']}/cancel", expect=200)
+    api(user, "POST", f"/submissions/{a['id']}/cancel", expect=409)
+    b = submit(api, user, phase_id)
+    c = submit(api, user, phase_id)
+    with service.app.session_factory() as session:
+        sub_b = session.get(Submission, b["id"])
+        submission_domain.fail(sub_b, "The worker lost its disk.", FailureKind.platform)
+        sub_c = session.get(Submission, c["id"])
+        submission_domain.fail(sub_c, "Your program exited with code 1.", FailureKind.participant)
+        session.commit()
+    # both failures are free: platform always, the participant's own because the phase says so
+    quota = submit(api, user, phase_id)["quota"]
+    assert quota["used_today"] == 1
+
+
+def test_participant_failures_count_by_default(api, participant, creator, service) -> None:
+    user, _, phase_id = participant()
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 1}, expect=200)
+    a = submit(api, user, phase_id)
+    with service.app.session_factory() as session:
+        submission_domain.fail(session.get(Submission, a["id"]), "Exit code 1.", FailureKind.participant)
+        session.commit()
+    api(user, "POST", f"/phases/{phase_id}/submissions", json=announce(), expect=429)
+
+
+def test_closed_phase_and_size_limit(api, participant, creator, clock) -> None:
+    user, comp, phase_id = participant()
+    phase = api(user, "GET", f"/phases/{phase_id}", expect=200).json()
+    end = datetime.fromisoformat(phase["end"].rstrip("Z"))
+    clock.set(end + timedelta(seconds=1))
+    r = api(user, "POST", f"/phases/{phase_id}/submissions", json=announce(), expect=422).json()["error"]
+    assert r["reason"] == "PhaseClosed" and phase["end"] in r["message"]
+    clock.reset()
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submission_size": 10}, expect=200)
+    r = api(user, "POST", f"/phases/{phase_id}/submissions", json=announce(), expect=413).json()["error"]
+    assert "at most 10 bytes" in r["message"]
+
+
+def test_unregistered_user_cannot_submit(api, users, make_competition) -> None:
+    comp = make_competition()
+    stranger = users.make("stranger")
+    r = api(stranger, "POST", f"/phases/{comp['phases'][0]['id']}/submissions", json=announce(), expect=403)
+    assert "approved participants" in r.json()["error"]["message"]
+
+
+# --- the race, across real service replicas on PostgreSQL ------------------------------------
+
+
+def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, **hub.env_for_service(), "PODIUM_SECRET_KEY": "test-secret-key"}
+    podium = Path(sys.executable).parent / "podium"
+    proc = subprocess.Popen(
+        [
+            str(podium), "service", f"--PodiumService.db_url={db_url}", f"--PodiumService.port={port}",
+            "--PodiumService.ip=127.0.0.1", f"--PodiumService.data_dir={data_dir}",
+            "--PodiumService.auth_cache_max_age=0", "--PodiumService.creator_group=creators",
+        ],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/services/podium/api/v1"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + "/", timeout=1)
+            return proc, url
+        except requests.ConnectionError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()) from None
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("replica did not start")
+
+
+def test_fifty_concurrent_creates_accept_exactly_the_quota(
+    api, participant, creator, hub, db_url, service
+) -> None:
+    """Four service processes (three replicas and the test's own) share the database."""
+    user, _, phase_id = participant()
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 5, "max_submissions": 0}, expect=200)
+    replicas = [start_replica(hub, db_url, Path(service.app.data_dir)) for _ in range(3)]
+    urls = [url for _, url in replicas] + [service.api_url]
+    try:
+        def create(i: int) -> int:
+            r = requests.post(
+                f"{urls[i % len(urls)]}/phases/{phase_id}/submissions",
+                json=announce(), headers={**user.headers, "Idempotency-Key": f"race-{i}"}, timeout=60,
+            )
+            return r.status_code
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            codes = list(pool.map(create, range(50)))
+    finally:
+        for proc, _ in replicas:
+            proc.terminate()
+            proc.wait(10)
+    assert codes.count(201) == 5, codes
+    assert codes.count(429) == 45, codes
+    mine = api(user, "GET", f"/phases/{phase_id}/submissions", expect=200).json()
+    assert mine["total"] == 5

@@ -1,0 +1,1 @@
+"""Podium compute worker: claims jobs, runs programs in containers, reports results."""
