@@ -12,8 +12,10 @@ fi
 stamp=.venv/.podium-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "==> installing jupyter-podium[test] into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-    .venv/bin/python -m pip install -q -e '.[test]'
+    {
+        .venv/bin/python -m pip install --upgrade pip setuptools wheel &&
+        .venv/bin/python -m pip install -e '.[test]'
+    } > .venv/pip-install.log 2>&1 || { tail -40 .venv/pip-install.log >&2; exit 1; }
     touch "$stamp"
 fi
 bash scripts/ensure-node-tools.sh

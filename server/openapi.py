@@ -107,7 +107,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             item[verb] = operation
         paths[template_to_openapi(template)] = item
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Podium API",
             "version": version("jupyter-podium"),

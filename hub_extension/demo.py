@@ -1,0 +1,190 @@
+"""``podium demo``: the platform on its embedded defaults, shown working end to end.
+
+Starts a real JupyterHub with its proxy and the Podium service as a hub-managed service (SQLite
+and local storage in ``--data-dir``), creates demo users and a demo competition through the REST
+API behind the proxy, submits a sample prediction as a participant, prints what a new user needs
+(URL, logins, the submission and the leaderboard), and serves until Ctrl-C.
+
+Scoring needs a compute worker, which arrives with the compute pipeline; until then the sample
+submission waits in the queue as ``submitted``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import signal
+import threading
+import time
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .launcher import HubProcess, free_port
+
+DEMO_PASSWORD = "podium"
+ORGANIZER, PARTICIPANT, ADMIN = "demo-organizer", "demo-participant", "demo-admin"
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def sample_submission() -> bytes:
+    """A result submission: predictions for the demo's (hidden) test labels."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("predictions.csv", "id,label\n1,setosa\n2,versicolor\n3,virginica\n")
+    return buffer.getvalue()
+
+
+def demo_competition(slug: str) -> dict[str, Any]:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return {
+        "slug": slug,
+        "title": "Iris: a demo competition",
+        "description": "Predict the species of each flower in the test set.",
+        "pages": [
+            {"key": "overview", "title": "Overview", "content": "# Iris\nClassify flowers."},
+            {"key": "evaluation", "title": "Evaluation", "content": "Accuracy on the hidden labels."},
+        ],
+        "tasks": [{"key": "iris", "name": "Iris classification"}],
+        "leaderboards": [
+            {
+                "key": "main",
+                "title": "Results",
+                "columns": [{"key": "accuracy", "title": "Accuracy", "sorting": "desc", "precision": 4}],
+            }
+        ],
+        "phases": [
+            {
+                "name": "Development",
+                "start": start.isoformat().replace("+00:00", "Z"),
+                "end": (start + timedelta(days=30)).isoformat().replace("+00:00", "Z"),
+                "tasks": ["iris"],
+                "leaderboard": "main",
+            }
+        ],
+    }
+
+
+class DemoClient:
+    def __init__(self, api_url: str, token: str) -> None:
+        self.api_url = api_url
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"token {token}"
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
+        response = self.http.request(method, self.api_url + path, timeout=30, **kwargs)
+        if response.status_code not in expect:
+            raise DemoError(f"{method} {path} → {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+
+def wait_for(url: str, timeout: float, hub: HubProcess) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise DemoError(f"The Podium service did not answer at {url}; hub log:\n{hub.log_tail()}")
+
+
+def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    service_port = free_port()
+    hub = HubProcess(
+        data_dir / "hub",
+        service_url=f"http://127.0.0.1:{service_port}",
+        service_managed=True,
+        service_args=["--upgrade-db"],
+        port=port,
+        admin_users=[ADMIN],
+        password=DEMO_PASSWORD,
+    )
+    hub.service_environment = {
+        "PODIUM_DATA_DIR": str(data_dir / "podium"),
+        "PODIUM_PUBLIC_URL": hub.public_url + hub.service_prefix,
+    }
+    print(f"==> starting JupyterHub on {hub.public_url} (log: {hub.log_path})")
+    hub.start()
+    try:
+        api_url = hub.public_url + hub.service_prefix + "api/v1"
+        wait_for(api_url + "/", 60, hub)
+        hub.create_user(ORGANIZER, groups=[hub.creator_group])
+        hub.create_user(PARTICIPANT)
+        hub.create_user(ADMIN, admin=True)
+        organizer = DemoClient(api_url, hub.token_for(ORGANIZER, note="podium demo"))
+        participant = DemoClient(api_url, hub.token_for(PARTICIPANT, note="podium demo"))
+
+        slug = "iris-demo"
+        existing = organizer.call("GET", f"/competitions/{slug}", expect=(200, 404))
+        if "error" in existing:
+            competition = organizer.call("POST", "/competitions", json=demo_competition(slug))
+            organizer.call("POST", f"/competitions/{competition['id']}/publish")
+        competition = organizer.call("GET", f"/competitions/{slug}")
+        phase = competition["phases"][0]
+        participant.call("POST", f"/competitions/{slug}/register")
+
+        data = sample_submission()
+        created = participant.call(
+            "POST",
+            f"/phases/{phase['id']}/submissions",
+            json={"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "description": "demo"},
+            headers={"Idempotency-Key": f"demo-{datetime.now(UTC):%Y%m%d}"},
+        )
+        if created["status"] == "submitting":
+            upload = requests.put(created["upload_url"], data=data, timeout=30)
+            if upload.status_code != 200:
+                raise DemoError(f"upload refused: {upload.status_code} {upload.text}")
+            created = participant.call("POST", f"/submissions/{created['id']}/uploaded")
+        board = participant.call("GET", f"/phases/{phase['id']}/leaderboard")
+        me = participant.call("GET", "/me")
+
+        print()
+        print(f"Podium is up: {hub.public_url}/hub/login  (API: {api_url}/)")
+        print(f"Logins (password '{DEMO_PASSWORD}'): {ORGANIZER} (creates competitions), "
+              f"{PARTICIPANT}, {ADMIN} (hub admin)")
+        print(f"Competition '{competition['title']}' ({slug}), phase '{phase['name']}' ({phase['status']})")
+        print(f"Submission {created['id']} by {PARTICIPANT}: {created['status']}"
+              " (scoring starts once a compute worker is attached)")
+        quota = me["competitions"][0]["phases"][0]["quota"] if me["competitions"] else {}
+        print(f"{PARTICIPANT}'s quota today: {quota.get('remaining_today')} left, resets {quota.get('resets_at')}")
+        print(f"Leaderboard ({board['total']} entries):")
+        for entry in board["entries"]:
+            print(f"  {entry['rank']:>3}  {entry['owner']:<20} {entry['display']}")
+        if not board["entries"]:
+            print("  (empty until a submission is scored)")
+        if serve:
+            print("\nServing; press Ctrl-C to stop.")
+            stop = threading.Event()
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            while not stop.is_set() and hub.process is not None and hub.process.poll() is None:
+                stop.wait(1)
+        return {"competition": competition, "submission": created, "leaderboard": board}
+    finally:
+        print("==> stopping JupyterHub and the Podium service")
+        hub.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="podium demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("PODIUM_DEMO_DIR", "podium-data/demo"))
+    parser.add_argument("--port", type=int, default=8000, help="The hub's public port.")
+    parser.add_argument("--no-serve", action="store_true", help="Stop after showing it works.")
+    args = parser.parse_args(argv)
+    try:
+        run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve)
+    except DemoError as e:
+        print(f"podium demo: {e}")
+        return 1
+    return 0
