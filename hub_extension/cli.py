@@ -3,6 +3,7 @@
     podium service [--port N] [--db-url URL] [--upgrade-db] ...   run the service
     podium db upgrade [--db-url URL]                               create or migrate the schema
     podium db current [--db-url URL]                               show the schema revision
+    podium worker --service-url URL --token TOKEN                 a compute worker for one queue
     podium images build|list                                       local runtime images (no registry)
     podium demo                                                    the embedded-default demo
 """
@@ -60,6 +61,12 @@ def cmd_images(argv: list[str]) -> int:
     return images_main(argv)
 
 
+def cmd_worker(argv: list[str]) -> int:
+    from podium.worker.app import main as worker_main
+
+    return worker_main(argv)
+
+
 def cmd_demo(argv: list[str]) -> int:
     from podium.hub.demo import main as demo_main
 
@@ -75,6 +82,7 @@ def _redact(url: str) -> str:
 COMMANDS = {
     "service": (cmd_service, "Run the Podium service (REST API and signed storage URLs)."),
     "db": (cmd_db, "Create or migrate the database schema: `podium db upgrade`."),
+    "worker": (cmd_worker, "Run a compute worker for one queue (service URL and queue token)."),
     "images": (cmd_images, "Build or list the local runtime images (no registry needed)."),
     "demo": (cmd_demo, "Start the platform on its embedded defaults with a demo competition."),
 }

@@ -20,7 +20,7 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 from jupyterhub.services.auth import HubAuth
-from traitlets import Bool, Dict, Integer, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Integer, Type, Unicode, default
 from traitlets.config import Application
 
 from . import db
@@ -205,6 +205,46 @@ class PodiumService(Application):
         "max_submission_size caps submissions further.",
     ).tag(config=True)
 
+    default_queue_token = Unicode(
+        help="Token of the 'default' compute queue, which workers present to claim jobs. "
+        "Default: $PODIUM_QUEUE_TOKEN, else a random token kept in data_dir/default_queue_token."
+    ).tag(config=True)
+
+    @default("default_queue_token")
+    def _default_queue_token_default(self) -> str:
+        return os.environ.get("PODIUM_QUEUE_TOKEN", "")
+
+    worker_broker_url = Unicode(
+        help="The broker URL workers are told to use, when it differs from broker_url as seen "
+        "from the service (e.g. another host name). Default: broker_url."
+    ).tag(config=True)
+
+    lease_seconds = Integer(
+        60,
+        help="Seconds a worker holds an attempt without a heartbeat; after that the reaper "
+        "expires it and queues another attempt. Workers heartbeat every third of it.",
+    ).tag(config=True)
+
+    max_attempts = Integer(
+        3,
+        help="Attempts per step when the platform fails (lost worker, engine error) before the "
+        "submission fails as a platform failure, which costs no quota.",
+    ).tag(config=True)
+
+    unclaimed_timeout = Integer(
+        600,
+        help="Seconds a published attempt may wait unclaimed before it is published again "
+        "(max_attempts times, then failed as a platform failure).",
+    ).tag(config=True)
+
+    reaper_interval = Float(
+        10.0, help="Seconds between reaper runs (expired leases, unclaimed attempts, abandoned uploads)."
+    ).tag(config=True)
+
+    dispatch_interval = Float(
+        2.0, help="Seconds between retries of publishing pending outbox messages to the broker."
+    ).tag(config=True)
+
     aliases = {
         "config": "PodiumService.config_file",
         "db-url": "PodiumService.db_url",
@@ -229,6 +269,7 @@ class PodiumService(Application):
         self.init_db()
         self.init_storage()
         self.init_auth()
+        self.init_jobs()
         self.init_tornado()
 
     def init_logging(self) -> None:
@@ -258,6 +299,46 @@ class PodiumService(Application):
             access_scopes={f"access:services!service={self.service_name}"},
         )
         self.authenticator = HubTokenAuthenticator(self.hub_auth)
+
+    def init_jobs(self) -> None:
+        from . import jobs, queues
+        from .dispatch import Dispatcher
+
+        with self.session_factory() as session:
+            self.queue_token = queues.ensure_default_queue(session, self.data_dir, self.default_queue_token)
+        self.job_limits = jobs.Limits(
+            lease_seconds=self.lease_seconds,
+            max_attempts=self.max_attempts,
+            unclaimed_timeout=self.unclaimed_timeout,
+            url_expiry=self.upload_url_expiry,
+        )
+        self.dispatcher = Dispatcher(self.broker_url, self.data_dir, self.session_factory)
+
+    def reap(self) -> None:
+        """One reaper pass (in a thread: it touches the database)."""
+        from . import jobs
+
+        with self.session_factory() as session:
+            result = jobs.reap(session, self.job_limits)
+            session.commit()
+        if result.expired or result.republished or result.abandoned:
+            self.log.warning("Reaper: %s", result)
+        self.dispatcher.kick()
+
+    def start_background(self) -> None:
+        """Timers on the current IOLoop: publish the outbox, run the reaper."""
+        loop = tornado.ioloop.IOLoop.current()
+
+        def in_thread(fn):
+            return lambda: loop.run_in_executor(self.dispatcher.pool, fn)
+
+        self.timers = [
+            tornado.ioloop.PeriodicCallback(self.dispatcher.kick, self.dispatch_interval * 1000),
+            tornado.ioloop.PeriodicCallback(in_thread(self.reap), self.reaper_interval * 1000),
+        ]
+        for timer in self.timers:
+            timer.start()
+        self.dispatcher.kick()
 
     def init_tornado(self) -> None:
         from .routes import build_handlers
@@ -295,6 +376,7 @@ class PodiumService(Application):
 
     def start(self) -> None:
         self.http_server = self.listen()
+        self.start_background()
         self.log.info("Podium service listening on http://%s:%d%s", self.ip, self.port, self.base_url)
         loop = tornado.ioloop.IOLoop.current()
 
@@ -308,6 +390,8 @@ class PodiumService(Application):
         loop.start()
 
     def stop(self) -> None:
+        for timer in getattr(self, "timers", []):
+            timer.stop()
         self.http_server.stop()
         tornado.ioloop.IOLoop.current().stop()
         self.engine.dispose()

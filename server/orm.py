@@ -432,7 +432,7 @@ class Submission(Base):
     )
     scores: Mapped[list[Score]] = relationship(cascade="all, delete-orphan")
     attempts: Mapped[list[Attempt]] = relationship(
-        cascade="all, delete-orphan", order_by="Attempt.id"
+        cascade="all, delete-orphan", order_by="Attempt.id", back_populates="submission"
     )
 
 
@@ -490,6 +490,11 @@ class Attempt(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     exit_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    failure_kind: Mapped[FailureKind | None] = mapped_column(str_enum(FailureKind, "attempt_failure_kind"))
+    elapsed: Mapped[float | None] = mapped_column(Float, doc="Seconds the programs ran.")
+
+    submission: Mapped[Submission] = relationship(back_populates="attempts")
+    worker: Mapped[Worker | None] = relationship()
 
 
 class Score(Base):
@@ -521,6 +526,21 @@ class LeaderboardEntry(Base):
     submitted_at: Mapped[datetime] = mapped_column()
 
 
+class DispatchOutbox(Base):
+    """Messages to publish to the broker, written in the same transaction as their attempt, so a
+    crash between commit and publish loses nothing (the dispatcher publishes what is pending)."""
+
+    __tablename__ = "dispatch_outbox"
+    __table_args__ = (Index("ix_dispatch_outbox_pending", "published_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    queue: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column()
+    publish_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ComputeQueue(Base):
     __tablename__ = "compute_queues"
 
@@ -530,7 +550,7 @@ class ComputeQueue(Base):
     owner: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    workers: Mapped[list[Worker]] = relationship(cascade="all, delete-orphan")
+    workers: Mapped[list[Worker]] = relationship(cascade="all, delete-orphan", back_populates="queue")
 
 
 class Worker(Base):
@@ -543,3 +563,5 @@ class Worker(Base):
     hostname: Mapped[str] = mapped_column(String(255), default="")
     last_seen: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    queue: Mapped[ComputeQueue] = relationship(back_populates="workers")

@@ -18,11 +18,14 @@ from .apihandlers import (
     phases,
     submissions,
     tasks,
+    workers,
 )
 from .apihandlers import storage as storage_handlers
 
 API_PREFIX = "api/v1"
-API_MODULES = (competitions, pages, tasks, phases, leaderboards, datasets, participants, submissions, me)
+API_MODULES = (
+    competitions, pages, tasks, phases, leaderboards, datasets, participants, submissions, me, workers,
+)
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
 

@@ -24,6 +24,7 @@ import asyncio
 import itertools
 import os
 import socket
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -112,6 +113,7 @@ class ServiceThread:
         self.app.init_db()
         self.app.init_storage()
         self.app.init_auth()
+        self.app.init_jobs()
         self.app.init_tornado()
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -122,6 +124,7 @@ class ServiceThread:
 
         async def listen() -> None:
             self.server = self.app.listen()
+            self.app.start_background()
             self._ready.set()
 
         self.loop.run_until_complete(listen())
@@ -134,12 +137,15 @@ class ServiceThread:
 
     def stop(self) -> None:
         async def shutdown() -> None:
+            for timer in self.app.timers:
+                timer.stop()
             self.server.stop()
             await self.server.close_all_connections()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.app.dispatcher.close()
         self.app.engine.dispose()
 
     @property
@@ -152,7 +158,22 @@ class ServiceThread:
 
 
 @pytest.fixture(scope="session")
-def service(hub: HubHarness, db_url: str, service_port: int, tmp_path_factory) -> Iterator[ServiceThread]:
+def broker_url() -> Iterator[str]:
+    """A RabbitMQ virtual host of this test session's own, so no stale message crosses runs."""
+    vhost = f"podium-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def service(
+    hub: HubHarness, db_url: str, service_port: int, broker_url: str, tmp_path_factory
+) -> Iterator[ServiceThread]:
     data_dir = tmp_path_factory.mktemp("podium-data")
     svc = ServiceThread(
         db_url=db_url,
@@ -166,6 +187,11 @@ def service(hub: HubHarness, db_url: str, service_port: int, tmp_path_factory) -
         secret_key="test-secret-key",
         auth_cache_max_age=0,
         creator_group="creators",
+        broker_url=broker_url,
+        default_queue_token="test-queue-token",
+        lease_seconds=6,
+        reaper_interval=1.0,
+        dispatch_interval=0.5,
     )
     svc.start()
     try:
@@ -259,12 +285,32 @@ def api(service: ServiceThread) -> Api:
 
 
 class Clock:
-    def __init__(self) -> None:
+    """Moves the service's time. While a test holds the clock, the service's timers (reaper,
+    dispatcher) are paused, so a jump of hours does not make everything look stale; tests of the
+    reaper call it themselves."""
+
+    def __init__(self, service: ServiceThread) -> None:
         self.now: datetime | None = None
+        self.service = service
+        self.paused = False
 
     def set(self, moment: datetime) -> None:
+        if not self.paused:
+            self._timers("stop")
+            self.paused = True
         self.now = moment
         podium_clock.set_clock(lambda: self.now)
+
+    def _timers(self, action: str) -> None:
+        done = threading.Event()
+
+        def toggle() -> None:
+            for timer in self.service.app.timers:
+                getattr(timer, action)()
+            done.set()
+
+        self.service.loop.call_soon_threadsafe(toggle)
+        done.wait(10)
 
     def advance(self, **delta: float) -> None:
         if self.now is None:
@@ -274,11 +320,14 @@ class Clock:
     def reset(self) -> None:
         self.now = None
         podium_clock.set_clock(None)
+        if self.paused:
+            self._timers("start")
+            self.paused = False
 
 
 @pytest.fixture
-def clock() -> Iterator[Clock]:
-    c = Clock()
+def clock(service: ServiceThread) -> Iterator[Clock]:
+    c = Clock(service)
     try:
         yield c
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from .. import artifacts, leaderboard_store
+from .. import artifacts, jobs, leaderboard_store
 from .. import submissions as domain
 from ..apimodels import artifact_model, submission_model
 from ..errors import PermissionDenied
@@ -101,8 +101,11 @@ class UploadedHandler(APIHandler):
         obj, roles = self.visible_submission(submission)
         if obj.owner != self.user.name:
             raise PermissionDenied("Only the participant who created a submission confirms its upload.")
-        domain.finalize(self.db, self.podium.storage, obj)
+        if obj.status == SubmissionStatus.submitting:
+            domain.finalize(self.db, self.podium.storage, obj)
+            jobs.start(self.db, obj)
         self.db.commit()
+        self.podium.dispatcher.kick()
         self.write_json(submission_model(obj, roles, detail=True))
 
 
@@ -110,7 +113,7 @@ class CancelHandler(APIHandler):
     @api("Cancel a queued or running submission (its owner or an organizer).")
     async def post(self, submission: str) -> None:
         obj, roles = self.visible_submission(submission)
-        domain.cancel(obj, by_owner=obj.owner == self.user.name)
+        jobs.cancel(self.db, obj, by_owner=obj.owner == self.user.name)
         self.db.commit()
         self.write_json(submission_model(obj, roles, detail=True))
 
@@ -122,7 +125,9 @@ class RerunHandler(APIHandler):
         if not roles.manages:
             raise PermissionDenied("Only organizers may re-run submissions.")
         copy = domain.rerun(self.db, obj, self.user.name)
+        jobs.start(self.db, copy)
         self.db.commit()
+        self.podium.dispatcher.kick()
         self.write_json(submission_model(copy, roles, detail=True), 201)
 
 
@@ -147,11 +152,11 @@ class OutputsHandler(APIHandler):
         hidden: set[str] = set()
         if not roles.manages:
             if phase.hide_output:
-                hidden |= {"prediction_output", "scoring_output", "detailed_results", "log"}
+                hidden |= {"prediction_output", "prediction_log", "scoring_output", "scoring_log", "detailed_results"}
             if phase.hide_prediction_output:
-                hidden.add("prediction_output")
+                hidden |= {"prediction_output", "prediction_log"}
             if phase.hide_score_output:
-                hidden.add("scoring_output")
+                hidden |= {"scoring_output", "scoring_log"}
         files = []
         for f in obj.files:
             if f.role in hidden:

@@ -1,0 +1,176 @@
+"""Compute queues (admins) and the job protocol (workers, with their queue's token)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+from sqlalchemy import select
+
+from .. import jobs, queues
+from ..auth import token_from_header
+from ..clock import isoformat
+from ..dispatch import celery_queue
+from ..errors import Conflict, PermissionDenied
+from ..orm import Attempt, AttemptState, ComputeQueue, Submission, SubmissionStatus
+from ..schemas import Body
+from .base import APIHandler, api
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,200}$")]
+
+
+class QueueIn(Body):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+class ClaimIn(Body):
+    worker: Name
+    hostname: Annotated[str, Field(max_length=255)] = ""
+
+
+class HeartbeatIn(Body):
+    worker: Name
+
+
+class FinishIn(Body):
+    worker: Name
+    state: Literal["succeeded", "failed", "cancelled"]
+    failure_kind: Literal["participant", "platform"] | None = None
+    reason: Annotated[str, Field(max_length=20000)] | None = None
+    retryable: bool = True
+    exit_code: int | None = None
+    elapsed: float | None = None
+    log_tail: Annotated[str, Field(max_length=20000)] = ""
+    scores: dict[str, float | int | str | None] | None = None
+    files: list[Literal["output", "log", "detailed_results"]] = []
+
+
+def queue_model(session, queue: ComputeQueue) -> dict:
+    depth = jobs.queue_depths(session).get(queue.name, 0)
+    running = session.scalars(
+        select(Attempt).where(Attempt.state == AttemptState.running, Attempt.worker_id.in_([w.id for w in queue.workers] or [0]))
+    ).all()
+    failures = session.scalars(
+        select(Submission).where(Submission.status == SubmissionStatus.failed).order_by(Submission.finished_at.desc()).limit(5)
+    ).all()
+    return {
+        "name": queue.name,
+        "owner": queue.owner,
+        "celery_queue": celery_queue(queue.name),
+        "depth": depth,
+        "workers": [
+            {
+                "name": w.name,
+                "hostname": w.hostname,
+                "last_seen": isoformat(w.last_seen),
+                "running": [a.id for a in running if a.worker_id == w.id],
+            }
+            for w in queue.workers
+        ],
+        "recent_failures": [
+            {"submission": s.id, "reason": s.failure_reason, "at": isoformat(s.finished_at)}
+            for s in failures
+            if jobs.queue_name(s) == queue.name
+        ],
+    }
+
+
+class QueueListHandler(APIHandler):
+    @api("List compute queues with their workers, depth and recent failures (admins).")
+    async def get(self) -> None:
+        if not self.user.admin:
+            raise PermissionDenied("Only hub admins manage compute queues.")
+        rows = self.db.scalars(select(ComputeQueue).order_by(ComputeQueue.id)).all()
+        self.write_json({"queues": [queue_model(self.db, q) for q in rows]})
+
+    @api("Create a compute queue; the answer carries its worker token, shown once (admins).",
+         body=QueueIn, status=201)
+    async def post(self) -> None:
+        if not self.user.admin:
+            raise PermissionDenied("Only hub admins manage compute queues.")
+        queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
+        self.db.commit()
+        self.write_json({**queue_model(self.db, queue), "token": token}, 201)
+
+
+class QueueTokenHandler(APIHandler):
+    @api("Replace a queue's worker token (admins); workers with the old one are refused.")
+    async def post(self, queue: str) -> None:
+        if not self.user.admin:
+            raise PermissionDenied("Only hub admins manage compute queues.")
+        obj = queues.find_queue(self.db, queue)
+        token = queues.rotate_token(obj)
+        self.db.commit()
+        self.write_json({"name": obj.name, "token": token})
+
+
+class WorkerHandler(APIHandler):
+    """Workers authenticate with their queue's token, not a hub token."""
+
+    def worker_queue(self) -> ComputeQueue:
+        return queues.queue_for_token(self.db, token_from_header(self.request.headers.get("Authorization")))
+
+
+class WorkerConfigHandler(WorkerHandler):
+    @api("What a worker of this queue needs: its broker queue and broker URL (queue token).", auth=False)
+    async def get(self) -> None:
+        queue = self.worker_queue()
+        podium = self.podium
+        self.write_json(
+            {
+                "queue": queue.name,
+                "celery_queue": celery_queue(queue.name),
+                "broker_url": podium.worker_broker_url or podium.broker_url,
+                "broker_transport_options": podium.dispatcher.options,
+                "lease_seconds": podium.lease_seconds,
+            }
+        )
+
+
+class ClaimHandler(WorkerHandler):
+    @api("Claim an attempt (queue token): one holder at a time; answers the job with signed URLs.",
+         body=ClaimIn, auth=False, responses={409: "Held by another worker, finished or cancelled."})
+    async def post(self, attempt: str) -> None:
+        queue = self.worker_queue()
+        body: ClaimIn = self.body
+        obj = jobs.claim(self.db, queue, int(attempt), body.worker, body.hostname, self.podium.job_limits)
+        spec = jobs.job_spec(self.db, self.podium.storage, obj, self.podium.job_limits)
+        self.db.commit()
+        self.write_json(spec)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # a refused claim may still have changed state (e.g. an attempt of a cancelled submission)
+        if self._session is not None and isinstance(e, Conflict):
+            self._session.commit()
+        super()._handle_request_exception(e)
+
+
+class HeartbeatHandler(WorkerHandler):
+    @api("Extend the lease of a held attempt (queue token); says whether to cancel.", body=HeartbeatIn, auth=False)
+    async def post(self, attempt: str) -> None:
+        queue = self.worker_queue()
+        answer = jobs.heartbeat(self.db, queue, int(attempt), self.body.worker, self.podium.job_limits)
+        self.db.commit()
+        self.write_json({"cancel": answer["cancel"], "lease_expires_at": isoformat(answer["lease_expires_at"])})
+
+
+class FinishHandler(WorkerHandler):
+    @api("Report how a held attempt ended (queue token): outputs, scores or the failure.", body=FinishIn, auth=False)
+    async def post(self, attempt: str) -> None:
+        queue = self.worker_queue()
+        body: FinishIn = self.body
+        report = jobs.FinishReport(**body.model_dump(exclude={"worker"}))
+        obj = jobs.finish(self.db, self.podium.storage, queue, int(attempt), body.worker, report, self.podium.job_limits)
+        self.db.commit()
+        self.podium.dispatcher.kick()
+        self.write_json({"attempt": obj.id, "state": obj.state.value, "submission_status": obj.submission.status.value})
+
+
+default_handlers = [
+    ("/queues", QueueListHandler),
+    ("/queues/{queue}/token", QueueTokenHandler),
+    ("/worker/config", WorkerConfigHandler),
+    ("/worker/attempts/{attempt}/claim", ClaimHandler),
+    ("/worker/attempts/{attempt}/heartbeat", HeartbeatHandler),
+    ("/worker/attempts/{attempt}/finish", FinishHandler),
+]

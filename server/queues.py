@@ -1,0 +1,93 @@
+"""Compute queues and their tokens: workers authenticate with a queue's token, never with
+database credentials; the service keeps only each token's sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import utcnow
+from .errors import Conflict, NotAuthenticated, NotFound
+from .orm import ComputeQueue, Worker
+
+DEFAULT_QUEUE = "default"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "pq_" + secrets.token_urlsafe(32)
+
+
+def create_queue(session: Session, name: str, owner: str | None, token: str | None = None) -> tuple[ComputeQueue, str]:
+    """A queue and its token (shown once)."""
+    if session.scalar(select(ComputeQueue.id).where(ComputeQueue.name == name)):
+        raise Conflict(f"A compute queue named '{name}' exists.")
+    token = token or new_token()
+    queue = ComputeQueue(name=name, token_hash=hash_token(token), owner=owner)
+    session.add(queue)
+    session.flush()
+    return queue, token
+
+
+def rotate_token(queue: ComputeQueue) -> str:
+    token = new_token()
+    queue.token_hash = hash_token(token)
+    return token
+
+
+def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> str:
+    """The queue competitions use unless they name another. Its token comes from configuration,
+    else from ``data_dir/default_queue_token`` (created once). Returns the token."""
+    if not token:
+        path = os.path.join(data_dir, "default_queue_token")
+        if not os.path.exists(path):
+            os.makedirs(data_dir, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(new_token())
+        with open(path) as f:
+            token = f.read().strip()
+    queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == DEFAULT_QUEUE))
+    if queue is None:
+        create_queue(session, DEFAULT_QUEUE, None, token)
+    elif not hmac.compare_digest(queue.token_hash, hash_token(token)):
+        queue.token_hash = hash_token(token)
+    session.commit()
+    return token
+
+
+def queue_for_token(session: Session, token: str | None) -> ComputeQueue:
+    if not token:
+        raise NotAuthenticated("Workers send their queue token in an 'Authorization: Bearer <token>' header.")
+    queue = session.scalar(select(ComputeQueue).where(ComputeQueue.token_hash == hash_token(token)))
+    if queue is None:
+        raise NotAuthenticated("This queue token is not valid.")
+    return queue
+
+
+def find_queue(session: Session, name: str) -> ComputeQueue:
+    queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == name))
+    if queue is None:
+        raise NotFound(f"No compute queue named '{name}'.")
+    return queue
+
+
+def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "") -> Worker:
+    """Record that a worker of ``queue`` is alive."""
+    worker = session.scalar(select(Worker).where(Worker.queue_id == queue.id, Worker.name == name))
+    if worker is None:
+        worker = Worker(queue_id=queue.id, name=name, hostname=hostname)
+        session.add(worker)
+    worker.last_seen = utcnow()
+    if hostname:
+        worker.hostname = hostname
+    session.flush()
+    return worker

@@ -1,0 +1,111 @@
+"""What every executor takes and gives: a container spec in, an exit status and capped logs out."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import IO
+
+
+@dataclass(frozen=True)
+class Mount:
+    host: str
+    container: str
+    read_only: bool = True
+
+
+@dataclass
+class ContainerSpec:
+    """One program run: the limits are the platform's, the command the organizer's."""
+
+    name: str
+    image: str
+    command: list[str]
+    mounts: list[Mount]
+    workdir: str = "/app/program"
+    env: dict[str, str] = field(default_factory=dict)
+    time_limit: float = 600.0
+    memory_mb: int = 2048
+    cpus: float = 1.0
+    pids: int = 256
+    tmpfs_mb: int = 256
+    max_file_bytes: int = 1024**3
+    max_log_bytes: int = 32 * 1024 * 1024
+
+
+class CappedLog:
+    """Keeps the first ``head`` and the last ``tail`` bytes of a stream, counting the rest, so a
+    log flood costs bounded memory and the end (where errors are) is never lost."""
+
+    def __init__(self, head: int = 64 * 1024, tail: int = 64 * 1024) -> None:
+        self.head_limit, self.tail_limit = head, tail
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
+
+    @property
+    def truncated(self) -> int:
+        return self.total - len(self.head) - len(self.tail)
+
+    def text(self) -> str:
+        middle = f"\n[... {self.truncated} bytes omitted ...]\n" if self.truncated > 0 else ""
+        return self.head.decode(errors="replace") + middle + self.tail.decode(errors="replace")
+
+    def tail_text(self, size: int = 4000) -> str:
+        data = bytes(self.head + self.tail) if self.truncated <= 0 else bytes(self.tail)
+        return data[-size:].decode(errors="replace")
+
+    def pump(self, stream: IO[bytes]) -> threading.Thread:
+        """Read ``stream`` to its end in a thread."""
+
+        def run() -> None:
+            while chunk := stream.read(65536):
+                self.feed(chunk)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+
+@dataclass
+class ExecResult:
+    exit_code: int | None
+    elapsed: float
+    stdout: CappedLog
+    stderr: CappedLog
+    timed_out: bool = False
+    oom_killed: bool = False
+    cancelled: bool = False
+    log_exceeded: bool = False
+    error: str | None = None  # the executor itself failed (image missing, engine down)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (
+            self.timed_out or self.oom_killed or self.cancelled or self.log_exceeded or self.error
+        )
+
+
+class Executor(ABC):
+    """Runs a ContainerSpec to completion, a time limit, or a cancel."""
+
+    isolates = True
+
+    @abstractmethod
+    def run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult: ...
+
+    def cleanup_leftovers(self) -> int:
+        """Remove what a previous, crashed worker left behind; returns how many."""
+        return 0

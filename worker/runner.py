@@ -1,0 +1,386 @@
+"""Running one attempt end to end: claim, fetch, execute, check, upload, report.
+
+A failure is attributed: to the participant (their code crashed, ran out of time or memory,
+wrote no scores, produced a symlink) or to the platform (a download failed, the engine refused,
+the organizer's program is broken). Participant failures end the submission with a reason they
+can act on; platform failures are retried by the service and never cost quota. Reasons from the
+scoring step never include the scoring program's output, which may contain reference data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import archives, layout, scores
+from .cache import DatasetCache
+from .client import LeaseLost, ProtocolError, ServiceClient
+from .executors.base import ContainerSpec, ExecResult, Executor, Mount
+from .images import resolve_image
+
+log = logging.getLogger("podium.worker")
+
+
+@dataclass
+class WorkerSettings:
+    """Limits a worker applies to every container (the phase sets the time limit)."""
+
+    name: str
+    work_dir: str
+    memory_mb: int = 2048
+    cpus: float = 1.0
+    pids: int = 256
+    tmpfs_mb: int = 256
+    max_output_bytes: int = 256 * 1024 * 1024
+    max_output_files: int = 5000
+    max_log_bytes: int = 32 * 1024 * 1024
+    max_input_bytes: int = 4 * 1024**3
+    image_aliases: dict[str, str] | None = None
+    hard_disk_caps: bool = field(default_factory=lambda: os.geteuid() == 0)
+
+
+class AttemptFailed(Exception):
+    def __init__(self, kind: str, reason: str, retryable: bool = True, exit_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.retryable, self.exit_code = kind, reason, retryable, exit_code
+
+
+class Cancelled(Exception):
+    pass
+
+
+class RunLog:
+    """The attempt's log: each program's stdout and stderr, capped, with headers."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.participant_tail = ""
+
+    def add(self, label: str, result: ExecResult) -> None:
+        self.parts.append(
+            f"=== {label}: exit code {result.exit_code}, {result.elapsed:.1f} s ===\n"
+            f"--- stdout ---\n{result.stdout.text()}\n--- stderr ---\n{result.stderr.text()}\n"
+        )
+
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def _disk_cap(path: str, megabytes: int, settings: WorkerSettings) -> None:
+    """A hard size cap on a directory containers write to (a tmpfs), when running as root."""
+    if not settings.hard_disk_caps:
+        return
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0777,nosuid,nodev", "tmpfs", path],
+                            capture_output=True)
+    if result.returncode != 0:
+        log.warning("could not cap %s with a tmpfs: %s", path, result.stderr.decode(errors="replace"))
+
+
+def _release(root: str) -> None:
+    for dirpath, _dirnames, _files in os.walk(root, topdown=False):
+        if os.path.ismount(dirpath):
+            subprocess.run(["umount", "-l", dirpath], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _flatten(path: str) -> None:
+    """A zip of a folder holds one top folder; programs expect its contents at the top."""
+    entries = [e for e in os.listdir(path) if e not in ("__MACOSX", ".DS_Store")]
+    if len(entries) == 1 and os.path.isdir(os.path.join(path, entries[0])):
+        inner = os.path.join(path, entries[0])
+        for name in os.listdir(inner):
+            shutil.move(os.path.join(inner, name), os.path.join(path, name))
+        os.rmdir(inner)
+
+
+def _write_metadata(output: str, results: dict[str, ExecResult]) -> None:
+    """The worker's own account of the run; one the program wrote is replaced."""
+    path = os.path.join(output, "metadata")
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    data = {
+        label: {"exitCode": r.exit_code, "elapsedTime": round(r.elapsed, 3), "timedOut": r.timed_out,
+                "oomKilled": r.oom_killed}
+        for label, r in results.items()
+    }
+    with open(path, "w") as f:
+        yaml.safe_dump(data, f)
+
+
+class AttemptRunner:
+    def __init__(self, client: ServiceClient, executor: Executor, cache: DatasetCache, settings: WorkerSettings,
+                 hostname: str = "") -> None:
+        self.client, self.executor, self.cache, self.settings = client, executor, cache, settings
+        self.hostname = hostname or os.uname().nodename
+
+    # --- the attempt's life -----------------------------------------------------------------
+
+    def run(self, attempt_id: int) -> dict[str, Any] | None:
+        """Claim and run an attempt; returns the report sent, or None when it was not ours."""
+        try:
+            job = self.client.claim(attempt_id, self.hostname)
+        except LeaseLost as e:
+            log.info("attempt %s not claimed: %s", attempt_id, e)
+            return None
+        except ProtocolError as e:
+            if e.status in (400, 404):
+                log.warning("attempt %s is unknown to the service; dropping the message: %s", attempt_id, e)
+                return None
+            raise
+        cancel, lost = threading.Event(), threading.Event()
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(attempt_id, job["lease_seconds"], cancel, lost, stop),
+                                daemon=True)
+        beat.start()
+        root = tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-", dir=self.settings.work_dir)
+        os.chmod(root, 0o755)
+        files: dict[str, str] = {}
+        run_log = RunLog()
+        try:
+            report = self._execute(job, layout.RunDirs(root).create(), cancel, files, run_log)
+        except Cancelled:
+            report = {"state": "cancelled", "reason": "Cancelled."}
+        except AttemptFailed as f:
+            report = {"state": "failed", "failure_kind": f.kind, "reason": f.reason, "retryable": f.retryable,
+                      "exit_code": f.exit_code}
+        except Exception as e:  # the worker's own bug or environment: never the participant's fault
+            log.exception("attempt %s: worker error", attempt_id)
+            report = {"state": "failed", "failure_kind": "platform", "reason": f"The worker failed: {type(e).__name__}"}
+        finally:
+            stop.set()
+            beat.join(5)
+        report["log_tail"] = run_log.participant_tail[-4000:]
+        if lost.is_set():
+            log.warning("attempt %s: lease lost; another worker owns it now", attempt_id)
+            _release(root)
+            return None
+        report["files"] = self._upload(job, files, run_log, report)
+        try:
+            self.client.finish(attempt_id, report)
+        except LeaseLost:
+            log.warning("attempt %s: finished too late, the lease was taken over", attempt_id)
+            return None
+        finally:
+            _release(root)
+        return report
+
+    def _heartbeat(self, attempt_id: int, lease: int, cancel: threading.Event, lost: threading.Event,
+                   stop: threading.Event) -> None:
+        interval = max(1.0, lease / 3)
+        while not stop.wait(interval):
+            try:
+                if self.client.heartbeat(attempt_id).get("cancel"):
+                    cancel.set()
+            except LeaseLost:
+                lost.set()
+                cancel.set()
+                return
+            except ProtocolError as e:
+                log.warning("heartbeat of attempt %s failed: %s", attempt_id, e)
+
+    def _upload(self, job: dict[str, Any], files: dict[str, str], run_log: RunLog, report: dict[str, Any]) -> list[str]:
+        log_path = os.path.join(self.settings.work_dir, f"log-{job['attempt']}.txt")
+        with open(log_path, "w", errors="replace") as f:
+            f.write(run_log.text()[: job["outputs"]["log"]["max_size"]])
+        files["log"] = log_path
+        sent = []
+        try:
+            for name, path in files.items():
+                if name in job["outputs"]:
+                    self.client.upload(job["outputs"][name], path)
+                    sent.append(name)
+        except ProtocolError as e:
+            if report["state"] == "succeeded":
+                report.update(state="failed", failure_kind="platform", reason=f"Uploading the results failed: {e}")
+        finally:
+            os.remove(log_path)
+        return sent
+
+    # --- the work ------------------------------------------------------------------------------
+
+    def _fetch(self, job: dict[str, Any], name: str, dest: str, owner: str) -> bool:
+        spec = job["inputs"].get(name)
+        if spec is None:
+            return False
+        try:
+            if name == "submission":
+                archive = dest.rstrip("/") + ".zip"
+                self.client.download(spec, archive)
+            else:
+                archive = self.cache.get(spec["sha256"], lambda tmp: self.client.download(spec, tmp))
+        except ProtocolError as e:
+            raise AttemptFailed("platform", f"Fetching the {name.replace('_', ' ')} failed: {e}") from None
+        try:
+            archives.safe_extract(archive, dest, max_bytes=self.settings.max_input_bytes)
+        except archives.ArchiveError as e:
+            if owner == "participant":
+                raise AttemptFailed("participant", f"Your submission could not be unpacked: {e}", False) from None
+            raise AttemptFailed("platform", f"The organizers' {name.replace('_', ' ')} could not be unpacked: {e}",
+                                False) from None
+        finally:
+            if name == "submission" and os.path.exists(archive):
+                os.remove(archive)
+        os.makedirs(dest, exist_ok=True)
+        _flatten(dest)
+        return True
+
+    def _spec(self, job: dict[str, Any], label: str, program: str, command: list[str], mounts: list[Mount]) -> ContainerSpec:
+        s = self.settings
+        return ContainerSpec(
+            name=f"podium-{s.name}-a{job['attempt']}-{label}",
+            image=resolve_image(job["image"], s.image_aliases),
+            command=command,
+            mounts=[Mount(program, "/app/program"), *mounts],
+            time_limit=float(job["time_limit"]),
+            memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmpfs_mb=s.tmpfs_mb,
+            max_file_bytes=s.max_output_bytes, max_log_bytes=s.max_log_bytes,
+        )
+
+    def _command(self, program_dir: str, label: str, step: str, owner: str) -> list[str]:
+        try:
+            return layout.build_command(program_dir, label, step)
+        except layout.MetadataError as e:
+            if owner == "participant":
+                raise AttemptFailed("participant", f"Your submission's {e}", False) from None
+            raise AttemptFailed("platform", f"The organizers' {e}", False) from None
+
+    def _judge(self, result: ExecResult, what: str, job: dict[str, Any], cancel: threading.Event,
+               show_log: bool, run_log: RunLog) -> None:
+        if show_log:
+            run_log.participant_tail = (result.stdout.tail_text(2000) + "\n" + result.stderr.tail_text(2000)).strip()
+        if cancel.is_set() or result.cancelled:
+            raise Cancelled()
+        if result.error:
+            raise AttemptFailed("platform", f"The {what} could not run: {result.error}")
+        if result.timed_out:
+            raise AttemptFailed("participant", f"Time limit exceeded: the {what} ran longer than {job['time_limit']} s.",
+                                False)
+        if result.oom_killed:
+            raise AttemptFailed("participant",
+                                f"Memory limit exceeded: the {what} used more than {self.settings.memory_mb} MB.", False)
+        if result.log_exceeded:
+            raise AttemptFailed("participant", f"Log limit exceeded: the {what} printed more than "
+                                f"{self.settings.max_log_bytes // (1024 * 1024)} MB.", False)
+        if result.exit_code != 0:
+            tail = ""
+            if show_log and run_log.participant_tail:
+                tail = "\n" + run_log.participant_tail[-1500:]
+            raise AttemptFailed("participant", f"The {what} exited with code {result.exit_code}.{tail}", False,
+                                exit_code=result.exit_code)
+
+    def _check_output(self, path: str, what: str) -> None:
+        try:
+            archives.check_tree(path, self.settings.max_output_bytes, self.settings.max_output_files)
+        except archives.ArchiveError as e:
+            raise AttemptFailed("participant", f"The {what} was refused: {e}.", False) from None
+        if self.settings.hard_disk_caps and os.path.ismount(path):
+            st = os.statvfs(path)
+            if st.f_bavail * st.f_frsize < 64 * 1024:
+                raise AttemptFailed("participant", f"Disk limit exceeded: the {what} filled its "
+                                    f"{self.settings.max_output_bytes // (1024 * 1024)} MB.", False)
+
+    def _run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
+        return self.executor.run(spec, cancel)
+
+    def _execute(self, job: dict[str, Any], dirs: layout.RunDirs, cancel: threading.Event, files: dict[str, str],
+                 run_log: RunLog) -> dict[str, Any]:
+        out_mb = self.settings.max_output_bytes // (1024 * 1024) + 1
+        for path in (dirs.output, dirs.predictions, dirs.shared, dirs.tmp):
+            _disk_cap(path, out_mb, self.settings)
+        rw = [Mount(dirs.shared, "/app/shared", False), Mount(dirs.tmp, "/app/tmp", False)]
+        results: dict[str, ExecResult] = {}
+        if job["step"] == "predict":
+            self._fetch(job, "ingestion_program", dirs.ingestion_program, "organizer")
+            self._fetch(job, "submission", dirs.ingested_program, "participant")
+            self._fetch(job, "input_data", dirs.input_data, "organizer")
+            command = self._command(dirs.ingestion_program, "ingestion_program", "predict", "organizer")
+            spec = self._spec(job, "ingestion", dirs.ingestion_program, command, [
+                Mount(dirs.ingested_program, "/app/ingested_program"), Mount(dirs.input_data, "/app/input_data"),
+                Mount(dirs.output, "/app/output", False), *rw])
+            results["ingestion"] = result = self._run(spec, cancel)
+            run_log.add("ingestion program", result)
+            self._judge(result, "ingestion program running your code", job, cancel, True, run_log)
+            self._check_output(dirs.output, "prediction output")
+            _write_metadata(dirs.output, results)
+            files["output"] = self._zip(dirs.output, dirs.root, "output")
+            return {"state": "succeeded", "exit_code": 0, "elapsed": result.elapsed}
+
+        # scoring: predictions come from the prediction step, or the submission is the result,
+        # or (legacy code submissions without an ingestion program) the submission runs first
+        ingestion_thread = None
+        if "predictions" in job["inputs"]:
+            self._fetch(job, "predictions", dirs.res, "participant")
+        elif job.get("ingestion_only_during_scoring") and "ingestion_program" in job["inputs"]:
+            self._fetch(job, "ingestion_program", dirs.ingestion_program, "organizer")
+            self._fetch(job, "submission", dirs.ingested_program, "participant")
+            self._fetch(job, "input_data", dirs.input_data, "organizer")
+            command = self._command(dirs.ingestion_program, "ingestion_program", "predict", "organizer")
+            spec = self._spec(job, "ingestion", dirs.ingestion_program, command, [
+                Mount(dirs.ingested_program, "/app/ingested_program"), Mount(dirs.input_data, "/app/input_data"),
+                Mount(dirs.predictions, "/app/output", False), *rw])
+            holder: dict[str, ExecResult] = {}
+            ingestion_thread = threading.Thread(target=lambda: holder.setdefault("r", self._run(spec, cancel)))
+            ingestion_thread.start()
+            dirs_res = dirs.predictions
+        else:
+            self._fetch(job, "submission", dirs.ingested_program, "participant")
+            if layout.has_command(dirs.ingested_program):
+                self._fetch(job, "input_data", dirs.input_data, "organizer")
+                command = self._command(dirs.ingested_program, "submission", "predict", "participant")
+                spec = self._spec(job, "submission", dirs.ingested_program, command, [
+                    Mount(dirs.input_data, "/app/input_data"), Mount(dirs.predictions, "/app/output", False), *rw])
+                results["prediction"] = result = self._run(spec, cancel)
+                run_log.add("your code", result)
+                self._judge(result, "submitted code", job, cancel, True, run_log)
+                self._check_output(dirs.predictions, "prediction output")
+                shutil.rmtree(dirs.res)
+                shutil.copytree(dirs.predictions, dirs.res, symlinks=True)
+            else:
+                shutil.rmtree(dirs.res)
+                shutil.copytree(dirs.ingested_program, dirs.res, symlinks=True)
+        if not self._fetch(job, "scoring_program", dirs.program, "organizer"):
+            raise AttemptFailed("platform", "This task has no scoring program; the organizers must add one.", False)
+        self._fetch(job, "reference_data", dirs.ref, "organizer")
+        command = self._command(dirs.program, "scoring_program", "score", "organizer")
+        res_dir = dirs_res if ingestion_thread is not None else dirs.res
+        spec = self._spec(job, "scoring", dirs.program, command, [
+            Mount(dirs.ref, "/app/input/ref"), Mount(res_dir, "/app/input/res"),
+            Mount(dirs.output, "/app/output", False), *rw])
+        results["scoring"] = result = self._run(spec, cancel)
+        run_log.add("scoring program", result)
+        if ingestion_thread is not None:
+            ingestion_thread.join()
+            results["ingestion"] = holder["r"]
+            run_log.add("ingestion program", holder["r"])
+            self._judge(holder["r"], "ingestion program running your code", job, cancel, True, run_log)
+        self._judge(result, "scoring program", job, cancel, False, run_log)
+        self._check_output(dirs.output, "scoring output")
+        try:
+            found = scores.read_scores(dirs.output)
+        except scores.ScoresError as e:
+            raise AttemptFailed("participant", f"No scores: {e}.", False) from None
+        detailed = scores.find_detailed_results(dirs.output)
+        if detailed is not None:
+            files["detailed_results"] = detailed
+        _write_metadata(dirs.output, results)
+        files["output"] = self._zip(dirs.output, dirs.root, "output")
+        return {"state": "succeeded", "exit_code": 0, "elapsed": result.elapsed, "scores": found}
+
+    def _zip(self, path: str, root: str, name: str) -> str:
+        archive = os.path.join(root, f"{name}.zip")
+        try:
+            archives.zip_tree(path, archive, self.settings.max_output_bytes, self.settings.max_output_files)
+        except archives.ArchiveError as e:
+            raise AttemptFailed("participant", f"The output was refused: {e}.", False) from None
+        return archive
