@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
+bash scripts/ensure-docker.sh
+.venv/bin/podium images build
 mkdir -p test-artifacts
 .venv/bin/ruff check server worker widgets hub_extension tests
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -186,6 +186,8 @@ def _check_rule(rule: str) -> None:
 
 def _number(value: object) -> float | None:
     """A score as a float, or None when missing: None, NaN, or anything that is not a number."""
+    if type(value) is float:  # the common case, kept fast for 10^5-row rebuilds
+        return None if math.isnan(value) else value
     if value is None or isinstance(value, (str, bytes)):
         return None
     try:
@@ -256,9 +258,17 @@ def compute_columns(
     """
     subs = list(subs)
     validate(columns)
-    values = _columnar(subs, columns)
-    display = sorted(columns, key=lambda c: c.index)
-    return [{c.key: values[c.key][i] for c in display} for i in range(len(subs))]
+    return _rows(_columnar(subs, columns), columns, len(subs))
+
+
+def _rows(
+    values: Mapping[str, list[float | None]], columns: Sequence[ColumnSpec], n: int
+) -> list[dict[str, float | None]]:
+    """Columnar values turned into one dict per submission, keys in column index order."""
+    keys = [c.key for c in sorted(columns, key=lambda c: c.index)]
+    if not keys:
+        return [{} for _ in range(n)]
+    return [dict(zip(keys, row, strict=True)) for row in zip(*(values[k] for k in keys), strict=True)]
 
 
 # --- ordering -------------------------------------------------------------------------------
@@ -321,14 +331,14 @@ def rank_entries(
     validate(columns, primary_key)
     _check_ids(subs)
     values = _columnar(subs, columns)
-    display = sorted(columns, key=lambda c: c.index)
+    rows = _rows(values, columns, len(subs))
     return [
         RankedEntry(
             rank=position,
             submission_id=subs[i].submission_id,
             owner=subs[i].owner,
             created_at=subs[i].created_at,
-            values={c.key: values[c.key][i] for c in display},
+            values=rows[i],
         )
         for position, i in enumerate(
             _ranked_indices(subs, values, ranking_order(columns, primary_key)), start=1

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -341,6 +342,20 @@ def dbsession(service: ServiceThread):
         yield session
     finally:
         session.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def upload_dataset(api: Api, user: User, kind: str, name: str, data: bytes) -> int:
+    """Announce, upload and confirm a dataset or program; returns its id."""
+    import hashlib
+
+    announced = api(user, "POST", "/datasets", json={"kind": kind, "name": name, "size": len(data),
+                                                   "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
+    api.upload(announced["upload_url"], data)
+    api(user, "POST", f"/datasets/{announced['id']}/uploaded", expect=200)
+    return announced["id"]
 
 
 def competition_body(slug: str, **overrides: Any) -> dict[str, Any]:

@@ -11,18 +11,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import competition_body, unique_slug
+from conftest import competition_body, unique_slug, upload_dataset
 
 ROLES = ("anonymous", "other", "pending", "participant", "other_organizer", "organizer", "admin")
 DATA = b"reference answers"
-
-
-def upload_dataset(api, user, kind: str, name: str, data: bytes) -> int:
-    announced = api(user, "POST", "/datasets", json={"kind": kind, "name": name, "size": len(data),
-                                                   "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
-    api.upload(announced["upload_url"], data)
-    api(user, "POST", f"/datasets/{announced['id']}/uploaded", expect=200)
-    return announced["id"]
 
 
 @pytest.fixture(scope="module")

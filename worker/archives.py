@@ -52,7 +52,8 @@ def safe_extract(
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     raise ArchiveError(f"archive entry {info.filename!r} is a symbolic link")
-                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                kind = stat.S_IFMT(mode)
+                if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                     raise ArchiveError(f"archive entry {info.filename!r} is not a regular file")
                 key = name.rstrip("/").lower()
                 if key in seen:

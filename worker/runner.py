@@ -244,7 +244,8 @@ class AttemptRunner:
             mounts=[Mount(program, "/app/program"), *mounts],
             time_limit=float(job["time_limit"]),
             memory_mb=s.memory_mb, cpus=s.cpus, pids=s.pids, tmpfs_mb=s.tmpfs_mb,
-            max_file_bytes=s.max_output_bytes, max_log_bytes=s.max_log_bytes,
+            # with hard caps the tmpfs fills first and is reported as the disk limit
+            max_file_bytes=s.max_output_bytes * (2 if s.hard_disk_caps else 1), max_log_bytes=s.max_log_bytes,
         )
 
     def _command(self, program_dir: str, label: str, step: str, owner: str) -> list[str]:
@@ -255,8 +256,16 @@ class AttemptRunner:
                 raise AttemptFailed("participant", f"Your submission's {e}", False) from None
             raise AttemptFailed("platform", f"The organizers' {e}", False) from None
 
+    def _disk_full(self, *paths: str) -> bool:
+        for path in paths:
+            if self.settings.hard_disk_caps and os.path.ismount(path):
+                st = os.statvfs(path)
+                if st.f_bavail * st.f_frsize < 256 * 1024:
+                    return True
+        return False
+
     def _judge(self, result: ExecResult, what: str, job: dict[str, Any], cancel: threading.Event,
-               show_log: bool, run_log: RunLog) -> None:
+               show_log: bool, run_log: RunLog, written: tuple[str, ...] = ()) -> None:
         if show_log:
             run_log.participant_tail = (result.stdout.tail_text(2000) + "\n" + result.stderr.tail_text(2000)).strip()
         if cancel.is_set() or result.cancelled:
@@ -272,6 +281,9 @@ class AttemptRunner:
         if result.log_exceeded:
             raise AttemptFailed("participant", f"Log limit exceeded: the {what} printed more than "
                                 f"{self.settings.max_log_bytes // (1024 * 1024)} MB.", False)
+        if result.exit_code != 0 and self._disk_full(*written):
+            raise AttemptFailed("participant", f"Disk limit exceeded: the {what} filled the "
+                                f"{self.settings.max_output_bytes // (1024 * 1024)} MB it may write.", False)
         if result.exit_code != 0:
             tail = ""
             if show_log and run_log.participant_tail:
@@ -284,11 +296,9 @@ class AttemptRunner:
             archives.check_tree(path, self.settings.max_output_bytes, self.settings.max_output_files)
         except archives.ArchiveError as e:
             raise AttemptFailed("participant", f"The {what} was refused: {e}.", False) from None
-        if self.settings.hard_disk_caps and os.path.ismount(path):
-            st = os.statvfs(path)
-            if st.f_bavail * st.f_frsize < 64 * 1024:
-                raise AttemptFailed("participant", f"Disk limit exceeded: the {what} filled its "
-                                    f"{self.settings.max_output_bytes // (1024 * 1024)} MB.", False)
+        if self._disk_full(path):
+            raise AttemptFailed("participant", f"Disk limit exceeded: the {what} filled its "
+                                f"{self.settings.max_output_bytes // (1024 * 1024)} MB.", False)
 
     def _run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
         return self.executor.run(spec, cancel)
@@ -310,7 +320,8 @@ class AttemptRunner:
                 Mount(dirs.output, "/app/output", False), *rw])
             results["ingestion"] = result = self._run(spec, cancel)
             run_log.add("ingestion program", result)
-            self._judge(result, "ingestion program running your code", job, cancel, True, run_log)
+            self._judge(result, "ingestion program running your code", job, cancel, True, run_log,
+                        (dirs.output, dirs.shared, dirs.tmp))
             self._check_output(dirs.output, "prediction output")
             _write_metadata(dirs.output, results)
             files["output"] = self._zip(dirs.output, dirs.root, "output")
@@ -342,7 +353,8 @@ class AttemptRunner:
                     Mount(dirs.input_data, "/app/input_data"), Mount(dirs.predictions, "/app/output", False), *rw])
                 results["prediction"] = result = self._run(spec, cancel)
                 run_log.add("your code", result)
-                self._judge(result, "submitted code", job, cancel, True, run_log)
+                self._judge(result, "submitted code", job, cancel, True, run_log,
+                            (dirs.predictions, dirs.shared, dirs.tmp))
                 self._check_output(dirs.predictions, "prediction output")
                 shutil.rmtree(dirs.res)
                 shutil.copytree(dirs.predictions, dirs.res, symlinks=True)

@@ -1,0 +1,297 @@
+"""The compute pipeline end to end: the real service, real RabbitMQ, a real `podium worker`
+process and the real Docker engine, with competitions in both CodaLab v1.5 and Codabench v2
+style; hostile submissions that must fail with the right reason while the worker keeps serving;
+and a worker killed, a broker restarted and a message delivered twice."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import bundles
+import pytest
+import requests
+import sqlalchemy as sa
+from conftest import ROOT, competition_body, unique_slug, upload_dataset
+from podium.server.clock import utcnow
+from podium.server.orm import Attempt, Score, Submission
+from podium.worker.images import build_all
+from podium.worker.protocol import TASK_NAME, celery_queue
+
+TERMINAL = {"finished", "failed", "cancelled"}
+
+
+class WorkerProcess:
+    """`podium worker` as a child process, as an admin would run it."""
+
+    def __init__(self, service, workdir: Path) -> None:
+        self.service = service
+        self.name = f"w-{uuid.uuid4().hex[:6]}"
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(exist_ok=True)
+        podium = Path(sys.executable).parent / "podium"
+        self.proc = subprocess.Popen(
+            [str(podium), "worker", "--service-url", self.service.url, "--token", "test-queue-token",
+             "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
+             "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64"],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        time.sleep(1.5)
+        assert self.proc.poll() is None, self.log.read_text()[-3000:]
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def runtime_images() -> None:
+    build_all()
+
+
+@pytest.fixture(scope="session")
+def worker(service, runtime_images, tmp_path_factory):
+    process = WorkerProcess(service, tmp_path_factory.mktemp("worker"))
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def submit(api, user, phase_id: int, data: bytes) -> int:
+    created = api(user, "POST", f"/phases/{phase_id}/submissions",
+                  json={"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
+    api.upload(created["upload_url"], data)
+    api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200)
+    return created["id"]
+
+
+def wait_for(api, user, submission_id: int, statuses=TERMINAL, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sub = api(user, "GET", f"/submissions/{submission_id}", expect=200).json()
+        if sub["status"] in statuses:
+            return sub
+        time.sleep(0.3)
+    raise AssertionError(f"submission {submission_id} stayed {sub['status']}: {sub}")
+
+
+def make_competition(api, organizer, users, *, image: str, scoring: bytes, ingestion: bytes | None = None,
+                     input_data: bytes | None = None, time_limit: int = 60):
+    task = {"key": "main", "name": "Main",
+            "scoring_program": upload_dataset(api, organizer, "scoring_program", "scoring.zip", scoring),
+            "reference_data": upload_dataset(api, organizer, "reference_data", "ref.zip", bundles.REFERENCE)}
+    if ingestion is not None:
+        task["ingestion_program"] = upload_dataset(api, organizer, "ingestion_program", "ingestion.zip", ingestion)
+    if input_data is not None:
+        task["input_data"] = upload_dataset(api, organizer, "input_data", "input.zip", input_data)
+    body = competition_body(unique_slug("pipe"), tasks=[task], docker_image=image)
+    body["phases"][0].update(max_submissions_per_day=0, max_submissions=0, execution_time_limit=time_limit)
+    comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
+    api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    participant = users.make("runner")
+    api(participant, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    return comp["phases"][0]["id"], participant
+
+
+@pytest.fixture(scope="module")
+def codalab(api, creator, users, service):
+    return make_competition(api, creator, users, image="codalab/codalab-legacy:py37", scoring=bundles.CODALAB_SCORING)
+
+
+@pytest.fixture(scope="module")
+def codabench(api, creator, users, service):
+    return make_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING,
+                            ingestion=bundles.V2_INGESTION, input_data=bundles.INPUT_DATA, time_limit=8)
+
+
+@pytest.fixture(scope="module")
+def codabench_results(api, creator, users, service):
+    return make_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING)
+
+
+def test_codalab_v15_result_submission(api, worker, codalab, creator) -> None:
+    phase_id, user = codalab
+    sid = submit(api, user, phase_id, bundles.result_submission("a\nb\nc\nx\n"))
+    sub = wait_for(api, user, sid)
+    assert sub["status"] == "finished", sub["failure_reason"]
+    assert sub["scores"] == {"accuracy": 0.75, "runtime": 1.5}
+    board = api(user, "GET", f"/phases/{phase_id}/leaderboard", expect=200).json()
+    assert [(e["owner"], e["display"]["accuracy"]) for e in board["entries"]] == [(user.name, "0.750")]
+    files = {f["role"]: f for f in api(user, "GET", f"/submissions/{sid}/outputs", expect=200).json()["files"]}
+    assert {"submission", "scoring_output", "scoring_log", "detailed_results"} <= set(files)
+    html = requests.get(files["detailed_results"]["download_url"], timeout=10).text
+    assert "3 of 4" in html
+
+
+def test_codabench_v2_code_and_result_submissions(api, worker, codabench, codabench_results) -> None:
+    phase_id, user = codabench
+    sid = submit(api, user, phase_id, bundles.GOOD_MODEL)
+    sub = wait_for(api, user, sid)
+    assert sub["status"] == "finished", sub["failure_reason"]
+    assert sub["scores"] == {"accuracy": 0.75, "runtime": 2.0}
+    assert [a["step"] for a in sub["attempts"]] == ["predict", "score"]
+    results_phase, results_user = codabench_results
+    sid = submit(api, results_user, results_phase, bundles.result_submission("a\nb\nc\nd\n"))
+    sub = wait_for(api, results_user, sid)
+    assert sub["status"] == "finished" and sub["scores"]["accuracy"] == 1.0, sub
+    assert [a["step"] for a in sub["attempts"]] == ["score"]
+
+
+HOSTILE = {
+    "time limit": ("import time\ndef predict(x):\n    time.sleep(60)\n", "Time limit exceeded"),
+    "memory": ("blob = b'x' * (1024 ** 3)\ndef predict(x):\n    return 'a'\n", "Memory limit exceeded"),
+    "fork bomb": ("import os\nwhile True:\n    os.fork()\n", None),
+    "disk filler": ("f = open('/app/output/fill', 'wb')\nwhile True:\n    f.write(b'x' * 1048576)\n",
+                    "Disk limit exceeded"),
+    "log flood": ("import sys\nwhile True:\n    sys.stdout.write('spam ' * 20000)\n", "Log limit exceeded"),
+    "network": ("import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=3)\n", "exited with code 1"),
+    "reference peek": (
+        "import os\nneedle = 'SECRET-' + 'REFERENCE'\n"
+        "found = [os.path.join(d, f) for d, _, fs in os.walk('/app') for f in fs\n"
+        "         if needle in open(os.path.join(d, f), errors='ignore').read()]\n"
+        "if os.path.exists('/app/input/ref') or found:\n    print('LEAK', found)\nelse:\n"
+        "    raise SystemExit('no reference data visible')\n",
+        "no reference data visible",
+    ),
+    "output symlink": ("import os\nos.symlink('/etc/passwd', '/app/output/leak')\n"
+                       "def predict(x):\n    return 'a'\n", "the output contains a symbolic link: leak"),
+    "non-zero exit": ("raise SystemExit(3)\n", "exited with code 3"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_submission_fails_with_its_reason(api, worker, codabench, case) -> None:
+    phase_id, user = codabench
+    code, expected = HOSTILE[case]
+    sid = submit(api, user, phase_id, bundles.code_submission(code))
+    sub = wait_for(api, user, sid)
+    assert sub["status"] == "failed", sub
+    reason = sub["failure_reason"]
+    if case == "fork bomb":
+        assert "exited with code" in reason or "Time limit exceeded" in reason, reason
+    else:
+        assert expected in reason, reason
+    assert bundles.SECRET not in reason and bundles.SECRET not in (sub.get("log_tail") or "")
+    assert "LEAK" not in (sub.get("log_tail") or "")
+    # the same worker serves the next job
+    good = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL))
+    assert good["status"] == "finished", good
+
+
+def test_missing_scores_fail_clearly(api, worker, codabench_results) -> None:
+    phase_id, user = codabench_results
+    data = bundles.make_zip({"noscore": "1"})
+    sub = wait_for(api, user, submit(api, user, phase_id, data))
+    assert sub["status"] == "failed"
+    assert sub["failure_reason"] == ("No scores: the scoring program wrote no scores.json or scores.txt.")
+
+
+def test_cancel_stops_a_running_container(api, worker, codabench) -> None:
+    phase_id, user = codabench
+    sid = submit(api, user, phase_id, bundles.code_submission("import time\ndef predict(x):\n    time.sleep(7)\n"))
+    wait_for(api, user, sid, statuses={"running"})
+    api(user, "POST", f"/submissions/{sid}/cancel", expect=200)
+    prefix = f"podium-{worker.name}-a"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        names = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True).stdout
+        if not any(n.startswith(prefix) for n in names.split()):
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("the container kept running after cancel")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sub = api(user, "GET", f"/submissions/{sid}", expect=200).json()
+        if sub["attempts"][0]["state"] != "running":
+            break
+        time.sleep(0.3)
+    assert sub["status"] == "cancelled" and sub["failure_reason"] == "Cancelled by the participant."
+    assert [a["state"] for a in sub["attempts"]] == ["cancelled"]
+    good = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL))
+    assert good["status"] == "finished"
+
+
+def one_result(service, sid: int) -> tuple[int, list[str]]:
+    with service.app.session_factory() as session:
+        scores = session.scalar(sa.select(sa.func.count(Score.id)).where(Score.submission_id == sid))
+        attempts = [a.state.value for a in session.scalars(
+            sa.select(Attempt).where(Attempt.submission_id == sid).order_by(Attempt.id))]
+    return scores, attempts
+
+
+def test_same_message_delivered_twice_scores_once(api, worker, codabench_results, service) -> None:
+    phase_id, user = codabench_results
+    sid = submit(api, user, phase_id, bundles.result_submission("a\nb\nc\nd\n"))
+    with service.app.session_factory() as session:
+        attempt = session.scalar(sa.select(Attempt).where(Attempt.submission_id == sid))
+        args = [sid, attempt.step.value, attempt.id]
+    for _ in range(2):
+        service.app.dispatcher.celery.send_task(TASK_NAME, args=args, queue=celery_queue("default"))
+    sub = wait_for(api, user, sid)
+    time.sleep(3)  # let the duplicates arrive and be refused
+    assert sub["status"] == "finished"
+    scores, attempts = one_result(service, sid)
+    assert scores == 2 and attempts == ["succeeded"]
+
+
+def test_worker_killed_mid_run_is_retried_without_cost(api, worker, codabench, service) -> None:
+    phase_id, user = codabench
+    slow = bundles.code_submission("import time\ntime.sleep(4)\ndef predict(x):\n"
+                                   "    return {'1': 'a', '2': 'b', '3': 'c', '4': 'd'}[x]\n")
+    sid = submit(api, user, phase_id, slow)
+    wait_for(api, user, sid, statuses={"running"})
+    worker.kill(signal.SIGKILL)
+    worker.start()  # same name: it removes the container its dead predecessor left
+    sub = wait_for(api, user, sid, timeout=120)
+    assert sub["status"] == "finished", sub["failure_reason"]
+    assert sub["scores"]["accuracy"] == 1.0
+    scores, attempts = one_result(service, sid)
+    assert scores == 2
+    assert attempts[0] == "expired" and attempts[-2:] == ["succeeded", "succeeded"], attempts
+
+
+def test_broker_restart_mid_run(api, worker, codabench, service) -> None:
+    phase_id, user = codabench
+    slow = bundles.code_submission("import time\ntime.sleep(3)\ndef predict(x):\n    return 'a'\n")
+    sid = submit(api, user, phase_id, slow)
+    wait_for(api, user, sid, statuses={"running", "scoring"})
+    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True)
+    time.sleep(1)
+    subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True)
+    sub = wait_for(api, user, sid, timeout=180)
+    assert sub["status"] == "finished", sub["failure_reason"]
+    after = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL), timeout=180)
+    assert after["status"] == "finished", after
+    for submission in (sid, after["id"]):
+        scores, _ = one_result(service, submission)
+        assert scores == 2
+
+
+def test_nothing_stays_running(service, worker) -> None:
+    with service.app.session_factory() as session:
+        stuck = session.scalars(sa.select(Submission).where(
+            Submission.status.in_(["running", "scoring"]), Submission.created_at < utcnow() - timedelta(minutes=5))).all()
+    assert stuck == []
