@@ -93,8 +93,12 @@ def task_of(session: Session, submission: Submission) -> Task | None:
 
 
 def first_step(session: Session, submission: Submission) -> AttemptStep:
+    """Prediction first when an ingestion program runs the code on its own; straight to scoring
+    for result submissions and when ingestion runs during scoring."""
     task = task_of(session, submission)
-    return AttemptStep.predict if task is not None and task.ingestion_program_id else AttemptStep.score
+    if task is None or not task.ingestion_program_id or task.ingestion_only_during_scoring:
+        return AttemptStep.score
+    return AttemptStep.predict
 
 
 def enqueue(session: Session, submission: Submission, step: AttemptStep) -> Attempt:

@@ -108,11 +108,13 @@ def rebuild_for_leaderboard(session: Session, board: Leaderboard) -> None:
         rebuild(session, phase)
 
 
-def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any]) -> None:
-    """Write a submission's scores once and refresh its phase's leaderboard.
+def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any], complete: bool = True) -> None:
+    """Write a submission's scores once.
 
-    Every non-computed column of the phase's leaderboard must have a finite number; anything
-    else is refused with the column named, so the caller can fail the submission clearly.
+    Every value must be a finite number, and with ``complete`` every non-computed column of the
+    phase's leaderboard must have one (a task of a multi-task phase reports only its own
+    columns; its parent is checked as a whole). Anything else is refused with the key named, so
+    the caller can fail the submission clearly.
     """
     if session.scalar(select(func.count(Score.id)).where(Score.submission_id == submission.id)):
         raise Conflict(f"Submission {submission.id} already has scores; scores are written once.")
@@ -129,7 +131,7 @@ def record_scores(session: Session, submission: Submission, scores: Mapping[str,
             problems.append({"location": key, "message": f"not a finite number: {raw!r}"})
             continue
         values[str(key)] = value
-    if board is not None:
+    if board is not None and complete:
         for column in board.columns:
             if column.computation is None and column.key not in values and not any(
                 p["location"] == column.key for p in problems

@@ -312,9 +312,10 @@ def finish(session: Session, submission: Submission, scores: dict[str, float]) -
     """Record the scores of a scored submission, mark it finished and re-rank its phase."""
     from . import leaderboard_store
 
-    leaderboard_store.record_scores(session, submission, scores)
+    leaderboard_store.record_scores(session, submission, scores, complete=submission.parent_id is None)
     if submission.status in (S.submitted, S.running):
         transition(submission, S.scoring)
     transition(submission, S.finished)
     session.flush()
-    leaderboard_store.rebuild(session, submission.phase)
+    if submission.parent_id is None:
+        leaderboard_store.rebuild(session, submission.phase)

@@ -86,3 +86,50 @@ GOOD_MODEL = code_submission("""
 
 def result_submission(predictions: str) -> bytes:
     return make_zip({"predictions.txt": predictions})
+
+# --- a second task's scorer (multi-task phases) and a scorer that writes its own metadata -----
+F1_SCORING = make_zip({
+    "metadata.yaml": "command: python3 /app/program/score.py\n",
+    "score.py": textwrap.dedent("""
+        import json
+        open("/app/output/metadata", "w").write("forged: true\\n")
+        json.dump({"f1": 0.5}, open("/app/output/scores.json", "w"))
+    """),
+})
+
+# --- ingestion during scoring: ingestion and scoring run together, talking through /app/shared --
+SHARED_INGESTION = make_zip({
+    "metadata.yaml": "command: python3 /app/program/ingestion.py\n",
+    "ingestion.py": textwrap.dedent("""
+        import sys
+        sys.path.insert(0, "/app/ingested_program")
+        import model
+        items = open("/app/input_data/test.txt").read().split()
+        open("/app/shared/answer.tmp", "w").write("\\n".join(model.predict(x) for x in items))
+        import os
+        os.rename("/app/shared/answer.tmp", "/app/shared/answer.txt")
+    """),
+})
+SHARED_SCORING = make_zip({
+    "metadata.yaml": "command: python3 /app/program/score.py\n",
+    "score.py": textwrap.dedent("""
+        import json, os, time
+        deadline = time.time() + 30
+        while not os.path.exists("/app/shared/answer.txt") and time.time() < deadline:
+            time.sleep(0.1)
+        truth = open("/app/input/ref/truth.txt").read().split()[:4]
+        pred = open("/app/shared/answer.txt").read().split()
+        json.dump({"accuracy": sum(t == p for t, p in zip(truth, pred)) / 4, "runtime": 1.0},
+                  open("/app/output/scores.json", "w"))
+    """),
+})
+
+# --- a legacy code submission without an ingestion program: it declares its own command -------
+LEGACY_CODE_SUBMISSION = make_zip({
+    "metadata": "command: python $program/predict.py $input $output\n",
+    "predict.py": textwrap.dedent("""
+        import os, sys
+        items = open(os.path.join(sys.argv[1], "test.txt")).read().split()
+        open(os.path.join(sys.argv[2], "predictions.txt"), "w").write("\\n".join("abcd"[int(i) - 1] for i in items))
+    """),
+})

@@ -295,3 +295,99 @@ def test_nothing_stays_running(service, worker) -> None:
         stuck = session.scalars(sa.select(Submission).where(
             Submission.status.in_(["running", "scoring"]), Submission.created_at < utcnow() - timedelta(minutes=5))).all()
     assert stuck == []
+
+
+def test_multi_task_phase_runs_a_child_per_task(api, worker, creator, users, service) -> None:
+    tasks = [
+        {"key": "t1", "name": "Task 1",
+         "scoring_program": upload_dataset(api, creator, "scoring_program", "s1.zip", bundles.V2_SCORING),
+         "reference_data": upload_dataset(api, creator, "reference_data", "r1.zip", bundles.REFERENCE)},
+        {"key": "t2", "name": "Task 2",
+         "scoring_program": upload_dataset(api, creator, "scoring_program", "s2.zip", bundles.F1_SCORING)},
+    ]
+    board = {"key": "main", "title": "Results", "columns": [
+        {"key": "accuracy"}, {"key": "runtime", "sorting": "asc"}, {"key": "f1"}]}
+    body = competition_body(unique_slug("multi"), tasks=tasks, leaderboards=[board], docker_image="python:3")
+    body["phases"][0].update(tasks=["t1", "t2"], max_submissions_per_day=0, max_submissions=0)
+    comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
+    api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    user = users.make("multi")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    sid = submit(api, user, comp["phases"][0]["id"], bundles.result_submission("a\nb\nx\nx\n"))
+    sub = wait_for(api, user, sid)
+    assert sub["status"] == "finished", sub["failure_reason"]
+    assert sub["scores"] == {"accuracy": 0.5, "runtime": 2.0, "f1": 0.5}
+    with service.app.session_factory() as session:
+        children = session.scalars(sa.select(Submission).where(Submission.parent_id == sid)).all()
+        assert sorted(c.status.value for c in children) == ["finished", "finished"]
+        assert not any(c.counts_toward_quota for c in children)
+    # the worker's own metadata replaced the one the scoring program forged
+    child_t2 = next(c for c in children if c.task_id == comp["tasks"][1]["id"])
+    outputs = api(creator, "GET", f"/submissions/{child_t2.id}/outputs", expect=200).json()["files"]
+    scoring = next(f for f in outputs if f["role"] == "scoring_output")
+    import io
+    import zipfile
+
+    metadata = zipfile.ZipFile(io.BytesIO(requests.get(scoring["download_url"], timeout=10).content)).read("metadata")
+    assert b"forged" not in metadata and b"exitCode: 0" in metadata
+
+
+def test_ingestion_during_scoring_shares_a_directory(api, worker, creator, users) -> None:
+    phase_id, user = make_competition(api, creator, users, image="python:3", scoring=bundles.SHARED_SCORING,
+                                      ingestion=bundles.SHARED_INGESTION, input_data=bundles.INPUT_DATA)
+    with_flag = api(creator, "GET", f"/phases/{phase_id}", expect=200).json()
+    task_id = api(creator, "GET", f"/competitions/{with_flag['competition']}", expect=200).json()["tasks"][0]["id"]
+    api(creator, "PATCH", f"/tasks/{task_id}", json={"ingestion_only_during_scoring": True}, expect=200)
+    sub = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL))
+    if sub["status"] != "finished":
+        files = api(creator, "GET", f"/submissions/{sub['id']}/outputs", expect=200).json()["files"]
+        logs = [requests.get(f["download_url"], timeout=10).text for f in files if f["role"].endswith("log")]
+        raise AssertionError(f"{sub['failure_reason']}\n{logs}")
+    assert sub["scores"]["accuracy"] == 0.75
+    assert [a["step"] for a in sub["attempts"]] == ["score"]
+
+
+def test_legacy_code_submission_without_ingestion_program(api, worker, creator, users) -> None:
+    phase_id, user = make_competition(api, creator, users, image="codalab/codalab-legacy:py37",
+                                      scoring=bundles.CODALAB_SCORING, input_data=bundles.INPUT_DATA)
+    sub = wait_for(api, user, submit(api, user, phase_id, bundles.LEGACY_CODE_SUBMISSION))
+    assert sub["status"] == "finished", sub["failure_reason"]
+    assert sub["scores"]["accuracy"] == 1.0
+
+
+def test_runtime_images_speak_python3(runtime_images) -> None:
+    for image, numpy_check in (("podium/runtime:py3", "True"), ("podium/runtime:legacy", "True")):
+        code = ("import sys, numpy, scipy, sklearn, pandas, yaml, matplotlib, PIL, psutil; "
+                "print(sys.version_info[0], numpy.__version__ < '1.24' if 'legacy' in sys.argv[1] else True)")
+        for python in ("python", "python3"):
+            out = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
+                                  "--env", "MPLCONFIGDIR=/tmp", image, python, "-c", code, image],
+                                 capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.split() == ["3", numpy_check], (image, python, out.stdout)
+
+
+def test_unclaimed_attempts_fail_as_platform_failures_without_cost(api, creator, users, service, clock) -> None:
+    """No worker serves queue 'nobody': the reaper publishes again, then fails it for free."""
+    from podium.server import queues
+
+    with service.app.session_factory() as session:
+        queues.create_queue(session, f"nobody-{uuid.uuid4().hex[:6]}", None)
+        session.commit()
+        name = session.scalars(sa.select(queues.ComputeQueue.name).order_by(queues.ComputeQueue.id.desc())).first()
+    phase_id, user = make_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING)
+    comp_id = api(creator, "GET", f"/phases/{phase_id}", expect=200).json()["competition"]
+    api(creator, "PATCH", f"/competitions/{comp_id}", json={"queue": name}, expect=200)
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 1}, expect=200)
+    sid = submit(api, user, phase_id, bundles.result_submission("a\n"))
+    service.app.dispatcher.publish_pending()
+    start = utcnow()
+    for step in range(1, 5):
+        clock.set(start + timedelta(seconds=step * (service.app.unclaimed_timeout + 1)))
+        service.app.reap()
+        service.app.dispatcher.publish_pending()
+    sub = api(user, "GET", f"/submissions/{sid}", expect=200).json()
+    assert sub["status"] == "failed" and "No compute worker took this submission" in sub["failure_reason"]
+    assert sub["counts_toward_quota"] is False
+    clock.reset()
+    submit(api, user, phase_id, bundles.result_submission("b\n"))  # the daily quota of 1 is still free

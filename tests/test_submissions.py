@@ -51,6 +51,10 @@ def test_submit_upload_finalize(api, participant, creator) -> None:
     created = submit(api, user, phase_id)
     assert created["status"] == "submitting" and created["upload_method"] == "PUT"
     assert created["quota"]["used_today"] == 1 and created["quota"]["remaining_today"] == 4
+    me = api(user, "GET", "/me", expect=200).json()
+    (entry,) = [c for c in me["competitions"] if c["id"] == comp["id"]]
+    assert entry["participant"] == "approved"
+    assert entry["phases"][0]["quota"]["remaining_today"] == 4
     api.upload(created["upload_url"], PAYLOAD)
     done = api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200).json()
     assert done["status"] == "submitted" and done["submitted_at"]
@@ -60,10 +64,6 @@ def test_submit_upload_finalize(api, participant, creator) -> None:
     assert [s["id"] for s in mine["submissions"]] == [created["id"]] and mine["total"] == 1
     everywhere = api(user, "GET", "/me/submissions", expect=200).json()
     assert everywhere["submissions"][0]["id"] == created["id"]
-    me = api(user, "GET", "/me", expect=200).json()
-    (entry,) = [c for c in me["competitions"] if c["id"] == comp["id"]]
-    assert entry["participant"] == "approved"
-    assert entry["phases"][0]["quota"]["remaining_today"] == 4
 
 
 def test_upload_that_does_not_match_is_refused(api, participant) -> None:

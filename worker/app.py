@@ -24,7 +24,7 @@ from .cache import DatasetCache
 from .client import ProtocolError, ServiceClient
 from .executors.base import Executor
 from .protocol import TASK_NAME
-from .runner import AttemptRunner, WorkerSettings
+from .runner import AttemptRunner, WorkerSettings, release_stale_runs
 
 log = logging.getLogger("podium.worker")
 RUNNER: AttemptRunner | None = None
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if removed:
         log.warning("removed %d container(s) a previous run of this worker left behind", removed)
     os.makedirs(args.work_dir, exist_ok=True)
+    release_stale_runs(args.work_dir)
     settings = WorkerSettings(name=args.name, work_dir=args.work_dir, memory_mb=args.memory_mb, cpus=args.cpus,
                               pids=args.pids, max_output_bytes=args.max_output_mb * 1024 * 1024)
     cache = DatasetCache(os.path.join(args.work_dir, "cache"), args.cache_size_mb * 1024 * 1024)

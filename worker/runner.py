@@ -91,6 +91,13 @@ def _release(root: str) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def release_stale_runs(work_dir: str) -> None:
+    """Unmount and remove the run directories a killed worker left in ``work_dir``."""
+    for name in os.listdir(work_dir):
+        if name.startswith("attempt-"):
+            _release(os.path.join(work_dir, name))
+
+
 def _flatten(path: str) -> None:
     """A zip of a folder holds one top folder; programs expect its contents at the top."""
     entries = [e for e in os.listdir(path) if e not in ("__MACOSX", ".DS_Store")]

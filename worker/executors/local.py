@@ -2,7 +2,9 @@
 
 For the embedded default on a machine without a Docker engine. Participant code runs as the
 worker's own user and can read whatever that user can; the worker refuses to use this executor
-unless the configuration says so explicitly, and prints so loudly.
+unless the configuration says so explicitly, and prints so loudly. Container paths (``/app/...``)
+are rewritten in the command line and environment only: programs that hard-code ``/app`` paths
+in their code need the Docker executor (CodaLab-style ``$input $output`` commands work).
 """
 
 from __future__ import annotations
