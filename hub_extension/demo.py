@@ -5,8 +5,8 @@ and local storage in ``--data-dir``), creates demo users and a demo competition 
 API behind the proxy, submits a sample prediction as a participant, prints what a new user needs
 (URL, logins, the submission and the leaderboard), and serves until Ctrl-C.
 
-Scoring needs a compute worker, which arrives with the compute pipeline; until then the sample
-submission waits in the queue as ``submitted``.
+A compute worker is started too: Docker when the engine answers (the runtime images are built
+on first use), otherwise the local executor, which does not isolate code and says so.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import argparse
 import hashlib
 import io
 import os
+import secrets
 import signal
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -35,12 +38,68 @@ class DemoError(RuntimeError):
     pass
 
 
-def sample_submission() -> bytes:
-    """A result submission: predictions for the demo's (hidden) test labels."""
+def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("predictions.csv", "id,label\n1,setosa\n2,versicolor\n3,virginica\n")
+        for name, content in files.items():
+            zf.writestr(name, content)
     return buffer.getvalue()
+
+
+def sample_submission() -> bytes:
+    """A result submission: predictions for the demo's (hidden) test labels, one of them wrong."""
+    return _zip({"predictions.csv": "id,label\n1,setosa\n2,versicolor\n3,virginica\n4,setosa\n"})
+
+
+REFERENCE = _zip({"labels.csv": "id,label\n1,setosa\n2,versicolor\n3,virginica\n4,virginica\n"})
+SCORING_PROGRAM = _zip({
+    "metadata": "command: python $program/score.py $input $output\n",
+    "score.py": (
+        "import csv, os, sys\n"
+        "def read(path):\n"
+        "    return {r['id']: r['label'] for r in csv.DictReader(open(path))}\n"
+        "truth = read(os.path.join(sys.argv[1], 'ref', 'labels.csv'))\n"
+        "pred = read(os.path.join(sys.argv[1], 'res', 'predictions.csv'))\n"
+        "accuracy = sum(pred.get(k) == v for k, v in truth.items()) / len(truth)\n"
+        "open(os.path.join(sys.argv[2], 'scores.txt'), 'w').write('accuracy: %f\\n' % accuracy)\n"
+    ),
+})
+
+
+def start_worker(service_url: str, token: str, work_dir: Path, executor_choice: str = "auto") -> subprocess.Popen:
+    """A compute worker: Docker when the engine answers, else the (unsafe) local executor."""
+    from podium.worker.executors.docker import DockerError, DockerExecutor
+    from podium.worker.images import build_all
+
+    try:
+        use_docker = executor_choice != "local" and DockerExecutor("demo").available()
+    except DockerError:
+        use_docker = False
+    if executor_choice == "docker" and not use_docker:
+        raise DemoError("--executor docker was asked for, but the Docker engine does not answer.")
+    if use_docker:
+        print("==> Docker answers: building the runtime images if missing (a few minutes the first time)")
+        build_all()
+        executor = ["--executor", "docker"]
+    else:
+        print("==> No Docker engine: using the local executor, which does NOT isolate participant code")
+        executor = ["--executor", "local", "--allow-unsafe-local-executor"]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "podium.hub.cli", "worker", "--service-url", service_url, "--token", token,
+         "--name", "demo-worker", "--work-dir", str(work_dir), *executor],
+        stdout=open(work_dir / "worker.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def upload_dataset(client: DemoClient, kind: str, name: str, data: bytes) -> int:
+    announced = client.call("POST", "/datasets", json={
+        "kind": kind, "name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    response = requests.put(announced["upload_url"], data=data, timeout=30)
+    if response.status_code != 200:
+        raise DemoError(f"upload of {name} refused: {response.status_code} {response.text}")
+    client.call("POST", f"/datasets/{announced['id']}/uploaded")
+    return announced["id"]
 
 
 def demo_competition(slug: str) -> dict[str, Any]:
@@ -54,6 +113,7 @@ def demo_competition(slug: str) -> dict[str, Any]:
             {"key": "evaluation", "title": "Evaluation", "content": "Accuracy on the hidden labels."},
         ],
         "tasks": [{"key": "iris", "name": "Iris classification"}],
+        "docker_image": "codalab/codalab-legacy:py37",
         "leaderboards": [
             {
                 "key": "main",
@@ -98,7 +158,7 @@ def wait_for(url: str, timeout: float, hub: HubProcess) -> None:
     raise DemoError(f"The Podium service did not answer at {url}; hub log:\n{hub.log_tail()}")
 
 
-def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
+def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     service_port = free_port()
     hub = HubProcess(
@@ -110,10 +170,16 @@ def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
         admin_users=[ADMIN],
         password=DEMO_PASSWORD,
     )
+    token_file = data_dir / "queue_token"
+    if not token_file.exists():
+        token_file.write_text(secrets.token_urlsafe(32))
+    queue_token = token_file.read_text().strip()
     hub.service_environment = {
         "PODIUM_DATA_DIR": str(data_dir / "podium"),
         "PODIUM_PUBLIC_URL": hub.public_url + hub.service_prefix,
+        "PODIUM_QUEUE_TOKEN": queue_token,
     }
+    worker = None
     print(f"==> starting JupyterHub on {hub.public_url} (log: {hub.log_path})")
     hub.start()
     try:
@@ -128,7 +194,10 @@ def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
         slug = "iris-demo"
         existing = organizer.call("GET", f"/competitions/{slug}", expect=(200, 404))
         if "error" in existing:
-            competition = organizer.call("POST", "/competitions", json=demo_competition(slug))
+            body = demo_competition(slug)
+            body["tasks"][0]["scoring_program"] = upload_dataset(organizer, "scoring_program", "scoring.zip", SCORING_PROGRAM)
+            body["tasks"][0]["reference_data"] = upload_dataset(organizer, "reference_data", "reference.zip", REFERENCE)
+            competition = organizer.call("POST", "/competitions", json=body)
             organizer.call("POST", f"/competitions/{competition['id']}/publish")
         competition = organizer.call("GET", f"/competitions/{slug}")
         phase = competition["phases"][0]
@@ -146,6 +215,11 @@ def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
             if upload.status_code != 200:
                 raise DemoError(f"upload refused: {upload.status_code} {upload.text}")
             created = participant.call("POST", f"/submissions/{created['id']}/uploaded")
+        worker = start_worker(hub.public_url + hub.service_prefix, queue_token, data_dir / "worker", executor)
+        deadline = time.monotonic() + 600
+        while created["status"] not in ("finished", "failed", "cancelled") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            created = participant.call("GET", f"/submissions/{created['id']}")
         board = participant.call("GET", f"/phases/{phase['id']}/leaderboard")
         me = participant.call("GET", "/me")
 
@@ -155,7 +229,8 @@ def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
               f"{PARTICIPANT}, {ADMIN} (hub admin)")
         print(f"Competition '{competition['title']}' ({slug}), phase '{phase['name']}' ({phase['status']})")
         print(f"Submission {created['id']} by {PARTICIPANT}: {created['status']}"
-              " (scoring starts once a compute worker is attached)")
+              + (f" with scores {created['scores']}" if created.get("scores") else "")
+              + (f" ({created['failure_reason']})" if created.get("failure_reason") else ""))
         quota = me["competitions"][0]["phases"][0]["quota"] if me["competitions"] else {}
         print(f"{PARTICIPANT}'s quota today: {quota.get('remaining_today')} left, resets {quota.get('resets_at')}")
         print(f"Leaderboard ({board['total']} entries):")
@@ -172,7 +247,13 @@ def run_demo(data_dir: Path, port: int, serve: bool) -> dict[str, Any]:
                 stop.wait(1)
         return {"competition": competition, "submission": created, "leaderboard": board}
     finally:
-        print("==> stopping JupyterHub and the Podium service")
+        print("==> stopping the worker, JupyterHub and the Podium service")
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
         hub.stop()
 
 
@@ -181,9 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("PODIUM_DEMO_DIR", "podium-data/demo"))
     parser.add_argument("--port", type=int, default=8000, help="The hub's public port.")
     parser.add_argument("--no-serve", action="store_true", help="Stop after showing it works.")
+    parser.add_argument("--executor", choices=["auto", "docker", "local"], default="auto",
+                        help="How the demo worker runs programs: Docker when it answers (auto), or the "
+                        "local executor, which does not isolate code.")
     args = parser.parse_args(argv)
     try:
-        run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve)
+        run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve, executor=args.executor)
     except DemoError as e:
         print(f"podium demo: {e}")
         return 1

@@ -46,6 +46,11 @@ class LocalExecutor(Executor):
         for mount in sorted(spec.mounts, key=lambda m: -len(m.container)):
             if value == mount.container or value.startswith(mount.container + "/"):
                 return mount.host + value[len(mount.container):]
+        for mount in spec.mounts:  # a parent of mounts, such as /app/input above ref/ and res/
+            if mount.container.startswith(value.rstrip("/") + "/"):
+                suffix = mount.container[len(value.rstrip("/")):]
+                if mount.host.endswith(suffix):
+                    return mount.host[: -len(suffix)]
         return value
 
     def run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
