@@ -310,6 +310,17 @@ class AttemptRunner:
     def _run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
         return self.executor.run(spec, cancel)
 
+    def _ingestion_spec(self, job: dict[str, Any], dirs: layout.RunDirs, output: str, rw: list[Mount]) -> ContainerSpec:
+        """Fetch the ingestion program, the participant's code and the input data; the spec that
+        runs them with predictions going to ``output`` (and no reference data mounted)."""
+        self._fetch(job, "ingestion_program", dirs.ingestion_program, "organizer")
+        self._fetch(job, "submission", dirs.ingested_program, "participant")
+        self._fetch(job, "input_data", dirs.input_data, "organizer")
+        command = self._command(dirs.ingestion_program, "ingestion_program", "predict", "organizer")
+        return self._spec(job, "ingestion", dirs.ingestion_program, command, [
+            Mount(dirs.ingested_program, "/app/ingested_program"), Mount(dirs.input_data, "/app/input_data"),
+            Mount(output, "/app/output", False), *rw])
+
     def _execute(self, job: dict[str, Any], dirs: layout.RunDirs, cancel: threading.Event, files: dict[str, str],
                  run_log: RunLog) -> dict[str, Any]:
         out_mb = self.settings.max_output_bytes // (1024 * 1024) + 1
@@ -318,13 +329,7 @@ class AttemptRunner:
         rw = [Mount(dirs.shared, "/app/shared", False), Mount(dirs.tmp, "/app/tmp", False)]
         results: dict[str, ExecResult] = {}
         if job["step"] == "predict":
-            self._fetch(job, "ingestion_program", dirs.ingestion_program, "organizer")
-            self._fetch(job, "submission", dirs.ingested_program, "participant")
-            self._fetch(job, "input_data", dirs.input_data, "organizer")
-            command = self._command(dirs.ingestion_program, "ingestion_program", "predict", "organizer")
-            spec = self._spec(job, "ingestion", dirs.ingestion_program, command, [
-                Mount(dirs.ingested_program, "/app/ingested_program"), Mount(dirs.input_data, "/app/input_data"),
-                Mount(dirs.output, "/app/output", False), *rw])
+            spec = self._ingestion_spec(job, dirs, dirs.output, rw)
             results["ingestion"] = result = self._run(spec, cancel)
             run_log.add("ingestion program", result)
             self._judge(result, "ingestion program running your code", job, cancel, True, run_log,
@@ -340,13 +345,7 @@ class AttemptRunner:
         if "predictions" in job["inputs"]:
             self._fetch(job, "predictions", dirs.res, "participant")
         elif job.get("ingestion_only_during_scoring") and "ingestion_program" in job["inputs"]:
-            self._fetch(job, "ingestion_program", dirs.ingestion_program, "organizer")
-            self._fetch(job, "submission", dirs.ingested_program, "participant")
-            self._fetch(job, "input_data", dirs.input_data, "organizer")
-            command = self._command(dirs.ingestion_program, "ingestion_program", "predict", "organizer")
-            spec = self._spec(job, "ingestion", dirs.ingestion_program, command, [
-                Mount(dirs.ingested_program, "/app/ingested_program"), Mount(dirs.input_data, "/app/input_data"),
-                Mount(dirs.predictions, "/app/output", False), *rw])
+            spec = self._ingestion_spec(job, dirs, dirs.predictions, rw)
             holder: dict[str, ExecResult] = {}
             ingestion_thread = threading.Thread(target=lambda: holder.setdefault("r", self._run(spec, cancel)))
             ingestion_thread.start()
