@@ -4,6 +4,7 @@
     podium db upgrade [--db-url URL]                               create or migrate the schema
     podium db current [--db-url URL]                               show the schema revision
     podium worker --service-url URL --token TOKEN                 a compute worker for one queue
+    podium bundle import PATH --owner USER | export SLUG          competition bundles
     podium images build|list                                       local runtime images (no registry)
     podium demo                                                    the embedded-default demo
 """
@@ -67,6 +68,61 @@ def cmd_worker(argv: list[str]) -> int:
     return worker_main(argv)
 
 
+def cmd_bundle(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="podium bundle", description="Import or export competition bundles.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    imp = sub.add_parser("import", help="Import a CodaLab (v1, v1.5, v1.8) or Codabench (v2) bundle.")
+    imp.add_argument("path", help="A bundle zip or folder with competition.yaml.")
+    imp.add_argument("--owner", required=True, help="Hub user name of the competition's first organizer.")
+    imp.add_argument("--slug", help="Slug of the new competition (default: from its title).")
+    imp.add_argument("--publish", action="store_true", help="Publish it right away.")
+    exp = sub.add_parser("export", help="Export a competition as a Codabench v2 bundle.")
+    exp.add_argument("competition", help="Slug or id.")
+    exp.add_argument("-o", "--output", help="Zip to write (default: <slug>.zip).")
+    args, rest = parser.parse_known_args(argv)
+    from podium.server import competitions as domain
+    from podium.server.auth import Identity
+    from podium.server.bundles.exporter import export_bundle
+    from podium.server.bundles.importer import import_bundle
+    from podium.server.errors import BundleError, PodiumError
+    from podium.server.orm import Competition
+    from sqlalchemy import select
+
+    app = _service_app(rest)
+    app.init_db()
+    app.init_storage()
+    with app.session_factory() as session:
+        if args.action == "import":
+            try:
+                competition = import_bundle(session, app.storage, Identity(args.owner, admin=True),
+                                            args.path, app.default_quotas, args.slug)
+                if args.publish:
+                    domain.publish(competition, True)
+                session.commit()
+            except BundleError as e:
+                print("podium bundle: the bundle cannot be imported:", file=sys.stderr)
+                for problem in e.problems:
+                    print(f"  - {problem}", file=sys.stderr)
+                return 1
+            except PodiumError as e:
+                print(f"podium bundle: {e.message}", file=sys.stderr)
+                return 1
+            print(f"Imported '{competition.title}' as {competition.slug} (id {competition.id}, "
+                  f"{'published' if competition.published else 'not published yet'}).")
+        else:
+            column = Competition.id if args.competition.isdigit() else Competition.slug
+            value = int(args.competition) if args.competition.isdigit() else args.competition
+            competition = session.scalar(select(Competition).where(column == value))
+            if competition is None:
+                print(f"podium bundle: no competition {args.competition!r}", file=sys.stderr)
+                return 1
+            output = args.output or f"{competition.slug}.zip"
+            with open(output, "wb") as f:
+                f.write(export_bundle(session, app.storage, competition))
+            print(f"Exported {competition.slug} to {output}.")
+    return 0
+
+
 def cmd_demo(argv: list[str]) -> int:
     from podium.hub.demo import main as demo_main
 
@@ -83,6 +139,7 @@ COMMANDS = {
     "service": (cmd_service, "Run the Podium service (REST API and signed storage URLs)."),
     "db": (cmd_db, "Create or migrate the database schema: `podium db upgrade`."),
     "worker": (cmd_worker, "Run a compute worker for one queue (service URL and queue token)."),
+    "bundle": (cmd_bundle, "Import a CodaLab / Codabench bundle, or export a competition."),
     "images": (cmd_images, "Build or list the local runtime images (no registry needed)."),
     "demo": (cmd_demo, "Start the platform on its embedded defaults with a demo competition."),
 }

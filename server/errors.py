@@ -4,6 +4,7 @@
 
     PodiumError (500)
     ├── ValidationFailed (400) ........ the request body or query is wrong; ``errors`` lists each problem
+    │   └── BundleError (400) ......... a competition bundle is wrong; each problem names file and key
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
     ├── NotFound (404)
@@ -55,6 +56,19 @@ class ValidationFailed(PodiumError):
 
     def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, errors=errors or [])
+
+
+class BundleError(ValidationFailed):
+    """A CodaLab / Codabench bundle that cannot be imported. Every problem names the file, the key
+    path and what is wrong, and all of them are reported at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        summary = "; ".join(self.problems[:20]) + (f"; and {len(self.problems) - 20} more" if len(self.problems) > 20 else "")
+        super().__init__(
+            f"The bundle cannot be imported: {summary}",
+            [{"location": p.split(": ", 1)[0], "message": p} for p in self.problems],
+        )
 
 
 class NotAuthenticated(PodiumError):

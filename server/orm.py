@@ -541,6 +541,22 @@ class DispatchOutbox(Base):
     publish_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class BundleImport(Base):
+    """A bundle import run in the background; organizers poll its status."""
+
+    __tablename__ = "bundle_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", doc="pending, running, succeeded, failed")
+    slug: Mapped[str | None] = mapped_column(String(64), doc="The slug asked for, if any.")
+    competition_id: Mapped[int | None] = mapped_column(ForeignKey("competitions.id", ondelete="SET NULL"))
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
 class ComputeQueue(Base):
     __tablename__ = "compute_queues"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from .apihandlers import (
+    bundles,
     competitions,
     datasets,
     leaderboards,
@@ -24,7 +25,7 @@ from .apihandlers import storage as storage_handlers
 
 API_PREFIX = "api/v1"
 API_MODULES = (
-    competitions, pages, tasks, phases, leaderboards, datasets, participants, submissions, me, workers,
+    competitions, pages, tasks, phases, leaderboards, datasets, participants, submissions, me, workers, bundles,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real JupyterHub, the Podium service over real HTTP, users and competitions.
+"""Shared fixtures: a real JupyterHub, the Podium service over real HTTP, users, competitions and workers.
 
 Fixtures
 --------
@@ -12,6 +12,7 @@ users          ``users.make(admin=False, groups=())`` → a hub user with a serv
 api            ``api(user, "POST", "/competitions", json=..., expect=201)``: real HTTP, checks
                the invariants of every answer (content type, security headers, JSON errors)
 make_competition  a published competition with one task, one leaderboard and one open phase
+worker         a real `podium worker` process (Docker executor) serving the service's default queue
 dbsession      a SQLAlchemy session on the service's database, to look behind the API
 
 PostgreSQL comes from ``PODIUM_TEST_PG_URL`` (default: the machine's server on 127.0.0.1:5432);
@@ -21,11 +22,15 @@ each session creates and drops its own database there.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
+import signal
 import socket
 import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +44,7 @@ import sqlalchemy as sa
 from hubharness import HubHarness
 from podium.server import clock as podium_clock
 from podium.server import db
+from podium.worker.images import build_all
 
 PG_ADMIN_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy", "Cache-Control")
@@ -265,7 +271,7 @@ class Api:
         if response.status_code == 204:
             return
         content_type = response.headers.get("Content-Type", "")
-        if content_type.startswith("text/csv"):
+        if content_type.startswith(("text/csv", "application/zip")):
             return
         assert content_type.startswith("application/json"), content_type
         body = response.json()
@@ -407,3 +413,79 @@ def make_competition(api: Api, creator: User):
         return comp
 
     return make
+
+
+# --- the compute pipeline: a real `podium worker`, runtime images, submitting and waiting ---
+
+TERMINAL = {"finished", "failed", "cancelled"}
+
+
+class WorkerProcess:
+    """`podium worker` as a child process, as an admin would run it."""
+
+    def __init__(self, service, workdir: Path) -> None:
+        self.service = service
+        self.name = f"w-{uuid.uuid4().hex[:6]}"
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(exist_ok=True)
+        podium = Path(sys.executable).parent / "podium"
+        self.proc = subprocess.Popen(
+            [str(podium), "worker", "--service-url", self.service.url, "--token", "test-queue-token",
+             "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
+             "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64"],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        time.sleep(1.5)
+        assert self.proc.poll() is None, self.log.read_text()[-3000:]
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def runtime_images() -> None:
+    build_all()
+
+
+@pytest.fixture(scope="session")
+def worker(service, runtime_images, tmp_path_factory):
+    process = WorkerProcess(service, tmp_path_factory.mktemp("worker"))
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def submit(api, user, phase_id: int, data: bytes) -> int:
+    created = api(user, "POST", f"/phases/{phase_id}/submissions",
+                  json={"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
+    api.upload(created["upload_url"], data)
+    api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200)
+    return created["id"]
+
+
+def wait_for(api, user, submission_id: int, statuses=TERMINAL, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sub = api(user, "GET", f"/submissions/{submission_id}", expect=200).json()
+        if sub["status"] in statuses:
+            return sub
+        time.sleep(0.3)
+    raise AssertionError(f"submission {submission_id} stayed {sub['status']}: {sub}")
+
+

@@ -5,96 +5,20 @@ and a worker killed, a broker restarted and a message delivered twice."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import bundles
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import ROOT, competition_body, unique_slug, upload_dataset
+from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
 from podium.server.clock import utcnow
 from podium.server.orm import Attempt, Score, Submission
-from podium.worker.images import build_all
 from podium.worker.protocol import TASK_NAME, celery_queue
-
-TERMINAL = {"finished", "failed", "cancelled"}
-
-
-class WorkerProcess:
-    """`podium worker` as a child process, as an admin would run it."""
-
-    def __init__(self, service, workdir: Path) -> None:
-        self.service = service
-        self.name = f"w-{uuid.uuid4().hex[:6]}"
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-        self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
-
-    def start(self) -> None:
-        self.log.parent.mkdir(exist_ok=True)
-        podium = Path(sys.executable).parent / "podium"
-        self.proc = subprocess.Popen(
-            [str(podium), "worker", "--service-url", self.service.url, "--token", "test-queue-token",
-             "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
-             "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64"],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        time.sleep(1.5)
-        assert self.proc.poll() is None, self.log.read_text()[-3000:]
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@pytest.fixture(scope="session")
-def runtime_images() -> None:
-    build_all()
-
-
-@pytest.fixture(scope="session")
-def worker(service, runtime_images, tmp_path_factory):
-    process = WorkerProcess(service, tmp_path_factory.mktemp("worker"))
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def submit(api, user, phase_id: int, data: bytes) -> int:
-    created = api(user, "POST", f"/phases/{phase_id}/submissions",
-                  json={"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
-    api.upload(created["upload_url"], data)
-    api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200)
-    return created["id"]
-
-
-def wait_for(api, user, submission_id: int, statuses=TERMINAL, timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sub = api(user, "GET", f"/submissions/{submission_id}", expect=200).json()
-        if sub["status"] in statuses:
-            return sub
-        time.sleep(0.3)
-    raise AssertionError(f"submission {submission_id} stayed {sub['status']}: {sub}")
 
 
 def make_competition(api, organizer, users, *, image: str, scoring: bytes, ingestion: bytes | None = None,

@@ -1,0 +1,124 @@
+"""Bundles: upload a CodaLab / Codabench bundle through a signed URL, import it in the
+background and poll the import; export any competition as a Codabench v2 bundle."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated
+
+from pydantic import Field
+from tornado.ioloop import IOLoop
+
+from .. import artifacts
+from ..apimodels import artifact_model
+from ..auth import Identity
+from ..bundles.exporter import export_bundle
+from ..bundles.importer import import_bundle
+from ..clock import isoformat, utcnow
+from ..errors import BundleError, NotFound, PermissionDenied
+from ..orm import Artifact, ArtifactKind, BundleImport, Competition
+from ..permissions import can_create_competitions
+from ..schemas import Body, Slug
+from .base import APIHandler, api
+
+
+class BundleIn(Body):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    size: Annotated[int, Field(ge=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ImportIn(Body):
+    slug: Slug | None = None
+
+
+def import_model(row: BundleImport, slug: str | None = None) -> dict:
+    return {"id": row.id, "bundle": row.artifact_id, "status": row.status, "competition": row.competition_id,
+            "competition_slug": slug, "errors": row.errors or [], "created_at": isoformat(row.created_at),
+            "finished_at": isoformat(row.finished_at)}
+
+
+def run_import(podium, import_id: int, identity: Identity) -> None:
+    """The background half: fetch the stored bundle, import it, record the outcome."""
+    with podium.session_factory() as session:
+        row = session.get(BundleImport, import_id)
+        row.status = "running"
+        artifact = session.get(Artifact, row.artifact_id)
+        session.commit()
+        with tempfile.TemporaryDirectory(prefix="podium-upload-") as tmp:
+            path = os.path.join(tmp, "bundle.zip")
+            with podium.storage.open(artifact.storage_key) as src, open(path, "wb") as out:
+                out.write(src.read())
+            try:
+                competition = import_bundle(session, podium.storage, identity, path, podium.default_quotas, row.slug)
+                row = session.get(BundleImport, import_id)
+                row.status, row.competition_id = "succeeded", competition.id
+            except BundleError as e:
+                row = session.get(BundleImport, import_id)
+                row.status, row.errors = "failed", e.problems
+            except Exception as e:  # report, never leave it "running"
+                podium.log.exception("bundle import %s failed", import_id)
+                row = session.get(BundleImport, import_id)
+                row.status, row.errors = "failed", [f"The import failed on the server: {type(e).__name__}"]
+            row.finished_at = utcnow()
+            session.commit()
+
+
+class BundleUploadHandler(APIHandler):
+    @api("Announce a bundle (zip) and get its signed upload URL (competition creators).", body=BundleIn, status=201)
+    async def post(self) -> None:
+        if not can_create_competitions(self.user, self.podium.creator_group):
+            raise PermissionDenied("Only competition creators may import bundles.")
+        body: BundleIn = self.body
+        artifact = artifacts.announce(self.db, self.user, kind=ArtifactKind.bundle, name=body.name, size=body.size,
+                                      sha256=body.sha256, competition=None, max_upload_size=self.podium.max_upload_size)
+        self.db.commit()
+        model = artifact_model(artifact)
+        model["upload_url"] = artifacts.upload_url(self.podium.storage, artifact, self.podium.upload_url_expiry)
+        model["upload_method"] = "PUT"
+        self.write_json(model, 201)
+
+
+class BundleImportHandler(APIHandler):
+    @api("Import an uploaded bundle in the background; poll the answer's import for its status.",
+         body=ImportIn, status=202)
+    async def post(self, bundle: str) -> None:
+        artifact = self.find_by_id(Artifact, bundle, "bundle")
+        if artifact.kind != ArtifactKind.bundle or (artifact.created_by != self.user.name and not self.user.admin):
+            raise NotFound(f"No such bundle: {bundle}")
+        artifacts.verify_upload(self.podium.storage, artifact)
+        row = BundleImport(artifact_id=artifact.id, created_by=self.user.name, slug=self.body.slug)
+        self.db.add(row)
+        self.db.commit()
+        IOLoop.current().run_in_executor(None, run_import, self.podium, row.id, self.user)
+        self.write_json(import_model(row), 202)
+
+
+class ImportStatusHandler(APIHandler):
+    @api("An import's status: pending, running, succeeded (with the competition) or failed (with every problem).")
+    async def get(self, bundle_import: str) -> None:
+        row = self.find_by_id(BundleImport, bundle_import, "import")
+        if row.created_by != self.user.name and not self.user.admin:
+            raise NotFound(f"No such import: {bundle_import}")
+        slug = self.db.get(Competition, row.competition_id).slug if row.competition_id else None
+        self.write_json(import_model(row, slug))
+
+
+class ExportHandler(APIHandler):
+    @api("Download a competition as a Codabench v2 bundle (organizers).", produces=("application/zip",))
+    async def get(self, competition: str) -> None:
+        comp, roles = self.visible_competition(competition)
+        roles.require_manage()
+        data = await IOLoop.current().run_in_executor(None, export_bundle, self.db, self.podium.storage, comp)
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="{comp.slug}.zip"')
+        self.finish(data)
+
+
+default_handlers = [
+    ("/bundles", BundleUploadHandler),
+    ("/bundles/{bundle}/import", BundleImportHandler),
+    ("/bundle-imports/{bundle_import}", ImportStatusHandler),
+    ("/competitions/{competition}/bundle", ExportHandler),
+]

@@ -1,0 +1,225 @@
+"""Codabench (``version: 2``) ``competition.yaml`` → Podium.
+
+Tasks, solutions, phases with task lists and quotas, every leaderboard (Codabench keeps only the
+first), columns with ``index``, ``sorting``, ``computation`` / ``computation_indexes``,
+``precision`` and ``hidden``, ``submission_rule``, pages, terms, ``docker_image`` and the
+detailed-results flags. Defaults are Codabench's: 5 submissions per day, 100 in total, 600 s.
+Keys Podium adds on export (``key``, ``leaderboard_visibility``, ...) are read back, so an
+exported competition imports equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import Plan, as_int, check_phase_dates, parse_when, slugify
+
+DEFAULTS = {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600}
+SUBMISSION_RULES = {
+    "Add": "selected",
+    "Add_And_Delete": "selected",
+    "Add_And_Delete_Multiple": "selected",
+    "Force_Last": "last",
+    "Force_Latest_Multiple": "all",
+    "Force_Best": "best",
+}
+COMPUTATIONS = {"avg": "mean", "mean": "mean", "sum": "sum", "min": "min", "max": "max", "avg_rank": "avg_rank"}
+PROGRAMS = ("scoring_program", "ingestion_program", "input_data", "reference_data")
+
+
+def _list(plan: Plan, data: dict, key: str) -> list:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        plan.bad(key, "must be a list")
+        return []
+    return value
+
+
+def _mapping(plan: Plan, item: Any, where: str) -> dict:
+    if not isinstance(item, dict):
+        plan.bad(where, "must be a mapping")
+        return {}
+    return item
+
+
+def convert(source) -> Plan:
+    data = source.data
+    plan = Plan()
+    title = data.get("title")
+    if not title or not isinstance(title, str):
+        plan.bad("title", "is required")
+        title = "Untitled"
+    body: dict[str, Any] = {
+        "slug": slugify(data.get("slug") or title),
+        "title": title[:200],
+        "description": str(data.get("description") or ""),
+        "registration_mode": "open" if data.get("registration_auto_approve", False) else "approval",
+        "docker_image": data.get("docker_image") or "codalab/codalab-legacy:py37",
+        "enable_detailed_results": bool(data.get("enable_detailed_results", False)),
+        "make_programs_available": bool(data.get("make_programs_available", False)),
+    }
+    if data.get("registration_mode") in ("open", "approval"):
+        body["registration_mode"] = data["registration_mode"]
+    terms = data.get("terms")
+    if isinstance(terms, str) and terms:
+        text = source.read_text(terms)
+        body["terms"] = text if text is not None else terms
+    if data.get("image"):
+        plan.logo = plan.files.get(plan.ref(data["image"], "logo", "image", "image", source) or "")
+
+    pages = []
+    for i, page in enumerate(_list(plan, data, "pages")):
+        page = _mapping(plan, page, f"pages[{i}]")
+        file = page.get("file")
+        content = source.read_text(file) if file else page.get("content", "")
+        if file and content is None:
+            plan.bad(f"pages[{i}].file", f"{file!r} not found in bundle")
+        key = page.get("key") or slugify(str(file or page.get("title") or f"page-{i}").rsplit("/", 1)[-1].rsplit(".", 1)[0])
+        pages.append({"key": key[:64], "title": str(page.get("title") or key)[:200], "content": content or "", "index": i})
+    body["pages"] = pages
+
+    tasks, task_keys = [], {}
+    for i, task in enumerate(_list(plan, data, "tasks")):
+        task = _mapping(plan, task, f"tasks[{i}]")
+        index = task.get("index", i)
+        key = str(task.get("key") or f"task-{index}")
+        task_keys[index] = key
+        out = {"key": key, "name": str(task.get("name") or key)[:200], "description": str(task.get("description") or ""),
+               "ingestion_only_during_scoring": bool(task.get("ingestion_only_during_scoring", False))}
+        if not task.get("scoring_program"):
+            plan.bad(f"tasks[{i}]", "scoring_program is required")
+        for name in PROGRAMS:
+            placeholder = plan.ref(task.get(name), name, f"tasks[{i}]", name, source)
+            if placeholder:
+                out[name] = placeholder
+        tasks.append(out)
+    body["tasks"] = tasks
+
+    for i, solution in enumerate(_list(plan, data, "solutions")):
+        solution = _mapping(plan, solution, f"solutions[{i}]")
+        plan.ref(solution.get("path"), "solution", f"solutions[{i}]", "path", source)
+        for t in solution.get("tasks") or []:
+            if t not in task_keys:
+                plan.bad(f"solutions[{i}].tasks", f"no task with index {t}")
+
+    boards, rules = [], []
+    for i, board in enumerate(_list(plan, data, "leaderboards")):
+        board = _mapping(plan, board, f"leaderboards[{i}]")
+        rule = board.get("submission_rule", "Add")
+        if rule not in SUBMISSION_RULES and rule not in SUBMISSION_RULES.values():
+            plan.bad(f"leaderboards[{i}].submission_rule",
+                     f"unknown rule {rule!r} (expected one of {', '.join(SUBMISSION_RULES)})")
+        rules.append(SUBMISSION_RULES.get(rule, rule))
+        columns, by_index, seen = [], {}, {}
+        raw_columns = board.get("columns") or []
+        for j, column in enumerate(raw_columns):
+            column = _mapping(plan, column, f"leaderboards[{i}].columns[{j}]")
+            key = str(column.get("key") or "")
+            if not key:
+                plan.bad(f"leaderboards[{i}].columns[{j}].key", "is required")
+            elif key in seen:
+                plan.bad(f"leaderboards[{i}].columns[{j}].key", f"{key!r} is used twice (also columns[{seen[key]}])")
+            seen.setdefault(key, j)
+            by_index[column.get("index", j)] = key
+        for j, column in enumerate(raw_columns):
+            if not isinstance(column, dict):
+                continue
+            where = f"leaderboards[{i}].columns[{j}]"
+            out = {"key": str(column.get("key") or f"column-{j}"), "title": str(column.get("title") or column.get("key") or "")[:200] or None,
+                   "index": column.get("index", j), "sorting": column.get("sorting", "desc"),
+                   "hidden": bool(column.get("hidden", False))}
+            if out["sorting"] not in ("asc", "desc"):
+                plan.bad(f"{where}.sorting", f"must be asc or desc, not {out['sorting']!r}")
+            if column.get("precision") is not None:
+                out["precision"] = as_int(plan, column["precision"], f"{where}.precision", None)
+            computation = column.get("computation")
+            if computation:
+                if computation not in COMPUTATIONS:
+                    plan.bad(f"{where}.computation", f"unknown computation {computation!r} (expected avg)")
+                indexes = column.get("computation_indexes") or []
+                keys = []
+                for ref in indexes:
+                    if ref == column.get("index", j):
+                        plan.bad(f"{where}.computation_indexes", "references the column itself")
+                    elif ref not in by_index:
+                        plan.bad(f"{where}.computation_indexes", f"no column with index {ref}")
+                    else:
+                        keys.append(by_index[ref])
+                if not indexes:
+                    plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes")
+                out["computation"] = COMPUTATIONS.get(computation, "mean")
+                out["computation_keys"] = keys
+            columns.append(out)
+        if not columns:
+            plan.bad(f"leaderboards[{i}].columns", "a leaderboard needs at least one column")
+        boards.append({"key": str(board.get("key") or f"leaderboard-{i}")[:64], "title": str(board.get("title") or "Results")[:200],
+                       "index": board.get("index", i), "hidden": bool(board.get("hidden", False)),
+                       "primary_column": board.get("primary_column"), "columns": columns})
+    body["leaderboards"] = boards
+
+    phases, labels = [], []
+    for i, phase in enumerate(_list(plan, data, "phases")):
+        phase = _mapping(plan, phase, f"phases[{i}]")
+        where = f"phases[{i}]"
+        labels.append(where)
+        try:
+            start = parse_when(phase.get("start"))
+        except ValueError as e:
+            plan.bad(f"{where}.start", str(e))
+            start = None
+        try:
+            end = parse_when(phase.get("end"))
+        except ValueError as e:
+            plan.bad(f"{where}.end", str(e))
+            end = None
+        if start is None and "start" not in phase:
+            plan.bad(f"{where}.start", "is required")
+        keys = []
+        for t in phase.get("tasks") or []:
+            if t in task_keys:
+                keys.append(task_keys[t])
+            elif t in task_keys.values():
+                keys.append(t)
+            else:
+                plan.bad(f"{where}.tasks", f"no task with index {t!r}")
+        if not phase.get("tasks"):
+            plan.bad(f"{where}.tasks", "a phase needs at least one task")
+        out = {
+            "name": str(phase.get("name") or f"Phase {i + 1}")[:200],
+            "description": str(phase.get("description") or ""),
+            "index": phase.get("index", i),
+            "start": start.isoformat() + "Z" if start else None,
+            "end": end.isoformat() + "Z" if end else None,
+            "tasks": keys,
+            "_start": start,
+            "_end": end,
+        }
+        for name, default in DEFAULTS.items():
+            out[name] = as_int(plan, phase.get(name), f"{where}.{name}", default)
+        for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):
+            if flag in phase:
+                out[flag] = bool(phase[flag])
+        if phase.get("max_submission_size"):
+            out["max_submission_size"] = as_int(plan, phase["max_submission_size"], f"{where}.max_submission_size", None)
+        if phase.get("leaderboard_visibility") in ("public", "participants", "private"):
+            out["leaderboard_visibility"] = phase["leaderboard_visibility"]
+        rule = phase.get("submission_rule") or (rules[0] if rules else None)
+        if rule:
+            out["submission_rule"] = SUBMISSION_RULES.get(rule, rule) if rule in SUBMISSION_RULES or rule in SUBMISSION_RULES.values() else "best"
+        board_key = phase.get("leaderboard") or (boards[0]["key"] if boards else None)
+        if board_key:
+            out["leaderboard"] = board_key
+        for name in ("public_data", "starting_kit"):
+            placeholder = plan.ref(phase.get(name), name, where, name, source)
+            if placeholder:
+                out[name] = placeholder
+        phases.append(out)
+    check_phase_dates(plan, phases, labels, allow_parallel=bool(data.get("parallel_phases", False)))
+    body["phases"] = phases
+    for name in ("participant_groups", "organizer_group", "listed"):
+        if name in data:
+            body[name] = data[name]
+    if data.get("registration_mode") == "groups":
+        body["registration_mode"] = "groups"
+    plan.body = body
+    return plan

@@ -1,0 +1,219 @@
+"""CodaLab (no ``version``, ``1``, ``1.5`` or ``1.8``) ``competition.yaml`` → Podium.
+
+``html`` pages; ``phases`` keyed by ``phasenumber``, each with its own programs and data (one
+Podium task per phase), each phase ending where the next starts and the last at ``end_date``
+(v1.8 phases may give their own ``end_date`` and run in parallel); ``leaderboard`` with
+``leaderboards`` and ``columns`` (``label``, ``rank``, ``sort``, ``numeric_format``, ``hidden``,
+``computed`` ``Avg`` as the average rank); ``force_submission_to_leaderboard`` → the last
+submission, ``force_best_submission_to_leaderboard`` → the best, otherwise the participant's
+choice; ``has_registration`` → approval; ``competition_docker_image``. Defaults are CodaLab's:
+100 submissions in total, no daily limit, 300 s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import Plan, as_int, check_phase_dates, parse_when, slugify
+
+PAGE_KEYS = {"overview": "Overview", "evaluation": "Evaluation", "terms": "Terms and Conditions",
+             "terms_and_conditions": "Terms and Conditions", "data": "Get Data"}
+PROGRAMS = ("scoring_program", "ingestion_program", "input_data", "reference_data")
+
+
+def convert(source, version: str) -> Plan:
+    data = source.data
+    plan = Plan()
+    title = data.get("title")
+    if not title or not isinstance(title, str):
+        plan.bad("title", "is required")
+        title = "Untitled"
+    body: dict[str, Any] = {
+        "slug": slugify(title),
+        "title": title[:200],
+        "description": str(data.get("description") or ""),
+        "registration_mode": "approval" if data.get("has_registration") else "open",
+        "docker_image": data.get("competition_docker_image") or "codalab/codalab-legacy:py37",
+        "enable_detailed_results": bool(data.get("enable_detailed_results", False)),
+    }
+    if data.get("image"):
+        plan.logo = plan.files.get(plan.ref(data["image"], "logo", "image", "image", source) or "")
+
+    pages = []
+    html = data.get("html") or {}
+    if not isinstance(html, dict):
+        plan.bad("html", "must be a mapping of page name to HTML file")
+        html = {}
+    for i, (key, file) in enumerate(html.items()):
+        content = source.read_text(file) if isinstance(file, str) else None
+        if content is None:
+            plan.bad(f"html.{key}", f"{file!r} not found in bundle")
+            continue
+        pages.append({"key": slugify(key)[:64], "title": PAGE_KEYS.get(key, str(key).replace("_", " ").title()),
+                      "content": content, "index": i})
+        if key in ("terms", "terms_and_conditions"):
+            body["terms"] = content
+    body["pages"] = pages
+
+    raw_phases = data.get("phases") or {}
+    if isinstance(raw_phases, list):
+        raw_phases = {p.get("phasenumber", i + 1) if isinstance(p, dict) else i + 1: p for i, p in enumerate(raw_phases)}
+    if not isinstance(raw_phases, dict) or not raw_phases:
+        plan.bad("phases", "at least one phase is required")
+        raw_phases = {}
+    ordered = []
+    for key, phase in raw_phases.items():
+        where = f"phases.{key}"
+        if not isinstance(phase, dict):
+            plan.bad(where, "must be a mapping")
+            continue
+        number = phase.get("phasenumber", key)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            plan.bad(f"{where}.phasenumber", f"must be a number, not {number!r}")
+            continue
+        ordered.append((number, where, phase))
+    ordered.sort(key=lambda item: item[0])
+    numbers = [n for n, _, _ in ordered]
+    for n in sorted({n for n in numbers if numbers.count(n) > 1}):
+        plan.bad(f"phases.{n}.phasenumber", f"phase number {n} is used twice")
+
+    try:
+        competition_end = parse_when(data.get("end_date"))
+    except ValueError as e:
+        plan.bad("end_date", str(e))
+        competition_end = None
+    tasks, phases, labels = [], [], []
+    starts = []
+    for _number, where, phase in ordered:
+        try:
+            starts.append(parse_when(phase.get("start_date")))
+        except ValueError as e:
+            plan.bad(f"{where}.start_date", str(e))
+            starts.append(None)
+        if starts[-1] is None and "start_date" not in phase:
+            plan.bad(f"{where}.start_date", "is required")
+    for position, (number, where, phase) in enumerate(ordered):
+        task_key = f"phase-{number}"
+        task = {"key": task_key, "name": str(phase.get("label") or f"Phase {number}")[:200],
+                "description": str(phase.get("description") or "")}
+        if not phase.get("scoring_program"):
+            plan.bad(where, "scoring_program is required")
+        for name in PROGRAMS:
+            placeholder = plan.ref(phase.get(name), name, where, name, source)
+            if placeholder:
+                task[name] = placeholder
+        tasks.append(task)
+        start = starts[position]
+        end = None
+        if version == "1.8" and phase.get("end_date"):
+            try:
+                end = parse_when(phase.get("end_date"))
+            except ValueError as e:
+                plan.bad(f"{where}.end_date", str(e))
+        elif position + 1 < len(ordered):
+            end = starts[position + 1]
+        else:
+            end = competition_end
+        if phase.get("force_submission_to_leaderboard"):
+            rule = "last"
+        elif phase.get("force_best_submission_to_leaderboard"):
+            rule = "best"
+        else:
+            rule = "selected"
+        out = {
+            "name": str(phase.get("label") or f"Phase {number}")[:200],
+            "description": str(phase.get("description") or ""),
+            "index": position,
+            "start": start.isoformat() + "Z" if start else None,
+            "end": end.isoformat() + "Z" if end else None,
+            "tasks": [task_key],
+            "max_submissions": as_int(plan, phase.get("max_submissions"), f"{where}.max_submissions", 100),
+            "max_submissions_per_day": as_int(plan, phase.get("max_submissions_per_day"),
+                                              f"{where}.max_submissions_per_day", 0),
+            "execution_time_limit": as_int(plan, phase.get("execution_time_limit"), f"{where}.execution_time_limit", 300),
+            "submission_rule": rule,
+            "_start": start,
+            "_end": end,
+        }
+        if phase.get("leaderboard_management_mode") == "hide_results":
+            out["leaderboard_visibility"] = "private"
+        for name in ("public_data", "starting_kit"):
+            placeholder = plan.ref(phase.get(name), name, where, name, source)
+            if placeholder:
+                out[name] = placeholder
+        phases.append(out)
+        labels.append(where)
+    for (_, prev_where, _), (_, where, _), prev, cur in zip(ordered, ordered[1:], starts, starts[1:], strict=False):
+        if prev is not None and cur is not None and cur <= prev and version != "1.8":
+            plan.bad(f"{where}.start_date", f"must be after {prev_where}.start_date ({cur.date()} <= {prev.date()})")
+    check_phase_dates(plan, phases, labels, allow_parallel=True)
+    body["tasks"] = tasks
+    body["phases"] = phases
+    body["leaderboards"] = _leaderboards(plan, data.get("leaderboard") or {})
+    if body["leaderboards"]:
+        for phase in phases:
+            phase["leaderboard"] = body["leaderboards"][0]["key"]
+    plan.body = body
+    return plan
+
+
+def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
+    if not isinstance(section, dict):
+        plan.bad("leaderboard", "must be a mapping with leaderboards and columns")
+        return []
+    boards_in = section.get("leaderboards") or {}
+    columns_in = section.get("columns") or {}
+    if not isinstance(boards_in, dict) or not isinstance(columns_in, dict):
+        plan.bad("leaderboard", "leaderboards and columns must be mappings")
+        return []
+    boards: list[dict[str, Any]] = []
+    by_label: dict[str, dict[str, Any]] = {}
+    for i, (name, board) in enumerate(sorted(boards_in.items(), key=lambda kv: (kv[1] or {}).get("rank", 0) if isinstance(kv[1], dict) else 0)):
+        board = board if isinstance(board, dict) else {}
+        label = str(board.get("label") or name)
+        out = {"key": slugify(name)[:64], "title": label[:200], "index": i, "columns": []}
+        boards.append(out)
+        by_label[label] = out
+        by_label[str(name)] = out
+    for key, column in sorted(columns_in.items(), key=lambda kv: (kv[1] or {}).get("rank", 0) if isinstance(kv[1], dict) else 0):
+        where = f"leaderboard.columns.{key}"
+        if not isinstance(column, dict):
+            plan.bad(where, "must be a mapping")
+            continue
+        owner = column.get("leaderboard")
+        label = owner.get("label") if isinstance(owner, dict) else owner
+        board = by_label.get(str(label)) if label is not None else (boards[0] if len(boards) == 1 else None)
+        if board is None:
+            plan.bad(f"{where}.leaderboard", f"no leaderboard {label!r}")
+            continue
+        sort = column.get("sort", "desc")
+        if sort not in ("asc", "desc"):
+            plan.bad(f"{where}.sort", f"must be asc or desc, not {sort!r}")
+        out: dict[str, Any] = {"key": str(key), "title": str(column.get("label") or key)[:200], "index": column.get("rank", 0),
+                               "sorting": sort, "hidden": bool(column.get("hidden", False))}
+        if column.get("numeric_format") is not None:
+            out["precision"] = as_int(plan, column["numeric_format"], f"{where}.numeric_format", None)
+        computed = column.get("computed")
+        if computed:
+            operation = computed.get("operation") if isinstance(computed, dict) else None
+            if operation != "Avg":
+                plan.bad(f"{where}.computed.operation", f"unknown operation {operation!r} (CodaLab knows Avg)")
+            fields = computed.get("fields") if isinstance(computed, dict) else None
+            names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields or [])
+            if str(key) in names:
+                plan.bad(f"{where}.computed.fields", "references the column itself")
+            unknown = [n for n in names if n not in columns_in]
+            if unknown:
+                plan.bad(f"{where}.computed.fields", f"unknown column(s) {', '.join(map(repr, unknown))}")
+            out["computation"] = "avg_rank"
+            out["computation_keys"] = [n for n in names if n in columns_in and n != str(key)]
+        board["columns"].append(out)
+    for board in boards:
+        keys = [c["key"] for c in board["columns"]]
+        if not board["columns"]:
+            plan.bad(f"leaderboard.leaderboards.{board['title']}", "has no columns")
+        for dup in sorted({k for k in keys if keys.count(k) > 1}):
+            plan.bad(f"leaderboard.columns.{dup}", "is used twice")
+    return boards

@@ -1,0 +1,117 @@
+"""What the format readers produce: a competition body in Podium's own shape (the API's
+``CompetitionIn``) whose programs and data are still references to files in the bundle, plus
+every problem found, each naming the file and the key path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from ..schemas import naive_utc
+
+YAML = "competition.yaml"
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A program or dataset the import stores: a path in the bundle or an existing dataset id."""
+
+    path: str | None
+    kind: str
+    where: str
+    dataset_id: int | None = None
+
+
+@dataclass
+class Plan:
+    body: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, FileRef] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    logo: FileRef | None = None
+
+    def bad(self, where: str, message: str) -> None:
+        self.problems.append(f"{YAML}: {where}: {message}")
+
+    def ref(self, value: Any, kind: str, where: str, name: str, source) -> str | None:
+        """Register a program or dataset reference; returns its placeholder, or None when absent
+        (after recording a problem if it is missing from the bundle)."""
+        if value is None or value == "":
+            return None
+        placeholder = f"@file{len(self.files)}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.files[placeholder] = FileRef(None, kind, where, dataset_id=value)
+            return placeholder
+        if not isinstance(value, str) or source.resolve(value) is None:
+            self.bad(where, f"{name} {value!r} not found in bundle")
+            return None
+        self.files[placeholder] = FileRef(value, kind, f"{where}.{name}")
+        return placeholder
+
+
+def parse_when(value: Any) -> datetime | None:
+    """A YAML date, datetime or string as naive UTC; None when absent; ValueError when bad."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return naive_utc(value)
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            return naive_utc(datetime.fromisoformat(text))
+        except ValueError:
+            pass
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y"):
+            try:
+                return datetime.strptime(value.strip(), fmt)
+            except ValueError:
+                continue
+    raise ValueError(f"not a date: {value!r}")
+
+
+def show(moment: datetime) -> str:
+    """A date as the organizer wrote it: without time when it is midnight."""
+    return moment.date().isoformat() if moment.time() == time() else moment.isoformat()
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:50].strip("-")
+    return slug if len(slug) >= 2 else f"competition-{slug or 'x'}"
+
+
+def as_int(plan: Plan, value: Any, where: str, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        plan.bad(where, f"must be a whole number, not {value!r}")
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        plan.bad(where, f"must be a whole number, not {value!r}")
+        return default
+    if number < 0:
+        plan.bad(where, f"must not be negative ({number})")
+        return default
+    return number
+
+
+def check_phase_dates(plan: Plan, phases: list[dict[str, Any]], labels: list[str], allow_parallel: bool) -> None:
+    """Each phase ends after it starts; phases do not overlap (unless the format allows it)."""
+    for label, phase in zip(labels, phases, strict=True):
+        start, end = phase.get("_start"), phase.get("_end")
+        if start is not None and end is not None and end <= start:
+            plan.bad(f"{label}.end", f"must be after {label}.start ({show(end)} < {show(start)})")
+    if allow_parallel:
+        return
+    for (prev_label, prev), (label, cur) in zip(zip(labels, phases, strict=True), list(zip(labels, phases, strict=True))[1:], strict=False):
+        p_start, p_end, c_start = prev.get("_start"), prev.get("_end"), cur.get("_start")
+        if p_start is None or c_start is None:
+            continue
+        if p_end is None:
+            plan.bad(f"{label}.start", f"overlaps {prev_label}, which never ends")
+        elif c_start < p_end:
+            plan.bad(f"{label}.start", f"overlaps {prev_label}, which ends {show(p_end)} ({show(c_start)} < {show(p_end)})")
