@@ -116,6 +116,7 @@ def phase_model(phase: Phase, roles: CompetitionRoles | None = None) -> dict[str
         "tasks": [t.key for t in phase.tasks],
         "public_data": phase.public_data_id,
         "starting_kit": phase.starting_kit_id,
+        "auto_migrate": phase.auto_migrate,
     }
 
 
@@ -142,6 +143,7 @@ def competition_model(competition: Competition, roles: CompetitionRoles, full: b
             terms=competition.terms,
             enable_detailed_results=competition.enable_detailed_results,
             queue=competition.queue.name if competition.queue else None,
+            fact_sheet=competition.fact_sheet or {},
             pages=[page_model(p) for p in competition.pages],
             phases=[phase_model(p, roles) for p in competition.phases],
             tasks=[task_model(t, roles) for t in competition.tasks],
@@ -188,6 +190,8 @@ def submission_model(submission: Submission, roles: CompetitionRoles, detail: bo
         "counts_toward_quota": submission.counts_toward_quota,
         "failure_reason": submission.failure_reason,
         "parent": submission.parent_id,
+        "migrated_from": submission.migrated_from_id,
+        "fact_sheet": submission.fact_sheet_answers or {},
         "scores": None if hide_scores else {s.column_key: s.value for s in submission.scores},
     }
     if detail:

@@ -316,11 +316,14 @@ class PodiumService(Application):
 
     def reap(self) -> None:
         """One reaper pass (in a thread: it touches the database)."""
-        from . import jobs
+        from . import jobs, migration
 
         with self.session_factory() as session:
+            migrated = migration.migrate_due_phases(session)
             result = jobs.reap(session, self.job_limits)
             session.commit()
+        if migrated:
+            self.log.info("Auto-migration queued %d submission(s)", len(migrated))
         if result.expired or result.republished or result.abandoned:
             self.log.warning("Reaper: %s", result)
         self.dispatcher.kick()

@@ -61,6 +61,7 @@ SCALAR_FIELDS = (
     "terms",
     "enable_detailed_results",
     "make_programs_available",
+    "fact_sheet",
 )
 
 
@@ -94,8 +95,9 @@ def create_competition(
         created_by=identity.name,
         registration_mode=RegistrationMode(body.registration_mode or "open"),
     )
+    dumped = body.model_dump()
     for name in SCALAR_FIELDS:
-        value = getattr(body, name, None)
+        value = dumped.get(name)
         if value is not None:
             setattr(competition, name, value)
     competition.queue = _queue(session, body.queue)
@@ -289,6 +291,7 @@ PHASE_SCALARS = (
     "hide_score_output",
     "name",
     "index",
+    "auto_migrate",
 )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from . import facts
 from .errors import Conflict, ValidationFailed
 from .leaderboard import ColumnSpec, ScoredSubmission, build_leaderboard, format_value
 from .orm import (
@@ -161,8 +162,15 @@ def read_page(
         .limit(limit)
         .offset(offset)
     ).all()
+    questions = facts.leaderboard_questions(phase.competition.fact_sheet or {})
+    answers: dict[int, dict] = {}
+    if questions and entries:
+        answers = dict(session.execute(
+            select(Submission.id, Submission.fact_sheet_answers).where(Submission.id.in_([e.submission_id for e in entries]))
+        ).all())
     return {
         "phase": phase.id,
+        "fact_columns": questions,
         "leaderboard": board.key if board else None,
         "title": board.title if board else None,
         "submission_rule": phase.submission_rule.value,
@@ -188,6 +196,7 @@ def read_page(
                 "submitted_at": e.submitted_at.isoformat() + "Z",
                 "scores": {c.key: (e.values or {}).get(c.key) for c in columns},
                 "display": {c.key: format_value((e.values or {}).get(c.key), c.precision) for c in columns},
+                "facts": {q["key"]: (answers.get(e.submission_id) or {}).get(q["key"]) for q in questions},
             }
             for e in entries
         ],

@@ -170,6 +170,10 @@ class Competition(Base):
     terms: Mapped[str] = mapped_column(Text, default="")
     enable_detailed_results: Mapped[bool] = mapped_column(Boolean, default=False)
     make_programs_available: Mapped[bool] = mapped_column(Boolean, default=False)
+    fact_sheet: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, doc="Questions asked at submission time: key → {type, title, selection, "
+        "is_required, is_on_leaderboard} (Codabench's format)."
+    )
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -247,6 +251,11 @@ class Phase(Base):
     leaderboard_id: Mapped[int | None] = mapped_column(
         ForeignKey("leaderboards.id", ondelete="SET NULL")
     )
+    auto_migrate: Mapped[bool] = mapped_column(
+        Boolean, default=False,
+        doc="At this phase's start, re-run the previous phase's leaderboard submissions on its tasks.",
+    )
+    migrated_at: Mapped[datetime | None] = mapped_column(doc="When the auto-migration into this phase ran.")
     public_data_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
     starting_kit_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
 
@@ -425,6 +434,10 @@ class Submission(Base):
     failure_kind: Mapped[FailureKind | None] = mapped_column(str_enum(FailureKind, "failure_kind"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str] = mapped_column(Text, default="")
+    fact_sheet_answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    migrated_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), doc="The submission an auto-migration copied."
+    )
 
     phase: Mapped[Phase] = relationship()
     files: Mapped[list[SubmissionFile]] = relationship(

@@ -128,6 +128,9 @@ class PhaseFields(Body):
     leaderboard_visibility: Literal["public", "participants", "private"] | None = None
     submission_rule: Literal["best", "last", "selected", "all"] | None = None
     leaderboard: Key | None = Field(None, description="Key of one of the competition's leaderboards.")
+    auto_migrate: bool | None = Field(
+        None, description="At this phase's start, re-run the previous phase's leaderboard submissions here."
+    )
     public_data: ArtifactRef | None = None
     starting_kit: ArtifactRef | None = None
 
@@ -158,6 +161,23 @@ class PhaseUpdate(PhaseFields):
     tasks: Annotated[list[Key], Field(min_length=1)] | None = None
 
 
+class FactQuestion(Body):
+    """One fact-sheet question (Codabench's format), asked at submission time."""
+
+    key: Key | None = None
+    type: Literal["checkbox", "text", "select"]
+    title: Title
+    selection: list[str | bool | int | float] | str | None = None
+    is_required: bool = False
+    is_on_leaderboard: bool = False
+
+    @model_validator(mode="after")
+    def _select_has_options(self) -> FactQuestion:
+        if self.type == "select" and not (isinstance(self.selection, list) and self.selection):
+            raise ValueError("a select question needs a non-empty selection list")
+        return self
+
+
 class CompetitionFields(Body):
     description: str | None = None
     registration_mode: Literal["open", "approval", "groups"] | None = None
@@ -169,6 +189,7 @@ class CompetitionFields(Body):
     enable_detailed_results: bool | None = None
     make_programs_available: bool | None = None
     queue: Key | None = None
+    fact_sheet: dict[Key, FactQuestion] | None = None
 
 
 class CompetitionIn(CompetitionFields):
@@ -227,6 +248,9 @@ class SubmissionIn(Body):
     description: Annotated[str, Field(max_length=2000)] = ""
     is_public: bool = False
     task: Key | None = Field(None, description="Submit to one task of a multi-task phase only.")
+    fact_sheet: dict[Key, str | bool | int | float] = Field(
+        default_factory=dict, description="Answers to the competition's fact-sheet questions."
+    )
 
 
 class DecisionIn(Body):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import artifacts
+from . import artifacts, facts
 from .clock import next_utc_midnight, start_of_utc_day, utcnow
 from .errors import InvalidTransition, PhaseClosed, QuotaExceeded, SubmissionError, ValidationFailed
 from .orm import (
@@ -197,6 +197,8 @@ def create(
             )
         task_id = task.id
 
+    answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
+
     # From here on the pair is locked until commit: count, then insert.
     session.commit()
     _lock_quota(session, phase.id, owner)
@@ -225,6 +227,7 @@ def create(
         sha256=body.sha256,
         idempotency_key=idempotency_key,
         created_at=now,
+        fact_sheet_answers=answers,
     )
     session.add(submission)
     session.flush()

@@ -227,6 +227,7 @@ def competition_snapshot(session, competition: Competition) -> dict:
         "registration_mode": competition.registration_mode.value, "docker_image": competition.docker_image,
         "enable_detailed_results": competition.enable_detailed_results,
         "participant_groups": competition.participant_groups, "organizer_group": competition.organizer_group,
+        "fact_sheet": competition.fact_sheet,
         "pages": [(p.key, p.title, p.index, p.content) for p in competition.pages],
         "tasks": [(t.key, t.name, t.description, t.ingestion_only_during_scoring, sha(t.scoring_program_id),
                    sha(t.ingestion_program_id), sha(t.input_data_id), sha(t.reference_data_id)) for t in competition.tasks],
@@ -237,7 +238,7 @@ def competition_snapshot(session, competition: Competition) -> dict:
                     p.execution_time_limit, p.max_submission_size, p.count_failed_submissions, p.hide_output,
                     p.hide_prediction_output, p.hide_score_output, p.leaderboard_visibility.value,
                     p.submission_rule.value, p.leaderboard.key if p.leaderboard else None, [t.key for t in p.tasks],
-                    sha(p.public_data_id), sha(p.starting_kit_id)) for p in competition.phases],
+                    sha(p.public_data_id), sha(p.starting_kit_id), p.auto_migrate) for p in competition.phases],
     }
 
 
@@ -247,13 +248,16 @@ def test_export_then_import_gives_an_equal_competition(api, creator, service, tm
     reference = upload_dataset(api, creator, "reference_data", "r.zip", bundles.REFERENCE)
     public = upload_dataset(api, creator, "public_data", "p.zip", bundles.INPUT_DATA)
     body = competition_body(unique_slug("trip"), registration_mode="groups", participant_groups=["class-a"],
-                            organizer_group="tas", terms="Be kind.", docker_image="python:3")
+                            organizer_group="tas", terms="Be kind.", docker_image="python:3",
+                            fact_sheet={"method": {"type": "text", "title": "Method", "is_required": True,
+                                                   "is_on_leaderboard": True}})
     body["tasks"][0].update(scoring_program=scoring, reference_data=reference, description="the task")
     body["leaderboards"][0]["columns"].append({"key": "avg", "title": "Average rank", "computation": "avg_rank",
                                                "computation_keys": ["accuracy", "runtime"], "hidden": True})
     body["leaderboards"][0]["primary_column"] = "avg"
     body["phases"][0].update(leaderboard_visibility="participants", submission_rule="selected", hide_output=True,
-                             count_failed_submissions=False, public_data=public, max_submission_size=12345)
+                             count_failed_submissions=False, public_data=public, max_submission_size=12345,
+                             auto_migrate=True)
     comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
     response = api(creator, "GET", f"/competitions/{comp['id']}/bundle")
     assert response.headers["Content-Type"] == "application/zip"

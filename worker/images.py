@@ -1,17 +1,17 @@
 """Runtime images without a registry: built locally from Debian packages, named by alias.
 
-Competitions name images such as ``codalab/codalab-legacy:py37``; sites without a registry (and
-this project's tests) map those names to local images built here with
+Competitions name images such as ``codalab/codalab-legacy:py37``; no registry can be reached
+here, so those names map (:data:`DEFAULT_IMAGE_ALIASES`) to local images built with
 ``mmdebstrap ... | docker import``:
 
-- ``podium/runtime:py3``: Debian bookworm's Python 3 with numpy, scipy, scikit-learn, pandas,
+- ``podium/runtime:py3``: Debian bookworm's Python 3.11 with numpy, scipy, scikit-learn, pandas,
   pyyaml, matplotlib, pillow and psutil.
-- ``podium/runtime:legacy``: Debian bullseye (numpy 1.19, older than 1.24) for old CodaLab
-  scoring code.
+- ``podium/runtime:legacy``: Debian bullseye's Python 3.9 with numpy 1.19 (older than 1.24, which
+  removed ``np.float`` and friends) for old CodaLab scoring code.
 
 In both, ``python`` and ``python3`` are Python 3 (old bundles call ``python``), a user
-``podium`` (uid 1000) exists, and ``/app`` is the working root. Build once; later calls reuse the
-image from the local engine.
+``podium`` (uid and gid 1000) exists, and ``/app`` is the working directory. Each image carries
+a label with a hash of its recipe: a present image is reused unless the recipe changed.
 
     podium images build [--force] [NAME ...]
     podium images list
@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 PACKAGES = (
     "python3",
@@ -42,154 +48,374 @@ PACKAGES = (
     "ca-certificates",
 )
 
+RECIPE_LABEL = "org.podium.runtime.recipe"
+ENGINE_HINT = "start the engine with scripts/ensure-docker.sh"
+
 
 @dataclass(frozen=True)
 class ImageSpec:
+    """One runtime image: a Debian suite and the packages installed into it."""
+
     name: str
     suite: str
     packages: tuple[str, ...] = PACKAGES
+    # Packages replaced by empty placeholders: bookworm's scipy hard-depends on pythran, which
+    # drags in g++, boost and every -dev header (~500 MB) that nothing needs at run time.
+    stubs: tuple[str, ...] = ()
     description: str = ""
 
 
-RUNTIME_IMAGES = {
-    "podium/runtime:py3": ImageSpec("podium/runtime:py3", "bookworm", description="current Python 3"),
-    "podium/runtime:legacy": ImageSpec(
-        "podium/runtime:legacy", "bullseye", description="numpy < 1.24 for old CodaLab code"
-    ),
-}
 DEFAULT_IMAGE = "podium/runtime:py3"
 LEGACY_IMAGE = "podium/runtime:legacy"
 
-DEFAULT_IMAGE_ALIASES = {
-    "codalab/codalab-legacy:py3": LEGACY_IMAGE,
-    "codalab/codalab-legacy:py37": LEGACY_IMAGE,
-    "codalab/codalab-legacy:py39": DEFAULT_IMAGE,
-    "codalab/codalab-legacy:py312": DEFAULT_IMAGE,
-    "codalab/codabench-legacy:py37": LEGACY_IMAGE,
-    "codalab/default:latest": DEFAULT_IMAGE,
-    "python:3": DEFAULT_IMAGE,
-    "python:3.9": LEGACY_IMAGE,
-    "python:3.11": DEFAULT_IMAGE,
+RUNTIME_IMAGES: dict[str, ImageSpec] = {
+    DEFAULT_IMAGE: ImageSpec(
+        DEFAULT_IMAGE, "bookworm", stubs=("python3-pythran",), description="Python 3.11, numpy 1.24"
+    ),
+    LEGACY_IMAGE: ImageSpec(LEGACY_IMAGE, "bullseye", description="Python 3.9, numpy 1.19"),
 }
 
 
+def _python_aliases() -> dict[str, str]:
+    """Docker Hub's ``python:3.x`` tags: up to 3.9 the legacy image (bullseye has 3.9)."""
+    table = {}
+    for tag in ("3", "latest", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"):
+        target = LEGACY_IMAGE if tag in ("3.6", "3.7", "3.8", "3.9") else DEFAULT_IMAGE
+        for suffix in ("", "-slim", "-bullseye", "-bookworm", "-slim-bullseye", "-slim-bookworm"):
+            if not (tag == "latest" and suffix):
+                table[f"python:{tag}{suffix}"] = target
+    return table
+
+
+DEFAULT_IMAGE_ALIASES: dict[str, str] = {
+    # CodaLab / Codabench defaults: py3 (3.6) and py37 era code expects numpy < 1.24.
+    "codalab/codalab-legacy:py27": LEGACY_IMAGE,
+    "codalab/codalab-legacy:py3": LEGACY_IMAGE,
+    "codalab/codalab-legacy:py36": LEGACY_IMAGE,
+    "codalab/codalab-legacy:py37": LEGACY_IMAGE,
+    "codalab/codalab-legacy:latest": LEGACY_IMAGE,
+    "codalab/codabench-legacy:py3": LEGACY_IMAGE,
+    "codalab/codabench-legacy:py37": LEGACY_IMAGE,
+    "codalab/codalab-legacy:py39": DEFAULT_IMAGE,
+    "codalab/codalab-legacy:py310": DEFAULT_IMAGE,
+    "codalab/codalab-legacy:py311": DEFAULT_IMAGE,
+    "codalab/codalab-legacy:py312": DEFAULT_IMAGE,
+    "codalab/codabench-legacy:py39": DEFAULT_IMAGE,
+    "codalab/codabench-legacy:py312": DEFAULT_IMAGE,
+    "codalab/default:latest": DEFAULT_IMAGE,
+    **_python_aliases(),
+}
+
+DEBIAN_SUITES = {
+    "stable", "oldstable", "testing", "unstable", "sid",
+    "buster", "bullseye", "bookworm", "trixie", "forky",
+}  # fmt: skip
+
+
 class ImageBuildError(RuntimeError):
-    """Building a runtime image failed; the message carries the tool's last output."""
+    """Building a runtime image failed; the message says what to install or shows the tool's output."""
 
 
-def resolve_image(name: str, aliases: dict[str, str] | None = None) -> str:
-    """The local image to run for the image a competition names (unknown names pass through)."""
-    table = DEFAULT_IMAGE_ALIASES if aliases is None else aliases
-    name = (name or "").strip() or DEFAULT_IMAGE
-    if name in table:
-        return table[name]
-    if ":" not in name.rsplit("/", 1)[-1] and f"{name}:latest" in table:
-        return table[f"{name}:latest"]
+def _normalize(name: str) -> str:
+    """Docker's spelling rules: ``docker.io/library/python`` is ``python:latest``."""
+    for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+    if name.startswith("library/"):
+        name = name[len("library/") :]
+    if "@" not in name and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
     return name
 
 
-def image_exists(name: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
+def resolve_image(name: str | None, aliases: dict[str, str] | None = None) -> str:
+    """The local image to run for the image a competition names; unknown names pass through."""
+    table = DEFAULT_IMAGE_ALIASES if aliases is None else aliases
+    name = (name or "").strip()
+    if not name:
+        return DEFAULT_IMAGE
+    if name in table:
+        return table[name]
+    return table.get(_normalize(name), name)
 
 
-def debian_mirror() -> str:
-    """The Debian mirror apt already uses here (no internet host is hardcoded)."""
-    for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*"))]:
-        try:
-            text = open(path).read()
-        except OSError:
-            continue
-        match = re.search(r"^URIs:\s*(\S+/debian)\s*$", text, re.M) or re.search(
-            r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+/debian)\s", text, re.M
-        )
-        if match:
-            return match.group(1)
-    raise ImageBuildError("No Debian mirror found in /etc/apt/sources.list(.d); mmdebstrap needs one.")
+def _docker() -> str:
+    return _require("docker", "docker.io")
 
 
 def _require(tool: str, package: str) -> str:
     found = shutil.which(tool)
     if found is None:
-        raise ImageBuildError(f"'{tool}' is needed to build runtime images: apt-get install {package}")
+        raise ImageBuildError(
+            f"'{tool}' is needed to build runtime images but is not installed: "
+            f"apt-get install {package} (or run scripts/ensure-docker.sh as root)"
+        )
     return found
 
 
-def build_image(spec: ImageSpec, *, force: bool = False, log: Callable[[str], None] = print) -> str:
-    """Build ``spec`` into the local engine unless it is already there."""
-    docker = _require("docker", "docker.io")
-    mmdebstrap = _require("mmdebstrap", "mmdebstrap")
-    if not force and image_exists(spec.name):
-        log(f"{spec.name}: present")
-        return spec.name
-    mirror = debian_mirror()
-    log(f"{spec.name}: building from Debian {spec.suite} ({mirror})")
-    started = time.monotonic()
-    hooks = [
-        'chroot "$1" useradd --uid 1000 --create-home --shell /bin/sh podium',
-        'mkdir -p "$1/app" && chmod 0777 "$1/app"',
-        'rm -rf "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/man/* "$1"/var/cache/apt/*',
+def engine_answers() -> bool:
+    """Whether a Docker engine answers (the CLI alone is not enough)."""
+    docker = shutil.which("docker")
+    return (
+        docker is not None and subprocess.run([docker, "info"], capture_output=True).returncode == 0
+    )
+
+
+def image_exists(name: str) -> bool:
+    return (
+        subprocess.run([_docker(), "image", "inspect", name], capture_output=True).returncode == 0
+    )
+
+
+def image_recipe(name: str) -> str | None:
+    """The recipe hash a present image was built from (None if absent or unlabelled)."""
+    out = subprocess.run(
+        [_docker(), "image", "inspect", "--format", "{{json .Config.Labels}}", name],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        return None
+    return (json.loads(out.stdout or "null") or {}).get(RECIPE_LABEL)
+
+
+def image_size(name: str) -> int | None:
+    out = subprocess.run(
+        [_docker(), "image", "inspect", "--format", "{{.Size}}", name],
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout) if out.returncode == 0 and out.stdout.strip().isdigit() else None
+
+
+def _source_entries(path: str) -> list[tuple[list[str], str, list[str]]]:
+    """(types, uri, suites) of each entry of an apt sources file, deb822 or one-line style."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return []
+    entries = []
+    if path.endswith(".sources"):
+        for stanza in re.split(r"\n\s*\n", text):
+            fields = {}
+            for line in stanza.splitlines():
+                match = re.match(r"^([A-Za-z-]+):\s*(.*)$", line)
+                if match:
+                    fields[match.group(1).lower()] = match.group(2).split()
+            if fields.get("enabled", ["yes"])[0].lower() == "no":
+                continue
+            for uri in fields.get("uris", []):
+                entries.append((fields.get("types", []), uri, fields.get("suites", [])))
+    else:
+        for line in text.splitlines():
+            match = re.match(r"^\s*(deb|deb-src)\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+            if match:
+                entries.append(([match.group(1)], match.group(2), [match.group(3)]))
+    return entries
+
+
+def debian_mirror() -> str:
+    """The Debian archive apt already uses here: no internet host is hardcoded.
+
+    ``PODIUM_DEBIAN_MIRROR`` overrides; otherwise the first enabled ``deb`` entry of
+    /etc/apt/sources.list(.d) whose suite is a Debian release (not -security or -updates).
+    """
+    if os.environ.get("PODIUM_DEBIAN_MIRROR"):
+        return os.environ["PODIUM_DEBIAN_MIRROR"].rstrip("/")
+    paths = ["/etc/apt/sources.list"] + sorted(
+        glob.glob("/etc/apt/sources.list.d/*.list") + glob.glob("/etc/apt/sources.list.d/*.sources")
+    )
+    for path in paths:
+        for types, uri, suites in _source_entries(path):
+            if "deb" in types and any(suite in DEBIAN_SUITES for suite in suites):
+                return uri.rstrip("/")
+    raise ImageBuildError(
+        "No Debian archive found in /etc/apt/sources.list(.d); set PODIUM_DEBIAN_MIRROR to one."
+    )
+
+
+def _hooks() -> list[str]:
+    """Run inside the new root: the unprivileged user, /app, and less weight."""
+    return [
+        'chroot "$1" groupadd --gid 1000 podium',
+        'chroot "$1" useradd --uid 1000 --gid 1000 --create-home --shell /bin/sh podium',
+        'install -d -o 1000 -g 1000 -m 0755 "$1/app"',
+        'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/cache/debconf/*-old'
+        ' "$1"/var/log/apt "$1"/var/log/*.log',
     ]
+
+
+DPKG_OPTIONS = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/lintian/*",
+)
+
+IMPORT_CHANGES = (
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    "ENV PYTHONUNBUFFERED=1",
+    "ENV PYTHONDONTWRITEBYTECODE=1",
+    "ENV MPLBACKEND=Agg",
+    "WORKDIR /app",
+    'CMD ["python3"]',
+)
+
+
+def recipe_hash(spec: ImageSpec) -> str:
+    """Everything that shapes the image except the mirror, so changing the recipe rebuilds."""
+    recipe = [spec.suite, spec.packages, spec.stubs, _hooks(), DPKG_OPTIONS, IMPORT_CHANGES]
+    return hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
+
+
+def _stub_deb(package: str, directory: Path) -> Path:
+    """An empty package with a higher version than Debian's, so apt installs it instead."""
+    root = directory / package
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {package}\nVersion: 99:0+podium\nArchitecture: all\n"
+        "Maintainer: Podium <root@localhost>\n"
+        "Description: placeholder installed by podium images\n"
+        " The real package is only needed to compile code, never to run it.\n"
+    )
+    deb = directory / f"{package}_stub.deb"
+    out = subprocess.run(
+        [_require("dpkg-deb", "dpkg"), "--root-owner-group", "--build", str(root), str(deb)],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise ImageBuildError(f"dpkg-deb could not build a stub for {package}:\n{out.stderr}")
+    deb.chmod(0o644)
+    return deb
+
+
+def mmdebstrap_command(spec: ImageSpec, mirror: str, stubs: list[Path]) -> list[str]:
+    """The mmdebstrap call that writes the image's root filesystem as a tar to stdout."""
     command = [
-        mmdebstrap,
+        _require("mmdebstrap", "mmdebstrap"),
         "--variant=essential",
-        "--mode=root",
         "--format=tar",
-        f"--include={','.join(spec.packages + ('passwd',))}",
-        *[f"--customize-hook={hook}" for hook in hooks],
-        spec.suite,
-        "-",
-        f"deb {mirror} {spec.suite} main",
+        '--aptopt=Acquire::Languages "none"',
+        f"--include={','.join((*spec.packages, 'passwd'))}",
+        *[f"--dpkgopt={option}" for option in DPKG_OPTIONS],
+        *[f"--customize-hook={hook}" for hook in _hooks()],
     ]
-    importer = [
-        docker,
-        "import",
-        "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "--change", "ENV PYTHONUNBUFFERED=1",
-        "--change", "ENV LANG=C.UTF-8",
-        "--change", "WORKDIR /app",
-        "--change", 'CMD ["python3"]',
-        "-",
-        spec.name,
-    ]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as build:
-        imported = subprocess.run(importer, stdin=build.stdout, capture_output=True)
-        build.stdout.close()  # type: ignore[union-attr]
-        stderr = build.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
-        build.wait()
-    if build.returncode != 0 or imported.returncode != 0:
-        tail = "\n".join((stderr + imported.stderr.decode(errors="replace")).splitlines()[-20:])
-        raise ImageBuildError(f"building {spec.name} failed:\n{tail}")
-    log(f"{spec.name}: built in {time.monotonic() - started:.0f} s")
+    if stubs:
+        command += [f"--include={deb}" for deb in stubs]
+        command.append("--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount")
+    return [*command, spec.suite, "-", f"deb {mirror} {spec.suite} main"]
+
+
+def build_image(spec: ImageSpec, *, force: bool = False, log: Callable[[str], None] = print) -> str:
+    """Build ``spec`` into the local engine unless an image from the same recipe is there."""
+    docker = _docker()
+    if not engine_answers():
+        raise ImageBuildError(
+            f"the Docker engine does not answer ('docker info' fails): {ENGINE_HINT}"
+        )
+    recipe = recipe_hash(spec)
+    if not force:
+        present = image_recipe(spec.name) if image_exists(spec.name) else None
+        if present == recipe:
+            log(f"{spec.name}: present (recipe {recipe})")
+            return spec.name
+        if image_exists(spec.name):
+            log(f"{spec.name}: present but from another recipe ({present}); rebuilding")
+    mirror = debian_mirror()
+    log(f"{spec.name}: building from Debian {spec.suite} at {mirror} (a minute or two)")
+    started = time.monotonic()
+    importer = [docker, "import", "--change", f"LABEL {RECIPE_LABEL}={recipe}"]
+    importer += [arg for change in IMPORT_CHANGES for arg in ("--change", change)]
+    with (
+        tempfile.TemporaryDirectory(prefix="podium-image-") as tmp,
+        tempfile.TemporaryFile() as err,
+    ):
+        os.chmod(tmp, 0o755)  # mmdebstrap's unshare mode reads the stubs as another user
+        stubs = [_stub_deb(package, Path(tmp)) for package in spec.stubs]
+        command = mmdebstrap_command(spec, mirror, stubs)
+        # Import untagged and tag only after mmdebstrap succeeded: a truncated tar never gets the name.
+        bootstrap = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err)
+        imported = None
+        try:
+            imported = subprocess.run([*importer, "-"], stdin=bootstrap.stdout, capture_output=True)
+        finally:
+            bootstrap.stdout.close()  # type: ignore[union-attr]
+            if imported is None or imported.returncode != 0:
+                bootstrap.terminate()  # no reader left: do not let apt run on for nothing
+            bootstrap.wait()
+        err.seek(0)
+        output = err.read().decode(errors="replace") + imported.stderr.decode(errors="replace")
+    image_id = imported.stdout.decode().strip()
+    if bootstrap.returncode != 0 or imported.returncode != 0 or not image_id:
+        if image_id:
+            subprocess.run([docker, "image", "rm", image_id], capture_output=True)
+        tail = "\n".join(output.strip().splitlines()[-25:])
+        raise ImageBuildError(
+            f"building {spec.name} failed (mmdebstrap exit {bootstrap.returncode}, "
+            f"docker import exit {imported.returncode}):\n{tail}"
+        )
+    tagged = subprocess.run([docker, "tag", image_id, spec.name], capture_output=True, text=True)
+    if tagged.returncode != 0:
+        raise ImageBuildError(f"docker tag {image_id} {spec.name} failed: {tagged.stderr.strip()}")
+    size = image_size(spec.name) or 0
+    log(f"{spec.name}: built in {time.monotonic() - started:.0f} s, {size / 1e6:.0f} MB")
     return spec.name
 
 
-def build_all(names: list[str] | None = None, force: bool = False, log: Callable[[str], None] = print) -> list[str]:
+def build_all(
+    names: list[str] | None = None, force: bool = False, log: Callable[[str], None] = print
+) -> list[str]:
+    """Build the named runtime images (all by default); each one is reused when up to date."""
     chosen = names or list(RUNTIME_IMAGES)
-    unknown = [n for n in chosen if n not in RUNTIME_IMAGES]
+    unknown = [name for name in chosen if name not in RUNTIME_IMAGES]
     if unknown:
-        raise ImageBuildError(f"unknown runtime image(s): {', '.join(unknown)}; known: {', '.join(RUNTIME_IMAGES)}")
-    return [build_image(RUNTIME_IMAGES[n], force=force, log=log) for n in chosen]
+        raise ImageBuildError(
+            f"unknown runtime image(s): {', '.join(unknown)}; known: {', '.join(RUNTIME_IMAGES)}"
+        )
+    return [build_image(RUNTIME_IMAGES[name], force=force, log=log) for name in chosen]
+
+
+def _list() -> None:
+    answers = engine_answers()
+    for name, spec in RUNTIME_IMAGES.items():
+        if not answers:
+            state = "unknown (no engine)"
+        elif not image_exists(name):
+            state = "missing"
+        elif image_recipe(name) != recipe_hash(spec):
+            state = "outdated"
+        else:
+            state = f"present {(image_size(name) or 0) / 1e6:.0f} MB"
+        print(f"{name:<24} {spec.suite:<9} {state:<20} {spec.description}")
+    print("\naliases:")
+    for alias, target in sorted(DEFAULT_IMAGE_ALIASES.items()):
+        print(f"  {alias:<34} -> {target}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="podium images", description="Local runtime images, no registry.")
+    """``podium images build|list``."""
+    parser = argparse.ArgumentParser(
+        prog="podium images", description="Local runtime images built from Debian, no registry."
+    )
     sub = parser.add_subparsers(dest="action", required=True)
-    build = sub.add_parser("build", help="Build the runtime images that are missing.")
-    build.add_argument("--force", action="store_true", help="Rebuild even if present.")
-    build.add_argument("names", nargs="*", help=f"Images to build (default: {', '.join(RUNTIME_IMAGES)}).")
+    build = sub.add_parser("build", help="Build the runtime images that are missing or outdated.")
+    build.add_argument("--force", action="store_true", help="Rebuild even if up to date.")
+    build.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"default: {' '.join(RUNTIME_IMAGES)}"
+    )
     sub.add_parser("list", help="Show the runtime images and the aliases that map to them.")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.action == "build":
             build_all(args.names, force=args.force)
         else:
-            for name, spec in RUNTIME_IMAGES.items():
-                state = "present" if shutil.which("docker") and image_exists(name) else "missing"
-                print(f"{name:<24} {spec.suite:<10} {state:<8} {spec.description}")
-            for alias, target in sorted(DEFAULT_IMAGE_ALIASES.items()):
-                print(f"  {alias} -> {target}")
+            _list()
     except ImageBuildError as e:
-        print(f"podium images: {e}")
+        print(f"podium images: {e}", file=sys.stderr)
         return 1
     return 0
 

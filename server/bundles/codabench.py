@@ -196,6 +196,8 @@ def convert(source) -> Plan:
         }
         for name, default in DEFAULTS.items():
             out[name] = as_int(plan, phase.get(name), f"{where}.{name}", default)
+        if "auto_migrate_to_this_phase" in phase:
+            out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
         for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):
             if flag in phase:
                 out[flag] = bool(phase[flag])
@@ -216,6 +218,11 @@ def convert(source) -> Plan:
         phases.append(out)
     check_phase_dates(plan, phases, labels, allow_parallel=bool(data.get("parallel_phases", False)))
     body["phases"] = phases
+    if data.get("fact_sheet"):
+        if isinstance(data["fact_sheet"], dict):
+            body["fact_sheet"] = data["fact_sheet"]
+        else:
+            plan.bad("fact_sheet", "must be a mapping of question key to question")
     for name in ("participant_groups", "organizer_group", "listed"):
         if name in data:
             body[name] = data[name]

@@ -137,6 +137,8 @@ def convert(source, version: str) -> Plan:
             "_start": start,
             "_end": end,
         }
+        if phase.get("auto_migration"):
+            out["auto_migrate"] = True
         if phase.get("leaderboard_management_mode") == "hide_results":
             out["leaderboard_visibility"] = "private"
         for name in ("public_data", "starting_kit"):

@@ -82,6 +82,7 @@ def export_bundle(session: Session, storage: Storage, competition: Competition) 
             "tasks": [task_index[t.id] for t in phase.tasks],
             "hide_output": phase.hide_output, "hide_prediction_output": phase.hide_prediction_output,
             "hide_score_output": phase.hide_score_output,
+            "auto_migrate_to_this_phase": phase.auto_migrate,
             # Podium's own keys, ignored by Codabench
             "submission_rule": phase.submission_rule.value,
             "leaderboard_visibility": phase.leaderboard_visibility.value,
@@ -110,6 +111,8 @@ def export_bundle(session: Session, storage: Storage, competition: Competition) 
         "leaderboards": boards,
         "parallel_phases": _parallel(competition),
     }
+    if competition.fact_sheet:
+        data["fact_sheet"] = competition.fact_sheet
     if competition.terms:
         files["terms.md"] = competition.terms.encode()
         data["terms"] = "terms.md"
