@@ -11,6 +11,13 @@ LOG=${PODIUM_DOCKERD_LOG:-/var/log/podium-dockerd.log}
 PIDFILE=${PODIUM_DOCKERD_PIDFILE:-/var/run/docker.pid} # dockerd's default: engines others started count
 WAIT=${PODIUM_DOCKER_WAIT:-60}
 read -r -a EXTRA_ARGS <<<"${PODIUM_DOCKERD_ARGS:-}"
+EXEC_ROOT=/var/run/docker
+for ((a = 0; a < ${#EXTRA_ARGS[@]}; a++)); do
+    case "${EXTRA_ARGS[a]}" in
+    --exec-root=*) EXEC_ROOT=${EXTRA_ARGS[a]#--exec-root=} ;;
+    --exec-root) EXEC_ROOT=${EXTRA_ARGS[a + 1]:-$EXEC_ROOT} ;;
+    esac
+done
 SOCKET=/var/run/docker.sock
 case "${DOCKER_HOST:-}" in
 unix://*) SOCKET=${DOCKER_HOST#unix://} ;;
@@ -40,6 +47,13 @@ start_dockerd() {
     if [ -n "$SOCKET" ] && [ -S "$SOCKET" ]; then
         say "removing stale socket $SOCKET (nothing answers on it)"
         rm -f "$SOCKET"
+    fi
+    # dockerd reuses the containerd named here if that pid exists, even as a zombie, then times out.
+    local cpid
+    cpid=$(cat "$EXEC_ROOT/containerd/containerd.pid" 2>/dev/null || true)
+    if [[ "$cpid" =~ ^[0-9]+$ ]] && ! { alive "$cpid" && grep -qx containerd "/proc/$cpid/comm" 2>/dev/null; }; then
+        say "removing stale $EXEC_ROOT/containerd/containerd.pid (pid $cpid is not a running containerd)"
+        rm -f "$EXEC_ROOT/containerd/containerd.pid"
     fi
     say "starting dockerd (log: $LOG, pid file: $PIDFILE)"
     mkdir -p "$(dirname "$LOG")" "$(dirname "$PIDFILE")"

@@ -144,6 +144,14 @@ CODABENCH_V2_YAML = textwrap.dedent("""
         end: 2099-01-01
         max_submissions_per_day: 10
         tasks: [0]
+    fact_sheet:
+      approach:
+        key: approach
+        type: select
+        title: Approach
+        selection: [rules, learning]
+        is_required: false
+        is_on_leaderboard: true
     leaderboards:
       - index: 0
         title: Results

@@ -74,6 +74,7 @@ def test_codabench_v2_bundle(api, creator, users, worker) -> None:
     assert status["status"] == "succeeded", status["errors"]
     comp = api(creator, "GET", f"/competitions/{status['competition_slug']}", expect=200).json()
     assert comp["terms"] == "Play fair." and comp["enable_detailed_results"] is True
+    assert comp["fact_sheet"]["approach"]["selection"] == ["rules", "learning"]
     phase = comp["phases"][0]
     assert (phase["submission_rule"], phase["max_submissions_per_day"], phase["max_submissions"],
             phase["execution_time_limit"]) == ("last", 10, 100, 600)
@@ -86,6 +87,7 @@ def test_codabench_v2_bundle(api, creator, users, worker) -> None:
     assert sub["scores"] == {"accuracy": 0.75, "runtime": 2.0}, sub["failure_reason"]
     board = api(cat, "GET", f"/phases/{phase['id']}/leaderboard", expect=200).json()
     assert board["entries"][0]["scores"] == {"accuracy": 0.75, "runtime": 2.0, "mean": 1.375}
+    assert board["fact_columns"] == [{"key": "approach", "title": "Approach"}]
     roles = {f["role"] for f in api(cat, "GET", f"/submissions/{sub['id']}/outputs", expect=200).json()["files"]}
     assert "detailed_results" in roles
 
@@ -93,7 +95,7 @@ def test_codabench_v2_bundle(api, creator, users, worker) -> None:
 MULTI_TASK = bb.CODABENCH_V2_YAML.replace(
     "solutions:\n  - index: 0\n    tasks: [0]\n    path: solution/\n",
     "  - index: 1\n    name: Second\n    scoring_program: f1_program/\n",
-).replace("    tasks: [0]\nleaderboards", "    tasks: [0, 1]\nleaderboards").replace(
+).replace("    tasks: [0]\nfact_sheet", "    tasks: [0, 1]\nfact_sheet").replace(
     "      - {title: Mean, key: mean, index: 2, computation: avg, computation_indexes: [0, 1]}",
     "      - {title: F1, key: f1, index: 2}")
 
@@ -166,9 +168,9 @@ REFUSALS = {
         "Add_And_Delete, Add_And_Delete_Multiple, Force_Last, Force_Latest_Multiple, Force_Best)"]),
     "missing scoring program": (v2_with("scoring_program: scoring_program/", "scoring_program: scoring/"),
                                 ["competition.yaml: tasks[0]: scoring_program 'scoring/' not found in bundle"]),
-    "overlapping phases": (v2_with("    tasks: [0]\nleaderboards",
+    "overlapping phases": (v2_with("    tasks: [0]\nfact_sheet",
                                    "    tasks: [0]\n  - index: 1\n    name: Second\n    start: 2098-06-01\n"
-                                   "    tasks: [0]\nleaderboards"),
+                                   "    tasks: [0]\nfact_sheet"),
         ["competition.yaml: phases[1].start: overlaps phases[0], which ends 2099-01-01 (2098-06-01 < 2099-01-01)"]),
     "dates out of order": (v2_with("start: 2024-01-01\n    end: 2099-01-01", "start: 2024-03-05\n    end: 2024-03-01"),
                            ["competition.yaml: phases[0].end: must be after phases[0].start (2024-03-01 < 2024-03-05)"]),
