@@ -1,0 +1,373 @@
+"""Podium's benchmarks: each figure beside the floor of what it wraps, measured in the same run.
+
+    .venv/bin/python bench/run.py [--only B1,B2] [--quick] [--full]
+
+Writes raw samples and a summary per benchmark to ``bench/results/<id>.json`` and prints a table.
+Everything talks to 127.0.0.1 only; every loop is bounded in count and time. ``--quick`` shortens
+the load phases (for a smoke run); ``--full`` adds B8 at 1,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from podium.server import leaderboard_store  # noqa: E402
+from podium.server.db import make_engine, make_session_factory  # noqa: E402
+from podium.server.orm import (  # noqa: E402
+    Attempt,
+    Participant,
+    Phase,
+    Score,
+    Submission,
+    SubmissionStatus,
+)
+from stack import CONSTANT_SCORER, Platform, pss_kb, scratch, summary, write_result  # noqa: E402
+
+ROWS: list[dict[str, Any]] = []
+
+
+def row(bench_id: str, what: str, value: float | None, floor: float | None, unit: str, target: str, met: bool | None,
+        **extra: Any) -> None:
+    ratio = (value / floor) if value is not None and floor else None
+    ROWS.append({"id": bench_id, "what": what, "value": value, "floor": floor, "ratio": ratio, "unit": unit,
+                 "target": target, "met": met, **extra})
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+    """Closed-loop load from a second process (wrk): requests/s and latency percentiles in ms."""
+    argv = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+            "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 30).stdout
+
+    def unit(value: str, suffix: str) -> float:
+        factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[suffix]
+        return float(value) * factor
+
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for p in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        result[f"p{p}"] = unit(m.group(1), m.group(2)) if m else None
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    result["non_2xx"] = int(errors.group(1)) if errors else 0
+    result["raw"] = out
+    return result
+
+
+def seed_phase(platform: Platform, phase_id: int, submissions: int, participants: int, start_id: int = 0) -> None:
+    """Finished submissions with scores, inserted directly, then the leaderboard rebuilt."""
+    engine = make_engine(platform.db_url)
+    factory = make_session_factory(engine)
+    rng = random.Random(7)
+    with factory() as session:
+        phase = session.get(Phase, phase_id)
+        base = datetime(2024, 1, 1)
+        owners = [f"seed-{start_id}-{i}" for i in range(participants)]
+        session.execute(sa.insert(Participant), [
+            {"competition_id": phase.competition_id, "username": o, "status": "approved", "created_at": base}
+            for o in owners])
+        chunk = 20000
+        for offset in range(0, submissions, chunk):
+            n = min(chunk, submissions - offset)
+            rows = [{"phase_id": phase_id, "owner": owners[(offset + i) % participants], "status": "finished",
+                     "created_at": base + timedelta(seconds=offset + i), "counts_toward_quota": True,
+                     "is_public": False, "selected": False, "description": "", "log_tail": "",
+                     "fact_sheet_answers": {}} for i in range(n)]
+            ids = session.execute(sa.insert(Submission).returning(Submission.id), rows).scalars().all()
+            session.execute(sa.insert(Score), [{"submission_id": sid, "column_key": "accuracy",
+                                                "value": rng.random()} for sid in ids])
+            session.commit()
+        leaderboard_store.rebuild(session, session.get(Phase, phase_id))
+        session.commit()
+    engine.dispose()
+
+
+# --- the benchmarks ---------------------------------------------------------------------------
+
+
+def b1(platform: Platform, organizer, participant, args) -> None:
+    """Round trip from the create request to the score on the leaderboard, against a bare docker run."""
+    count = 10 if args.quick else 30
+    for executor in ("docker", "local"):
+        comp = platform.competition(organizer)
+        phase = comp["phases"][0]["id"]
+        platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
+        worker = platform.start_worker(executor)
+        samples = []
+        for i in range(count + 1):  # the first run warms caches and is not counted
+            t0 = time.perf_counter()
+            sid = platform.submit(participant, phase, key=f"b1-{executor}-{i}")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                board = platform.call(participant, "GET", f"/phases/{phase}/leaderboard", params={"limit": 5})
+                if any(e["submission"] == sid for e in board["entries"]):
+                    break
+                time.sleep(0.005)
+            else:
+                raise RuntimeError(f"B1: submission {sid} never reached the leaderboard")
+            if i:
+                samples.append(time.perf_counter() - t0)
+        platform.stop_process(worker)
+        floor = docker_floor(count) if executor == "docker" else None
+        s = summary(samples)
+        if executor == "docker":
+            row("B1", "round trip, Docker (p50)", ms(s["p50"]), ms(floor["p50"]), "ms", "≤ 2× floor",
+                s["p50"] <= 2 * floor["p50"])
+        else:
+            row("B1", "round trip, local executor (p50)", ms(s["p50"]), None, "ms", "≤ 150 ms", s["p50"] <= 0.150)
+        write_result(f"B1-{executor}", {"samples_s": samples, "summary": s, "floor": floor})
+
+
+def docker_floor(count: int) -> dict[str, float]:
+    """The same scoring program on the same image, with a bare docker run."""
+    from podium.worker.images import resolve_image
+
+    workdir = scratch()
+    program = workdir / "program"
+    program.mkdir()
+    (workdir / "out").mkdir(mode=0o777)
+    import io
+    import zipfile
+
+    zipfile.ZipFile(io.BytesIO(CONSTANT_SCORER)).extractall(program)
+    image = resolve_image("codalab/codalab-legacy:py37")
+    samples = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{program}:/app/program:ro",
+                        "-v", f"{workdir / 'out'}:/app/output", image, "python", "/app/program/score.py",
+                        "/app/input", "/app/output"], check=True, capture_output=True)
+        samples.append(time.perf_counter() - t0)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return summary(samples)
+
+
+def b2_b3(platform: Platform, organizer, participant, args, rows_count: int = 10_000, participants: int = 1_000,
+          bench_id: str = "B2") -> None:
+    comp = platform.competition(organizer)
+    phase = comp["phases"][0]["id"]
+    seed_phase(platform, phase, rows_count, participants)
+    token = participant.headers["Authorization"]
+    url = f"{platform.api}/phases/{phase}/leaderboard?limit=100"
+    seconds = 5 if args.quick else 15
+    requests.get(url, headers={"Authorization": token}, timeout=10).raise_for_status()
+    for clients in (1, 10, 50):
+        result = wrk(url, clients, seconds, {"Authorization": token})
+        floor = wrk(f"{platform.api}/", clients, seconds)
+        met = None
+        if clients == 50:
+            met = (result["p99"] or 1e9) <= 100 and result["rps"] >= 1000 and result["non_2xx"] == 0
+        row(bench_id, f"leaderboard top 100 of {rows_count:,} rows, {clients} clients (req/s)", result["rps"],
+            floor["rps"], "req/s", "≥ 1,000 req/s and p99 ≤ 100 ms at 50", met, p50_ms=result["p50"],
+            p99_ms=result["p99"], floor_p99_ms=floor["p99"], errors=result["non_2xx"])
+        write_result(f"{bench_id}-{clients}", {"leaderboard": result, "floor": floor})
+    if bench_id != "B2":
+        return
+    # B3: freshness, a score committed → visible in the leaderboard answer
+    engine = make_engine(platform.db_url)
+    factory = make_session_factory(engine)
+    samples = []
+    with factory() as session:
+        for i in range(10 if args.quick else 40):
+            sub = Submission(phase_id=phase, owner=f"fresh-{i}", status=SubmissionStatus.submitted,
+                             created_at=datetime(2020, 1, 1))
+            session.add(sub)
+            session.flush()
+            from podium.server import submissions as subs
+
+            subs.finish(session, sub, {"accuracy": 2.0 + i})  # the top score: it lands in the top 100
+            session.commit()
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < 10:
+                board = requests.get(url, headers={"Authorization": token}, timeout=10).json()
+                if board["entries"][0]["submission"] == sub.id:
+                    break
+            samples.append(time.perf_counter() - t0)
+    engine.dispose()
+    s = summary(samples)
+    row("B3", "freshness, score commit → leaderboard (p95)", ms(s["p95"]), None, "ms", "≤ 100 ms",
+        s["p95"] <= 0.100)
+    write_result("B3", {"samples_s": samples, "summary": s})
+
+
+def b4(platform: Platform, organizer, args) -> None:
+    """create + upload + finalize under 50 concurrent users."""
+    comp = platform.competition(organizer)
+    phase = comp["phases"][0]["id"]
+    users = [platform.user(f"b4-{i}-{random.randrange(10**6)}") for i in range(50)]
+    for u in users:
+        platform.call(u, "POST", f"/competitions/{comp['id']}/register")
+    duration = 20 if args.quick else 120
+    samples: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+
+    def loop(u) -> None:
+        n = 0
+        while time.monotonic() < stop_at and n < 10_000:
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                platform.submit(u, phase, key=f"{u.username}-{n}")
+                with lock:
+                    samples.append(time.perf_counter() - t0)
+            except Exception as e:  # counted, not hidden
+                with lock:
+                    errors.append(str(e)[:200])
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        list(pool.map(loop, users))
+    s = summary(samples)
+    row("B4", "submit (create + upload + finalize), 50 users (p99)", ms(s["p99"]), None, "ms",
+        "p99 ≤ 150 ms, no errors", s["p99"] <= 0.150 and not errors, p50_ms=ms(s["p50"]), submissions=len(samples),
+        errors=len(errors))
+    write_result("B4", {"samples_s": samples, "summary": s, "errors": errors[:50]})
+
+
+def b5_b6(platform: Platform, organizer, participant, args) -> None:
+    """Throughput with 1 and 2 Docker workers against the bare docker run rate; dispatch latency."""
+    count = 12 if args.quick else 40
+    floor = docker_floor(8 if args.quick else 20)
+    floor_rate = 60.0 / floor["p50"]
+    for workers in (1, 2):
+        comp = platform.competition(organizer)
+        phase = comp["phases"][0]["id"]
+        platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
+        procs = [platform.start_worker("docker") for _ in range(workers)]
+        t0 = time.perf_counter()
+        ids = [platform.submit(participant, phase, key=f"b5-{workers}-{i}") for i in range(count)]
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            listing = platform.call(participant, "GET", f"/phases/{phase}/submissions",
+                                    params={"status": "finished", "limit": 1})
+            if listing["total"] >= count:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - t0
+        for p in procs:
+            platform.stop_process(p)
+        engine = make_engine(platform.db_url)
+        with make_session_factory(engine)() as session:
+            scored = session.scalar(sa.select(sa.func.count(sa.distinct(Score.submission_id))).where(
+                Score.submission_id.in_(ids)))
+            scores = session.scalar(sa.select(sa.func.count(Score.id)).where(Score.submission_id.in_(ids)))
+            dispatch = [(a.started_at - a.created_at).total_seconds() for a in session.scalars(
+                sa.select(Attempt).where(Attempt.submission_id.in_(ids), Attempt.started_at.is_not(None)))]
+        engine.dispose()
+        rate = scored / elapsed * 60
+        target = floor_rate * 0.7 * workers if workers == 1 else floor_rate * 0.7
+        row("B5", f"scored submissions/min, {workers} Docker worker(s)", round(rate, 1), round(floor_rate, 1),
+            "per min", "≥ 70% of bare docker run rate; none lost or scored twice",
+            rate >= target and scored == count and scores == count, submitted=count, scored=scored)
+        if workers == 2:
+            d = summary(dispatch)
+            row("B6", f"dispatch, enqueue → claim over {d['n']} attempts in a burst (p50)", ms(d["p50"]), None, "ms",
+                "p50 ≤ 10 ms (idle worker)", d["p50"] <= 0.010)
+        write_result(f"B5-{workers}", {"elapsed_s": elapsed, "scored": scored, "scores": scores,
+                                       "dispatch_s": dispatch, "floor": floor})
+
+
+def b7(platform: Platform) -> None:
+    for _ in range(1000):
+        requests.get(platform.api + "/", timeout=10)
+    service_kb = pss_kb(platform.service.pid)
+    worker = platform.start_worker("docker")
+    time.sleep(3)
+    worker_kb = pss_kb(worker.pid)
+    platform.stop_process(worker)
+    row("B7", "service PSS after 1,000 requests", round(service_kb / 1024, 1), None, "MB", "≤ 100 MB",
+        service_kb <= 100 * 1024)
+    row("B7", "idle worker PSS (all its processes)", round(worker_kb / 1024, 1), None, "MB", "≤ 100 MB",
+        worker_kb <= 100 * 1024)
+    write_result("B7", {"service_pss_kb": service_kb, "worker_pss_kb": worker_kb})
+
+
+def b8(platform: Platform, organizer, participant, args) -> None:
+    sizes = [100_000] + ([1_000_000] if args.full else [])
+    for size in sizes:
+        b2_b3(platform, organizer, participant, args, rows_count=size, participants=1_000, bench_id="B8")
+    # "my submissions" is O(page): one participant with many rows
+    comp = platform.competition(organizer)
+    phase = comp["phases"][0]["id"]
+    seed_phase(platform, phase, 20_000, 1)
+    me = platform.user("seed-many")
+    url = f"{platform.api}/me/submissions?limit=50"
+    result = wrk(url, 10, 5 if args.quick else 10, {"Authorization": me.headers["Authorization"]})
+    row("B8", "my submissions, first page of 50 (10 clients, req/s)", result["rps"], None, "req/s",
+        "O(page): comparable to B2", None, p99_ms=result["p99"])
+    write_result("B8-my-submissions", result)
+
+
+def print_table() -> None:
+    print(f"\n{'id':<4} {'what':<68} {'value':>10} {'floor':>10} {'ratio':>7} {'unit':<6} met")
+    for r in ROWS:
+        value = "-" if r["value"] is None else f"{r['value']:.1f}"
+        floor = "-" if r["floor"] is None else f"{r['floor']:.1f}"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        met = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        print(f"{r['id']:<4} {r['what'][:68]:<68} {value:>10} {floor:>10} {ratio:>7} {r['unit']:<6} {met}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="B1,B2,B4,B5,B7,B8", help="Comma-separated ids (B3 runs with B2, B6 with B5).")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--full", action="store_true")
+    args = parser.parse_args()
+    chosen = set(args.only.split(","))
+    platform = Platform(scratch()).start()
+    started = time.time()
+    try:
+        organizer = platform.user("bench-organizer", groups=("creators",))
+        participant = platform.user("bench-participant")
+        if "B1" in chosen:
+            b1(platform, organizer, participant, args)
+        if "B2" in chosen or "B3" in chosen:
+            b2_b3(platform, organizer, participant, args)
+        if "B4" in chosen:
+            b4(platform, organizer, args)
+        if "B5" in chosen or "B6" in chosen:
+            b5_b6(platform, organizer, participant, args)
+        if "B7" in chosen:
+            b7(platform)
+        if "B8" in chosen:
+            b8(platform, organizer, participant, args)
+    finally:
+        platform.stop()
+    print_table()
+    import platform as host
+
+    write_result("summary", {"date": datetime.now().isoformat(timespec="seconds"), "machine": host.node(),
+                             "cpus": __import__("os").cpu_count(), "seconds": round(time.time() - started),
+                             "quick": args.quick, "rows": ROWS})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
