@@ -139,8 +139,8 @@ class Platform:
 
     # --- users and competitions ---------------------------------------------------------------
 
-    def user(self, name: str, groups: tuple[str, ...] = ()) -> requests.Session:
-        self.hub.create_user(name, groups=list(groups))
+    def user(self, name: str, groups: tuple[str, ...] = (), admin: bool = False) -> requests.Session:
+        self.hub.create_user(name, admin=admin, groups=list(groups))
         session = requests.Session()
         session.headers["Authorization"] = f"token {self.hub.token_for(name)}"
         session.username = name  # type: ignore[attr-defined]

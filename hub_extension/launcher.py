@@ -66,6 +66,21 @@ def find_proxy(project_dir: Path | None = None) -> str:
     return str(prefix / "node_modules" / ".bin" / "configurable-http-proxy")
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no procfs: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 class HubProcess:
     """A JupyterHub child process with Podium registered as a service."""
 
@@ -130,6 +145,14 @@ class HubProcess:
             "JUPYTERHUB_HOST": "",
             "JUPYTERHUB_CLIENT_ID": f"service-{self.service_name}",
         }
+
+    @property
+    def proxy_pid(self) -> int | None:
+        """The proxy's pid from the hub's pid file (the hub starts it in a session of its own)."""
+        try:
+            return int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -206,7 +229,13 @@ class HubProcess:
             return ""
 
     def stop(self, timeout: float = 15) -> None:
-        """Stop the hub and its proxy (the whole process group)."""
+        """Stop the hub, then its proxy if the hub could not (it runs in a session of its own)."""
+        proxy = self.proxy_pid or getattr(self, "_proxy_pid", None)
+        self._stop_hub(timeout)
+        if proxy is not None and pid_alive(proxy):
+            self._end_proxy(proxy)
+
+    def _stop_hub(self, timeout: float) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         pgid = os.getpgid(self.process.pid)
@@ -220,6 +249,25 @@ class HubProcess:
         except ProcessLookupError:
             pass
         self.process.wait(5)
+
+    @staticmethod
+    def _end_proxy(pid: int) -> None:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""
+        if cmdline and b"configurable-http-proxy" not in cmdline:
+            return  # the pid was reused by something that is not ours
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)  # the proxy leads its own session: pgid == pid
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if not pid_alive(pid):
+                    return
+                time.sleep(0.05)
 
     def __enter__(self) -> HubProcess:
         self.start()

@@ -155,8 +155,10 @@ def read_page(
     total = session.scalar(
         select(func.count(LeaderboardEntry.id)).where(LeaderboardEntry.phase_id == phase.id)
     )
-    entries = session.scalars(
-        select(LeaderboardEntry)
+    # plain rows, not ORM objects: this is the hot read path (see bench B2)
+    entries = session.execute(
+        select(LeaderboardEntry.rank, LeaderboardEntry.owner, LeaderboardEntry.submission_id,
+               LeaderboardEntry.submitted_at, LeaderboardEntry.values)
         .where(LeaderboardEntry.phase_id == phase.id)
         .order_by(LeaderboardEntry.rank)
         .limit(limit)

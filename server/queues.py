@@ -43,9 +43,20 @@ def rotate_token(queue: ComputeQueue) -> str:
     return token
 
 
-def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> str:
-    """The queue competitions use unless they name another. Its token comes from configuration,
-    else from ``data_dir/default_queue_token`` (created once). Returns the token."""
+def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> str | None:
+    """The queue competitions use unless they name another. A configured token is authoritative
+    (the queue is re-keyed to it). Without one, an existing queue keeps its token (a replica with
+    a fresh data_dir must not lock every worker out); a new queue gets the token kept in
+    ``data_dir/default_queue_token`` (created once). Returns the token when known here."""
+    queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == DEFAULT_QUEUE))
+    if not token and queue is not None:
+        path = os.path.join(data_dir, "default_queue_token")
+        if os.path.exists(path):
+            with open(path) as f:
+                stored = f.read().strip()
+            if hmac.compare_digest(queue.token_hash, hash_token(stored)):
+                return stored
+        return None
     if not token:
         path = os.path.join(data_dir, "default_queue_token")
         if not os.path.exists(path):
@@ -55,7 +66,6 @@ def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> 
                 f.write(new_token())
         with open(path) as f:
             token = f.read().strip()
-    queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == DEFAULT_QUEUE))
     if queue is None:
         create_queue(session, DEFAULT_QUEUE, None, token)
     elif not hmac.compare_digest(queue.token_hash, hash_token(token)):

@@ -177,6 +177,7 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
             str(podium), "service", f"--PodiumService.db_url={db_url}", f"--PodiumService.port={port}",
             "--PodiumService.ip=127.0.0.1", f"--PodiumService.data_dir={data_dir}",
             "--PodiumService.auth_cache_max_age=0", "--PodiumService.creator_group=creators",
+            "--PodiumService.default_queue_token=test-queue-token",
         ],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )

@@ -1,21 +1,4 @@
-"""Runtime images without a registry: built locally from Debian packages, named by alias.
-
-Competitions name images such as ``codalab/codalab-legacy:py37``; no registry can be reached
-here, so those names map (:data:`DEFAULT_IMAGE_ALIASES`) to local images built with
-``mmdebstrap ... | docker import``:
-
-- ``podium/runtime:py3``: Debian bookworm's Python 3.11 with numpy, scipy, scikit-learn, pandas,
-  pyyaml, matplotlib, pillow and psutil.
-- ``podium/runtime:legacy``: Debian bullseye's Python 3.9 with numpy 1.19 (older than 1.24, which
-  removed ``np.float`` and friends) for old CodaLab scoring code.
-
-In both, ``python`` and ``python3`` are Python 3 (old bundles call ``python``), a user
-``podium`` (uid and gid 1000) exists, and ``/app`` is the working directory. Each image carries
-a label with a hash of its recipe: a present image is reused unless the recipe changed.
-
-    podium images build [--force] [NAME ...]
-    podium images list
-"""
+"""Runtime images without a registry (Debian via mmdebstrap | docker import) and their aliases."""
 
 from __future__ import annotations
 
@@ -65,6 +48,9 @@ class ImageSpec:
     description: str = ""
 
 
+# In both images `python` and `python3` are Python 3 (old bundles call `python`), user `podium`
+# (uid/gid 1000) exists and /app is the working directory. The legacy image keeps numpy < 1.24,
+# which still has np.float and friends that old CodaLab scoring code uses.
 DEFAULT_IMAGE = "podium/runtime:py3"
 LEGACY_IMAGE = "podium/runtime:legacy"
 
@@ -161,31 +147,27 @@ def engine_answers() -> bool:
     )
 
 
-def image_exists(name: str) -> bool:
-    return (
-        subprocess.run([_docker(), "image", "inspect", name], capture_output=True).returncode == 0
+def _inspect(name: str, template: str) -> str | None:
+    """One field of a local image (None if the engine has no such image)."""
+    out = subprocess.run(
+        [_docker(), "image", "inspect", "--format", template, name], capture_output=True, text=True
     )
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def image_exists(name: str) -> bool:
+    return _inspect(name, "{{.Id}}") is not None
 
 
 def image_recipe(name: str) -> str | None:
     """The recipe hash a present image was built from (None if absent or unlabelled)."""
-    out = subprocess.run(
-        [_docker(), "image", "inspect", "--format", "{{json .Config.Labels}}", name],
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0:
-        return None
-    return (json.loads(out.stdout or "null") or {}).get(RECIPE_LABEL)
+    labels = _inspect(name, "{{json .Config.Labels}}")
+    return (json.loads(labels or "null") or {}).get(RECIPE_LABEL)
 
 
 def image_size(name: str) -> int | None:
-    out = subprocess.run(
-        [_docker(), "image", "inspect", "--format", "{{.Size}}", name],
-        capture_output=True,
-        text=True,
-    )
-    return int(out.stdout) if out.returncode == 0 and out.stdout.strip().isdigit() else None
+    size = _inspect(name, "{{.Size}}")
+    return int(size) if size and size.isdigit() else None
 
 
 def _source_entries(path: str) -> list[tuple[list[str], str, list[str]]]:
@@ -214,23 +196,24 @@ def _source_entries(path: str) -> list[tuple[list[str], str, list[str]]]:
     return entries
 
 
-def debian_mirror() -> str:
+def debian_mirror(apt_dir: str = "/etc/apt") -> str:
     """The Debian archive apt already uses here: no internet host is hardcoded.
 
     ``PODIUM_DEBIAN_MIRROR`` overrides; otherwise the first enabled ``deb`` entry of
-    /etc/apt/sources.list(.d) whose suite is a Debian release (not -security or -updates).
+    sources.list(.d) whose suite is a Debian release (not -security or -updates).
     """
     if os.environ.get("PODIUM_DEBIAN_MIRROR"):
         return os.environ["PODIUM_DEBIAN_MIRROR"].rstrip("/")
-    paths = ["/etc/apt/sources.list"] + sorted(
-        glob.glob("/etc/apt/sources.list.d/*.list") + glob.glob("/etc/apt/sources.list.d/*.sources")
+    listed = glob.glob(f"{apt_dir}/sources.list.d/*.list") + glob.glob(
+        f"{apt_dir}/sources.list.d/*.sources"
     )
+    paths = [f"{apt_dir}/sources.list", *sorted(listed)]
     for path in paths:
         for types, uri, suites in _source_entries(path):
             if "deb" in types and any(suite in DEBIAN_SUITES for suite in suites):
                 return uri.rstrip("/")
     raise ImageBuildError(
-        "No Debian archive found in /etc/apt/sources.list(.d); set PODIUM_DEBIAN_MIRROR to one."
+        f"No Debian archive found in {apt_dir}/sources.list(.d); set PODIUM_DEBIAN_MIRROR to one."
     )
 
 
@@ -318,13 +301,13 @@ def build_image(spec: ImageSpec, *, force: bool = False, log: Callable[[str], No
             f"the Docker engine does not answer ('docker info' fails): {ENGINE_HINT}"
         )
     recipe = recipe_hash(spec)
-    if not force:
-        present = image_recipe(spec.name) if image_exists(spec.name) else None
+    previous = _inspect(spec.name, "{{.Id}}")
+    if previous and not force:
+        present = image_recipe(spec.name)
         if present == recipe:
             log(f"{spec.name}: present (recipe {recipe})")
             return spec.name
-        if image_exists(spec.name):
-            log(f"{spec.name}: present but from another recipe ({present}); rebuilding")
+        log(f"{spec.name}: present but from another recipe ({present}); rebuilding")
     mirror = debian_mirror()
     log(f"{spec.name}: building from Debian {spec.suite} at {mirror} (a minute or two)")
     started = time.monotonic()
@@ -361,6 +344,9 @@ def build_image(spec: ImageSpec, *, force: bool = False, log: Callable[[str], No
     tagged = subprocess.run([docker, "tag", image_id, spec.name], capture_output=True, text=True)
     if tagged.returncode != 0:
         raise ImageBuildError(f"docker tag {image_id} {spec.name} failed: {tagged.stderr.strip()}")
+    if previous and previous != image_id:
+        # Untagged now; refused (and kept) while a container or another tag still uses it.
+        subprocess.run([docker, "image", "rm", previous], capture_output=True)
     size = image_size(spec.name) or 0
     log(f"{spec.name}: built in {time.monotonic() - started:.0f} s, {size / 1e6:.0f} MB")
     return spec.name

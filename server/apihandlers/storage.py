@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote
 
-from tornado import iostream
+from tornado import httputil, iostream
+from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
-from ..storage.base import ObjectTooLarge, StorageError
+from ..storage.base import ObjectTooLarge, StorageError, validate_key
 from ..storage.local import CHUNK, AtomicWriter, LocalStorage
 
+# An upload link signed without max_size still gets a cap.
 DEFAULT_MAX_PUT = 1024 * 1024 * 1024
+# Tornado's own body cap answers a bare 400 and, for chunked bodies, counts declared chunk sizes
+# before we see a byte; we count the bytes ourselves (413), so its cap must never bite first.
+_TORNADO_BODY_CAP = 1 << 62
+
+
+def _content_length(headers: httputil.HTTPHeaders) -> int | None:
+    """The announced body size, or None when absent or malformed (Tornado refuses the latter)."""
+    value = headers.get("Content-Length")
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
+
+
+def _content_disposition(filename: str) -> str:
+    """An attachment header safe for any name: an ASCII fallback plus the exact UTF-8 name."""
+    name = os.path.basename(filename.replace("\\", "/")) or "download"
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in " ._-") else "_" for c in name)
+    return f"attachment; filename=\"{fallback.strip() or 'download'}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 @stream_request_body
 class SignedObjectHandler(RequestHandler):
-    """``GET|PUT <base>/storage/<key>?method=&expires=&max_size=&sig=``."""
+    """``GET|PUT <base>/storage/<key>?method=&expires=&max_size=&filename=&sig=``.
+
+    The signature is the only credential: it is checked in ``prepare``, before Tornado reads any of
+    the body, and an upload is written to a temporary file that becomes the object only once it is
+    complete and within its size cap.
+    """
 
     SUPPORTED_METHODS = ("GET", "PUT")
-    writer: AtomicWriter | None = None
-    max_size: int | None = None
+
+    def initialize(self) -> None:
+        self.key = ""
+        self.filename: str | None = None
+        self.writer: AtomicWriter | None = None
+        self.max_size = DEFAULT_MAX_PUT
 
     @property
     def storage(self) -> LocalStorage:
@@ -30,101 +58,122 @@ class SignedObjectHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
-        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+
+    def check_xsrf_cookie(self) -> None:
+        """No cookie is involved: the URL's signature is the credential."""
+
+    # --- before the body ---------------------------------------------------------------------
 
     def prepare(self) -> None:
-        self.key = unquote(self.path_args[0])
-        params = {k: self.get_query_argument(k) for k in self.request.query_arguments}
-        self.storage.path(self.key)  # validates the key
-        signed = self.storage.signer.verify(self.key, self.request.method, params)
+        try:
+            self._authorize()
+        except StorageError as error:
+            self._refuse(error)
+
+    def _authorize(self) -> None:
+        self.key = validate_key(self.path_args[0])  # a bad key is 400, whatever the signature
+        params = {k: self.get_query_argument(k, strip=False) for k in self.request.query_arguments}
+        grant = self.storage.signer.verify(self.key, self.request.method or "", params)
+        self.filename = grant.filename
         if self.request.method != "PUT":
             return
-        self.max_size = int(signed["max_size"]) if "max_size" in signed else DEFAULT_MAX_PUT
-        # Tornado's own cap answers 400; keep it out of the way and count bytes ourselves (413).
-        self.request.connection.set_max_body_size(max(self.max_size + 1, DEFAULT_MAX_PUT))
-        length = self.request.headers.get("Content-Length")
-        if length is not None and int(length) > self.max_size:
+        self.max_size = grant.max_size if grant.max_size is not None else DEFAULT_MAX_PUT
+        self.request.connection.set_max_body_size(_TORNADO_BODY_CAP)
+        length = _content_length(self.request.headers)
+        if length is not None and length > self.max_size:
             raise ObjectTooLarge(
-                f"The upload is {length} bytes; this link accepts at most {self.max_size} bytes."
+                f"This file is {length} bytes; this upload link accepts at most {self.max_size} bytes."
             )
         self.writer = self.storage.writer(self.key)
+
+    # --- while the body streams ----------------------------------------------------------------
 
     def data_received(self, chunk: bytes) -> None:
         if self.writer is None:
             return
         if self.writer.size + len(chunk) > self.max_size:
-            self.writer.abort()
-            self.writer = None
-            self._refuse(ObjectTooLarge(f"The upload exceeds {self.max_size} bytes, the most this link accepts."))
+            self._refuse(
+                ObjectTooLarge(f"This file exceeds {self.max_size} bytes, the most this upload link accepts.")
+            )
             return
-        self.writer.write(chunk)
+        try:
+            self.writer.write(chunk)
+        except OSError:
+            app_log.exception("Storing the upload of %s failed", self.key)
+            self._discard()
+            self.clear()
+            self._send_json_error(500, "StorageFailure", "The file could not be stored; try again later.")
+
+    # --- after the body ------------------------------------------------------------------------
 
     async def get(self, _key: str) -> None:
-        handle = self.storage.open(self.key)
+        try:
+            handle = self.storage.open(self.key)
+        except StorageError as error:
+            self._refuse(error)
+            return
         with handle:
             self.set_header("Content-Type", "application/octet-stream")
-            filename = self.get_query_argument("filename", None)
-            if filename:
-                safe = "".join(c for c in filename if c.isalnum() or c in "._-") or "download"
-                self.set_header("Content-Disposition", f'attachment; filename="{safe}"')
-            import os
-
             self.set_header("Content-Length", os.fstat(handle.fileno()).st_size)
+            if self.filename:
+                self.set_header("Content-Disposition", _content_disposition(self.filename))
             while chunk := handle.read(CHUNK):
                 self.write(chunk)
                 try:
                     await self.flush()
                 except iostream.StreamClosedError:
-                    return
+                    return  # the client went away
 
-    async def put(self, _key: str) -> None:
+    def put(self, _key: str) -> None:
         if self.writer is None:
-            return  # already refused while streaming
-        info = self.writer.commit()
-        self.writer = None
+            return  # already refused while the body streamed
+        writer, self.writer = self.writer, None
+        try:
+            info = writer.commit()
+        except StorageError as error:
+            writer.abort()
+            self._refuse(error)
+            return
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"key": info.key, "size": info.size, "sha256": info.sha256}))
 
+    # --- cleanup and errors --------------------------------------------------------------------
+
     def on_connection_close(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
+        self._discard()  # the client hung up mid-upload
 
     def on_finish(self) -> None:
+        self._discard()  # any answer but success leaves nothing behind
+
+    def _discard(self) -> None:
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
 
     def _refuse(self, error: StorageError) -> None:
-        self.set_status(error.status_code)
-        self._write_json_error(error.status_code, error)
-        # stop reading the rest of a too-large body
-        self.request.connection.close() if hasattr(self.request.connection, "close") else None
+        """Answer with the error; an unread body is then dropped with the connection by Tornado."""
+        self._discard()
+        if not self._finished:
+            self.clear()
+            self._send_json_error(error.status_code, type(error).__name__, error.message)
 
-    def _write_json_error(self, status: int, error: Any) -> None:
+    def _send_json_error(self, status: int, reason: str, message: str) -> None:
+        self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(
-            json.dumps(
-                {"error": {"status": status, "reason": type(error).__name__, "message": str(error)}}
-            )
-        )
+        self.finish(json.dumps({"error": {"status": status, "reason": reason, "message": message}}))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, StorageError):
-            self._write_json_error(exc.status_code, exc)
+        """Tornado's own refusals (405, malformed requests, crashes) in the same JSON shape."""
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.SUPPORTED_METHODS))
+            message = "Storage links accept GET (download) and PUT (upload) only."
+        elif status_code >= 500:
+            message = "Something went wrong on the server; it has been logged."
         else:
-            self._write_json_error(status_code, Exception(self._reason))
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        if isinstance(e, StorageError):
-            if self.writer is not None:
-                self.writer.abort()
-                self.writer = None
-            if not self._finished:
-                self.send_error(e.status_code, exc_info=(type(e), e, e.__traceback__))
-            return
-        super()._handle_request_exception(e)
+            message = "This request is malformed."
+        reason = "".join(httputil.responses.get(status_code, "Error").title().split())
+        self._send_json_error(status_code, reason, message)
 
 
 default_handlers = [(r"/storage/(.+)", SignedObjectHandler)]

@@ -13,9 +13,10 @@ from .base import (
     validate_key,
 )
 from .local import LocalStorage
-from .signing import UrlSigner
+from .signing import Grant, UrlSigner
 
 __all__ = [
+    "Grant",
     "InvalidStorageKey",
     "LocalStorage",
     "MethodNotAllowedBySignature",
