@@ -205,6 +205,13 @@ def read_page(
     }
 
 
+def _cell(value: Any) -> Any:
+    """Neutralize spreadsheet formulas in text cells (user names are free text)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def to_csv(page: dict[str, Any]) -> str:
     """The leaderboard page as CSV: rank, participant, submission, time, then each column."""
     out = io.StringIO()
@@ -212,7 +219,7 @@ def to_csv(page: dict[str, Any]) -> str:
     writer.writerow(["rank", "participant", "submission", "submitted_at"] + [c["title"] for c in page["columns"]])
     for entry in page["entries"]:
         writer.writerow(
-            [entry["rank"], entry["owner"], entry["submission"], entry["submitted_at"]]
+            [entry["rank"], _cell(entry["owner"]), entry["submission"], entry["submitted_at"]]
             + [entry["display"][c["key"]] if entry["display"][c["key"]] is not None else "" for c in page["columns"]]
         )
     return out.getvalue()

@@ -507,3 +507,12 @@ def test_random_rules_pick_one_entry_per_owner_as_defined() -> None:
         chosen = {s.submission_id for s in subs if s.selected}
         chosen |= {best[o] for o in owners if not any(s.selected for s in subs if s.owner == o)}
         assert set(order(build_leaderboard(subs, columns, "selected", primary))) == chosen
+
+
+def test_csv_neutralizes_formulas() -> None:
+    from podium.server.leaderboard_store import to_csv
+
+    page = {"columns": [{"key": "acc", "title": "Accuracy"}],
+            "entries": [{"rank": 1, "owner": "=HYPERLINK(1)", "submission": 5, "submitted_at": "t",
+                         "display": {"acc": "0.5"}}]}
+    assert to_csv(page).splitlines()[1] == "1,'=HYPERLINK(1),5,t,0.5"
