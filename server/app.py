@@ -23,7 +23,7 @@ from jupyterhub.services.auth import HubAuth
 from traitlets import Bool, Dict, Float, Integer, Type, Unicode, default
 from traitlets.config import Application
 
-from . import db
+from . import db, web
 from .auth import HubTokenAuthenticator
 from .storage import LocalStorage, Storage, UrlSigner
 
@@ -299,6 +299,7 @@ class PodiumService(Application):
             access_scopes={f"access:services!service={self.service_name}"},
         )
         self.authenticator = HubTokenAuthenticator(self.hub_auth)
+        self.hub_oauth = web.make_hub_oauth(self)  # browser logins for the web pages
 
     def init_jobs(self) -> None:
         from . import jobs, queues
@@ -350,7 +351,8 @@ class PodiumService(Application):
             "podium": self,
             "podium_storage": self.storage,
             "log_function": self._log_request,
-            "xsrf_cookies": False,
+            "xsrf_cookies": False,  # the web pages' forms check JupyterHub's XSRF tokens themselves
+            "cookie_secret": web.cookie_secret(self.secret_key),
             "serve_traceback": False,
         }
         self.tornado_app = tornado.web.Application(

@@ -1,0 +1,57 @@
+"""The Podium web pages, served at the service's prefix and logged in through the hub (HubOAuth).
+
+``default_handlers`` is the route table (templates like the API's, relative to the prefix);
+``podium.server.routes`` mounts it after the API. Modules: ``security`` (CSP, redirects, the
+OAuth client), ``content`` (sanitizing organizer pages), ``base`` (API verbs as pages),
+``pages`` (GET pages), ``actions`` (form posts, login, logout, static files).
+"""
+
+from __future__ import annotations
+
+from .actions import (
+    CancelAction,
+    DecisionAction,
+    LoginHandler,
+    LogoutHandler,
+    OAuthCallback,
+    RegisterAction,
+    RerunAction,
+    StaticHandler,
+)
+from .base import STATIC
+from .pages import (
+    CompetitionPage,
+    DatasetDownload,
+    DetailedResultsPage,
+    HomePage,
+    LeaderboardCsv,
+    LeaderboardPage,
+    MySubmissionsPage,
+    ParticipantsPage,
+    PhaseSubmissionsPage,
+    SubmissionPage,
+)
+from .security import cookie_secret, make_hub_oauth
+
+__all__ = ["default_handlers", "cookie_secret", "make_hub_oauth"]
+
+default_handlers: list[tuple] = [
+    ("/", HomePage),
+    ("/login", LoginHandler),
+    ("/logout", LogoutHandler),
+    ("/oauth_callback", OAuthCallback),
+    ("/static/{path:.+}", StaticHandler, {"path": str(STATIC)}),
+    ("/competitions/{competition}", CompetitionPage),
+    ("/competitions/{competition}/register", RegisterAction),
+    ("/competitions/{competition}/participants", ParticipantsPage),
+    ("/competitions/{competition}/participants/{username}/{decision:approve|deny}", DecisionAction),
+    ("/phases/{phase}/leaderboard", LeaderboardPage),
+    ("/phases/{phase}/leaderboard.csv", LeaderboardCsv),
+    ("/phases/{phase}/submissions", PhaseSubmissionsPage),
+    ("/me/submissions", MySubmissionsPage),
+    ("/submissions/{submission}", SubmissionPage),
+    ("/submissions/{submission}/detailed_results", DetailedResultsPage),
+    ("/submissions/{submission}/cancel", CancelAction),
+    ("/submissions/{submission}/rerun", RerunAction),
+    ("/datasets/{dataset}/download", DatasetDownload),
+]

@@ -1,0 +1,141 @@
+"""What turns an API handler into a web page: HubOAuth cookie login, HTML rendering, XSRF on forms.
+
+A page does not re-implement what the API does: ``PageMixin`` goes in front of an API handler
+class (``class LeaderboardPage(PageMixin, PhaseLeaderboardHandler)``), so the page runs the very
+same verb (lookups, permission checks, domain calls) and only changes three things:
+
+* who is calling: the user's HubOAuth cookie instead of an ``Authorization`` header, with a
+  redirect through the hub's login for pages and a 403 for forms without a valid XSRF token;
+* what comes out: ``write_json(model)`` renders the page's template with the model, and errors
+  become an HTML error page with the same message the API would give;
+* the headers: a strict content security policy on every answer.
+
+``ActionMixin`` does the same for the POST forms (approve, re-run, cancel, register): the
+form's fields become the body the API verb reads, and its answer becomes a redirect back to the
+page the form was on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
+from tornado.web import Finish, HTTPError
+
+from ..auth import Identity
+from ..errors import NotAuthenticated, PodiumError
+from .content import render_page_content
+from .security import PAGE_HEADERS, UnsafeRedirect, safe_next_path
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_env.filters["page_content"] = render_page_content
+_env.filters["when"] = lambda value: (value or "").replace("T", " ").removesuffix("Z")[:16] or "—"
+
+
+class PageMixin(HubOAuthenticated):
+    """Put before an ``APIHandler`` subclass; set ``template``."""
+
+    template = ""
+
+    @property
+    def hub_auth(self) -> HubOAuth:  # type: ignore[override]
+        return self.settings["podium"].hub_oauth
+
+    @hub_auth.setter
+    def hub_auth(self, _value: Any) -> None:  # HubAuthenticated has a setter; ours is fixed
+        raise AttributeError("The web pages use the service's own HubOAuth client.")
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        for name, value in PAGE_HEADERS.items():
+            self.set_header(name, value)
+
+    # --- who is calling --------------------------------------------------------------------
+
+    async def authenticate(self) -> Identity:
+        """The user of the HubOAuth cookie; forms must also carry the XSRF token."""
+        if self.request.method not in ("GET", "HEAD"):
+            self.check_xsrf_cookie()  # JupyterHub's check: 403 when missing or not matching
+        cookie = self.get_secure_cookie(self.hub_auth.cookie_name)
+        if cookie is None:
+            self._login()
+        try:
+            self.identity = await self.podium.authenticator.identify(cookie.decode("ascii", "replace"))
+        except NotAuthenticated:
+            self.hub_auth.clear_cookie(self)  # expired or revoked on the hub: log in again
+            self._login()
+        self.current_user = {"name": self.identity.name, "kind": "user"}
+        return self.identity
+
+    def _login(self) -> None:
+        if self.request.method in ("GET", "HEAD"):
+            self.redirect(self.get_login_url())
+            raise Finish()
+        raise NotAuthenticated("Your login has expired; reload the page and try again.")
+
+    # --- what comes out --------------------------------------------------------------------
+
+    def render_page(self, template: str, status: int = 200, **context: Any) -> None:
+        self.set_status(status)
+        page = _env.get_template(template).render(
+            base=self.podium.base_url,
+            user=self.identity,
+            xsrf_form_html=self.xsrf_form_html,
+            **context,
+        )
+        self.finish(page)
+
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        self.render_page(self.template, status, data=obj, **self.page_context(obj))
+
+    def page_context(self, data: Any) -> dict[str, Any]:
+        """Extra names a template needs beyond the API's answer (titles of related objects)."""
+        return {}
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, PodiumError):
+            message = exc.message
+        elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code >= 500:
+            message = "Something went wrong on the server; it has been logged."
+        else:
+            message = self._reason
+        self.set_default_headers()
+        self.set_status(status_code)
+        page = _env.get_template("error.html").render(
+            base=self.podium.base_url, user=self.identity, status=status_code,
+            reason=self._reason, message=message,
+        )
+        self.finish(page)
+
+    def next_path(self, default: str) -> str:
+        """The ``next`` form field if it is one of this service's pages, else ``default``."""
+        try:
+            return safe_next_path(self.get_body_argument("next", None), self.podium.base_url)
+        except UnsafeRedirect:
+            return default
+
+
+class ActionMixin(PageMixin):
+    """Put before an API handler whose POST a form on a page calls."""
+
+    def json_body(self) -> Any:
+        return {
+            k: self.get_body_argument(k)
+            for k in self.request.body_arguments
+            if k not in ("_xsrf", "next")
+        }
+
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        self.redirect(self.next_path(self.podium.base_url), status=303)

@@ -1,0 +1,264 @@
+"""The web pages over real HTTP, through the real hub and proxy, logged in with the hub's OAuth.
+
+Every test logs in the way a browser does (the hub's login form, then the OAuth redirects back
+to the service) and checks what each role sees, that organizer content is sanitized, that forms
+need their XSRF token (and the token-authenticated JSON API does not), that every HTML answer
+has a strict CSP, that redirects stay on this service, and that participants cannot reach the
+organizer views.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from browser import WebSession, form_xsrf, play_worker
+from conftest import competition_body, submit, unique_slug, upload_dataset
+
+HOSTILE_MARKDOWN = """# Welcome
+
+This is **bold** and [a safe link](https://example.org/rules).
+
+<script>window.pwned = 1; document.title = "pwned"</script>
+
+[click me](javascript:alert(1)) <a href="javascript:alert(2)">or me</a>
+<img src="x.png" onerror="alert(3)"> <p onclick="alert(4)">hello</p>
+"""
+
+
+@pytest.fixture(scope="module")
+def web_queue(api, users) -> dict[str, str]:
+    """A compute queue of this module's own: no worker of another test picks up its jobs, the
+    tests play the worker over the job protocol instead."""
+    admin = users.make("qadmin", admin=True)
+    name = f"web-{uuid.uuid4().hex[:8]}"
+    created = api(admin, "POST", "/queues", json={"name": name}, expect=201).json()
+    return {"name": name, "token": created["token"]}
+
+
+@pytest.fixture
+def web(hub, service):
+    """``web(user)`` → a WebSession logged in as that hub user."""
+
+    def login(user) -> WebSession:
+        session = WebSession(hub, user.name)
+        session.login()
+        return session
+
+    return login
+
+
+def make(api, organizer, web_queue, **overrides):
+    body = competition_body(unique_slug("web"), queue=web_queue["name"], **overrides)
+    comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
+    return api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200).json()
+
+
+def assert_strict_csp(response) -> None:
+    csp = response.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'"  # no inline scripts, no eval
+    assert directives["frame-ancestors"] == "'self'"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_login_through_the_hub_lists_competitions(api, creator, users, web, web_queue):
+    comp = make(api, creator, web_queue)
+    participant = users.make("alice")
+    session = web(participant)
+    home = session.last
+    assert home.headers["Content-Type"].startswith("text/html")
+    assert_strict_csp(home)
+    assert comp["title"] in home.text and participant.name in home.text
+    # the login cookie is the service's own, on the service's path only
+    cookie = next(c for c in session.http.cookies if c.name == "service-podium")
+    assert cookie.path == "/services/podium/" and cookie.has_nonstandard_attr("HttpOnly")
+
+
+def test_anonymous_visitor_is_sent_to_the_hub_login(hub, service, make_competition):
+    import requests
+
+    response = requests.get(hub.public_url + "/services/podium/me/submissions", allow_redirects=False, timeout=30)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/hub/api/oauth2/authorize?")
+
+
+def test_organizer_pages_are_sanitized(api, creator, users, web, web_queue):
+    comp = make(api, creator, web_queue, pages=[
+        {"key": "overview", "title": "Overview", "content": HOSTILE_MARKDOWN},
+        {"key": "legacy", "title": "Legacy HTML", "content": '<h2>Old bundle</h2><iframe src="https://evil.example"></iframe><p style="x">kept</p>'},
+    ])
+    session = web(users.make("bob"))
+    page = session.get(f"competitions/{comp['slug']}")
+    assert_strict_csp(page)
+    article = page.text.split('id="page-content">', 1)[1].split("</article>", 1)[0]
+    assert "<strong>bold</strong>" in article
+    assert 'href="https://example.org/rules"' in article
+    for bad in ("<script", "pwned", "href=\"javascript:", "onerror", "onclick"):
+        assert bad not in article.lower(), (bad, article)
+    assert ">click me</a>" not in article  # the javascript: Markdown link stays plain text
+    legacy = session.get(f"competitions/{comp['slug']}?page=legacy").text
+    assert "<h2>Old bundle</h2>" in legacy and "<p>kept</p>" in legacy
+    assert "<iframe" not in legacy and "evil.example" not in legacy
+
+
+def test_competition_page_shows_phases_and_data_to_participants(api, creator, users, web, web_queue):
+    data = b"id,feature\n1,0.5\n"
+    dataset = upload_dataset(api, creator, "public_data", "public.csv", data)
+    body = competition_body("x")
+    phase = dict(body["phases"][0], public_data=dataset)
+    comp = make(api, creator, web_queue, phases=[phase])
+    session = web(users.make("carol"))
+    page = session.get(f"competitions/{comp['slug']}").text
+    assert "Development" in page and phase["start"][:10] in page and phase["end"][:10] in page
+    assert "register to download" in page and f"datasets/{dataset}/download" not in page
+    # not registered: the download is refused with the API's own reason
+    refused = session.get(f"datasets/{dataset}/download", expect=403)
+    assert "Register for this competition" in refused.text
+    session.get(f"competitions/{comp['slug']}")
+    registered = session.post(f"competitions/{comp['slug']}/register", {"next": f"/services/podium/competitions/{comp['slug']}"})
+    assert registered.headers["Location"] == f"/services/podium/competitions/{comp['slug']}"
+    page = session.get(f"competitions/{comp['slug']}").text
+    assert 'id="my-status">approved' in page
+    # the link follows the service's signed URL to the file itself
+    download = session.get(f"datasets/{dataset}/download")
+    assert download.content == data
+
+
+def test_forms_need_their_xsrf_token_but_the_api_does_not(api, creator, users, web, web_queue):
+    comp = make(api, creator, web_queue)
+    user = users.make("dave")
+    session = web(user)
+    session.get(f"competitions/{comp['slug']}")
+    missing = session.post(f"competitions/{comp['slug']}/register", xsrf=None, expect=403)
+    assert missing.headers["Content-Type"].startswith("text/html")
+    assert "_xsrf" in missing.text
+    session.post(f"competitions/{comp['slug']}/register", xsrf="not-the-token", expect=403)
+    # still not registered after both refusals
+    assert api(user, "GET", f"/competitions/{comp['id']}", expect=200).json()["my_role"]["participant"] is None
+    # another user's token does not work either (it is bound to the login it was made for)
+    stolen = form_xsrf(session.get(f"competitions/{comp['slug']}").text)
+    other = web(users.make("eve"))
+    other.get(f"competitions/{comp['slug']}")
+    other.post(f"competitions/{comp['slug']}/register", xsrf=stolen, expect=403)
+    session.post(f"competitions/{comp['slug']}/register", expect=303)
+    assert api(user, "GET", f"/competitions/{comp['id']}", expect=200).json()["my_role"]["participant"] == "approved"
+    # the JSON API with a token needs no XSRF token
+    api(users.make("frank"), "POST", f"/competitions/{comp['id']}/register", expect=200)
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "/\tevil.example", "/hub/admin",
+               "javascript:alert(1)", "http:/evil.example"],
+)
+def test_login_next_only_goes_to_this_service(hub, service, target):
+    import requests
+
+    refused = requests.get(hub.public_url + "/services/podium/login", params={"next": target},
+                           allow_redirects=False, timeout=30)
+    assert refused.status_code == 400, (target, refused.status_code, refused.headers.get("Location"))
+    assert "Location" not in refused.headers
+
+
+def test_login_next_to_a_service_page_is_followed(hub, service):
+    import requests
+
+    ok = requests.get(hub.public_url + "/services/podium/login", params={"next": "/services/podium/me/submissions"},
+                      allow_redirects=False, timeout=30)
+    assert ok.status_code == 302 and ok.headers["Location"] == "/services/podium/me/submissions"
+
+
+def test_participants_cannot_open_organizer_views(api, creator, users, web, web_queue):
+    comp = make(api, creator, web_queue, registration_mode="approval")
+    participant = users.make("gina")
+    api(participant, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    api(creator, "POST", f"/competitions/{comp['id']}/participants/{participant.name}/approve", json={}, expect=200)
+    sid = submit(api, participant, comp["phases"][0]["id"], b"predictions")
+    session = web(participant)
+    page = session.get(f"competitions/{comp['slug']}").text
+    assert "/participants" not in page and f"phases/{comp['phases'][0]['id']}/submissions" not in page
+    denied = session.get(f"competitions/{comp['slug']}/participants", expect=403)
+    assert "Only the organizers" in denied.text
+    assert_strict_csp(denied)
+    session.get(f"phases/{comp['phases'][0]['id']}/submissions", expect=403)
+    session.get(f"submissions/{sid}")  # a page with a form of the participant's own (cancel)
+    session.post(f"competitions/{comp['slug']}/participants/{participant.name}/deny", expect=403)
+    session.post(f"submissions/{sid}/rerun", expect=403)
+    assert api(participant, "GET", f"/competitions/{comp['id']}", expect=200).json()["my_role"]["participant"] == "approved"
+
+
+def test_organizer_approves_cancels_and_reruns(api, creator, users, web, web_queue, dbsession):
+    comp = make(api, creator, web_queue, registration_mode="approval")
+    participant = users.make("hank")
+    you = web(participant)
+    you.get(f"competitions/{comp['slug']}")
+    you.post(f"competitions/{comp['slug']}/register")
+    assert 'id="my-status">pending' in you.get(f"competitions/{comp['slug']}").text
+
+    organizer = web(creator)
+    people = organizer.get(f"competitions/{comp['slug']}/participants").text
+    assert participant.name in people and "pending" in people
+    back = organizer.post(f"competitions/{comp['slug']}/participants/{participant.name}/approve",
+                          {"next": f"/services/podium/competitions/{comp['slug']}/participants"})
+    assert back.headers["Location"].endswith("/participants")
+    people = organizer.get(f"competitions/{comp['slug']}/participants").text
+    assert f'data-user="{participant.name}"' in people and "approved" in people
+
+    phase = comp["phases"][0]["id"]
+    first = submit(api, participant, phase, b"first")
+    second = submit(api, participant, phase, b"second")
+    listing = organizer.get(f"phases/{phase}/submissions").text
+    assert f'data-submission="{first}"' in listing and f'data-submission="{second}"' in listing
+    organizer.post(f"submissions/{second}/cancel", {"next": f"/services/podium/phases/{phase}/submissions"})
+    assert api(participant, "GET", f"/submissions/{second}", expect=200).json()["status"] == "cancelled"
+    play_worker_result = {"accuracy": 0.5, "runtime": 1.0}
+    play_worker(api.service, dbsession, web_queue["token"], first, scores=play_worker_result)
+    organizer.get(f"phases/{phase}/submissions")
+    organizer.post(f"submissions/{first}/rerun", {"next": "//evil.example/"})
+    mine = api(participant, "GET", f"/phases/{phase}/submissions", expect=200).json()["submissions"]
+    assert any(s["description"] == f"Re-run of submission {first} by {creator.name}" for s in mine)
+
+
+def test_leaderboard_my_submissions_and_detailed_results(api, creator, users, web, web_queue, dbsession):
+    comp = make(api, creator, web_queue)
+    phase = comp["phases"][0]["id"]
+    me, rival = users.make("ivy"), users.make("jack")
+    scored = {}
+    for user, accuracy in ((me, 0.75), (rival, 0.9)):
+        api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+        sid = submit(api, user, phase, f"predictions of {user.name}".encode())
+        play_worker(api.service, dbsession, web_queue["token"], sid, scores={"accuracy": accuracy, "runtime": 2.0},
+                    log=f"scoring {user.name}\nall good <b>not bold</b>",
+                    detailed_html="<html><body><h1>Details</h1><script>document.body.dataset.ran = 1</script></body></html>")
+        scored[user.name] = sid
+
+    session = web(me)
+    board = session.get(f"phases/{phase}/leaderboard")
+    assert_strict_csp(board)
+    rows = board.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr")[1:]
+    assert rival.name in rows[0] and me.name in rows[1]  # ranked by accuracy, best first
+    assert 'class="mine"' in rows[1] and 'class="mine"' not in rows[0]
+    assert "0.750" in rows[1]  # the column's precision
+    assert 'src="/services/podium/static/sortable.js"' in board.text
+    csv = session.get(f"phases/{phase}/leaderboard.csv")
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    assert csv.text.splitlines()[0].startswith("rank,participant")
+    assert me.name in csv.text and rival.name in csv.text
+
+    mine = session.get("me/submissions").text
+    assert f"<td>{scored[me.name]}</td>" in mine and "finished" in mine and "accuracy: 0.75" in mine
+    assert f"<td>{scored[rival.name]}</td>" not in mine
+
+    detail = session.get(f"submissions/{scored[me.name]}").text
+    assert f"scoring {me.name}" in detail and "&lt;b&gt;not bold&lt;/b&gt;" in detail
+    assert '<iframe class="detailed" id="detailed-results" title="Detailed results" sandbox="allow-scripts"' in detail
+    results = session.get(f"submissions/{scored[me.name]}/detailed_results")
+    csp = results.headers["Content-Security-Policy"]
+    assert csp.startswith("sandbox allow-scripts;") and "allow-same-origin" not in csp
+    assert "frame-ancestors 'self'" in csp
+    assert results.headers["Content-Type"].startswith("text/html")
+    assert "<h1>Details</h1>" in results.text
+    # someone else's submission does not exist for me
+    session.get(f"submissions/{scored[rival.name]}", expect=404)
+    session.get(f"submissions/{scored[rival.name]}/detailed_results", expect=404)
