@@ -28,7 +28,9 @@ def transport_options(broker_url: str, data_dir: str) -> dict[str, Any]:
         folder = os.path.join(data_dir, "broker")
         os.makedirs(os.path.join(folder, "processed"), exist_ok=True)
         return {"data_folder_in": folder, "data_folder_out": folder,
-                "processed_folder": os.path.join(folder, "processed"), "store_processed": False}
+                "processed_folder": os.path.join(folder, "processed"), "store_processed": False,
+                # kombu's default is ./control, which would litter the working directory
+                "control_folder": os.path.join(folder, "control")}
     return {}
 
 
