@@ -1,0 +1,378 @@
+"""A small client of Podium's REST API, for notebooks and scripts.
+
+Inside a notebook on the hub it needs no configuration: JupyterHub gives the single-user server
+its own ``JUPYTERHUB_API_TOKEN`` (which carries ``access:services!service=podium`` when the hub is
+set up with ``podium.hub.configure``) and ``PODIUM_URL`` says where the service is. Outside the
+hub, pass ``url`` and ``token`` (or set ``PODIUM_URL`` and ``PODIUM_TOKEN``).
+
+Every error the service reports comes back as a ``PodiumAPIError`` subclass whose message is the
+service's own sentence, written for the person reading it in a notebook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+TERMINAL_STATUSES = frozenset({"finished", "failed", "cancelled"})
+UPLOAD_CHUNK = 256 * 1024
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes sent, total bytes) while an upload goes on."""
+
+
+class PodiumAPIError(Exception):
+    """An error answer from the service: ``status``, ``reason`` and the service's message."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = "", body: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.body = body or {}
+
+
+class ConfigurationError(PodiumAPIError):
+    """The client does not know where Podium is or which token to use."""
+
+
+class NotAuthenticated(PodiumAPIError):
+    pass
+
+
+class PermissionDenied(PodiumAPIError):
+    pass
+
+
+class NotFound(PodiumAPIError):
+    pass
+
+
+class Conflict(PodiumAPIError):
+    pass
+
+
+class ValidationFailed(PodiumAPIError):
+    """The request was wrong; ``errors`` lists each problem with where it is."""
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self.body.get("errors") or [])
+
+
+class SubmissionRefused(PodiumAPIError):
+    """The phase is closed, the user is not registered, or the upload did not match."""
+
+
+class QuotaExceeded(SubmissionRefused):
+    """The daily or total quota is used up; ``resets_at`` says when the daily one resets."""
+
+    @property
+    def resets_at(self) -> str | None:
+        return self.body.get("resets_at")
+
+
+class TransferFailed(PodiumAPIError):
+    """An upload to or a download from a signed storage URL failed."""
+
+
+class WaitTimeout(PodiumAPIError):
+    """A submission did not reach a final status in the time given."""
+
+
+_BY_REASON: dict[str, type[PodiumAPIError]] = {"QuotaExceeded": QuotaExceeded}
+_BY_STATUS: dict[int, type[PodiumAPIError]] = {
+    400: ValidationFailed, 401: NotAuthenticated, 403: PermissionDenied, 404: NotFound,
+    409: Conflict, 422: SubmissionRefused, 429: QuotaExceeded,
+}
+
+
+def error_from_response(response: requests.Response) -> PodiumAPIError:
+    """The ``PodiumAPIError`` for a non-2xx answer, carrying the service's own message."""
+    try:
+        body = response.json().get("error") or {}
+    except ValueError:
+        body = {}
+    message = body.get("message") or f"The Podium service answered {response.status_code} {response.reason}."
+    cls = _BY_REASON.get(body.get("reason", "")) or _BY_STATUS.get(response.status_code, PodiumAPIError)
+    return cls(message, response.status_code, body.get("reason", ""), body)
+
+
+def _service_url_from_environment() -> str | None:
+    url = os.environ.get("PODIUM_URL")
+    if url and url.startswith("/"):
+        public = os.environ.get("JUPYTERHUB_PUBLIC_URL") or os.environ.get("JUPYTERHUB_PUBLIC_HUB_URL")
+        if not public:
+            raise ConfigurationError(
+                f"PODIUM_URL is a path ({url}) and the hub's public URL is unknown: set PODIUM_URL "
+                "to a full URL (podium.hub.configure(c, public_url=...)) or pass url= to the client."
+            )
+        url = urljoin(public, url)
+    return url
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _ProgressReader:
+    """``data`` as a file for an upload, calling ``progress`` every ``UPLOAD_CHUNK`` bytes."""
+
+    def __init__(self, data: bytes, progress: ProgressCallback | None) -> None:
+        self.data, self.progress, self.sent, self.reported = data, progress, 0, 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size is None or size < 0 else self.sent + size
+        chunk = self.data[self.sent:end]
+        self.sent += len(chunk)
+        if self.progress and (self.sent - self.reported >= UPLOAD_CHUNK or self.sent == len(self.data)) \
+                and self.sent != self.reported:
+            self.reported = self.sent
+            self.progress(self.sent, len(self.data))
+        return chunk
+
+
+class PodiumClient:
+    """Calls to ``<url>/api/v1/`` with a hub token; one method per thing a user does."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30) -> None:
+        url = url or _service_url_from_environment()
+        token = token or os.environ.get("PODIUM_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+        if not url:
+            raise ConfigurationError(
+                "Where is Podium? Outside the hub, pass url= (e.g. http://hub.example.org/services/podium/) "
+                "or set PODIUM_URL."
+            )
+        if not token:
+            raise ConfigurationError(
+                "No token: inside the hub JUPYTERHUB_API_TOKEN is set for you; outside, pass token= "
+                "(a hub API token with the scope access:services!service=podium) or set PODIUM_TOKEN."
+            )
+        self.url = url.rstrip("/") + "/"
+        self.api_url = self.url + "api/v1/"
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+
+    def __repr__(self) -> str:
+        return f"PodiumClient({self.url!r})"
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def request(self, method: str, path: str, *, expect_json: bool = True, **kwargs: Any) -> Any:
+        """Call ``api/v1/<path>``; return the decoded JSON (or the text), raise on an error."""
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, self.api_url + path.lstrip("/"), **kwargs)
+        except requests.ConnectionError as exc:
+            raise PodiumAPIError(f"Cannot reach Podium at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if not expect_json:
+            return response.text
+        return response.json() if response.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, json=body or {}, **kwargs)
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self.request("PATCH", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def put_object(self, upload_url: str, data: bytes, progress: ProgressCallback | None = None) -> None:
+        """Send ``data`` to a signed upload URL, reporting progress chunk by chunk."""
+        total = len(data)
+        # A sized reader, not a generator: requests sends a generator chunked, and a request with
+        # both Transfer-Encoding and Content-Length is refused (400) by the storage.
+        body = _ProgressReader(data, progress) if total else b""
+        url = urljoin(self.url, upload_url)
+        headers = {"Content-Length": str(total), "Content-Type": "application/octet-stream"}
+        try:
+            response = requests.put(url, data=body, headers=headers, timeout=max(self.timeout, 300))
+        except requests.ConnectionError as exc:
+            raise TransferFailed(f"The upload did not reach the storage: {exc}") from exc
+        if response.status_code >= 400:
+            error = error_from_response(response)
+            raise TransferFailed(f"The upload was refused: {error.message}", response.status_code, error.reason, error.body)
+        if progress and total == 0:
+            progress(0, 0)
+
+    def get_object(self, download_url: str) -> bytes:
+        """The content behind a signed download URL."""
+        response = requests.get(urljoin(self.url, download_url), timeout=max(self.timeout, 300))
+        if response.status_code >= 400:
+            raise TransferFailed(f"The download failed: {error_from_response(response).message}", response.status_code)
+        return response.content
+
+    # -- who am I, what is there ---------------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        return self.get("me")
+
+    def competitions(self) -> list[dict[str, Any]]:
+        return self.get("competitions")["competitions"]
+
+    def competition(self, ref: str | int) -> dict[str, Any]:
+        """A competition by slug or id, with its phases, tasks, leaderboards and pages."""
+        return self.get(f"competitions/{ref}")
+
+    def phase(self, phase_id: int) -> dict[str, Any]:
+        return self.get(f"phases/{phase_id}")
+
+    def leaderboard(self, phase_id: int, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        return self.get(f"phases/{phase_id}/leaderboard", limit=limit, offset=offset)
+
+    def leaderboard_csv(self, phase_id: int) -> str:
+        return self.request("GET", f"phases/{phase_id}/leaderboard", params={"format": "csv", "limit": 1000},
+                            expect_json=False)
+
+    def datasets(self, competition: str | int) -> list[dict[str, Any]]:
+        return self.get(f"competitions/{competition}/datasets")["datasets"]
+
+    def download_dataset(self, dataset_id: int, destination: str | os.PathLike[str]) -> Path:
+        """Save a dataset (public data, starting kit, ...) to ``destination`` (a folder or a file)."""
+        model = self.get(f"datasets/{dataset_id}")
+        target = Path(destination).expanduser()
+        if target.is_dir():
+            target = target / Path(model["name"]).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self.get_object(model["download_url"]))
+        return target
+
+    # -- participating ---------------------------------------------------------------------------
+    def register(self, competition: str | int) -> dict[str, Any]:
+        return self.post(f"competitions/{competition}/register")
+
+    def submit(
+        self,
+        phase_id: int,
+        data: bytes,
+        *,
+        description: str = "",
+        task: str | None = None,
+        fact_sheet: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Create a submission of the zip ``data``, upload it, and queue it for scoring.
+
+        A retry with the same ``idempotency_key`` returns the same submission instead of a new one.
+        """
+        body: dict[str, Any] = {"size": len(data), "sha256": sha256_of(data), "description": description}
+        if task:
+            body["task"] = task
+        if fact_sheet:
+            body["fact_sheet"] = fact_sheet
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        created = self.request("POST", f"phases/{phase_id}/submissions", json=body, headers=headers)
+        if created["status"] == "submitting" and created.get("upload_url"):
+            self.put_object(created["upload_url"], data, progress)
+            finalized = self.post(f"submissions/{created['id']}/uploaded")
+            finalized["quota"] = created.get("quota")
+            return finalized
+        return created
+
+    def submission(self, submission_id: int) -> dict[str, Any]:
+        return self.get(f"submissions/{submission_id}")
+
+    def my_submissions(self, phase_id: int | None = None, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        path = f"phases/{phase_id}/submissions" if phase_id else "me/submissions"
+        return self.get(path, limit=limit, offset=offset)
+
+    def wait(
+        self,
+        submission_id: int,
+        *,
+        timeout: float = 600,
+        interval: float = 1.0,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the submission is finished, failed or cancelled; call ``on_update`` on changes."""
+        deadline = time.monotonic() + timeout
+        last: tuple[Any, ...] | None = None
+        while True:
+            current = self.submission(submission_id)
+            seen = (current["status"], current.get("log_tail"), current.get("scores"))
+            if on_update and seen != last:
+                on_update(current)
+            last = seen
+            if current["status"] in TERMINAL_STATUSES:
+                return current
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"Submission {submission_id} is still '{current['status']}' after {timeout:.0f} s; "
+                    "it goes on in the background: look again later."
+                )
+            time.sleep(interval)
+
+    def cancel(self, submission_id: int) -> dict[str, Any]:
+        return self.post(f"submissions/{submission_id}/cancel")
+
+    def outputs(self, submission_id: int) -> list[dict[str, Any]]:
+        return self.get(f"submissions/{submission_id}/outputs")["files"]
+
+    # -- organizing ----------------------------------------------------------------------------
+    def create_competition(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.post("competitions", body)
+
+    def update_competition(self, competition: str | int, body: dict[str, Any]) -> dict[str, Any]:
+        return self.patch(f"competitions/{competition}", body)
+
+    def publish(self, competition: str | int, published: bool = True) -> dict[str, Any]:
+        """Publish (or, with ``published=False``, unpublish) a competition."""
+        if published:
+            return self.post(f"competitions/{competition}/publish")
+        return self.delete(f"competitions/{competition}/publish")
+
+    def upload_dataset(
+        self, data: bytes, *, kind: str, name: str, competition: str | int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Announce, upload and confirm a dataset or program; returns its model (with ``id``)."""
+        body = {"kind": kind, "name": name, "size": len(data), "sha256": sha256_of(data)}
+        path = f"competitions/{competition}/datasets" if competition is not None else "datasets"
+        announced = self.post(path, body)
+        self.put_object(announced["upload_url"], data, progress)
+        return self.post(f"datasets/{announced['id']}/uploaded")
+
+    def participants(self, competition: str | int, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """Registrations (``participants``, ``total``) and the roster groups (organizers)."""
+        return self.get(f"competitions/{competition}/participants", limit=limit, offset=offset)
+
+    def decide(self, competition: str | int, username: str, decision: str, reason: str = "") -> dict[str, Any]:
+        """Approve or deny a registration (``decision`` is ``approve`` or ``deny``)."""
+        return self.post(f"competitions/{competition}/participants/{username}/{decision}", {"reason": reason})
+
+    def phase_submissions(self, phase_id: int, *, owner: str | None = None, status: str | None = None,
+                          limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """Every participant's submissions in a phase (organizers)."""
+        return self.get(f"phases/{phase_id}/submissions", all="true", owner=owner, status=status,
+                        limit=limit, offset=offset)
+
+    def rerun(self, submission_id: int) -> dict[str, Any]:
+        return self.post(f"submissions/{submission_id}/rerun")
+
+    # -- administering -------------------------------------------------------------------------
+    def queues(self) -> list[dict[str, Any]]:
+        return self.get("queues")["queues"]
+
+    def create_queue(self, name: str) -> dict[str, Any]:
+        """A new compute queue; the answer's ``token`` is shown once."""
+        return self.post("queues", {"name": name})
+
+    def queue_token(self, queue: str) -> dict[str, Any]:
+        return self.post(f"queues/{queue}/token")
