@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
 bash scripts/ensure-docker.sh
+bash scripts/ensure-chromium.sh
 .venv/bin/podium images build
 mkdir -p test-artifacts
 .venv/bin/ruff check server worker widgets hub_extension tests

@@ -3,6 +3,9 @@
 ``WebSession``      a ``requests.Session`` that logs in at the hub's ``/hub/login`` form and
                     follows the OAuth redirects back to the service, then GETs pages and POSTs
                     forms (with or without their XSRF token) through the proxy
+``create_queue``    a compute queue of the test module's own (an admin makes it), so no real
+                    worker of another test takes its jobs
+``make``            a published competition (``conftest.competition_body``) on such a queue
 ``play_worker``     finishes a submission's attempt over the job protocol with a queue token,
                     as a worker does (signed PUTs of the outputs, then ``finish``), so pages
                     have scores, a log and a detailed_results.html without Docker
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import html
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +97,23 @@ class WebSession:
         if expect is not None:
             assert response.status_code == expect, (path, response.status_code, response.text[:2000])
         return response
+
+
+def create_queue(api: Any, users: Any) -> dict[str, str]:
+    """A new compute queue: ``{"name", "token"}`` (the token is the workers' credential)."""
+    admin = users.make("qadmin", admin=True)
+    name = f"web-{uuid.uuid4().hex[:8]}"
+    created = api(admin, "POST", "/queues", json={"name": name}, expect=201).json()
+    return {"name": name, "token": created["token"]}
+
+
+def make(api: Any, organizer: Any, queue: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    """A published competition on ``queue`` (the defaults of ``conftest.competition_body``)."""
+    from conftest import competition_body, unique_slug
+
+    body = competition_body(unique_slug("web"), queue=queue["name"], **overrides)
+    comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
+    return api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200).json()
 
 
 def play_worker(service: Any, session: Any, queue_token: str, submission_id: int, *,

@@ -9,11 +9,9 @@ organizer views.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from browser import WebSession, form_xsrf, play_worker
-from conftest import competition_body, submit, unique_slug, upload_dataset
+from browser import WebSession, create_queue, form_xsrf, make, play_worker
+from conftest import competition_body, submit, upload_dataset
 
 HOSTILE_MARKDOWN = """# Welcome
 
@@ -28,12 +26,7 @@ This is **bold** and [a safe link](https://example.org/rules).
 
 @pytest.fixture(scope="module")
 def web_queue(api, users) -> dict[str, str]:
-    """A compute queue of this module's own: no worker of another test picks up its jobs, the
-    tests play the worker over the job protocol instead."""
-    admin = users.make("qadmin", admin=True)
-    name = f"web-{uuid.uuid4().hex[:8]}"
-    created = api(admin, "POST", "/queues", json={"name": name}, expect=201).json()
-    return {"name": name, "token": created["token"]}
+    return create_queue(api, users)
 
 
 @pytest.fixture
@@ -46,12 +39,6 @@ def web(hub, service):
         return session
 
     return login
-
-
-def make(api, organizer, web_queue, **overrides):
-    body = competition_body(unique_slug("web"), queue=web_queue["name"], **overrides)
-    comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
-    return api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200).json()
 
 
 def assert_strict_csp(response) -> None:
