@@ -1,8 +1,10 @@
 # The commands a maintainer runs; each installs what it needs.
-.PHONY: demo test bench bench-quick
+.PHONY: up demo test bench bench-quick
 
-demo:
-	bash scripts/demo.sh
+up:
+	bash scripts/up.sh
+
+demo: up
 
 test:
 	bash scripts/test.sh

@@ -6,7 +6,7 @@
     podium worker --service-url URL --token TOKEN                 a compute worker for one queue
     podium bundle import PATH --owner USER | export SLUG          competition bundles
     podium images build|list                                       local runtime images (no registry)
-    podium demo                                                    the embedded-default demo
+    podium up                                                      the one-command platform (alias: demo)
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def cmd_bundle(argv: list[str]) -> int:
     return 0
 
 
-def cmd_demo(argv: list[str]) -> int:
+def cmd_up(argv: list[str]) -> int:
     from podium.hub.demo import main as demo_main
 
     return demo_main(argv)
@@ -141,7 +141,8 @@ COMMANDS = {
     "worker": (cmd_worker, "Run a compute worker for one queue (service URL and queue token)."),
     "bundle": (cmd_bundle, "Import a CodaLab / Codabench bundle, or export a competition."),
     "images": (cmd_images, "Build or list the local runtime images (no registry needed)."),
-    "demo": (cmd_demo, "Start the platform on its embedded defaults with a demo competition."),
+    "up": (cmd_up, "Start hub, proxy, service and a worker on the embedded defaults, with a demo."),
+    "demo": (cmd_up, "The same as `podium up`."),
 }
 
 

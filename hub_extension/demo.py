@@ -1,4 +1,4 @@
-"""``podium demo``: the platform on its embedded defaults, shown working end to end.
+"""``podium up`` (also ``podium demo``): the platform on its embedded defaults, shown working end to end.
 
 Starts a real JupyterHub with its proxy and the Podium service as a hub-managed service (SQLite
 and local storage in ``--data-dir``), creates demo users and a demo competition through the REST
@@ -12,7 +12,6 @@ on first use), otherwise the local executor, which does not isolate code and say
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import secrets
@@ -28,6 +27,7 @@ from typing import Any
 
 import requests
 
+from ..widgets.client import NotFound, PodiumAPIError, PodiumClient
 from .launcher import HubProcess, free_port
 
 DEMO_PASSWORD = "podium"
@@ -92,16 +92,6 @@ def start_worker(service_url: str, token: str, work_dir: Path, executor_choice: 
     )
 
 
-def upload_dataset(client: DemoClient, kind: str, name: str, data: bytes) -> int:
-    announced = client.call("POST", "/datasets", json={
-        "kind": kind, "name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    response = requests.put(announced["upload_url"], data=data, timeout=30)
-    if response.status_code != 200:
-        raise DemoError(f"upload of {name} refused: {response.status_code} {response.text}")
-    client.call("POST", f"/datasets/{announced['id']}/uploaded")
-    return announced["id"]
-
-
 def demo_competition(slug: str) -> dict[str, Any]:
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     return {
@@ -131,19 +121,6 @@ def demo_competition(slug: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-class DemoClient:
-    def __init__(self, api_url: str, token: str) -> None:
-        self.api_url = api_url
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"token {token}"
-
-    def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
-        response = self.http.request(method, self.api_url + path, timeout=30, **kwargs)
-        if response.status_code not in expect:
-            raise DemoError(f"{method} {path} → {response.status_code}: {response.text[:500]}")
-        return response.json()
 
 
 def wait_for(url: str, timeout: float, hub: HubProcess) -> None:
@@ -183,45 +160,35 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
     print(f"==> starting JupyterHub on {hub.public_url} (log: {hub.log_path})")
     hub.start()
     try:
-        api_url = hub.public_url + hub.service_prefix + "api/v1"
+        service_url = hub.public_url + hub.service_prefix
+        api_url = service_url + "api/v1"
         wait_for(api_url + "/", 60, hub)
         hub.create_user(ORGANIZER, groups=[hub.creator_group])
         hub.create_user(PARTICIPANT)
         hub.create_user(ADMIN, admin=True)
-        organizer = DemoClient(api_url, hub.token_for(ORGANIZER, note="podium demo"))
-        participant = DemoClient(api_url, hub.token_for(PARTICIPANT, note="podium demo"))
+        organizer = PodiumClient(service_url, hub.token_for(ORGANIZER, note="podium up"))
+        participant = PodiumClient(service_url, hub.token_for(PARTICIPANT, note="podium up"))
 
         slug = "iris-demo"
-        existing = organizer.call("GET", f"/competitions/{slug}", expect=(200, 404))
-        if "error" in existing:
+        try:
+            competition = organizer.competition(slug)
+        except NotFound:
             body = demo_competition(slug)
-            body["tasks"][0]["scoring_program"] = upload_dataset(organizer, "scoring_program", "scoring.zip", SCORING_PROGRAM)
-            body["tasks"][0]["reference_data"] = upload_dataset(organizer, "reference_data", "reference.zip", REFERENCE)
-            competition = organizer.call("POST", "/competitions", json=body)
-            organizer.call("POST", f"/competitions/{competition['id']}/publish")
-        competition = organizer.call("GET", f"/competitions/{slug}")
+            task = body["tasks"][0]
+            task["scoring_program"] = organizer.upload_dataset(SCORING_PROGRAM, kind="scoring_program",
+                                                               name="scoring.zip")["id"]
+            task["reference_data"] = organizer.upload_dataset(REFERENCE, kind="reference_data",
+                                                              name="reference.zip")["id"]
+            competition = organizer.create_competition(body)
+            competition = organizer.publish(competition["id"])
         phase = competition["phases"][0]
-        participant.call("POST", f"/competitions/{slug}/register")
-
-        data = sample_submission()
-        created = participant.call(
-            "POST",
-            f"/phases/{phase['id']}/submissions",
-            json={"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "description": "demo"},
-            headers={"Idempotency-Key": f"demo-{datetime.now(UTC):%Y%m%d}"},
-        )
-        if created["status"] == "submitting":
-            upload = requests.put(created["upload_url"], data=data, timeout=30)
-            if upload.status_code != 200:
-                raise DemoError(f"upload refused: {upload.status_code} {upload.text}")
-            created = participant.call("POST", f"/submissions/{created['id']}/uploaded")
-        worker = start_worker(hub.public_url + hub.service_prefix, queue_token, data_dir / "worker", executor)
-        deadline = time.monotonic() + 600
-        while created["status"] not in ("finished", "failed", "cancelled") and time.monotonic() < deadline:
-            time.sleep(0.5)
-            created = participant.call("GET", f"/submissions/{created['id']}")
-        board = participant.call("GET", f"/phases/{phase['id']}/leaderboard")
-        me = participant.call("GET", "/me")
+        participant.register(slug)
+        created = participant.submit(phase["id"], sample_submission(), description="demo",
+                                     idempotency_key=f"demo-{datetime.now(UTC):%Y%m%d}")
+        worker = start_worker(service_url, queue_token, data_dir / "worker", executor)
+        created = participant.wait(created["id"], timeout=600, interval=0.5)
+        board = participant.leaderboard(phase["id"])
+        me = participant.me()
 
         print()
         print(f"Podium is up: {hub.public_url}/hub/login  (API: {api_url}/)")
@@ -258,7 +225,7 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="podium demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="podium up", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("PODIUM_DEMO_DIR", "podium-data/demo"))
     parser.add_argument("--port", type=int, default=8000, help="The hub's public port.")
     parser.add_argument("--no-serve", action="store_true", help="Stop after showing it works.")
@@ -268,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve, executor=args.executor)
-    except DemoError as e:
-        print(f"podium demo: {e}")
+    except (DemoError, PodiumAPIError) as e:
+        print(f"podium up: {e}")
         return 1
     return 0

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Bring Podium up on its embedded defaults (JupyterHub + proxy + the service on SQLite and local
-# storage), create a demo competition and a sample submission, and serve until Ctrl-C.
-# Extra arguments go to `podium demo` (e.g. --port 8001, --no-serve).
+# `podium up` on a fresh machine: install what it needs (a virtualenv with the package,
+# configurable-http-proxy from npm), then start JupyterHub with its proxy, the Podium service
+# (SQLite, local storage, a server-free broker) and a compute worker (Docker when the engine
+# answers), create a demo competition, score a sample submission, and serve until Ctrl-C.
+# Extra arguments go to `podium up` (e.g. --port 8001, --no-serve, --executor local).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/podium demo "$@"
+exec .venv/bin/podium up "$@"
