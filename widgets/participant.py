@@ -1,0 +1,372 @@
+"""``Competition("slug")``: a competition as a participant sees it in a notebook.
+
+One object is both a widget (display it as the last expression of a cell) and a plain Python API:
+every button calls a public method (``register``, ``download``, ``submit_upload``, ``refresh``),
+and every way of submitting is a method too (``submit_file``, ``submit_dataframe``,
+``submit_function``, ``submit_notebook``), so a notebook, a script and a test drive the same code.
+
+State lives in widget attributes that can be read back: ``status_label.value``,
+``message_html.value``, ``leaderboard_html.value``, ``history_html.value``, ``progress.value``.
+
+After an upload a background thread follows the submission with ``PodiumClient.wait`` and
+updates the widgets (ipykernel sends widget updates from any thread), so the notebook stays free;
+``wait()`` blocks until the result is there, for notebooks run top to bottom.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from . import display, packaging
+from .client import TERMINAL_STATUSES, PodiumAPIError, PodiumClient
+
+LOG_LINES = 30
+
+
+class Competition:
+    """A competition's page, quota, data, submission form, leaderboard and my history."""
+
+    def __init__(self, slug: str, client: PodiumClient | None = None, *,
+                 download_dir: str | os.PathLike[str] | None = None) -> None:
+        self.client = client or PodiumClient()
+        self.slug = slug
+        self.download_dir = Path(download_dir or Path.home() / "podium" / slug).expanduser()
+        self.competition: dict[str, Any] = {}
+        self.phase: dict[str, Any] = {}
+        self.quota: dict[str, Any] | None = None
+        self.me: str = ""
+        self.registration: str | None = None
+        self.last_submission: dict[str, Any] | None = None
+        self.rank: int | None = None
+        self._watcher: threading.Thread | None = None
+        self._build()
+        self.refresh()
+
+    # -- layout --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.title_html = w.HTML()
+        self.phase_html = w.HTML()
+        self.quota_html = w.HTML()
+        self.message_html = w.HTML()
+        self.register_button = w.Button(description="Register", button_style="primary", icon="user-plus")
+        self.register_button.on_click(lambda _: self._guard(self.register))
+        self.download_buttons: dict[str, w.Button] = {}
+        self.downloads_box = w.HBox()
+        self.file_upload = w.FileUpload(description="Choose file", multiple=False)
+        self.description_text = w.Text(placeholder="What is new in this submission?", description="Description")
+        self.submit_button = w.Button(description="Submit", button_style="success", icon="upload")
+        self.submit_button.on_click(lambda _: self._guard(self.submit_upload))
+        self.progress = w.IntProgress(value=0, min=0, max=100, description="Upload")
+        self.status_label = w.Label(value="")
+        self.log_html = w.HTML()
+        self.result_html = w.HTML()
+        self.leaderboard_html = w.HTML()
+        self.history_html = w.HTML()
+        self.history_plot = w.Image(format="png", layout=w.Layout(display="none"))
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.refresh_button.on_click(lambda _: self._guard(self.refresh))
+        submit_box = w.VBox([
+            w.HBox([self.file_upload, self.description_text, self.submit_button]),
+            self.progress, self.status_label, self.log_html, self.result_html,
+        ])
+        tabs = w.Tab(children=[submit_box, self.leaderboard_html, w.VBox([self.history_plot, self.history_html])])
+        for i, name in enumerate(("Submit", "Leaderboard", "My submissions")):
+            tabs.set_title(i, name)
+        self.widget = w.VBox([
+            self.title_html, self.phase_html, self.quota_html,
+            w.HBox([self.register_button, self.downloads_box, self.refresh_button]),
+            self.message_html, tabs,
+        ])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _guard(self, action: Callable[[], Any]) -> None:
+        """Run a button's action; an error becomes a sentence in the widget, not a traceback."""
+        try:
+            action()
+        except (PodiumAPIError, packaging.PackagingError, OSError) as exc:
+            self.show_error(exc)
+
+    def show_error(self, exc: BaseException) -> str:
+        sentence = display.error_sentence(exc, self.phase)
+        self.message_html.value = f'<p style="color:#a00">{display.html.escape(sentence)}</p>'
+        return sentence
+
+    def _say(self, text: str) -> None:
+        self.message_html.value = f"<p>{display.html.escape(text)}</p>"
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def registered(self) -> bool:
+        return self.registration == "approved"
+
+    @property
+    def phase_id(self) -> int:
+        return self.phase["id"]
+
+    @property
+    def columns(self) -> list[dict[str, Any]]:
+        board = self._board_definition()
+        return [c for c in (board or {}).get("columns", []) if not c.get("hidden")]
+
+    @property
+    def primary_column(self) -> str | None:
+        board = self._board_definition()
+        if not board:
+            return None
+        return board.get("primary_column") or (self.columns[0]["key"] if self.columns else None)
+
+    def describe(self) -> str:
+        """The header as plain text (title, phase, deadline, registration, quota) for a print."""
+        phase = self.phase
+        lines = [f"{self.competition['title']} ({self.slug})"]
+        if phase:
+            end = f", ends {display.when(phase['end'])}" if phase.get("end") else ""
+            lines.append(f"Phase: {phase['name']} ({phase['status']}){end}")
+        lines.append(f"Registration: {self.registration or 'not registered'}")
+        lines.append(f"Quota: {display.quota_sentence(self.quota)}")
+        return "\n".join(lines)
+
+    def _board_definition(self) -> dict[str, Any] | None:
+        key = self.phase.get("leaderboard")
+        return next((b for b in self.competition.get("leaderboards", []) if b["key"] == key), None)
+
+    def refresh(self) -> None:
+        """Read the competition, my quota, the leaderboard and my submissions again."""
+        self.competition = self.client.competition(self.slug)
+        self.phase = current_phase(self.competition["phases"])
+        self.registration = self.competition["my_role"]["participant"]
+        me = self.client.me()
+        self.me = me["name"]
+        entry = next((c for c in me["competitions"] if c["id"] == self.competition["id"]), None)
+        phases = {p["id"]: p for p in (entry or {}).get("phases", [])}
+        self.quota = phases.get(self.phase.get("id"), {}).get("quota")
+        self._show_header()
+        self.refresh_leaderboard()
+        self.refresh_history()
+
+    def _show_header(self) -> None:
+        comp, phase = self.competition, self.phase
+        self.title_html.value = (f"<h3>{display.html.escape(comp['title'])}</h3>"
+                                 f"<p>{display.html.escape(comp.get('description') or '')}</p>")
+        if phase:
+            deadline = (f"ends {display.when(phase['end'])}" if phase.get("end") else "has no end date")
+            opening = f"; opens {display.when(phase['start'])}" if phase["status"] == "next" else ""
+            self.phase_html.value = (f"<p>Phase <b>{display.html.escape(phase['name'])}</b> "
+                                     f"({phase['status']}) {deadline}{opening}.</p>")
+        else:
+            self.phase_html.value = "<p>This competition has no phase yet.</p>"
+        self.quota_html.value = f"<p>{display.html.escape(display.quota_sentence(self.quota))}</p>"
+        self.register_button.layout.display = "none" if self.registration else None
+        if self.registration == "pending":
+            self._say("Your registration waits for an organizer's approval.")
+        elif self.registration == "denied":
+            self._say("Your registration was denied by the organizers.")
+        buttons = []
+        for kind, label in (("public_data", "public data"), ("starting_kit", "starting kit")):
+            if phase.get(kind):
+                button = self.download_buttons.get(kind) or w.Button(description=f"Download {label}", icon="download")
+                if kind not in self.download_buttons:
+                    button.on_click(lambda _, k=kind: self._guard(lambda: self.download(k)))
+                    self.download_buttons[kind] = button
+                buttons.append(button)
+        self.downloads_box.children = buttons
+
+    def refresh_leaderboard(self) -> dict[str, Any] | None:
+        """The phase's leaderboard, my rows highlighted; also sets ``rank`` (mine, or None)."""
+        if not self.phase:
+            return None
+        try:
+            board = self.client.leaderboard(self.phase_id)
+        except PodiumAPIError as exc:
+            self.leaderboard_html.value = f"<p>{display.html.escape(exc.message)}</p>"
+            return None
+        self.leaderboard_html.value = display.leaderboard_html(board, self.me)
+        self.rank = next((e["rank"] for e in board["entries"] if e["owner"] == self.me), None)
+        return board
+
+    def refresh_history(self) -> list[dict[str, Any]]:
+        """My submissions in the phase as a table, and my primary score over time as a plot."""
+        if not self.phase or not self.registration:
+            self.history_html.value = "<p>Register to submit.</p>"
+            return []
+        subs = self.client.my_submissions(self.phase_id)["submissions"]
+        column = self.primary_column
+        self.history_html.value = display.history_html(subs, column)
+        title = next((c["title"] for c in self.columns if c["key"] == column), column or "")
+        png = display.score_plot_png(subs, column, title) if column else None
+        self.history_plot.value = png or b""
+        self.history_plot.layout.display = None if png else "none"
+        return subs
+
+    # -- acting --------------------------------------------------------------------------------
+    def register(self) -> dict[str, Any]:
+        """Register for the competition (approved at once, or pending the organizers' approval)."""
+        answer = self.client.register(self.slug)
+        self.refresh()
+        if answer["status"] == "approved":
+            self._say("You are registered: download the data and submit.")
+        return answer
+
+    def download(self, kind: str = "public_data") -> Path:
+        """Save the phase's ``public_data`` or ``starting_kit`` in ``download_dir`` and unpack it
+        next to the zip (``~/podium/<slug>/public_data/``); returns the folder (or the file)."""
+        dataset = self.phase.get(kind)
+        if not dataset:
+            raise packaging.PackagingError(f"Phase '{self.phase.get('name')}' has no {kind.replace('_', ' ')}.")
+        saved = self.client.download_dataset(dataset, self.download_dir / f"{kind}.zip")
+        target: Path = saved
+        if zipfile.is_zipfile(saved):
+            target = self.download_dir / kind
+            with zipfile.ZipFile(saved) as zf:
+                zf.extractall(target)
+        self._say(f"Saved the {kind.replace('_', ' ')} in {target}")
+        return target
+
+    def download_all(self) -> dict[str, Path]:
+        """Every dataset the phase offers participants, by kind."""
+        return {kind: self.download(kind) for kind in ("public_data", "starting_kit") if self.phase.get(kind)}
+
+    def submit_upload(self) -> dict[str, Any] | None:
+        """The Submit button: send the file chosen in ``file_upload`` with ``description_text``."""
+        if not self.file_upload.value:
+            self._say("Choose a file first (a .zip is sent as it is; any other file is zipped).")
+            return None
+        chosen = self.file_upload.value[0]
+        data = packaging.zip_upload(chosen["name"], bytes(chosen["content"]))
+        submission = self.submit_bytes(data, self.description_text.value or chosen["name"])
+        self.file_upload.value = ()
+        self.description_text.value = ""
+        return submission
+
+    def submit_file(self, path: str | os.PathLike[str], description: str = "", wait: bool = False) -> dict[str, Any]:
+        """A file (zipped under its name), a folder (its content zipped) or a .zip (as it is)."""
+        return self.submit_bytes(packaging.zip_path(path), description or Path(path).name, wait)
+
+    def submit_dataframe(self, df: Any, filename: str = "predictions.csv", description: str = "",
+                         wait: bool = False, index: bool = False) -> dict[str, Any]:
+        """Predictions in a DataFrame, written as ``filename`` (the name the scoring program reads)."""
+        return self.submit_bytes(packaging.zip_dataframe(df, filename, index), description or filename, wait)
+
+    def submit_function(self, *objs: Callable[..., Any] | type, module: str = "model", name: str | None = None,
+                        description: str = "", wait: bool = False) -> dict[str, Any]:
+        """Code: functions or classes packaged with their source as ``<module>.py`` (what an
+        ingestion program imports), with the imports they use; ``name`` aliases the first one."""
+        data = packaging.zip_code(list(objs), module=module, name=name)
+        return self.submit_bytes(data, description or ", ".join(o.__name__ for o in objs), wait)
+
+    def submit_notebook(self, path: str | os.PathLike[str] | None = None, as_script: bool = False,
+                        module: str = "model", description: str = "", wait: bool = False) -> dict[str, Any]:
+        """The notebook itself, as last saved: the kernel cannot save it for JupyterLab, so press
+        Ctrl+S first. Its path comes from ``path``, else from the kernel's session. With
+        ``as_script`` it is converted by nbconvert and sent as ``<module>.py``."""
+        notebook = packaging.current_notebook_path(path)
+        data = packaging.zip_notebook(notebook, as_script, module)
+        return self.submit_bytes(data, description or notebook.name, wait)
+
+    def submit_bytes(self, data: bytes, description: str = "", wait: bool = False) -> dict[str, Any]:
+        """Upload a submission zip with a progress bar, then follow it in the background."""
+        if not self.phase:
+            raise packaging.PackagingError("This competition has no phase to submit to.")
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self.result_html.value = self.log_html.value = ""
+        self.status_label.value = "uploading"
+        try:
+            submission = self.client.submit(self.phase_id, data, description=description, progress=self._on_progress)
+        except PodiumAPIError as exc:
+            self.status_label.value = "refused"
+            self.progress.bar_style = "danger"
+            self.show_error(exc)
+            raise
+        self.progress.value = 100
+        self.progress.bar_style = "success"
+        if submission.get("quota"):
+            self.quota = submission["quota"]
+            self.quota_html.value = f"<p>{display.html.escape(display.quota_sentence(self.quota))}</p>"
+        self._say(f"Submission {submission['id']} uploaded ({len(data):,} bytes).")
+        self._on_update(submission)
+        self.watch(submission)
+        return self.wait(submission) if wait else submission
+
+    def _on_progress(self, sent: int, total: int) -> None:
+        self.progress.value = 100 if total == 0 else int(100 * sent / total)
+
+    def watch(self, submission: dict[str, Any]) -> None:
+        """Follow a submission in a background thread until it is finished, failed or cancelled."""
+        self._watch_error: PodiumAPIError | None = None
+
+        def follow() -> None:
+            try:
+                self._finish(self.client.wait(submission["id"], on_update=self._on_update))
+            except PodiumAPIError as exc:
+                self._watch_error = exc
+                self.status_label.value = display.error_sentence(exc)
+
+        self._watcher = threading.Thread(target=follow, name=f"podium-watch-{submission['id']}", daemon=True)
+        self._watcher.start()
+
+    def wait(self, submission: dict[str, Any] | None = None, timeout: float = 600) -> dict[str, Any]:
+        """Block until the followed submission is done; returns its final model."""
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+        sid = (submission or self.last_submission or {}).get("id")
+        if sid is None:
+            raise packaging.PackagingError("Nothing was submitted yet.")
+        final = self.client.submission(sid)
+        if final["status"] not in TERMINAL_STATUSES:
+            final = self.client.wait(sid, timeout=timeout, on_update=self._on_update)
+            self._finish(final)
+        return final
+
+    def _on_update(self, submission: dict[str, Any]) -> None:
+        self.last_submission = submission
+        self.status_label.value = submission["status"]
+        lines = (submission.get("log_tail") or "").splitlines()[-LOG_LINES:]
+        if submission["status"] == "failed" or lines:
+            sentence = display.html.escape(display.status_sentence(submission))
+            log = display.html.escape("\n".join(lines))
+            self.log_html.value = f"<p>{sentence}</p>" + (f'<pre style="max-height:14em;overflow:auto">{log}</pre>'
+                                                          if lines else "")
+
+    def _finish(self, submission: dict[str, Any]) -> None:
+        """Show the scores and my new rank, and refresh the leaderboard, history and quota."""
+        self._on_update(submission)
+        try:
+            self.refresh()
+        except PodiumAPIError as exc:
+            self.show_error(exc)
+        if submission["status"] == "finished":
+            rank = f"; you are ranked {self.rank} on the leaderboard" if self.rank else ""
+            self.result_html.value = (f"<p><b>Submission {submission['id']} finished</b>: "
+                                      f"{display.html.escape(display.scores_sentence(submission.get('scores'), self.columns))}"
+                                      f"{rank}.</p>")
+        elif submission["status"] == "failed":
+            self.result_html.value = f'<p style="color:#a00">{display.html.escape(display.status_sentence(submission))}</p>'
+        else:
+            self.result_html.value = f"<p>Submission {submission['id']} was cancelled.</p>"
+        self.last_submission = submission
+
+    def cancel(self, submission: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Cancel a queued or running submission (by default the last one)."""
+        target = submission or self.last_submission
+        if not target:
+            raise packaging.PackagingError("Nothing was submitted yet.")
+        return self.client.cancel(target["id"])
+
+
+def current_phase(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The open phase; else the next to open; else the last one (to show its results)."""
+    for status in ("current", "next"):
+        found = [p for p in phases if p["status"] == status]
+        if found:
+            return found[0]
+    return phases[-1] if phases else {}
