@@ -1,0 +1,97 @@
+"""The admin dashboard against the real service: queues with their real worker and a real
+failure, creating a queue and re-keying it by clicks, and the printed command's token checked
+against the service's worker endpoint (the old token refused after a re-key)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import bundles
+import pytest
+import requests
+from podium.widgets import AdminDashboard, PodiumClient
+from podium.widgets.admin import worker_command
+from podium.widgets.client import PermissionDenied
+from test_widgets_participant import iris_competition
+
+
+def token_works(service, token: str) -> int:
+    """The status the service answers a worker holding ``token``."""
+    return requests.get(service.api_url + "/worker/config", headers={"Authorization": f"token {token}"},
+                        timeout=10).status_code
+
+
+@pytest.fixture(scope="module")
+def admin(users):
+    return users.make("admin", admin=True)
+
+
+def test_queues_show_the_worker_and_recent_failures(api, admin, creator, users, service, worker, tmp_path) -> None:
+    comp = iris_competition(api, creator)
+    participant = users.make("failing")
+    client = PodiumClient(service.url, participant.token)
+    client.register(comp["slug"])
+    failed = client.wait(client.submit(comp["phases"][0]["id"], bundles.make_zip({"notes.txt": "x"}))["id"],
+                         timeout=180)
+    assert failed["status"] == "failed"
+
+    dash = AdminDashboard(PodiumClient(service.url, admin.token))
+    default = next(q for q in dash.queues if q["name"] == "default")
+    assert any(w["name"] == worker.name for w in default["workers"])
+    rows = re.findall(r"<tr>(.*?)</tr>", dash.queues_html.value)
+    worker_row = next(r for r in rows if f">{worker.name} (" in r)
+    assert worker_row.startswith('<td style="padding:3px 8px;border-bottom:1px solid #ddd;text-align:left">default</td>')
+    assert re.search(r"UTC \((less than a minute|\d+ min) ago\)", worker_row), worker_row
+    assert "<h4>Recent failures</h4>" in dash.queues_html.value
+    assert f">{failed['id']}</td>" in dash.queues_html.value
+    assert dash.queue_dropdown.options[0] == "default"
+
+
+def test_create_and_rekey_by_clicks_give_a_working_command(admin, service) -> None:
+    dash = AdminDashboard(PodiumClient(service.url, admin.token))
+    dash.create_button.click()
+    assert "Type a queue name first" in dash.message_html.value
+
+    name = f"lab-{uuid.uuid4().hex[:6]}"
+    dash.queue_name_text.value = name
+    dash.create_button.click()
+    command = dash.command_text.value
+    assert command == (f"podium worker --service-url {service.url} --token {dash.last_token} "
+                       f"--name {name}-worker-1 --executor docker --work-dir ~/podium-worker")
+    assert f"Queue '{name}' created." in dash.message_html.value
+    assert name in dash.queue_dropdown.options and f">{name}</td>" in dash.queues_html.value
+    assert "no worker attached" in dash.queues_html.value
+    first = dash.last_token
+    assert token_works(service, first) == 200
+
+    dash.queue_dropdown.value = name
+    dash.rekey_button.click()
+    assert dash.last_token != first and dash.last_token in dash.command_text.value
+    assert token_works(service, dash.last_token) == 200
+    assert token_works(service, first) in (401, 403)
+
+    dash.queue_name_text.value = name
+    dash.create_button.click()
+    assert dash.message_html.value.startswith('<p style="color:#a00">'), dash.message_html.value
+
+
+def test_attach_worker_creates_or_rekeys(admin, service) -> None:
+    dash = AdminDashboard(PodiumClient(service.url, admin.token))
+    name = f"box-{uuid.uuid4().hex[:6]}"
+    created = dash.attach_worker(name)
+    assert f"Queue '{name}' created." in dash.message_html.value and dash.last_token in created
+    again = dash.attach_worker(name)
+    assert "has a new token" in dash.message_html.value and again != created
+    assert token_works(service, dash.last_token) == 200
+
+
+def test_non_admins_are_refused_with_a_sentence(users, service) -> None:
+    with pytest.raises(PermissionDenied, match="Only hub admins manage compute queues."):
+        AdminDashboard(PodiumClient(service.url, users.make("nobody").token))
+
+
+def test_worker_command_quotes_what_a_shell_would_split() -> None:
+    command = worker_command("http://hub:8000/services/podium/", "a b$c", name="w1")
+    assert command == ("podium worker --service-url http://hub:8000/services/podium/ --token 'a b$c' "
+                       "--name w1 --executor docker --work-dir ~/podium-worker")
