@@ -188,6 +188,7 @@ def submission_model(submission: Submission, roles: CompetitionRoles, detail: bo
         "is_public": submission.is_public,
         "selected": submission.selected,
         "counts_toward_quota": submission.counts_toward_quota,
+        "dry_run": submission.is_dry_run,
         "failure_reason": submission.failure_reason,
         "parent": submission.parent_id,
         "migrated_from": submission.migrated_from_id,

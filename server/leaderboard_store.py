@@ -53,6 +53,7 @@ def _scored_submissions(session: Session, phase: Phase) -> list[ScoredSubmission
             Submission.phase_id == phase.id,
             Submission.parent_id.is_(None),
             Submission.status == SubmissionStatus.finished,
+            Submission.is_dry_run.is_(False),
         )
     ).all()
     if not rows:

@@ -431,6 +431,10 @@ class Submission(Base):
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     counts_toward_quota: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_dry_run: Mapped[bool] = mapped_column(
+        Boolean, default=False,
+        doc="An organizer's trial run (e.g. before publishing): costs no quota and never ranks.",
+    )
     failure_kind: Mapped[FailureKind | None] = mapped_column(str_enum(FailureKind, "failure_kind"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str] = mapped_column(Text, default="")

@@ -251,6 +251,9 @@ class SubmissionIn(Body):
     fact_sheet: dict[Key, str | bool | int | float] = Field(
         default_factory=dict, description="Answers to the competition's fact-sheet questions."
     )
+    dry_run: bool = Field(
+        False, description="Organizers only: a trial run that costs no quota and never ranks."
+    )
 
 
 class DecisionIn(Body):

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from . import artifacts, facts
 from .clock import next_utc_midnight, start_of_utc_day, utcnow
-from .errors import InvalidTransition, PhaseClosed, QuotaExceeded, SubmissionError, ValidationFailed
+from .errors import (
+    InvalidTransition,
+    PermissionDenied,
+    PhaseClosed,
+    QuotaExceeded,
+    SubmissionError,
+    ValidationFailed,
+)
 from .orm import (
     TERMINAL_STATUSES,
     ArtifactKind,
@@ -173,6 +180,8 @@ def create(
     """Create a submission awaiting its upload. Returns (submission, created); the same
     Idempotency-Key returns the original submission with ``created`` false."""
     roles.require_participant()
+    if body.dry_run and not roles.manages:
+        raise PermissionDenied("Only the organizers of a competition may make dry runs.")
     owner = roles.identity.name
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 128):
         raise ValidationFailed("The Idempotency-Key header must be 1 to 128 characters.")
@@ -206,11 +215,11 @@ def create(
     if existing is not None:
         return existing, False
     standing = quota(session, phase, owner, now)
-    if standing.remaining_total == 0:
+    if standing.remaining_total == 0 and not body.dry_run:
         raise QuotaExceeded(
             f"You have used all {standing.total} submissions of phase '{phase.name}'.", None
         )
-    if standing.remaining_today == 0:
+    if standing.remaining_today == 0 and not body.dry_run:
         raise QuotaExceeded(
             f"You have used today's {standing.per_day} submissions of phase '{phase.name}'; "
             f"more are allowed from {standing.resets_at.isoformat()}Z.",
@@ -228,6 +237,8 @@ def create(
         idempotency_key=idempotency_key,
         created_at=now,
         fact_sheet_answers=answers,
+        is_dry_run=body.dry_run,
+        counts_toward_quota=not body.dry_run,
     )
     session.add(submission)
     session.flush()
@@ -296,6 +307,7 @@ def rerun(session: Session, original: Submission, by: str) -> Submission:
         size=original.size,
         sha256=original.sha256,
         counts_toward_quota=False,
+        is_dry_run=original.is_dry_run,
         submitted_at=utcnow(),
     )
     copy.files.append(SubmissionFile(artifact=upload, role="submission"))

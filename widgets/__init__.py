@@ -2,11 +2,14 @@
 
 from typing import Any
 
+from .authoring import Column, CompetitionDraft, DryRunFailed
 from .client import PodiumClient
+from .scoring import scoring_program
 
 # The widgets need ipywidgets (the `widgets` extra); the client does not, and the server and
 # `podium up` import it: so the widget classes load on first use, not with the package.
 _LAZY = {"Competition": ".participant", "AdminDashboard": ".admin"}
+_LAZY["OrganizerPanel"] = ".organizer"
 
 
 def __getattr__(name: str) -> Any:
@@ -18,3 +21,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["AdminDashboard", "Competition", "PodiumClient"]
+__all__ += ["Column", "CompetitionDraft", "DryRunFailed", "OrganizerPanel", "scoring_program"]
