@@ -187,6 +187,14 @@ class HubProcess:
             "c.JupyterHub.cleanup_servers = True",
             "c.JupyterHub.cleanup_proxy = True",
             "c.Spawner.args = ['--allow-root']",
+            # users are hub accounts, not system accounts: each gets JupyterLab from this
+            # environment, run as this user, with a home folder under the hub's directory
+            "c.JupyterHub.spawner_class = 'simple'",
+            f"c.SimpleLocalProcessSpawner.home_dir_template = {str(self.workdir / 'homes' / '{username}')!r}",
+            f"c.Spawner.cmd = [{str(Path(sys.executable).parent / 'jupyterhub-singleuser')!r}]",
+            "c.Spawner.default_url = '/lab'",
+            "c.Spawner.start_timeout = 120",
+            "c.Spawner.http_timeout = 120",
             # the setup service prepares users (and may make admins, which needs the admin role)
             f"c.JupyterHub.services = [{{'name': {SETUP_SERVICE!r}, 'api_token': {self.setup_token!r}}}]",
             f"c.JupyterHub.load_roles = [{{'name': 'admin', 'services': [{SETUP_SERVICE!r}]}}]",

@@ -14,6 +14,7 @@ admin page). Start a compute worker beside it with the command `podium up` print
 """
 
 import os
+import sys
 
 from podium.hub.service import configure
 
@@ -28,6 +29,11 @@ c.Authenticator.admin_users = {"admin"}
 c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 
 data_dir = os.path.abspath(os.environ.get("PODIUM_DATA_DIR", "podium-data"))
+# hub accounts, not system accounts: JupyterLab from this environment, a home under data_dir
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(data_dir, "homes", "{username}")
+c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
 configure(
     c,
     url="http://127.0.0.1:10101",
