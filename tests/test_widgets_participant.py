@@ -5,6 +5,7 @@ the Docker worker; the leaderboard and history it shows; quota and failure sente
 from __future__ import annotations
 
 import re
+import time
 import zipfile
 from datetime import UTC, datetime
 from io import BytesIO
@@ -250,3 +251,14 @@ def test_source_of_a_class_defined_in_a_notebook_cell(tmp_path) -> None:
     namespace: dict = {}
     exec(compile(source, "model.py", "exec"), namespace)
     assert namespace["Model"]().predict(2.7) == 2
+
+
+def test_packing_the_same_files_twice_gives_the_same_bytes(tmp_path) -> None:
+    """Zip entries carry a fixed date, so the checksum depends on the content alone: re-saving a
+    competition re-uploads nothing unchanged, and an identical submission has the same sha256."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "predictions.csv").write_text("id,label\n1,a\n")
+    first = pk.zip_path(tmp_path / "run")
+    time.sleep(2.1)  # zip timestamps have a 2-second resolution: a packing-time date would differ
+    assert pk.zip_path(tmp_path / "run") == first
+    assert pk.zip_files({"a.txt": "x"}) == pk.zip_files({"a.txt": "x"})

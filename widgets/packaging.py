@@ -24,11 +24,18 @@ class PackagingError(ValueError):
 
 
 def zip_files(files: dict[str, str | bytes]) -> bytes:
-    """A zip holding ``files`` (archive name → content)."""
+    """A zip holding ``files`` (archive name → content).
+
+    Deterministic: the same files give the same bytes (entries carry a fixed date, not the
+    time of packing), so re-saving a competition re-uploads only data whose content changed.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, content in files.items():
-            zf.writestr(name, content)
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, content)
     return buffer.getvalue()
 
 
