@@ -76,6 +76,9 @@ def configure(
 ) -> None:
     """Add Podium to a JupyterHub configuration object ``c``."""
     services = list(_current(c.JupyterHub, "services", []))
+    # the service must know the same creator group the hub creates (a managed service gets it
+    # here; an external one needs PODIUM_CREATOR_GROUP or c.PodiumService.creator_group)
+    environment = {"PODIUM_CREATOR_GROUP": creator_group, **(environment or {})}
     services.append(podium_service(url, name=name, managed=managed, api_token=api_token,
                                    environment=environment, extra_args=extra_args))
     c.JupyterHub.services = services

@@ -180,10 +180,14 @@ class PodiumService(Application):
     ).tag(config=True)
 
     creator_group = Unicode(
-        "podium-creators",
         help="Hub group whose members may create competitions (hub admins always may). "
-        "An empty string lets every hub user create competitions.",
+        "An empty string lets every hub user create competitions. "
+        "Default: $PODIUM_CREATOR_GROUP (set by podium.hub.configure), else podium-creators.",
     ).tag(config=True)
+
+    @default("creator_group")
+    def _creator_group_default(self) -> str:
+        return os.environ.get("PODIUM_CREATOR_GROUP", "podium-creators")
 
     default_quotas = Dict(
         {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600},

@@ -33,6 +33,19 @@ def test_production_example_loads(monkeypatch) -> None:
     (service,) = c.JupyterHub.services
     assert service["environment"]["PODIUM_DB_URL"] == "value-of-PODIUM_DB_URL"
     assert "instructors" in c.JupyterHub.load_groups
+    # the service hears of the same group the hub creates
+    assert service["environment"]["PODIUM_CREATOR_GROUP"] == "instructors"
+
+
+def test_the_service_takes_its_creator_group_from_the_environment(monkeypatch) -> None:
+    from podium.server.app import PodiumService
+
+    monkeypatch.setenv("PODIUM_CREATOR_GROUP", "instructors")
+    assert PodiumService().creator_group == "instructors"
+    monkeypatch.setenv("PODIUM_CREATOR_GROUP", "")
+    assert PodiumService().creator_group == ""  # everyone may create competitions
+    monkeypatch.delenv("PODIUM_CREATOR_GROUP")
+    assert PodiumService().creator_group == "podium-creators"
 
 
 def test_configure_extends_a_site_configuration() -> None:
