@@ -80,8 +80,17 @@ def test_podium_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Pa
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0, log.read_text()
     finally:
+        # even when a check failed: stop it as Ctrl-C would, then end whatever it left behind
+        seen = descendants(up.pid) if up.poll() is None else set()
         if up.poll() is None:
-            up.kill()
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(60)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        for pid, start in seen:
+            if still_alive((pid, start)):
+                os.kill(pid, signal.SIGKILL)
     time.sleep(1)
     left = [pid for pid, start in started if still_alive((pid, start))]
     assert not left, f"processes left behind: {left}\n{log.read_text()}"
