@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import facts
@@ -76,7 +79,16 @@ def _scored_submissions(session: Session, phase: Phase) -> list[ScoredSubmission
 
 
 def rebuild(session: Session, phase: Phase) -> int:
-    """Recompute and store the phase's leaderboard; returns the number of rows."""
+    """Recompute and store the phase's leaderboard; returns the number of rows.
+
+    Bumps the phase's ``leaderboard_version`` in the same transaction (an SQL increment, so two
+    concurrent rebuilds never share a version): cached pages of the old version stop matching.
+    """
+    session.execute(
+        update(Phase).where(Phase.id == phase.id)
+        .values(leaderboard_version=Phase.leaderboard_version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
     session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
     board = phase.leaderboard
     if board is None or not board.columns:
@@ -147,10 +159,89 @@ def record_scores(session: Session, submission: Submission, scores: Mapping[str,
     session.flush()
 
 
+@dataclass(frozen=True)
+class CachedPage:
+    page: dict[str, Any]
+    json: str
+
+
+class PageCache:
+    """Leaderboard pages as the API returns them, keyed by the phase's ``leaderboard_version``.
+
+    A leaderboard is read far more often than it changes (bench B2): a page is built once per
+    version of the stored ranking and served from memory until a rebuild bumps the version. The
+    version is read with the phase row, which every request loads anyway, so a cache in each
+    service process stays exact when several processes share the database. Bounded, least
+    recently used out first.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, page: Any) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+PAGES = PageCache()
+
+
+def _page_key(session: Session, phase: Phase, limit: int, offset: int, show_hidden: bool) -> tuple:
+    """Everything a page depends on besides the stored ranking's rows (those are the version)."""
+    board = phase.leaderboard
+    fact_sheet = json.dumps(phase.competition.fact_sheet or {}, sort_keys=True, default=str)
+    return (
+        str(session.get_bind().url), phase.id, phase.leaderboard_version, phase.submission_rule.value,
+        board.id if board else None, board.key if board else None, board.title if board else None,
+        fact_sheet, limit, offset, show_hidden,
+    )
+
+
+def _cached_page(session: Session, phase: Phase, limit: int, offset: int, show_hidden: bool) -> CachedPage:
+    key = _page_key(session, phase, limit, offset, show_hidden)
+    cached = PAGES.get(key)
+    if cached is None:
+        page = _build_page(session, phase, limit=limit, offset=offset, show_hidden=show_hidden)
+        cached = CachedPage(page, json.dumps(page, default=str))
+        PAGES.put(key, cached)
+    return cached
+
+
 def read_page(
     session: Session, phase: Phase, *, limit: int, offset: int, show_hidden: bool
 ) -> dict[str, Any]:
-    """One page of a phase's leaderboard, as the API returns it."""
+    """One page of a phase's leaderboard, as the API returns it (a fresh top-level dict: callers
+    may add keys, but must not change the entries, which are shared with the cache)."""
+    return dict(_cached_page(session, phase, limit, offset, show_hidden).page)
+
+
+def read_page_json(
+    session: Session, phase: Phase, *, limit: int, offset: int, show_hidden: bool, me: str
+) -> str:
+    """The same page as JSON text with the caller's name as ``me``, encoded once per version."""
+    text = _cached_page(session, phase, limit, offset, show_hidden).json
+    return text[:-1] + ', "me": ' + json.dumps(me) + "}"
+
+
+def _build_page(
+    session: Session, phase: Phase, *, limit: int, offset: int, show_hidden: bool
+) -> dict[str, Any]:
     board = phase.leaderboard
     columns = [c for c in (board.columns if board else []) if show_hidden or not c.hidden]
     total = session.scalar(

@@ -251,6 +251,10 @@ class Phase(Base):
     leaderboard_id: Mapped[int | None] = mapped_column(
         ForeignKey("leaderboards.id", ondelete="SET NULL")
     )
+    leaderboard_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        doc="Bumped by every rebuild of the stored ranking: the key of the leaderboard page cache.",
+    )
     auto_migrate: Mapped[bool] = mapped_column(
         Boolean, default=False,
         doc="At this phase's start, re-run the previous phase's leaderboard submissions on its tasks.",

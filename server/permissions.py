@@ -91,24 +91,27 @@ class CompetitionRoles:
 
 def competition_roles(session: Session, identity: Identity, competition: Competition) -> CompetitionRoles:
     """Compute ``identity``'s roles in ``competition`` (hub groups are read fresh from the token)."""
+    # both database facts in one round trip: this runs on every request that names a competition
+    listed_organizer = (
+        select(Organizer.id)
+        .where(Organizer.competition_id == competition.id, Organizer.username == identity.name)
+        .exists()
+    )
+    registration = (
+        select(Participant.status)
+        .where(Participant.competition_id == competition.id, Participant.username == identity.name)
+        .scalar_subquery()
+    )
+    organizer_row, registered_status = session.execute(select(listed_organizer, registration)).one()
     is_organizer = bool(
-        (competition.organizer_group and competition.organizer_group in identity.groups)
-        or session.scalar(
-            select(Organizer.id).where(
-                Organizer.competition_id == competition.id, Organizer.username == identity.name
-            )
-        )
+        (competition.organizer_group and competition.organizer_group in identity.groups) or organizer_row
     )
     via_group = False
     status: ParticipantStatus | None = None
     if competition.registration_mode == RegistrationMode.groups:
         if identity.groups & set(competition.participant_groups or ()):
             status, via_group = ParticipantStatus.approved, True
-    else:
-        status = session.scalar(
-            select(Participant.status).where(
-                Participant.competition_id == competition.id,
-                Participant.username == identity.name,
-            )
-        )
+    elif registered_status is not None:
+        status = ParticipantStatus(registered_status) if not isinstance(registered_status, ParticipantStatus) \
+            else registered_status
     return CompetitionRoles(identity, competition, is_organizer, status, via_group)

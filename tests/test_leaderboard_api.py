@@ -163,3 +163,42 @@ def test_visibility(api, creator, users, world) -> None:
     api(creator, "PATCH", f"/phases/{phase_id}", json={"leaderboard_visibility": "private"}, expect=200)
     api(people["ann"], "GET", f"/phases/{phase_id}/leaderboard", expect=403)
     board(api, creator, phase_id)
+
+
+def test_cached_pages_follow_every_change_of_the_ranking(api, creator, world, service) -> None:
+    """Pages are cached per leaderboard version: a read after any rebuild (a new score, a column
+    change, even a rebuild to identical rows, where SQLite would reuse the row ids) is fresh."""
+    from podium.server.orm import Phase
+
+    comp, phase_id, people, scored = world
+    scored("ann", accuracy=0.5, runtime=2)
+    before = board(api, people["bob"], phase_id)
+    assert board(api, people["bob"], phase_id) == before  # served again, unchanged
+    with service.app.session_factory() as session:
+        version = session.get(Phase, phase_id).leaderboard_version
+    bob = scored("bob", accuracy=0.9, runtime=1)
+    after = board(api, people["bob"], phase_id)
+    assert [e["submission"] for e in after["entries"]][0] == bob
+    with service.app.session_factory() as session:
+        assert session.get(Phase, phase_id).leaderboard_version > version
+    # a column's new precision and title show at once
+    lb_id = next(b["id"] for b in api(creator, "GET", f"/competitions/{comp['id']}/leaderboards",
+                                      expect=200).json()["leaderboards"])
+    changed = {**BOARD, "columns": [{**BOARD["columns"][0], "precision": 1, "title": "Acc"}, *BOARD["columns"][1:]]}
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=changed, expect=200)
+    page = board(api, people["bob"], phase_id)
+    assert page["entries"][0]["display"]["accuracy"] == "0.9"
+    assert page["columns"][0]["title"] == "Acc"
+    # the caller's own name is added per request, never stored in the shared page
+    assert board(api, people["ann"], phase_id)["me"] == people["ann"].name
+
+
+def test_page_cache_is_bounded_least_recently_used_out() -> None:
+    from podium.server.leaderboard_store import PageCache
+
+    cache = PageCache(size=2)
+    cache.put(("a",), {"n": 1})
+    cache.put(("b",), {"n": 2})
+    assert cache.get(("a",)) == {"n": 1}  # a is now the most recently used
+    cache.put(("c",), {"n": 3})
+    assert cache.get(("b",)) is None and cache.get(("a",)) == {"n": 1} and cache.get(("c",)) == {"n": 3}

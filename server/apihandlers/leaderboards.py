@@ -70,6 +70,12 @@ class PhaseLeaderboardHandler(APIHandler):
         obj, roles = self.visible_phase(phase)
         if not roles.can_see_leaderboard(obj):
             raise PermissionDenied("This leaderboard is not visible to you.")
+        if self.query.format == "json" and self.answers_json:
+            self.finish(leaderboard_store.read_page_json(
+                self.db, obj, limit=self.query.limit, offset=self.query.offset, show_hidden=roles.manages,
+                me=self.user.name,
+            ))
+            return
         page = leaderboard_store.read_page(
             self.db, obj, limit=self.query.limit, offset=self.query.offset, show_hidden=roles.manages
         )

@@ -45,6 +45,7 @@ class PageMixin(HubOAuthenticated):
     """Put before an ``APIHandler`` subclass; set ``template``."""
 
     template = ""
+    answers_json = False  # answers go through write_json, rendered as HTML
 
     @property
     def hub_auth(self) -> HubOAuth:  # type: ignore[override]
