@@ -15,6 +15,7 @@ import argparse
 import io
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -123,6 +124,23 @@ def demo_competition(slug: str) -> dict[str, Any]:
     }
 
 
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+WALK_THROUGHS = {PARTICIPANT: ["participant.ipynb"], ORGANIZER: ["organizer.ipynb", "instructor.ipynb"],
+                 ADMIN: ["admin.ipynb"]}
+
+
+def give_notebooks(homes: Path) -> None:
+    """Put each demo user's walk-through notebooks in their JupyterLab home (from a source
+    checkout; a wheel install has no notebooks/ and the users start with empty homes)."""
+    for user, names in WALK_THROUGHS.items():
+        for name in names:
+            source = NOTEBOOKS / name
+            target = homes / user / name
+            if source.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+
+
 def wait_for(url: str, timeout: float, hub: HubProcess) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -166,6 +184,7 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         hub.create_user(ORGANIZER, groups=[hub.creator_group])
         hub.create_user(PARTICIPANT)
         hub.create_user(ADMIN, admin=True)
+        give_notebooks(hub.workdir / "homes")
         organizer = PodiumClient(service_url, hub.token_for(ORGANIZER, note="podium up"))
         participant = PodiumClient(service_url, hub.token_for(PARTICIPANT, note="podium up"))
 
@@ -193,7 +212,7 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         print()
         print(f"Podium is up: {hub.public_url}/hub/login  (API: {api_url}/)")
         print(f"Logins (password '{DEMO_PASSWORD}'): {ORGANIZER} (creates competitions), "
-              f"{PARTICIPANT}, {ADMIN} (hub admin)")
+              f"{PARTICIPANT}, {ADMIN} (hub admin); each finds a walk-through notebook in JupyterLab")
         print(f"Competition '{competition['title']}' ({slug}), phase '{phase['name']}' ({phase['status']})")
         print(f"Submission {created['id']} by {PARTICIPANT}: {created['status']}"
               + (f" with scores {created['scores']}" if created.get("scores") else "")

@@ -95,6 +95,9 @@ def test_podium_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Pa
     left = [pid for pid, start in started if still_alive((pid, start))]
     assert not left, f"processes left behind: {left}\n{log.read_text()}"
     assert "==> stopping the worker, JupyterHub and the Podium service" in log.read_text()
+    # each demo user finds their walk-through notebooks in their JupyterLab home
+    assert (data_dir / "hub" / "homes" / "demo-participant" / "participant.ipynb").is_file()
+    assert (data_dir / "hub" / "homes" / "demo-organizer" / "organizer.ipynb").is_file()
     # the service kept its state in the data dir, on SQLite with local storage
     assert (data_dir / "podium" / "podium.sqlite").exists()
     stored = list((data_dir / "podium" / "storage" / "submissions").rglob("*"))
