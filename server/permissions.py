@@ -112,6 +112,5 @@ def competition_roles(session: Session, identity: Identity, competition: Competi
         if identity.groups & set(competition.participant_groups or ()):
             status, via_group = ParticipantStatus.approved, True
     elif registered_status is not None:
-        status = ParticipantStatus(registered_status) if not isinstance(registered_status, ParticipantStatus) \
-            else registered_status
+        status = ParticipantStatus(registered_status)  # a member or its stored value alike
     return CompetitionRoles(identity, competition, is_organizer, status, via_group)
