@@ -10,7 +10,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 ALEMBIC_DIR = os.path.join(os.path.dirname(__file__), "alembic")
@@ -39,6 +40,33 @@ def make_engine(url: str, **kwargs) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
+
+
+def make_read_engine(url: str) -> Engine:
+    """An engine for hot single-statement reads (the leaderboard's access check, bench B2).
+
+    Autocommit, so a read is one round trip instead of BEGIN, SELECT and ROLLBACK and there is
+    nothing to reset when a connection goes back to the pool, and no pre-ping on checkout: a
+    connection found dead raises with ``connection_invalidated`` and the caller retries once on
+    a fresh one (``read_one``).
+    """
+    if url.startswith("sqlite"):
+        return make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    return make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_pre_ping=False,
+                       pool_size=5, max_overflow=10)
+
+
+def read_one(engine: Engine, statement: Executable, params: dict) -> Row | None:
+    """The first row of one read-only statement, retried once if the pooled connection was dead
+    (the database restarted since it was last used)."""
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                return conn.execute(statement, params).first()
+        except DBAPIError as e:
+            if attempt == 2 or not e.connection_invalidated:
+                raise
+    return None  # unreachable: the loop returns or raises
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

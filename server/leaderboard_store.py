@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import facts
@@ -30,6 +30,7 @@ from .orm import (
     Phase,
     Score,
     Submission,
+    SubmissionRule,
     SubmissionStatus,
 )
 
@@ -202,15 +203,33 @@ class PageCache:
 PAGES = PageCache()
 
 
+def page_identity(
+    engine: Engine,
+    *,
+    phase_id: int,
+    version: int,
+    rule: SubmissionRule,
+    leaderboard: tuple[int | None, str | None, str | None],
+    competition_updated_at: object,
+) -> tuple:
+    """The part of a page's cache key that the stored ranking's version does not cover: the
+    database, the phase's rule and leaderboard (id, key, title), and the competition's last
+    change (its fact sheet's leaderboard questions become columns). Built the same way from ORM
+    objects here and from the fast path's row (``leaderboard_access``)."""
+    return (engine.url, phase_id, version, rule, leaderboard, competition_updated_at)
+
+
 def _page_key(session: Session, phase: Phase, limit: int, offset: int, show_hidden: bool) -> tuple:
-    """Everything a page depends on besides the stored ranking's rows (those are the version)."""
     board = phase.leaderboard
-    fact_sheet = json.dumps(phase.competition.fact_sheet or {}, sort_keys=True, default=str)
-    return (
-        str(session.get_bind().url), phase.id, phase.leaderboard_version, phase.submission_rule.value,
-        board.id if board else None, board.key if board else None, board.title if board else None,
-        fact_sheet, limit, offset, show_hidden,
+    identity = page_identity(
+        session.get_bind(),
+        phase_id=phase.id,
+        version=phase.leaderboard_version,
+        rule=phase.submission_rule,
+        leaderboard=(board.id, board.key, board.title) if board else (None, None, None),
+        competition_updated_at=phase.competition.updated_at,
     )
+    return (identity, limit, offset, show_hidden)
 
 
 def _cached_page(session: Session, phase: Phase, limit: int, offset: int, show_hidden: bool) -> CachedPage:
@@ -221,6 +240,16 @@ def _cached_page(session: Session, phase: Phase, limit: int, offset: int, show_h
         cached = CachedPage(page, json.dumps(page, default=str))
         PAGES.put(key, cached)
     return cached
+
+
+def _with_me(text: str, me: str) -> str:
+    return text[:-1] + ', "me": ' + json.dumps(me) + "}"
+
+
+def cached_page_json(identity: tuple, *, limit: int, offset: int, show_hidden: bool, me: str) -> str | None:
+    """The page's JSON from the cache alone (the fast path), or None when it is not built yet."""
+    cached = PAGES.get((identity, limit, offset, show_hidden))
+    return None if cached is None else _with_me(cached.json, me)
 
 
 def read_page(
@@ -235,8 +264,7 @@ def read_page_json(
     session: Session, phase: Phase, *, limit: int, offset: int, show_hidden: bool, me: str
 ) -> str:
     """The same page as JSON text with the caller's name as ``me``, encoded once per version."""
-    text = _cached_page(session, phase, limit, offset, show_hidden).json
-    return text[:-1] + ', "me": ' + json.dumps(me) + "}"
+    return _with_me(_cached_page(session, phase, limit, offset, show_hidden).json, me)
 
 
 def _build_page(

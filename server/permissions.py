@@ -77,16 +77,57 @@ class CompetitionRoles:
             )
 
     def can_see_leaderboard(self, phase: Phase) -> bool:
-        if self.manages:
-            return True
-        if phase.leaderboard is not None and phase.leaderboard.hidden:
-            return False
-        visibility = phase.leaderboard_visibility
-        if visibility == LeaderboardVisibility.public:
-            return self.can_view
-        if visibility == LeaderboardVisibility.participants:
-            return self.is_participant
+        return leaderboard_visible(
+            manages=self.manages,
+            can_view=self.can_view,
+            is_participant=self.is_participant,
+            board_hidden=phase.leaderboard is not None and phase.leaderboard.hidden,
+            visibility=phase.leaderboard_visibility,
+        )
+
+
+def leaderboard_visible(
+    *, manages: bool, can_view: bool, is_participant: bool, board_hidden: bool, visibility: LeaderboardVisibility
+) -> bool:
+    """Whether a phase's leaderboard may be read: organizers always, others by its visibility."""
+    if manages:
+        return True
+    if board_hidden:
         return False
+    if visibility == LeaderboardVisibility.public:
+        return can_view
+    if visibility == LeaderboardVisibility.participants:
+        return is_participant
+    return False
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the database and the hub groups say about one user in one competition."""
+
+    is_organizer: bool
+    participant_status: ParticipantStatus | None
+    via_group: bool
+
+
+def standing(
+    identity: Identity,
+    *,
+    organizer_group: str | None,
+    registration_mode: RegistrationMode,
+    participant_groups: list | None,
+    listed_organizer: bool,
+    registered_status: ParticipantStatus | str | None,
+) -> Standing:
+    """Combine the hub's groups with the organizer and registration rows read for ``identity``."""
+    is_organizer = bool((organizer_group and organizer_group in identity.groups) or listed_organizer)
+    if registration_mode == RegistrationMode.groups:
+        if identity.groups & set(participant_groups or ()):
+            return Standing(is_organizer, ParticipantStatus.approved, True)
+        return Standing(is_organizer, None, False)
+    if registered_status is not None:  # a member or its stored value alike
+        return Standing(is_organizer, ParticipantStatus(registered_status), False)
+    return Standing(is_organizer, None, False)
 
 
 def competition_roles(session: Session, identity: Identity, competition: Competition) -> CompetitionRoles:
@@ -103,14 +144,12 @@ def competition_roles(session: Session, identity: Identity, competition: Competi
         .scalar_subquery()
     )
     organizer_row, registered_status = session.execute(select(listed_organizer, registration)).one()
-    is_organizer = bool(
-        (competition.organizer_group and competition.organizer_group in identity.groups) or organizer_row
+    facts = standing(
+        identity,
+        organizer_group=competition.organizer_group,
+        registration_mode=competition.registration_mode,
+        participant_groups=competition.participant_groups,
+        listed_organizer=bool(organizer_row),
+        registered_status=registered_status,
     )
-    via_group = False
-    status: ParticipantStatus | None = None
-    if competition.registration_mode == RegistrationMode.groups:
-        if identity.groups & set(competition.participant_groups or ()):
-            status, via_group = ParticipantStatus.approved, True
-    elif registered_status is not None:
-        status = ParticipantStatus(registered_status)  # a member or its stored value alike
-    return CompetitionRoles(identity, competition, is_organizer, status, via_group)
+    return CompetitionRoles(identity, competition, facts.is_organizer, facts.participant_status, facts.via_group)

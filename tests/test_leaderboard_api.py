@@ -193,6 +193,46 @@ def test_cached_pages_follow_every_change_of_the_ranking(api, creator, world, se
     assert board(api, people["ann"], phase_id)["me"] == people["ann"].name
 
 
+def test_a_cached_page_costs_one_access_query_and_access_is_checked_every_time(api, creator, users, world,
+                                                                            service) -> None:
+    """The fast path (bench B2): once a page is built, a read runs one statement on the read
+    engine and none through the ORM; yet every change of who may see it, or of what the page
+    shows besides the ranking (the fact sheet's leaderboard questions), applies at once."""
+    import sqlalchemy as sa
+
+    comp, phase_id, people, scored = world
+    scored("ann", accuracy=0.5, runtime=2)
+    first = board(api, people["bob"], phase_id)
+    statements = {"orm": 0, "read": 0}
+
+    def counter(name):
+        def count(*_args) -> None:
+            statements[name] += 1
+        return count
+
+    listeners = [(service.app.engine, counter("orm")), (service.app.read_engine, counter("read"))]
+    for engine, listener in listeners:
+        sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert board(api, people["bob"], phase_id) == first
+    finally:
+        for engine, listener in listeners:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+    assert statements == {"orm": 0, "read": 1}
+
+    # who may see it is decided per request, never cached with the page
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"leaderboard_visibility": "participants"}, expect=200)
+    board(api, people["bob"], phase_id)
+    api(creator, "POST", f"/competitions/{comp['id']}/participants/{people['bob'].name}/deny", expect=200)
+    api(people["bob"], "GET", f"/phases/{phase_id}/leaderboard", expect=403)
+    api(users.make("outsider"), "GET", f"/phases/{phase_id}/leaderboard", expect=403)
+    api(people["ann"], "GET", "/phases/999999/leaderboard", expect=404)
+    # a fact-sheet question shown on the leaderboard appears as a column at once
+    question = {"type": "text", "title": "Approach", "is_on_leaderboard": True}
+    api(creator, "PATCH", f"/competitions/{comp['id']}", json={"fact_sheet": {"approach": question}}, expect=200)
+    assert board(api, people["ann"], phase_id)["fact_columns"] == [{"key": "approach", "title": "Approach"}]
+
+
 def test_page_cache_is_bounded_least_recently_used_out() -> None:
     from podium.server.leaderboard_store import PageCache
 

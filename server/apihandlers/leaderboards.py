@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import competitions as domain
-from .. import leaderboard_store
+from .. import leaderboard_access, leaderboard_store
 from ..apimodels import leaderboard_model
 from ..errors import NotFound, PermissionDenied
 from ..orm import Leaderboard
@@ -67,6 +67,8 @@ class PhaseLeaderboardHandler(APIHandler):
         produces=("application/json", "text/csv"),
     )
     async def get(self, phase: str) -> None:
+        if self.query.format == "json" and self.answers_json and self.finish_from_cache(phase):
+            return
         obj, roles = self.visible_phase(phase)
         if not roles.can_see_leaderboard(obj):
             raise PermissionDenied("This leaderboard is not visible to you.")
@@ -89,6 +91,23 @@ class PhaseLeaderboardHandler(APIHandler):
             return
         page["me"] = self.user.name
         self.write_json(page)
+
+    def finish_from_cache(self, phase: str) -> bool:
+        """Answer from the page cache after one access query (``leaderboard_access``); False
+        when the page is not cached yet, so the full path builds it."""
+        access = leaderboard_access.check(self.podium.read_engine, self.user, int(phase)) if phase.isdigit() else None
+        if access is None or not access.can_view:
+            raise NotFound(f"No such phase: {phase}")
+        if not access.can_see:
+            raise PermissionDenied("This leaderboard is not visible to you.")
+        text = leaderboard_store.cached_page_json(
+            access.page_identity, limit=self.query.limit, offset=self.query.offset, show_hidden=access.manages,
+            me=self.user.name,
+        )
+        if text is None:
+            return False
+        self.finish(text)
+        return True
 
 
 default_handlers = [
