@@ -17,10 +17,10 @@ page the form was on.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
 from tornado.web import Finish, HTTPError
 
@@ -29,16 +29,28 @@ from ..errors import NotAuthenticated, PodiumError
 from .content import render_page_content
 from .security import PAGE_HEADERS, UnsafeRedirect, safe_next_path
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-_env.filters["page_content"] = render_page_content
-_env.filters["when"] = lambda value: (value or "").replace("T", " ").removesuffix("Z")[:16] or "—"
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The page templates, loaded on the first page rendered: jinja2 is imported only then, so a
+    service answering the API alone stays small (bench B7)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["page_content"] = render_page_content
+    env.filters["when"] = lambda value: (value or "").replace("T", " ").removesuffix("Z")[:16] or "—"
+    return env
 
 
 class PageMixin(HubOAuthenticated):
@@ -87,7 +99,7 @@ class PageMixin(HubOAuthenticated):
 
     def render_page(self, template: str, status: int = 200, **context: Any) -> None:
         self.set_status(status)
-        page = _env.get_template(template).render(
+        page = templates().get_template(template).render(
             base=self.podium.base_url,
             user=self.identity,
             xsrf_form_html=self.xsrf_form_html,
@@ -114,7 +126,7 @@ class PageMixin(HubOAuthenticated):
             message = self._reason
         self.set_default_headers()
         self.set_status(status_code)
-        page = _env.get_template("error.html").render(
+        page = templates().get_template("error.html").render(
             base=self.podium.base_url, user=self.identity, status=status_code,
             reason=self._reason, message=message,
         )
