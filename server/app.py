@@ -284,7 +284,7 @@ class PodiumService(Application):
         if self.db_url.startswith("sqlite"):
             os.makedirs(self.data_dir, exist_ok=True)
         self.engine = db.make_engine(self.db_url)
-        self.read_engine = db.make_read_engine(self.db_url)
+        self.reads = db.ReadConnections(db.make_read_engine(self.db_url))
         if self.upgrade_db:
             db.upgrade(self.db_url)
         db.check_schema(self.engine)
@@ -405,7 +405,7 @@ class PodiumService(Application):
         self.http_server.stop()
         tornado.ioloop.IOLoop.current().stop()
         self.engine.dispose()
-        self.read_engine.dispose()
+        self.reads.dispose()
 
 
 main = PodiumService.launch_instance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,9 +47,8 @@ def make_read_engine(url: str) -> Engine:
     """An engine for hot single-statement reads (the leaderboard's access check, bench B2).
 
     Autocommit, so a read is one round trip instead of BEGIN, SELECT and ROLLBACK and there is
-    nothing to reset when a connection goes back to the pool, and no pre-ping on checkout: a
-    connection found dead raises with ``connection_invalidated`` and the caller retries once on
-    a fresh one (``read_one``).
+    nothing to reset between reads, and no pre-ping: a connection found dead raises with
+    ``connection_invalidated`` and ``ReadConnections`` retries once on a fresh one.
     """
     if url.startswith("sqlite"):
         return make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
@@ -56,17 +56,55 @@ def make_read_engine(url: str) -> Engine:
                        pool_size=5, max_overflow=10)
 
 
-def read_one(engine: Engine, statement: Executable, params: dict) -> Row | None:
-    """The first row of one read-only statement, retried once if the pooled connection was dead
-    (the database restarted since it was last used)."""
-    for attempt in (1, 2):
-        try:
-            with engine.connect() as conn:
+class ReadConnections:
+    """One long-lived autocommit connection per thread for hot single-statement reads.
+
+    The service answers requests on one event loop thread and these reads are synchronous, so a
+    thread's connection is never shared; keeping it saves the pool checkout and return on every
+    request. Each statement is its own transaction (autocommit), so reads always see the latest
+    commit.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._opened: set[Connection] = set()
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.engine.connect()
+            with self._lock:
+                self._opened.add(conn)
+        return conn
+
+    def _drop(self, conn: Connection) -> None:
+        self._local.conn = None
+        with self._lock:
+            self._opened.discard(conn)
+        conn.close()
+
+    def first(self, statement: Executable, params: dict) -> Row | None:
+        """The first row of one read-only statement, retried once on a fresh connection if this
+        thread's was dead (the database restarted since its last use)."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
                 return conn.execute(statement, params).first()
-        except DBAPIError as e:
-            if attempt == 2 or not e.connection_invalidated:
-                raise
-    return None  # unreachable: the loop returns or raises
+            except DBAPIError as e:
+                self._drop(conn)
+                if attempt == 2 or not e.connection_invalidated:
+                    raise
+        return None  # unreachable: the loop returns or raises
+
+    def dispose(self) -> None:
+        """Close every thread's connection (call once the threads stopped reading) and the pool."""
+        with self._lock:
+            opened, self._opened = self._opened, set()
+        for conn in opened:
+            conn.close()
+        self.engine.dispose()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

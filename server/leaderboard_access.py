@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import bindparam, select
 
 from .auth import Identity
-from .db import read_one
+from .db import ReadConnections
 from .leaderboard_store import page_identity
 from .orm import Competition, Leaderboard, Organizer, Participant, ParticipantStatus, Phase
 from .permissions import leaderboard_visible, standing
@@ -61,9 +61,9 @@ class LeaderboardAccess:
     page_identity: tuple
 
 
-def check(engine: Engine, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
+def check(reads: ReadConnections, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
     """``identity``'s access to the leaderboard of phase ``phase_id``; None if there is no such phase."""
-    row = read_one(engine, _ACCESS, {"phase_id": phase_id, "username": identity.name})
+    row = reads.first(_ACCESS, {"phase_id": phase_id, "username": identity.name})
     if row is None:
         return None
     facts = standing(
@@ -87,7 +87,7 @@ def check(engine: Engine, identity: Identity, phase_id: int) -> LeaderboardAcces
         ),
         manages=manages,
         page_identity=page_identity(
-            engine,
+            reads.engine,
             phase_id=row.id,
             version=row.leaderboard_version,
             rule=row.submission_rule,

@@ -154,7 +154,7 @@ class ServiceThread:
         self.thread.join(10)
         self.app.dispatcher.close()
         self.app.engine.dispose()
-        self.app.read_engine.dispose()
+        self.app.reads.dispose()
 
     @property
     def url(self) -> str:

@@ -210,7 +210,7 @@ def test_a_cached_page_costs_one_access_query_and_access_is_checked_every_time(a
             statements[name] += 1
         return count
 
-    listeners = [(service.app.engine, counter("orm")), (service.app.read_engine, counter("read"))]
+    listeners = [(service.app.engine, counter("orm")), (service.app.reads.engine, counter("read"))]
     for engine, listener in listeners:
         sa.event.listen(engine, "before_cursor_execute", listener)
     try:

@@ -95,7 +95,7 @@ class PhaseLeaderboardHandler(APIHandler):
     def finish_from_cache(self, phase: str) -> bool:
         """Answer from the page cache after one access query (``leaderboard_access``); False
         when the page is not cached yet, so the full path builds it."""
-        access = leaderboard_access.check(self.podium.read_engine, self.user, int(phase)) if phase.isdigit() else None
+        access = leaderboard_access.check(self.podium.reads, self.user, int(phase)) if phase.isdigit() else None
         if access is None or not access.can_view:
             raise NotFound(f"No such phase: {phase}")
         if not access.can_see:
