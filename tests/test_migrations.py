@@ -62,3 +62,29 @@ def test_service_refuses_an_empty_database(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
     with pytest.raises(db.SchemaOutOfDate, match="podium db upgrade"):
         db.check_schema(engine)
+
+
+def test_read_connections_survive_a_killed_connection_and_see_every_commit() -> None:
+    """The leaderboard's fast reads keep one autocommit connection per thread without pinging
+    it: when PostgreSQL drops that connection (a restart, an idle timeout), the next read
+    retries on a fresh one instead of failing the request; and no read sees a stale snapshot."""
+    url = create_pg_database()
+    reads = db.ReadConnections(db.make_read_engine(url))
+    writer = sa.create_engine(url)
+    try:
+        with writer.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (n int)"))
+            conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+        count = sa.text("SELECT count(*) AS n, pg_backend_pid() AS pid FROM t")
+        first = reads.first(count, {})
+        assert first.n == 1
+        with writer.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first.pid})
+        again = reads.first(count, {})
+        assert again.n == 2 and again.pid != first.pid
+        assert reads.first(count, {}).pid == again.pid  # the new connection is kept
+    finally:
+        reads.dispose()
+        writer.dispose()
+        drop_pg_database(url)
