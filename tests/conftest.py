@@ -89,6 +89,18 @@ def drop_pg_database(url: str) -> None:
     engine.dispose()
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``one_backend`` (slow browser runs, where the database is not what is
+    tested) are collected once, on PostgreSQL: their SQLite variant is deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("db_backend")
+        (drop if item.get_closest_marker("one_backend") and backend == "sqlite" else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_backend(request) -> str:
     return request.param

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 from browser import PASSWORD, chromium, screenshot
 from conftest import ROOT
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -31,6 +32,7 @@ def run_all_cells(page) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
 
+@pytest.mark.one_backend
 def test_participant_submits_from_jupyterlab_in_a_browser(hub, service, api, creator, users, worker, tmp_path) -> None:
     comp = iris_competition(api, creator)
     user = users.make("lab")
