@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from podium.server import leaderboard_store  # noqa: E402
 from podium.server.db import make_engine, make_session_factory  # noqa: E402
 from podium.server.orm import (  # noqa: E402
-    Attempt,
     Participant,
     Phase,
     Score,
@@ -253,47 +252,15 @@ def b4(platform: Platform, organizer, args) -> None:
     write_result("B4", {"samples_s": samples, "summary": s, "errors": errors[:50]})
 
 
-def b5_b6(platform: Platform, organizer, participant, args) -> None:
-    """Throughput with 1 and 2 Docker workers against the bare docker run rate; dispatch latency."""
-    count = 12 if args.quick else 40
-    floor = docker_floor(8 if args.quick else 20)
-    floor_rate = 60.0 / floor["p50"]
-    for workers in (1, 2):
-        comp = platform.competition(organizer)
-        phase = comp["phases"][0]["id"]
-        platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
-        procs = [platform.start_worker("docker") for _ in range(workers)]
-        t0 = time.perf_counter()
-        ids = [platform.submit(participant, phase, key=f"b5-{workers}-{i}") for i in range(count)]
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            listing = platform.call(participant, "GET", f"/phases/{phase}/submissions",
-                                    params={"status": "finished", "limit": 1})
-            if listing["total"] >= count:
-                break
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - t0
-        for p in procs:
-            platform.stop_process(p)
-        engine = make_engine(platform.db_url)
-        with make_session_factory(engine)() as session:
-            scored = session.scalar(sa.select(sa.func.count(sa.distinct(Score.submission_id))).where(
-                Score.submission_id.in_(ids)))
-            scores = session.scalar(sa.select(sa.func.count(Score.id)).where(Score.submission_id.in_(ids)))
-            dispatch = [(a.started_at - a.created_at).total_seconds() for a in session.scalars(
-                sa.select(Attempt).where(Attempt.submission_id.in_(ids), Attempt.started_at.is_not(None)))]
-        engine.dispose()
-        rate = scored / elapsed * 60
-        target = floor_rate * 0.7 * workers if workers == 1 else floor_rate * 0.7
-        row("B5", f"scored submissions/min, {workers} Docker worker(s)", round(rate, 1), round(floor_rate, 1),
-            "per min", "≥ 70% of bare docker run rate; none lost or scored twice",
-            rate >= target and scored == count and scores == count, submitted=count, scored=scored)
-        if workers == 2:
-            d = summary(dispatch)
-            row("B6", f"dispatch, enqueue → claim over {d['n']} attempts in a burst (p50)", ms(d["p50"]), None, "ms",
-                "p50 ≤ 10 ms (idle worker)", d["p50"] <= 0.010)
-        write_result(f"B5-{workers}", {"elapsed_s": elapsed, "scored": scored, "scores": scores,
-                                       "dispatch_s": dispatch, "floor": floor})
+def b5_b6(platform: Platform, organizer, participant, args, chosen: set[str]) -> None:
+    """B5 (bench/throughput.py) and B6 (bench/dispatch.py)."""
+    import dispatch
+    import throughput
+
+    if "B5" in chosen:
+        throughput.b5(platform, organizer, participant, args, row, summary, write_result, docker_floor)
+    if "B6" in chosen:
+        dispatch.b6(platform, organizer, participant, args, row, summary, write_result)
 
 
 def b7(platform: Platform) -> None:
@@ -339,7 +306,7 @@ def print_table() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="B1,B2,B4,B5,B7,B8", help="Comma-separated ids (B3 runs with B2, B6 with B5).")
+    parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8", help="Comma-separated ids (B3 runs with B2; B5 and B6 are separate).")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--full", action="store_true")
     args = parser.parse_args()
@@ -356,7 +323,7 @@ def main() -> int:
         if "B4" in chosen:
             b4(platform, organizer, args)
         if "B5" in chosen or "B6" in chosen:
-            b5_b6(platform, organizer, participant, args)
+            b5_b6(platform, organizer, participant, args, chosen)
         if "B7" in chosen:
             b7(platform)
         if "B8" in chosen:

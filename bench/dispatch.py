@@ -1,0 +1,290 @@
+"""B6, dispatch: from enqueue to the worker's claim.
+
+Definitions (both instants are read from the service's own clock, in the database):
+
+* **enqueue** is the creation of the attempt row (``Attempt.created_at``): the moment the service
+  decides a job exists, inside the transaction that finalizes the upload. Measuring from there,
+  rather than from the broker publish (``DispatchOutbox.published_at``), covers the platform's
+  whole dispatch path: the commit, the outbox, the dispatcher thread's publish, RabbitMQ, the
+  worker's Celery consumer and the claim request. The split at the publish is recorded as well.
+* **claim** is the worker's successful claim: the conditional UPDATE in the claim handler that
+  sets ``Attempt.started_at``.
+
+Two measurements:
+
+* **sequential** (500; 50 with ``--quick``): one idle ``podium worker`` with the local executor
+  and a trivial scoring program; each submission goes through the real API (create, upload,
+  finalize) and the next one is made only after the previous one is claimed *and* finished, so
+  the worker is idle at every enqueue. The p50 of enqueue → claim is the figure the target
+  (≤ 10 ms) names.
+* **burst** (5,000; 500 with ``--quick``): the attempts are written in one transaction (as a
+  phase migration or a mass re-run does) and the service's dispatcher is woken once. Running a
+  program per job would make every enqueue → claim time a queueing delay behind earlier
+  programs, so the burst is served by *claim-only* workers: the real worker's Celery app
+  (``make_worker_app``: solo pool, prefetch 1, late ack) and the real ``ServiceClient``, whose
+  runner claims the attempt and reports it finished with a score at once, without running
+  anything. What it measures is the platform's dispatch capacity (publish + deliver + claim +
+  finish per job): claims per second, and the p50 of enqueue → claim, which in a burst is the
+  time to drain half of it.
+
+    .venv/bin/python bench/run.py --only B6 [--quick]
+
+This file is also the claim-only worker's entry point (``python bench/dispatch.py claim-worker``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def epoch(moment: datetime) -> float:
+    """A naive-UTC database timestamp as seconds since the epoch."""
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --- the claim-only worker (runs in its own process) ------------------------------------------
+
+
+class ClaimOnlyRunner:
+    """Claims an attempt and reports it succeeded with a constant score, running nothing."""
+
+    def __init__(self, client, samples_path: str) -> None:
+        self.client = client
+        self.hostname = socket.gethostname()
+        self.out = open(samples_path, "a", buffering=1)
+
+    def run(self, attempt_id: int) -> dict[str, Any] | None:
+        from podium.worker.client import LeaseLost
+
+        delivered = time.time()
+        try:
+            self.client.claim(attempt_id, self.hostname)
+        except LeaseLost:
+            return None
+        claimed = time.time()
+        report = {"state": "succeeded", "scores": {"accuracy": 1.0}, "files": [], "elapsed": 0.0}
+        self.client.finish(attempt_id, report)
+        self.out.write(json.dumps({"attempt": attempt_id, "delivered": delivered, "claimed": claimed,
+                                   "finished": time.time()}) + "\n")
+        return report
+
+
+def claim_worker_main(argv: list[str]) -> int:
+    from podium.worker import app as worker_app
+    from podium.worker.client import ServiceClient
+
+    p = argparse.ArgumentParser(prog="dispatch.py claim-worker")
+    p.add_argument("--service-url", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--samples", required=True)
+    args = p.parse_args(argv)
+    client = ServiceClient(args.service_url, args.token, args.name)
+    config = client.config()
+    worker_app.RUNNER = ClaimOnlyRunner(client, args.samples)
+    app = worker_app.make_worker_app(config["broker_url"], config.get("broker_transport_options") or {},
+                                     config["celery_queue"])
+    worker = app.Worker(pool="solo", concurrency=1, hostname=f"{args.name}@podium", loglevel="WARNING",
+                        without_heartbeat=True, without_mingle=True, without_gossip=True, quiet=True)
+    worker.start()
+    return worker.exitcode or 0
+
+
+# --- the benchmark (runs in bench/run.py's process) ----------------------------------------------
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _wait_finished(factory, submission_id: int, limit: float) -> bool:
+    import sqlalchemy as sa
+    from podium.server.orm import Submission
+
+    deadline = time.monotonic() + limit
+    with factory() as session:
+        while time.monotonic() < deadline:
+            status = session.scalar(sa.select(Submission.status).where(Submission.id == submission_id))
+            session.rollback()
+            if status is not None and status.value in ("finished", "failed", "cancelled"):
+                return True
+            time.sleep(0.005)
+    return False
+
+
+def _attempt_times(factory, submission_ids: list[int] | None = None, attempt_ids: list[int] | None = None):
+    """(attempt id, created, published, started) per claimed attempt, as epoch seconds."""
+    import sqlalchemy as sa
+    from podium.server.orm import Attempt, DispatchOutbox
+
+    stmt = (sa.select(Attempt.id, Attempt.created_at, DispatchOutbox.published_at, Attempt.started_at)
+            .join(DispatchOutbox, DispatchOutbox.attempt_id == Attempt.id))
+    if submission_ids is not None:
+        stmt = stmt.where(Attempt.submission_id.in_(submission_ids))
+    if attempt_ids is not None:
+        stmt = stmt.where(Attempt.id.in_(attempt_ids))
+    with factory() as session:
+        rows = session.execute(stmt).all()
+    return [(a, epoch(c), epoch(p) if p else None, epoch(s) if s else None) for a, c, p, s in rows]
+
+
+def sequential(platform, organizer, participant, args, row: Callable, summary: Callable,
+               write_result: Callable) -> None:
+    from podium.server.db import make_engine, make_session_factory
+
+    count = 50 if args.quick else 500
+    budget = 45 if args.quick else 300
+    comp = platform.competition(organizer)
+    phase = comp["phases"][0]["id"]
+    platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
+    engine = make_engine(platform.db_url)
+    factory = make_session_factory(engine)
+    worker = platform.start_worker("local")
+    ids: list[int] = []
+    try:
+        # one warm-up job (connections, caches) that is not counted
+        warm = platform.submit(participant, phase, key="b6-seq-warm")
+        if not _wait_finished(factory, warm, 60):
+            raise RuntimeError("B6: the warm-up submission was not finished in 60 s")
+        stop_at = time.monotonic() + budget
+        for i in range(count):
+            if time.monotonic() > stop_at:
+                break
+            sid = platform.submit(participant, phase, key=f"b6-seq-{i}")
+            ids.append(sid)
+            if not _wait_finished(factory, sid, 30):
+                raise RuntimeError(f"B6: submission {sid} was not finished in 30 s")
+    finally:
+        platform.stop_process(worker)
+    rows = _attempt_times(factory, submission_ids=ids)
+    engine.dispose()
+    total = [s - c for _, c, _, s in rows if s]
+    to_publish = [p - c for _, c, p, s in rows if s and p]
+    publish_to_claim = [s - p for _, c, p, s in rows if s and p]
+    st, sp, sc = summary(total), summary(to_publish), summary(publish_to_claim)
+    row("B6", f"dispatch, enqueue → claim, {st['n']} sequential, idle worker (p50)", _ms(st["p50"]), None, "ms",
+        "p50 ≤ 10 ms", st["p50"] <= 0.010, p95_ms=_ms(st["p95"]), enqueue_to_publish_p50_ms=_ms(sp["p50"]),
+        publish_to_claim_p50_ms=_ms(sc["p50"]))
+    write_result("B6-sequential", {
+        "definition": "enqueue = Attempt.created_at (service clock, in the finalize transaction); "
+                      "publish = DispatchOutbox.published_at; claim = Attempt.started_at (the claim UPDATE)",
+        "worker": "podium worker --executor local, one, idle at every enqueue",
+        "samples": [{"attempt": a, "created": c, "published": p, "claimed": s} for a, c, p, s in rows],
+        "enqueue_to_claim": st, "enqueue_to_publish": sp, "publish_to_claim": sc})
+
+
+def burst(platform, organizer, participant, args, row: Callable, summary: Callable, write_result: Callable,
+          workers: int = 2) -> None:
+    import sqlalchemy as sa
+    from podium.server.db import make_engine, make_session_factory
+    from podium.server.orm import Attempt, DispatchOutbox, Submission, SubmissionFile
+    from stack import QUEUE_TOKEN
+
+    count = 500 if args.quick else 5000
+    budget = 60 if args.quick else 240
+    comp = platform.competition(organizer)
+    phase = comp["phases"][0]["id"]
+    platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
+    engine = make_engine(platform.db_url)
+    factory = make_session_factory(engine)
+    samples_path = platform.workdir / "b6-claims.jsonl"
+    procs = [platform.spawn([sys.executable, __file__, "claim-worker", "--service-url", platform.url,
+                             "--token", QUEUE_TOKEN, "--name", f"b6-claim-{i}", "--samples", str(samples_path)],
+                            None, f"b6-claim-{i}.log") for i in range(workers)]
+    time.sleep(3)
+    try:
+        # a real submission through the API: its upload is the object every burst job points at
+        first = platform.submit(participant, phase, key="b6-burst-seed")
+        if not _wait_finished(factory, first, 60):
+            raise RuntimeError("B6: the claim-only workers did not take the seed submission in 60 s")
+        with factory() as session:
+            seed = session.get(Submission, first)
+            artifact_id = next(f.artifact_id for f in seed.files if f.role == "submission")
+            queue = session.scalar(sa.select(DispatchOutbox.queue).join(Attempt).where(Attempt.submission_id == first))
+            now = utcnow()
+            sids = session.execute(sa.insert(Submission).returning(Submission.id), [
+                {"phase_id": phase, "owner": participant.username, "status": "submitted", "created_at": now,
+                 "submitted_at": now, "size": seed.size, "sha256": seed.sha256, "counts_toward_quota": False,
+                 "is_public": False, "selected": False, "description": f"b6 burst {i}", "log_tail": "",
+                 "fact_sheet_answers": {}} for i in range(count)]).scalars().all()
+            session.execute(sa.insert(SubmissionFile), [
+                {"submission_id": sid, "artifact_id": artifact_id, "role": "submission"} for sid in sids])
+            aids = session.execute(sa.insert(Attempt).returning(Attempt.id), [
+                {"submission_id": sid, "step": "score", "number": 1, "state": "queued", "created_at": now}
+                for sid in sids]).scalars().all()
+            session.execute(sa.insert(DispatchOutbox), [
+                {"attempt_id": aid, "queue": queue, "created_at": now, "publish_count": 0} for aid in aids])
+            session.commit()
+        enqueued = time.time()  # committed: from here on the jobs exist for the dispatcher
+        # wake the service's dispatcher (an idempotent finalize of the seed commits and kicks)
+        platform.call(participant, "POST", f"/submissions/{first}/uploaded")
+        deadline = time.monotonic() + budget
+        with factory() as session:
+            while time.monotonic() < deadline:
+                left = session.scalar(sa.select(sa.func.count(Attempt.id)).where(
+                    Attempt.id.in_(aids), Attempt.started_at.is_(None)))
+                session.rollback()
+                if not left:
+                    break
+                time.sleep(0.5)
+        done_at = time.time()
+    finally:
+        for p in procs:
+            platform.stop_process(p)
+    rows = _attempt_times(factory, attempt_ids=aids)
+    engine.dispose()
+    claimed = sorted(s for _, _, _, s in rows if s)
+    published = [p for _, _, p, _ in rows if p]
+    waits = [s - enqueued for s in claimed]
+    span = (claimed[-1] - enqueued) if claimed else done_at - enqueued
+    per_second = len(claimed) / span if span > 0 else 0.0
+    claim_calls = []
+    if samples_path.exists():
+        wanted = set(aids)
+        for line in samples_path.read_text().splitlines():
+            rec = json.loads(line)
+            if rec["attempt"] in wanted:
+                claim_calls.append(rec["claimed"] - rec["delivered"])
+    sw, sc = summary(waits), summary(claim_calls)
+    publish_span = (max(published) - enqueued) if published else None
+    complete = len(claimed) == count
+    row("B6", f"dispatch capacity, burst of {count:,} claim-only jobs, {workers} workers (claims/s)",
+        round(per_second, 1), None, "claims/s", "p50 ≤ 10 ms (idle worker)", None, claimed=len(claimed),
+        complete=complete, publish_span_s=round(publish_span, 2) if publish_span else None,
+        claim_call_p50_ms=_ms(sc["p50"]) if sc["n"] else None)
+    row("B6", f"dispatch, burst of {count:,}: enqueue → claim, queueing included (p50)", _ms(sw["p50"]) if sw["n"] else None,
+        None, "ms", "p50 ≤ 10 ms (idle worker)", None, p95_ms=_ms(sw["p95"]) if sw["n"] else None)
+    write_result("B6-burst", {
+        "definition": "enqueue = commit of the burst's attempt rows (bench clock); claim = Attempt.started_at; "
+                      "claim-only workers: the worker's Celery app and ServiceClient, claim then finish, no program",
+        "count": count, "workers": workers, "claimed": len(claimed), "complete": complete,
+        "claims_per_second": per_second, "span_s": span, "publish_span_s": publish_span,
+        "enqueue_to_claim": sw, "claim_call": sc,
+        "samples": [{"attempt": a, "published": p, "claimed": s} for a, _, p, s in rows]})
+
+
+def b6(platform, organizer, participant, args, row: Callable, summary: Callable, write_result: Callable) -> None:
+    sequential(platform, organizer, participant, args, row, summary, write_result)
+    burst(platform, organizer, participant, args, row, summary, write_result)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "claim-worker":
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        raise SystemExit(claim_worker_main(sys.argv[2:]))
+    raise SystemExit("usage: python bench/dispatch.py claim-worker --service-url URL --token T --name N --samples F")
