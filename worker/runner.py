@@ -9,10 +9,13 @@ scoring step never include the scoring program's output, which may contain refer
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -74,20 +77,51 @@ class RunLog:
         return "\n".join(self.parts)
 
 
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc() if sys.platform.startswith("linux") else None
+
+
+def _mount_tmpfs(path: str, options: str) -> str | None:
+    """mount(2) a tmpfs on ``path``; None on success, else the reason. The system call, not the
+    ``mount`` command: eight fork-execs of mount and umount were 20-30 ms of every attempt."""
+    if _LIBC is not None:
+        if _LIBC.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, options.encode()) == 0:
+            return None
+        return os.strerror(ctypes.get_errno())
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev", "tmpfs", path],
+                            capture_output=True)
+    return None if result.returncode == 0 else result.stderr.decode(errors="replace")
+
+
+def _unmount(path: str) -> None:
+    """Detach a mount (``umount -l``)."""
+    if _LIBC is not None and _LIBC.umount2(os.fsencode(path), _MNT_DETACH) == 0:
+        return
+    subprocess.run(["umount", "-l", path], capture_output=True)
+
+
 def _disk_cap(path: str, megabytes: int, settings: WorkerSettings) -> None:
     """A hard size cap on a directory containers write to (a tmpfs), when running as root."""
     if not settings.hard_disk_caps:
         return
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0777,nosuid,nodev", "tmpfs", path],
-                            capture_output=True)
-    if result.returncode != 0:
-        log.warning("could not cap %s with a tmpfs: %s", path, result.stderr.decode(errors="replace"))
+    problem = _mount_tmpfs(path, f"size={megabytes}m,mode=0777")
+    if problem is not None:
+        log.warning("could not cap %s with a tmpfs: %s", path, problem)
 
 
 def _release(root: str) -> None:
     for dirpath, _dirnames, _files in os.walk(root, topdown=False):
         if os.path.ismount(dirpath):
-            subprocess.run(["umount", "-l", dirpath], capture_output=True)
+            _unmount(dirpath)
     shutil.rmtree(root, ignore_errors=True)
 
 

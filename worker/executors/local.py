@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from .base import CappedLog, ContainerSpec, ExecResult, Executor
+from .base import CappedLog, ContainerSpec, ExecResult, Executor, supervise
 
 WARNING = (
     "WARNING: the local executor does NOT isolate participant code: it runs as this worker's "
@@ -76,18 +76,17 @@ class LocalExecutor(Executor):
         except OSError as e:
             return ExecResult(None, 0.0, stdout, stderr, error=f"the program could not start: {e}")
         readers = [stdout.pump(proc.stdout), stderr.pump(proc.stderr)]  # type: ignore[arg-type]
-        timed_out = cancelled = log_exceeded = False
-        while proc.poll() is None:
-            timed_out = time.monotonic() - started > spec.time_limit
-            cancelled = cancel.is_set()
-            log_exceeded = stdout.total + stderr.total > spec.max_log_bytes
-            if timed_out or cancelled or log_exceeded:
+
+        def kill() -> None:
+            try:
                 os.killpg(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.05)
+            except ProcessLookupError:
+                pass  # the whole group ended meanwhile
+
+        state = supervise(proc, spec, started, cancel, (stdout, stderr), kill)
         proc.wait()
         for reader in readers:
             reader.join(10)
         code = proc.returncode
         return ExecResult(code if code >= 0 else 128 - code, time.monotonic() - started, stdout, stderr,
-                          timed_out=timed_out, cancelled=cancelled, log_exceeded=log_exceeded)
+                          timed_out=state.timed_out, cancelled=state.cancelled, log_exceeded=state.log_exceeded)
