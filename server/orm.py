@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -375,7 +376,10 @@ class LeaderboardColumn(Base):
 
 class Participant(Base):
     __tablename__ = "participants"
-    __table_args__ = (UniqueConstraint("competition_id", "username"),)
+    __table_args__ = (
+        UniqueConstraint("competition_id", "username"),
+        Index("ix_participants_competition_listing", "competition_id", "id"),  # the list's id cursor
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     competition_id: Mapped[int] = mapped_column(
@@ -409,7 +413,17 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("phase_id", "owner", "idempotency_key", name="idempotency"),
         Index("ix_submissions_phase_owner_created", "phase_id", "owner", "created_at"),
-        Index("ix_submissions_owner_created", "owner", "created_at"),
+        # the list endpoints, newest first with an id cursor, and their capped counts: each
+        # reads one index range (O(page)); partial, as a multi-task phase's per-task children never list
+        *(
+            Index(name, *columns, postgresql_where=text("parent_id IS NULL"),
+                  sqlite_where=text("parent_id IS NULL"))
+            for name, columns in (
+                ("ix_submissions_owner_listing", ("owner", "id")),
+                ("ix_submissions_phase_owner_listing", ("phase_id", "owner", "id")),
+                ("ix_submissions_phase_listing", ("phase_id", "id")),
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -275,7 +275,34 @@ class PageQuery(Body):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
-class SubmissionQuery(PageQuery):
+#: list answers count at most this many rows (``total``)
+LIST_TOTAL_CAP = 10_000
+Offset = Annotated[int, Field(ge=0, le=LIST_TOTAL_CAP, description=(
+    "Rows to skip. The rows skipped are still read: go deeper with the cursor."))]
+
+
+class SubmissionPageQuery(Body):
+    """A page of submissions, newest first. Answers carry ``next``: pass it as ``before`` for the
+    following page (``null`` on the last one). ``total`` is exact up to 10,000; beyond that it
+    says 10,000 and ``total_is_lower_bound`` is true."""
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    offset: Offset = 0
+    before: Annotated[int | None, Field(ge=1, description=(
+        "Cursor: only submissions older than this id, i.e. the previous answer's `next`."))] = None
+
+
+class ParticipantQuery(Body):
+    """A page of registrations, oldest first. Answers carry ``next``: pass it as ``after`` for the
+    following page (``null`` on the last one); ``total`` is capped as for submissions."""
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    offset: Offset = 0
+    after: Annotated[int | None, Field(ge=0, description=(
+        "Cursor: the registrations after this one, i.e. the previous answer's `next`."))] = None
+
+
+class SubmissionQuery(SubmissionPageQuery):
     owner: str | None = Field(None, description="Organizers only: one participant's submissions.")
     all: bool = Field(False, description="Organizers only: everyone's submissions.")
     status: Literal["submitting", "submitted", "running", "scoring", "finished", "failed", "cancelled"] | None = None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from .. import participation
 from ..apimodels import participant_model
-from ..orm import ParticipantStatus
-from ..schemas import DecisionIn, OrganizerIn, PageQuery
+from ..orm import Participant, ParticipantStatus
+from ..schemas import DecisionIn, OrganizerIn, ParticipantQuery
+from . import paging
 from .base import APIHandler, api
 
 
@@ -23,20 +26,24 @@ class RegisterHandler(APIHandler):
 
 
 class ParticipantListHandler(APIHandler):
-    @api("List registrations (organizers).", query=PageQuery)
+    @api("List registrations, oldest first (organizers). Page on with the answer's `next` as "
+         "`?after=`; `total` is exact up to 10,000, beyond which it says 10,000 with "
+         "`total_is_lower_bound`.", query=ParticipantQuery,
+         responses={200: paging.ANSWER})
     async def get(self, competition: str) -> None:
         comp, roles = self.visible_competition(competition)
         roles.require_manage()
-        rows, total = participation.list_participants(
-            self.db, comp, self.query.limit, self.query.offset
+        q: ParticipantQuery = self.query
+        conditions = [Participant.competition_id == comp.id]
+        rows, next_cursor = paging.page(self.db, select(Participant).where(*conditions), Participant.id,
+                                        limit=q.limit, offset=q.offset, cursor=q.after, descending=False)
+        body = paging.answer(
+            "participants", [participant_model(p) for p in rows], limit=q.limit, offset=q.offset,
+            cursor_name="after", cursor=q.after, next_cursor=next_cursor,
+            total=paging.capped_total(self.db, Participant.id, conditions),
         )
-        self.write_json(
-            {
-                "participants": [participant_model(p) for p in rows],
-                "total": total,
-                "participant_groups": list(comp.participant_groups or []),
-            }
-        )
+        body["participant_groups"] = list(comp.participant_groups or [])
+        self.write_json(body)
 
 
 class DecisionHandler(APIHandler):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import artifacts, jobs, leaderboard_store
 from .. import submissions as domain
 from ..apimodels import artifact_model, submission_model
 from ..errors import PermissionDenied
 from ..orm import Phase, Submission, SubmissionStatus
-from ..schemas import PageQuery, SelectionIn, SubmissionIn, SubmissionQuery
+from ..permissions import CompetitionRoles
+from ..schemas import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
+from . import paging
 from .base import APIHandler, api
 
 
@@ -39,53 +42,60 @@ class PhaseSubmissionsHandler(APIHandler):
         model["quota"] = domain.quota(self.db, obj, submission.owner).as_json()
         self.write_json(model, 201 if created else 200)
 
-    @api("List my submissions in a phase (organizers: ?all=true or ?owner=name).",
-         query=SubmissionQuery)
+    @api("List my submissions in a phase, newest first (organizers: ?all=true or ?owner=name). "
+         "Page on with the answer's `next` as `?before=`; `total` is exact up to 10,000, beyond "
+         "which it says 10,000 with `total_is_lower_bound`.",
+         query=SubmissionQuery,
+         responses={200: paging.ANSWER})
     async def get(self, phase: str) -> None:
         obj, roles = self.visible_phase(phase)
         q: SubmissionQuery = self.query
-        stmt = select(Submission).where(Submission.phase_id == obj.id, Submission.parent_id.is_(None))
+        conditions = [Submission.phase_id == obj.id, Submission.parent_id.is_(None)]
         if q.all or (q.owner and q.owner != self.user.name):
             if not roles.manages:
                 raise PermissionDenied("Only organizers may list other participants' submissions.")
             if q.owner:
-                stmt = stmt.where(Submission.owner == q.owner)
+                conditions.append(Submission.owner == q.owner)
         else:
-            stmt = stmt.where(Submission.owner == self.user.name)
+            conditions.append(Submission.owner == self.user.name)
         if q.status:
-            stmt = stmt.where(Submission.status == SubmissionStatus(q.status))
-        total = self.db.scalar(select(func.count()).select_from(stmt.subquery()))
-        rows = self.db.scalars(
-            stmt.order_by(Submission.id.desc()).limit(q.limit).offset(q.offset)
-        ).all()
-        self.write_json(
-            {
-                "submissions": [submission_model(s, roles) for s in rows],
-                "total": total,
-                "limit": q.limit,
-                "offset": q.offset,
-            }
-        )
+            conditions.append(Submission.status == SubmissionStatus(q.status))
+        # every row shown is of this phase: its scores in one more query, no lazy load per row
+        stmt = select(Submission).where(*conditions).options(selectinload(Submission.scores))
+        rows, next_cursor = paging.page(self.db, stmt, Submission.id, limit=q.limit, offset=q.offset,
+                                        cursor=q.before)
+        self.write_json(paging.answer(
+            "submissions", [submission_model(s, roles) for s in rows], limit=q.limit, offset=q.offset,
+            cursor_name="before", cursor=q.before, next_cursor=next_cursor,
+            total=paging.capped_total(self.db, Submission.id, conditions),
+        ))
 
 
 class MySubmissionsHandler(APIHandler):
-    @api("List my submissions in every competition, newest first.", query=PageQuery)
+    @api("List my submissions in every competition, newest first. Page on with the answer's "
+         "`next` as `?before=`; `total` is exact up to 10,000, beyond which it says 10,000 with "
+         "`total_is_lower_bound`.", query=SubmissionPageQuery,
+         responses={200: paging.ANSWER})
     async def get(self) -> None:
-        stmt = select(Submission).where(
-            Submission.owner == self.user.name, Submission.parent_id.is_(None)
+        q: SubmissionPageQuery = self.query
+        conditions = [Submission.owner == self.user.name, Submission.parent_id.is_(None)]
+        stmt = select(Submission).where(*conditions).options(
+            selectinload(Submission.scores),
+            joinedload(Submission.phase).options(joinedload(Phase.competition), joinedload(Phase.leaderboard)),
         )
-        total = self.db.scalar(select(func.count()).select_from(stmt.subquery()))
-        rows = self.db.scalars(
-            stmt.order_by(Submission.id.desc()).limit(self.query.limit).offset(self.query.offset)
-        ).all()
-        self.write_json(
-            {
-                "submissions": [submission_model(s, self.roles(s.phase.competition)) for s in rows],
-                "total": total,
-                "limit": self.query.limit,
-                "offset": self.query.offset,
-            }
-        )
+        rows, next_cursor = paging.page(self.db, stmt, Submission.id, limit=q.limit, offset=q.offset,
+                                        cursor=q.before)
+        roles: dict[int, CompetitionRoles] = {}  # one roles query per competition on the page
+        models = []
+        for s in rows:
+            competition = s.phase.competition
+            if competition.id not in roles:
+                roles[competition.id] = self.roles(competition)
+            models.append(submission_model(s, roles[competition.id]))
+        self.write_json(paging.answer(
+            "submissions", models, limit=q.limit, offset=q.offset, cursor_name="before", cursor=q.before,
+            next_cursor=next_cursor, total=paging.capped_total(self.db, Submission.id, conditions),
+        ))
 
 
 class SubmissionHandler(APIHandler):

@@ -1,0 +1,64 @@
+"""Pages of the list endpoints (submissions, registrations) whose cost does not grow with the table.
+
+A page is one index range read: ``WHERE <filters> [AND id < cursor] ORDER BY id DESC LIMIT
+limit + 1`` (the one extra row says whether there is a next page, whose cursor is the last id
+shown). The answer's ``total`` counts at most ``TOTAL_CAP + 1`` rows: it is exact up to
+``TOTAL_CAP`` and otherwise ``TOTAL_CAP`` with ``total_is_lower_bound`` true, as a search engine
+says "10,000+ results". ``offset`` still works for existing clients but reads and skips the rows
+before it: the cursor is the way through a long history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from ..schemas import LIST_TOTAL_CAP
+
+#: the largest exact ``total``; beyond it the answer says ``total_is_lower_bound``
+TOTAL_CAP = LIST_TOTAL_CAP
+
+
+#: the OpenAPI description of a list answer
+ANSWER = ("A page: the rows, `limit`, `offset`, the cursor sent, `next` (the cursor of the following "
+          "page, null on the last), `total` (exact up to 10,000) and `total_is_lower_bound`.")
+
+
+def capped_total(session: Session, id_column: Any, conditions: Sequence[ColumnElement[bool]]) -> tuple[int, bool]:
+    """How many rows match, counting at most ``TOTAL_CAP + 1`` of them (one index range)."""
+    found = select(id_column).where(*conditions).limit(TOTAL_CAP + 1).subquery()
+    count = session.scalar(select(func.count()).select_from(found)) or 0
+    return min(count, TOTAL_CAP), count > TOTAL_CAP
+
+
+def page(session: Session, stmt: Select, id_column: Any, *, limit: int, offset: int = 0, cursor: int | None = None,
+         descending: bool = True) -> tuple[list[Any], int | None]:
+    """One page of ``stmt`` (an ORM select) in id order, and the cursor of the next page or None."""
+    if cursor is not None:
+        stmt = stmt.where(id_column < cursor if descending else id_column > cursor)
+    order = id_column.desc() if descending else id_column.asc()
+    rows = list(session.scalars(stmt.order_by(order).limit(limit + 1).offset(offset)).all())
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, _id_of(rows[-1])
+    return rows, None
+
+
+def _id_of(obj: Any) -> int:
+    return obj.id
+
+
+def answer(key: str, items: list[Any], *, limit: int, offset: int, cursor_name: str, cursor: int | None,
+           next_cursor: int | None, total: tuple[int, bool]) -> dict[str, Any]:
+    return {
+        key: items,
+        "total": total[0],
+        "total_is_lower_bound": total[1],
+        "limit": limit,
+        "offset": offset,
+        cursor_name: cursor,
+        "next": next_cursor,
+    }
