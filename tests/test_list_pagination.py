@@ -155,3 +155,30 @@ def test_a_page_costs_the_same_statements_however_long_the_history(api, history,
         sa.event.remove(engine, "before_cursor_execute", record)
     assert counts["small"] == counts["large"] == counts["deep"], counts
     assert counts["large"] <= 8, counts  # authentication aside: page, scores, count, roles per competition
+
+
+def test_client_pages_and_the_organizer_panel_says_what_it_leaves_out(api, history, service, creator, tmp_path,
+                                                                     dbsession) -> None:
+    """The notebook client passes the cursors; the organizer's panel lists the newest 200
+    submissions and says how many there are when there are more."""
+    from podium.widgets import OrganizerPanel, PodiumClient
+
+    mine = PodiumClient(url=service.url, token=history["user"].token)
+    first = mine.my_submissions(limit=10)
+    rest = mine.my_submissions(limit=100, before=first["next"])
+    assert [s["id"] for s in first["submissions"] + rest["submissions"]] == sorted(history["mine"], reverse=True)
+    in_phase = mine.my_submissions(history["p2"], limit=3)
+    assert len(in_phase["submissions"]) == 3 and in_phase["total"] == 4 and in_phase["next"]
+    organizer = PodiumClient(url=service.url, token=creator.token)
+    page = organizer.participants(history["first"]["slug"], limit=1)
+    after = organizer.participants(history["first"]["slug"], limit=1, after=page["next"])
+    assert {page["participants"][0]["username"], after["participants"][0]["username"]} == {
+        history["user"].name, history["rival"].name}
+    everyone = organizer.phase_submissions(history["p1"], limit=5, before=history["mine"][10])
+    assert [s["id"] for s in everyone["submissions"]] == history["mine"][5:10][::-1]
+
+    add_submissions(dbsession, history["p1"], history["rival"].name, 200, scored=False)
+    panel = OrganizerPanel(history["first"]["slug"], client=organizer, export_dir=tmp_path)
+    assert len(panel.submissions) == 200
+    assert panel.submissions_box.children[-1].value == (
+        "The newest 200 of 226 submissions; the phase's web page lists them all.")

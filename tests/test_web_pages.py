@@ -249,3 +249,48 @@ def test_leaderboard_my_submissions_and_detailed_results(api, creator, users, we
     # someone else's submission does not exist for me
     session.get(f"submissions/{scored[rival.name]}", expect=404)
     session.get(f"submissions/{scored[rival.name]}/detailed_results", expect=404)
+
+
+def test_list_pages_go_on_by_cursor(api, creator, users, web, web_queue, dbsession):
+    """My submissions, a phase's submissions and the registrations show their count and an
+    "older" / "later" link carrying the API's cursor, which serves the next rows and no others."""
+    import re
+    from datetime import datetime
+
+    import sqlalchemy as sa
+    from podium.server.orm import Participant, Submission
+
+    comp = make(api, creator, web_queue)
+    phase = comp["phases"][0]["id"]
+    me = users.make("pager")
+    api(me, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    ids = list(dbsession.scalars(sa.insert(Submission).returning(Submission.id), [
+        {"phase_id": phase, "owner": me.name, "status": "finished", "created_at": datetime(2025, 1, 1),
+         "description": "", "log_tail": "", "fact_sheet_answers": {}, "is_public": False, "selected": False,
+         "counts_toward_quota": True, "is_dry_run": False} for _ in range(5)]))
+    dbsession.execute(sa.insert(Participant), [
+        {"competition_id": comp["id"], "username": f"later-{i}", "status": "pending",
+         "created_at": datetime(2025, 1, 1)} for i in range(3)])
+    dbsession.commit()
+
+    def shown(html: str, attribute: str) -> list[int]:
+        return [int(m) for m in re.findall(rf'{attribute}="(\d+)"', html)]
+
+    session = web(me)
+    first = session.get("me/submissions?limit=2").text
+    assert "5 submissions" in first and f"<td>{ids[4]}</td>" in first and f"<td>{ids[2]}</td>" not in first
+    assert f'href="/services/podium/me/submissions?before={ids[3]}" class="next">Older submissions' in first
+    second = session.get(f"me/submissions?limit=2&before={ids[3]}").text
+    assert f"<td>{ids[2]}</td>" in second and f"<td>{ids[1]}</td>" in second and f"<td>{ids[3]}</td>" not in second
+    assert 'class="first">↑ Back to the start' in second
+
+    organizer = web(creator)
+    listing = organizer.get(f"phases/{phase}/submissions?limit=3").text
+    assert shown(listing, "data-submission") == ids[:1:-1] and "5 submissions" in listing
+    rest = organizer.get(f"phases/{phase}/submissions?limit=3&before={ids[2]}").text
+    assert shown(rest, "data-submission") == [ids[1], ids[0]] and 'class="next"' not in rest
+    people = organizer.get(f"competitions/{comp['slug']}/participants?limit=2").text
+    assert "4 registrations" in people and "later-0" in people and "later-1" not in people
+    later = re.search(r'href="[^"]*participants\?after=(\d+)" class="next"', people).group(1)
+    rest = organizer.get(f"competitions/{comp['slug']}/participants?limit=2&after={later}").text
+    assert "later-1" in rest and "later-2" in rest and "later-0" not in rest

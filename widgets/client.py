@@ -289,9 +289,13 @@ class PodiumClient:
     def submission(self, submission_id: int) -> dict[str, Any]:
         return self.get(f"submissions/{submission_id}")
 
-    def my_submissions(self, phase_id: int | None = None, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    def my_submissions(self, phase_id: int | None = None, *, limit: int = 100, offset: int = 0,
+                       before: int | None = None) -> dict[str, Any]:
+        """A page of my submissions (in one phase, or everywhere), newest first: ``submissions``,
+        ``total`` (exact up to 10,000, else ``total_is_lower_bound``) and ``next``, the
+        ``before`` of the following page (None on the last)."""
         path = f"phases/{phase_id}/submissions" if phase_id else "me/submissions"
-        return self.get(path, limit=limit, offset=offset)
+        return self.get(path, limit=limit, offset=offset, before=before)
 
     def wait(
         self,
@@ -349,19 +353,22 @@ class PodiumClient:
         self.put_object(announced["upload_url"], data, progress)
         return self.post(f"datasets/{announced['id']}/uploaded")
 
-    def participants(self, competition: str | int, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        """Registrations (``participants``, ``total``) and the roster groups (organizers)."""
-        return self.get(f"competitions/{competition}/participants", limit=limit, offset=offset)
+    def participants(self, competition: str | int, *, limit: int = 100, offset: int = 0,
+                     after: int | None = None) -> dict[str, Any]:
+        """Registrations, oldest first (``participants``, ``total``, ``next``: the ``after`` of the
+        following page) and the roster groups (organizers)."""
+        return self.get(f"competitions/{competition}/participants", limit=limit, offset=offset, after=after)
 
     def decide(self, competition: str | int, username: str, decision: str, reason: str = "") -> dict[str, Any]:
         """Approve or deny a registration (``decision`` is ``approve`` or ``deny``)."""
         return self.post(f"competitions/{competition}/participants/{username}/{decision}", {"reason": reason})
 
     def phase_submissions(self, phase_id: int, *, owner: str | None = None, status: str | None = None,
-                          limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        """Every participant's submissions in a phase (organizers)."""
+                          limit: int = 100, offset: int = 0, before: int | None = None) -> dict[str, Any]:
+        """Every participant's submissions in a phase (organizers), newest first; page on with
+        ``before=answer["next"]``."""
         return self.get(f"phases/{phase_id}/submissions", all="true", owner=owner, status=status,
-                        limit=limit, offset=offset)
+                        limit=limit, offset=offset, before=before)
 
     def rerun(self, submission_id: int) -> dict[str, Any]:
         return self.post(f"submissions/{submission_id}/rerun")

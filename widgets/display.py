@@ -162,6 +162,11 @@ def leaderboard_html(board: dict[str, Any], me: str | None = None) -> str:
     return f"<h4>{title}</h4>{table}{more}"
 
 
+def shown_total(answer: dict[str, Any]) -> str:
+    """A list answer's ``total`` as people read it: "1,234", or "10,000+" past the count's cap."""
+    return f"{answer.get('total', 0):,}{'+' if answer.get('total_is_lower_bound') else ''}"
+
+
 def history_html(submissions: list[dict[str, Any]], column: str | None) -> str:
     """My submissions, newest first: when, status, the primary score and the description."""
     if not submissions:

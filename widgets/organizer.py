@@ -21,6 +21,7 @@ import ipywidgets as w
 
 from .authoring import iso_utc
 from .client import PodiumAPIError, PodiumClient
+from .display import shown_total
 
 EXPORT_DIR = Path("~/podium-exports")
 """Where exports and downloaded outputs go: the user's home, so they survive the kernel."""
@@ -129,6 +130,9 @@ class OrganizerPanel(w.VBox):
             deny.on_click(lambda _, u=p["username"]: self._guard(lambda: self.deny(u)))
             self.participant_buttons[p["username"]] = {"approve": approve, "deny": deny}
             rows.append(w.HBox([w.Label(f"{p['username']}: {p['status']}"), approve, deny]))
+        if answer.get("next"):
+            rows.append(w.Label(f"The first {len(self.participants)} of {shown_total(answer)} registrations; "
+                                "the competition's participants page lists them all."))
         if not self.participants and not self.is_class:
             rows.append(w.Label("No registrations yet."))
         self.participants_box.children = rows
@@ -138,7 +142,8 @@ class OrganizerPanel(w.VBox):
         if self.phase_id is None:
             self.submissions_box.children = [w.Label("No phase yet.")]
             return
-        self.submissions = self.client.phase_submissions(self.phase_id, limit=200)["submissions"]
+        answer = self.client.phase_submissions(self.phase_id, limit=200)
+        self.submissions = answer["submissions"]
         rows: list[w.Widget] = []
         for s in self.submissions:
             buttons = {name: w.Button(description=name.capitalize()) for name in ("rerun", "cancel", "download")}
@@ -151,6 +156,9 @@ class OrganizerPanel(w.VBox):
             label = (f"#{s['id']} {s['owner']}{' (dry run)' if s.get('dry_run') else ''}: {s['status']}"
                      f"{' ' + scores if scores else ''}{' - ' + s['failure_reason'] if s.get('failure_reason') else ''}")
             rows.append(w.HBox([w.Label(label), *buttons.values()]))
+        if answer.get("next"):
+            rows.append(w.Label(f"The newest {len(self.submissions)} of {shown_total(answer)} submissions; "
+                                "the phase's web page lists them all."))
         self.submissions_box.children = rows or [w.Label("No submissions in this phase yet.")]
 
     def _build_class(self) -> None:
