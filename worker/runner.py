@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,18 +162,44 @@ def _write_metadata(output: str, results: dict[str, ExecResult]) -> None:
         yaml.safe_dump(data, f)
 
 
+class Steps:
+    """Wall-clock time per step of one attempt, for the worker's log line (where an attempt's
+    time goes: claim, fetch, run, upload, finish, and the rest)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.spent: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[name] = self.spent.get(name, 0.0) + time.perf_counter() - t0
+
+    def __str__(self) -> str:
+        total = time.perf_counter() - self.started
+        parts = [f"{name} {seconds * 1000:.1f}" for name, seconds in self.spent.items()]
+        parts.append(f"other {(total - sum(self.spent.values())) * 1000:.1f}")
+        return f"{total * 1000:.1f} ms ({', '.join(parts)})"
+
+
 class AttemptRunner:
     def __init__(self, client: ServiceClient, executor: Executor, cache: DatasetCache, settings: WorkerSettings,
                  hostname: str = "") -> None:
         self.client, self.executor, self.cache, self.settings = client, executor, cache, settings
         self.hostname = hostname or os.uname().nodename
+        self.steps = Steps()
 
     # --- the attempt's life -----------------------------------------------------------------
 
     def run(self, attempt_id: int) -> dict[str, Any] | None:
         """Claim and run an attempt; returns the report sent, or None when it was not ours."""
+        self.steps = steps = Steps()
         try:
-            job = self.client.claim(attempt_id, self.hostname)
+            with steps("claim"):
+                job = self.client.claim(attempt_id, self.hostname)
         except LeaseLost as e:
             log.info("attempt %s not claimed: %s", attempt_id, e)
             return None
@@ -206,14 +235,17 @@ class AttemptRunner:
             log.warning("attempt %s: lease lost; another worker owns it now", attempt_id)
             _release(root)
             return None
-        report["files"] = self._upload(job, files, run_log, report)
+        with steps("upload"):
+            report["files"] = self._upload(job, files, run_log, report)
         try:
-            self.client.finish(attempt_id, report)
+            with steps("finish"):
+                self.client.finish(attempt_id, report)
         except LeaseLost:
             log.warning("attempt %s: finished too late, the lease was taken over", attempt_id)
             return None
         finally:
             _release(root)
+        log.info("attempt %s %s: %s", attempt_id, report["state"], steps)
         return report
 
     def _heartbeat(self, attempt_id: int, lease: int, cancel: threading.Event, lost: threading.Event,
@@ -251,6 +283,10 @@ class AttemptRunner:
     # --- the work ------------------------------------------------------------------------------
 
     def _fetch(self, job: dict[str, Any], name: str, dest: str, owner: str) -> bool:
+        with self.steps("fetch"):
+            return self._fetch_unpacked(job, name, dest, owner)
+
+    def _fetch_unpacked(self, job: dict[str, Any], name: str, dest: str, owner: str) -> bool:
         spec = job["inputs"].get(name)
         if spec is None:
             return False
@@ -342,7 +378,8 @@ class AttemptRunner:
                                 f"{self.settings.max_output_bytes // (1024 * 1024)} MB.", False)
 
     def _run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
-        return self.executor.run(spec, cancel)
+        with self.steps("run"):
+            return self.executor.run(spec, cancel)
 
     def _ingestion_spec(self, job: dict[str, Any], dirs: layout.RunDirs, output: str, rw: list[Mount]) -> ContainerSpec:
         """Fetch the ingestion program, the participant's code and the input data; the spec that
