@@ -12,7 +12,7 @@ when the phase says so (``count_failed_submissions`` false), those failed throug
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -120,14 +120,23 @@ def counted(phase_id: int, owner: str):
     )
 
 
+_STANDING = "podium.quota_after_create"
+
+
 def quota(session: Session, phase: Phase, owner: str, now: datetime | None = None) -> Quota:
-    now = now or utcnow()
-    used_total = session.scalar(select(func.count(Submission.id)).where(*counted(phase.id, owner)))
-    used_today = session.scalar(
-        select(func.count(Submission.id)).where(
-            *counted(phase.id, owner), Submission.created_at >= start_of_utc_day(now)
-        )
-    )
+    if now is None:
+        # the standing ``create`` counted under the quota lock, plus the submission it added:
+        # the answer to a create shows it without counting again (one request, one session)
+        remembered = session.info.pop((_STANDING, phase.id, owner), None)
+        now = utcnow()
+        if remembered is not None and remembered.resets_at == next_utc_midnight(now):
+            return remembered
+    used_total, used_today = session.execute(
+        select(
+            func.count(Submission.id),
+            func.count(Submission.id).filter(Submission.created_at >= start_of_utc_day(now)),
+        ).where(*counted(phase.id, owner))
+    ).one()
     return Quota(
         used_today=used_today or 0,
         used_total=used_total or 0,
@@ -185,6 +194,13 @@ def create(
     owner = roles.identity.name
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 128):
         raise ValidationFailed("The Idempotency-Key header must be 1 to 128 characters.")
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite cannot turn a transaction that read into one that writes while another writer
+        # committed meanwhile: start the locking one afresh. PostgreSQL (read committed) takes
+        # the lock in the same transaction, saving a commit, a checkout ping and a BEGIN.
+        session.commit()
+    # From here on the pair is locked until commit: replay or validate, count, then insert.
+    _lock_quota(session, phase.id, owner)
     existing = _by_idempotency_key(session, phase, owner, idempotency_key)
     if existing is not None:
         return existing, False
@@ -207,13 +223,6 @@ def create(
         task_id = task.id
 
     answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
-
-    # From here on the pair is locked until commit: count, then insert.
-    session.commit()
-    _lock_quota(session, phase.id, owner)
-    existing = _by_idempotency_key(session, phase, owner, idempotency_key)
-    if existing is not None:
-        return existing, False
     standing = quota(session, phase, owner, now)
     if standing.remaining_total == 0 and not body.dry_run:
         raise QuotaExceeded(
@@ -254,6 +263,10 @@ def create(
     )
     submission.files.append(SubmissionFile(artifact=artifact, role="submission"))
     session.flush()
+    added = 0 if body.dry_run else 1
+    session.info[(_STANDING, phase.id, owner)] = replace(
+        standing, used_today=standing.used_today + added, used_total=standing.used_total + added
+    )
     return submission, True
 
 
