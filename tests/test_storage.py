@@ -192,6 +192,28 @@ def test_local_storage_is_a_storage_and_round_trips(local: LocalStorage) -> None
     assert temp_files(local.root) == []
 
 
+def test_local_stat_reuses_an_upload_digest_only_for_the_file_written(local: LocalStorage) -> None:
+    """The digest computed while an upload streamed answers ``stat`` (no read-back) only while
+    the key holds that very file: replaced by another writer (another service replica) or
+    changed in place, the object is hashed again."""
+    info = local.put("m/obj", b"first")
+    assert local.stat("m/obj") == info
+    path = local.path("m/obj")
+    with open(path + ".other", "wb") as f:
+        f.write(b"second")
+    os.replace(path + ".other", path)
+    assert local.stat("m/obj") == ObjectInfo("m/obj", 6, sha(b"second"))
+    local.put("m/obj", b"third")
+    with open(path, "ab") as f:
+        f.write(b"!")
+    assert local.stat("m/obj") == ObjectInfo("m/obj", 6, sha(b"third!"))
+    local.put("m/obj", b"fourth")
+    local.delete("m/obj")
+    with open(path, "wb") as f:
+        f.write(b"fifth!")
+    assert local.stat("m/obj") == ObjectInfo("m/obj", 6, sha(b"fifth!"))
+
+
 def test_local_storage_missing_and_folder_keys(local: LocalStorage) -> None:
     local.put("d/x", b"1")
     for key in ("nothing", "d", "d/x/y"):  # absent, a folder, below a file

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tornado import httputil, iostream
+from tornado.ioloop import IOLoop
 from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
@@ -125,16 +126,20 @@ class SignedObjectHandler(RequestHandler):
                 except iostream.StreamClosedError:
                     return  # the client went away
 
-    def put(self, _key: str) -> None:
+    async def put(self, _key: str) -> None:
         if self.writer is None:
             return  # already refused while the body streamed
         writer, self.writer = self.writer, None
         try:
-            info = writer.commit()
+            # the fsync in a thread: every other request waits while the event loop is blocked
+            info = await IOLoop.current().run_in_executor(None, writer.commit)
         except StorageError as error:
             writer.abort()
             self._refuse(error)
             return
+        except BaseException:
+            writer.abort()  # no temporary file left behind by a failed disk
+            raise
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"key": info.key, "size": info.size, "sha256": info.sha256}))
 

@@ -6,6 +6,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
@@ -14,6 +17,14 @@ from .signing import UrlSigner
 
 CHUNK = 1024 * 1024
 TEMP_PREFIX = ".upload-"
+#: digests of objects this process wrote, kept while the file is provably the one written
+REMEMBERED_DIGESTS = 4096
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a file's content may have: a replace gives a new inode, a write in
+    place a new ctime (which, unlike mtime, cannot be set back)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
 
 
 def _conflict(key: str) -> InvalidStorageKey:
@@ -31,6 +42,8 @@ class LocalStorage(Storage):
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.signer = signer
         os.makedirs(self.root, exist_ok=True)
+        self._digests: OrderedDict[str, tuple[tuple[int, int, int, int], ObjectInfo]] = OrderedDict()
+        self._digests_lock = threading.Lock()
 
     def path(self, key: str) -> str:
         """The file of ``key`` (validated, so always inside ``root``)."""
@@ -38,7 +51,23 @@ class LocalStorage(Storage):
 
     def writer(self, key: str) -> AtomicWriter:
         """A file that appears under ``key`` only when committed (used by the PUT handler)."""
-        return AtomicWriter(self.path(key), key)
+        return AtomicWriter(self.path(key), key, self._remember)
+
+    def _remember(self, identity: tuple[int, int, int, int], info: ObjectInfo) -> None:
+        """Keep the size and sha256 an upload computed while streaming, so confirming it (and
+        attaching a worker's outputs) does not read the whole object back on the event loop."""
+        with self._digests_lock:
+            self._digests[info.key] = (identity, info)
+            self._digests.move_to_end(info.key)
+            while len(self._digests) > REMEMBERED_DIGESTS:
+                self._digests.popitem(last=False)
+
+    def _remembered(self, key: str, st: os.stat_result) -> ObjectInfo | None:
+        with self._digests_lock:
+            entry = self._digests.get(key)
+        if entry is not None and entry[0] == _identity(st):
+            return entry[1]
+        return None
 
     def put(self, key: str, data: bytes | BinaryIO) -> ObjectInfo:
         writer = self.writer(key)
@@ -63,20 +92,32 @@ class LocalStorage(Storage):
             f = self.open(key)
         except ObjectNotFound:
             return None
-        digest, size = hashlib.sha256(), 0
         with f:
+            st = os.fstat(f.fileno())
+            remembered = self._remembered(key, st)
+            if remembered is not None:
+                return remembered
+            digest, size = hashlib.sha256(), 0
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
         return ObjectInfo(key, size, digest.hexdigest())
 
+    def _forget(self, key: str) -> None:
+        with self._digests_lock:
+            self._digests.pop(key, None)
+
     def delete(self, key: str) -> None:
+        self._forget(key)
         try:
             os.remove(self.path(key))
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             pass  # no object under that key (a folder is not an object)
 
     def delete_prefix(self, prefix: str) -> None:
+        with self._digests_lock:
+            for key in [k for k in self._digests if k.startswith(prefix.rstrip("/") + "/")]:
+                del self._digests[key]
         try:
             shutil.rmtree(self.path(prefix))
         except (FileNotFoundError, NotADirectoryError):
@@ -101,8 +142,8 @@ class AtomicWriter:
     """Writes to a temporary file beside the target; ``commit`` renames it into place, so readers
     never see a partial object and a failed upload leaves the previous one untouched."""
 
-    def __init__(self, path: str, key: str) -> None:
-        self.path, self.key = path, key
+    def __init__(self, path: str, key: str, on_commit: Callable[[tuple[int, int, int, int], ObjectInfo], None] | None = None) -> None:
+        self.path, self.key, self.on_commit = path, key, on_commit
         directory = os.path.dirname(path)
         try:
             os.makedirs(directory, exist_ok=True)
@@ -122,13 +163,21 @@ class AtomicWriter:
         """Make the object visible under its key; returns its size and sha256."""
         self.file.flush()
         os.fsync(self.file.fileno())
-        self.file.close()
         try:
             os.replace(self.tmp, self.path)
         except IsADirectoryError:
+            self.file.close()
             raise _conflict(self.key) from None
         self.tmp = None
-        return ObjectInfo(self.key, self.size, self.digest.hexdigest())
+        try:
+            # this very inode, as renamed: a later replace by anyone gives the key another one
+            identity = _identity(os.fstat(self.file.fileno()))
+        finally:
+            self.file.close()
+        info = ObjectInfo(self.key, self.size, self.digest.hexdigest())
+        if self.on_commit is not None:
+            self.on_commit(identity, info)
+        return info
 
     def abort(self) -> None:
         """Remove the temporary file unless committed (safe to call more than once)."""
