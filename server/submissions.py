@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import artifacts, facts
 from .clock import next_utc_midnight, start_of_utc_day, utcnow
@@ -248,6 +249,10 @@ def create(
         fact_sheet_answers=answers,
         is_dry_run=body.dry_run,
         counts_toward_quota=not body.dry_run,
+        # a new submission has no files or scores yet: say so, or the first read of each
+        # (appending its upload below, the answer's scores) is a SELECT
+        files=[],
+        scores=[],
     )
     session.add(submission)
     session.flush()
@@ -281,6 +286,15 @@ def finalize(session: Session, storage: Storage, submission: Submission) -> None
         if submission.status == S.cancelled:
             raise InvalidTransition(f"Submission {submission.id} was cancelled.")
         return
+    if "files" in inspect(submission).unloaded:
+        # the files with their objects in one read, instead of two lazy loads
+        files = session.scalars(
+            select(SubmissionFile)
+            .where(SubmissionFile.submission_id == submission.id)
+            .options(joinedload(SubmissionFile.artifact))
+            .order_by(SubmissionFile.id)
+        ).all()
+        set_committed_value(submission, "files", list(files))
     artifacts.verify_upload(storage, upload_of(submission))
     transition(submission, S.submitted)
 
