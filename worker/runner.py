@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,18 +268,25 @@ class AttemptRunner:
         with open(log_path, "w", errors="replace") as f:
             f.write(run_log.text()[: job["outputs"]["log"]["max_size"]])
         files["log"] = log_path
-        sent = []
+        names = [name for name in files if name in job["outputs"]]
+
+        def put(name: str) -> ProtocolError | None:
+            try:
+                self.client.upload(job["outputs"][name], files[name])
+            except ProtocolError as e:
+                return e
+            return None
+
         try:
-            for name, path in files.items():
-                if name in job["outputs"]:
-                    self.client.upload(job["outputs"][name], path)
-                    sent.append(name)
-        except ProtocolError as e:
-            if report["state"] == "succeeded":
-                report.update(state="failed", failure_kind="platform", reason=f"Uploading the results failed: {e}")
+            # side by side: each PUT is a round trip to storage, and the attempt waits for all
+            with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="upload") as pool:
+                problems = dict(zip(names, pool.map(put, names), strict=True))
         finally:
             os.remove(log_path)
-        return sent
+        failed = [e for e in problems.values() if e is not None]
+        if failed and report["state"] == "succeeded":
+            report.update(state="failed", failure_kind="platform", reason=f"Uploading the results failed: {failed[0]}")
+        return [name for name in names if problems[name] is None]
 
     # --- the work ------------------------------------------------------------------------------
 
@@ -435,9 +443,10 @@ class AttemptRunner:
                 self._check_output(dirs.predictions, "prediction output")
                 shutil.rmtree(dirs.res)
                 shutil.copytree(dirs.predictions, dirs.res, symlinks=True)
-            else:
+            else:  # the submission is the predictions: moved into place, not copied
                 shutil.rmtree(dirs.res)
-                shutil.copytree(dirs.ingested_program, dirs.res, symlinks=True)
+                os.rename(dirs.ingested_program, dirs.res)
+                os.mkdir(dirs.ingested_program)
         if not self._fetch(job, "scoring_program", dirs.program, "organizer"):
             raise AttemptFailed("platform", "This task has no scoring program; the organizers must add one.", False)
         self._fetch(job, "reference_data", dirs.ref, "organizer")
