@@ -15,7 +15,8 @@ same host's clock):
 
 Both measurements use *claim-only* workers: the real worker's Celery app (``make_worker_app``:
 solo pool, prefetch 1, late ack) and the real ``ServiceClient``, with a runner that claims the
-attempt and reports it finished with a score at once instead of running programs. Everything up
+attempt and reports it ended at once (a participant failure: no scores, no leaderboard work)
+instead of running programs. Everything up
 to the claim is the real worker's path (its runner's first act is the same claim call); only what
 a worker does after the claim is left out.
 
@@ -65,7 +66,9 @@ def utcnow() -> datetime:
 
 
 class ClaimOnlyRunner:
-    """Claims an attempt and reports it succeeded with a constant score, running nothing."""
+    """Claims an attempt and, running nothing, reports it ended with a participant failure: the
+    cheapest end of a job (no scores, no leaderboard rebuild), so that what the service spends per
+    job is the dispatch path's own cost, not the leaderboard's, which grows with the phase."""
 
     def __init__(self, client, samples_path: str) -> None:
         self.client = client
@@ -81,7 +84,8 @@ class ClaimOnlyRunner:
         except LeaseLost:
             return None
         claimed = time.time()
-        report = {"state": "succeeded", "scores": {"accuracy": 1.0}, "files": [], "elapsed": 0.0}
+        report = {"state": "failed", "failure_kind": "participant", "reason": "B6: a claim-only job",
+                  "retryable": False, "files": [], "elapsed": 0.0}
         self.client.finish(attempt_id, report)
         self.out.write(json.dumps({"attempt": attempt_id, "delivered": delivered, "claimed": claimed,
                                    "finished": time.time()}) + "\n")
@@ -293,8 +297,9 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
     row("B6", f"dispatch, burst of {count:,}: enqueue → claim, queueing included (p50)", _ms(sw["p50"]) if sw["n"] else None,
         None, "ms", "p50 ≤ 10 ms (idle worker)", None, p95_ms=_ms(sw["p95"]) if sw["n"] else None)
     write_result("B6-burst", {
-        "definition": "enqueue = commit of the burst's attempt rows (bench clock); claim = Attempt.started_at; "
-                      "claim-only workers: the worker's Celery app and ServiceClient, claim then finish, no program",
+        "definition": "enqueue = commit of the burst's attempt rows (bench clock); claim = Attempt.started_at "
+                      "(granted); claim-only workers: the worker's Celery app and ServiceClient, claim then "
+                      "finish as a participant failure, no program, no scores",
         "count": count, "workers": workers, "claimed": len(claimed), "complete": complete,
         "claims_per_second": per_second, "span_s": span, "publish_span_s": publish_span,
         "enqueue_to_claim": sw, "claim_call": sc,
