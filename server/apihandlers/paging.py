@@ -27,20 +27,37 @@ ANSWER = ("A page: the rows, `limit`, `offset`, the cursor sent, `next` (the cur
           "page, null on the last), `total` (exact up to 10,000) and `total_is_lower_bound`.")
 
 
-def capped_total(session: Session, id_column: Any, conditions: Sequence[ColumnElement[bool]]) -> tuple[int, bool]:
-    """How many rows match, counting at most ``TOTAL_CAP + 1`` of them (one index range)."""
-    found = select(id_column).where(*conditions).limit(TOTAL_CAP + 1).subquery()
-    count = session.scalar(select(func.count()).select_from(found)) or 0
+def capped_total(session: Session, id_column: Any, conditions: Sequence[ColumnElement[bool]], *,
+                 shown: int | None = None) -> tuple[int, bool]:
+    """How many rows match, counting at most ``TOTAL_CAP + 1`` of them (one index range).
+    ``shown``: how many rows a page read from the start of the list (no cursor) found in all,
+    when that page was its last: then it is the count and no query is needed."""
+    if shown is not None:
+        count = shown
+    else:
+        found = select(id_column).where(*conditions).limit(TOTAL_CAP + 1).subquery()
+        count = session.scalar(select(func.count()).select_from(found)) or 0
     return min(count, TOTAL_CAP), count > TOTAL_CAP
+
+
+def shown_in_all(rows: list[Any], *, offset: int, cursor: int | None, next_cursor: int | None) -> int | None:
+    """The number of rows the filters match, when a page tells it: read from the start (no
+    cursor), with nothing after it, and not an offset past the end."""
+    if cursor is None and next_cursor is None and (rows or not offset):
+        return offset + len(rows)
+    return None
 
 
 def page(session: Session, stmt: Select, id_column: Any, *, limit: int, offset: int = 0, cursor: int | None = None,
          descending: bool = True) -> tuple[list[Any], int | None]:
-    """One page of ``stmt`` (an ORM select) in id order, and the cursor of the next page or None."""
+    """One page of ``stmt`` in id order (ORM objects for an entity, else Core rows), and the
+    cursor of the next page or None."""
     if cursor is not None:
         stmt = stmt.where(id_column < cursor if descending else id_column > cursor)
     order = id_column.desc() if descending else id_column.asc()
-    rows = list(session.scalars(stmt.order_by(order).limit(limit + 1).offset(offset)).all())
+    result = session.execute(stmt.order_by(order).limit(limit + 1).offset(offset))
+    rows = list(result.scalars().all() if stmt.column_descriptions[0].get("entity") is not None
+                and len(stmt.column_descriptions) == 1 else result.all())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, _id_of(rows[-1])

@@ -40,7 +40,8 @@ class ParticipantListHandler(APIHandler):
         body = paging.answer(
             "participants", [participant_model(p) for p in rows], limit=q.limit, offset=q.offset,
             cursor_name="after", cursor=q.after, next_cursor=next_cursor,
-            total=paging.capped_total(self.db, Participant.id, conditions),
+            total=paging.capped_total(self.db, Participant.id, conditions, shown=paging.shown_in_all(
+                rows, offset=q.offset, cursor=q.after, next_cursor=next_cursor)),
         )
         body["participant_groups"] = list(comp.participant_groups or [])
         self.write_json(body)
