@@ -9,6 +9,7 @@ attempt and labelled with the worker, so leftovers are removed when a worker sta
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
@@ -192,12 +193,22 @@ class DockerExecutor(Executor):
         """Remove a stopped container off the attempt's path (the engine takes 10-70 ms to delete
         one); anything a stopped worker did not remove is removed by ``cleanup_leftovers``."""
         if self._remover is None or not self._remover.is_alive():
+            if self._remover is None:
+                atexit.register(self.drain_removals)
             self._remover = threading.Thread(target=self._remove_loop, name="docker-remove", daemon=True)
             self._remover.start()
         done = threading.Event()
         with self._pending_lock:
             self._pending[name] = done
         self._removals.put((name, container, done))
+
+    def drain_removals(self, timeout: float = 30) -> None:
+        """Wait for the removals still queued (at exit: a stopped worker leaves no container)."""
+        deadline = time.monotonic() + timeout
+        with self._pending_lock:
+            pending = list(self._pending.values())
+        for done in pending:
+            done.wait(max(0.0, deadline - time.monotonic()))
 
     def _remove_loop(self) -> None:
         while True:
