@@ -52,25 +52,26 @@ def column_specs(board: Leaderboard) -> list[ColumnSpec]:
 
 
 def _scored_submissions(session: Session, phase: Phase) -> list[ScoredSubmission]:
+    ranked = (
+        Submission.phase_id == phase.id,
+        Submission.parent_id.is_(None),
+        Submission.status == SubmissionStatus.finished,
+        Submission.is_dry_run.is_(False),
+    )
     rows = session.execute(
-        select(Submission.id, Submission.owner, Submission.created_at, Submission.selected).where(
-            Submission.phase_id == phase.id,
-            Submission.parent_id.is_(None),
-            Submission.status == SubmissionStatus.finished,
-            Submission.is_dry_run.is_(False),
-        )
+        select(Submission.id, Submission.owner, Submission.created_at, Submission.selected).where(*ranked)
     ).all()
     if not rows:
         return []
     scores: dict[int, dict[str, float]] = defaultdict(dict)
-    ids = [r.id for r in rows]
-    for chunk in range(0, len(ids), 5000):
-        for sid, key, value in session.execute(
-            select(Score.submission_id, Score.column_key, Score.value).where(
-                Score.submission_id.in_(ids[chunk : chunk + 5000])
-            )
-        ):
-            scores[sid][key] = value
+    # one join, not IN lists of ids: PostgreSQL read each 5,000-id list with a scan of the whole
+    # scores table, 200 of them at 1,000,000 rows (bench B8: 15 of the rebuild's 23 s)
+    for sid, key, value in session.execute(
+        select(Score.submission_id, Score.column_key, Score.value)
+        .join(Submission, Submission.id == Score.submission_id)
+        .where(*ranked)
+    ):
+        scores[sid][key] = value
     return [
         ScoredSubmission(
             submission_id=r.id, owner=r.owner, created_at=r.created_at, scores=scores[r.id], selected=r.selected
