@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +13,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 ALEMBIC_DIR = os.path.join(os.path.dirname(__file__), "alembic")
@@ -22,8 +23,20 @@ class SchemaOutOfDate(RuntimeError):
     """The database schema is older (or newer) than this version of Podium expects."""
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine with the settings each backend needs to be safe under concurrent writers."""
+#: a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
+IDLE_PING_SECONDS = 2.0
+
+
+def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS, **kwargs) -> Engine:
+    """An engine with the settings each backend needs to be safe under concurrent writers.
+
+    PostgreSQL connections are checked (``SELECT 1``) when they come out of the pool after
+    ``ping_after_idle`` seconds unused, the time in which a database restart or an idle timeout
+    can have dropped them, rather than on every checkout (``pool_pre_ping``): under load a
+    connection goes back out within milliseconds and the ping was a round trip per request
+    (5-9% of the service's time in the B4 and B6 profiles). A connection that dies while in
+    use fails that request and SQLAlchemy then invalidates the whole pool.
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -37,10 +50,30 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if ping_after_idle is not None and not kwargs.get("pool_pre_ping"):
+        _ping_idle_connections(engine, ping_after_idle)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine, after: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_connection, record) -> None:
+        record.info["podium_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("podium_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < after:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as e:
+            raise DisconnectionError(f"a pooled connection was dead: {e}") from e
+        if not alive:
+            raise DisconnectionError("a pooled connection was dead")
 
 
 def make_read_engine(url: str) -> Engine:
@@ -52,7 +85,7 @@ def make_read_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         return make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-    return make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_pre_ping=False,
+    return make_engine(url, ping_after_idle=None, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                        pool_size=5, max_overflow=10)
 
 

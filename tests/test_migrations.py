@@ -88,3 +88,25 @@ def test_read_connections_survive_a_killed_connection_and_see_every_commit() -> 
         reads.dispose()
         writer.dispose()
         drop_pg_database(url)
+
+
+def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use() -> None:
+    """Pooled connections idle longer than ``ping_after_idle`` are pinged on checkout: one that
+    PostgreSQL dropped meanwhile is replaced, and the request using the pool never sees it."""
+    import time
+
+    url = create_pg_database()
+    engine = db.make_engine(url, ping_after_idle=0.05, pool_size=1, max_overflow=0)
+    killer = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with killer.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(0.2)  # idle longer than ping_after_idle
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
+        killer.dispose()
+        drop_pg_database(url)
