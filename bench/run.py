@@ -1,10 +1,11 @@
 """Podium's benchmarks: each figure beside the floor of what it wraps, measured in the same run.
 
-    .venv/bin/python bench/run.py [--only B1,B2] [--quick] [--full]
+    .venv/bin/python bench/run.py [--only B1,B2] [--quick] [--profile]
 
 Writes raw samples and a summary per benchmark to ``bench/results/<id>.json`` and prints a table.
 Everything talks to 127.0.0.1 only; every loop is bounded in count and time. ``--quick`` shortens
-the load phases (for a smoke run) and keeps B8 at 100,000 rows (the full run adds 1,000,000).
+the load phases (for a smoke run) and keeps B8 at 100,000 rows (the full run adds 1,000,000);
+``--profile`` samples the service with py-spy during each benchmark (``bench/sampling.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sampling  # noqa: E402
 from podium.server import leaderboard_store  # noqa: E402
 from podium.server.db import make_engine, make_session_factory  # noqa: E402
 from podium.server.orm import (  # noqa: E402
@@ -32,6 +34,7 @@ from podium.server.orm import (  # noqa: E402
     Submission,
     SubmissionStatus,
 )
+from sampling import profiled  # noqa: E402
 from stack import CONSTANT_SCORER, Platform, pss_kb, scratch, summary, write_result  # noqa: E402
 
 ROWS: list[dict[str, Any]] = []
@@ -341,26 +344,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="B1,B2,B4,B5,B6,B7,B8", help="Comma-separated ids (B3 runs with B2; B5 and B6 are separate).")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="Sample the service with py-spy during each benchmark (bench/results/profile-*.txt).")
     args = parser.parse_args()
+    sampling.ENABLED["on"] = args.profile
     chosen = set(args.only.split(","))
     platform = Platform(scratch()).start()
     started = time.time()
     try:
         organizer = platform.user("bench-organizer", groups=("creators",))
         participant = platform.user("bench-participant")
+        service = platform.service.pid
         if "B1" in chosen:
-            b1(platform, organizer, participant, args)
+            with profiled(service, "B1"):
+                b1(platform, organizer, participant, args)
         if "B2" in chosen or "B3" in chosen:
-            b2_b3(platform, organizer, participant, args)
+            with profiled(service, "B2"):
+                b2_b3(platform, organizer, participant, args)
         if "B4" in chosen:
-            b4(platform, organizer, args)
+            with profiled(service, "B4"):
+                b4(platform, organizer, args)
         if "B5" in chosen or "B6" in chosen:
-            b5_b6(platform, organizer, participant, args, chosen)
+            with profiled(service, "B5-B6"):
+                b5_b6(platform, organizer, participant, args, chosen)
         if "B7" in chosen:
-            b7(platform)
+            b7(platform)  # never profiled: py-spy would be part of what it measures
         if "B8" in chosen:
-            b8(platform, organizer, participant, args)
+            with profiled(service, "B8"):
+                b8(platform, organizer, participant, args)
     finally:
         platform.stop()
     print_table()

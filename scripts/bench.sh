@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the benchmark suite (bench/run.py) on this machine: installs what it needs (the package,
 # wrk, the Docker engine and runtime images), starts PostgreSQL and RabbitMQ if they are down.
-# Extra arguments go to bench/run.py (e.g. --quick, --only B2, --full, --profile).
+# Extra arguments go to bench/run.py (e.g. --quick, --only B2, --profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -1,14 +1,16 @@
 """Where the service's time goes under a benchmark's load: py-spy, sampled from outside.
 
-``bench/run.py --profile`` wraps each load phase in ``profiled(pid, name)``: py-spy samples the
-process (and its children) for the duration and writes the raw stacks and a summary of the
-hottest frames, self and inclusive, to ``bench/results/profile-<name>.txt``. This is how the
+``bench/run.py --profile`` wraps each benchmark in ``profiled(pid, name)``: py-spy samples the
+service process while it runs and writes the raw stacks and a summary of the hottest frames,
+self and inclusive, to ``bench/results/profile-<name>.txt`` (the workers are separate
+processes: profile one with ``py-spy record -p <worker pid>``). This is how the
 causes written in the benchmark issue were found; the files let anyone check them.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -26,21 +28,22 @@ def py_spy() -> str | None:
 
 
 @contextmanager
-def profiled(pid: int, name: str, seconds: int) -> Iterator[None]:
-    """Sample ``pid`` for about ``seconds`` while the body runs (nothing when profiling is off)."""
+def profiled(pid: int, name: str) -> Iterator[None]:
+    """Sample ``pid`` while the body runs (nothing when profiling is off)."""
     exe = py_spy()
     if not ENABLED["on"] or exe is None:
         yield
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     raw = RESULTS / f"profile-{name}.raw"
-    proc = subprocess.Popen([exe, "record", "-p", str(pid), "--subprocesses", "-d", str(seconds), "-r", "100",
-                             "-f", "raw", "-o", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([exe, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(raw)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
     finally:
+        proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
         try:
-            proc.wait(seconds + 30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
         if raw.exists():
