@@ -58,15 +58,6 @@ def decide(session: Session, competition: Competition, username: str, status: Pa
     return participant
 
 
-def list_participants(session: Session, competition: Competition, limit: int, offset: int) -> tuple[list[Participant], int]:
-    from sqlalchemy import func
-
-    base = select(Participant).where(Participant.competition_id == competition.id)
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = session.scalars(base.order_by(Participant.id).limit(limit).offset(offset)).all()
-    return list(rows), total or 0
-
-
 def add_organizer(session: Session, competition: Competition, username: str) -> Organizer:
     existing = next((o for o in competition.organizers if o.username == username), None)
     if existing is not None:
