@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import jobs, queues
 from ..auth import token_from_header
 from ..clock import isoformat
 from ..dispatch import celery_queue
 from ..errors import Conflict, PermissionDenied
-from ..orm import Attempt, AttemptState, ComputeQueue, Submission, SubmissionStatus
+from ..orm import (
+    Attempt,
+    AttemptState,
+    Competition,
+    ComputeQueue,
+    Phase,
+    Submission,
+    SubmissionStatus,
+)
 from ..schemas import Body
 from .base import APIHandler, api
 
@@ -50,8 +58,17 @@ def queue_model(session, queue: ComputeQueue) -> dict:
     running = session.scalars(
         select(Attempt).where(Attempt.state == AttemptState.running, Attempt.worker_id.in_([w.id for w in queue.workers] or [0]))
     ).all()
+    # this queue's own five most recent failures (competitions without a queue use the default)
+    on_this_queue = Competition.queue_id == queue.id
+    if queue.name == jobs.DEFAULT_QUEUE:
+        on_this_queue = or_(on_this_queue, Competition.queue_id.is_(None))
     failures = session.scalars(
-        select(Submission).where(Submission.status == SubmissionStatus.failed).order_by(Submission.finished_at.desc()).limit(5)
+        select(Submission)
+        .join(Phase, Phase.id == Submission.phase_id)
+        .join(Competition, Competition.id == Phase.competition_id)
+        .where(Submission.status == SubmissionStatus.failed, on_this_queue)
+        .order_by(Submission.finished_at.desc())
+        .limit(5)
     ).all()
     return {
         "name": queue.name,
@@ -70,7 +87,6 @@ def queue_model(session, queue: ComputeQueue) -> dict:
         "recent_failures": [
             {"submission": s.id, "reason": s.failure_reason, "at": isoformat(s.finished_at)}
             for s in failures
-            if jobs.queue_name(s) == queue.name
         ],
     }
 
