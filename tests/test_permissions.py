@@ -143,3 +143,40 @@ def test_group_roster_and_hub_group_changes(api, hub, users, creator) -> None:
     api(outsider, "POST", f"/phases/{phase}/submissions", json=submission, expect=201)
     hub.remove_from_group(group, [student.name])
     api(student, "POST", f"/phases/{phase}/submissions", json=submission, expect=403)
+
+
+def test_concurrent_requests_with_one_token_ask_the_hub_once() -> None:
+    """When a cached token expires under load, the requests in flight share one hub lookup
+    (their answers and errors alike); a later request asks again. The hub is replaced by a
+    counting stand-in: what is tested is the coalescing, not the hub."""
+    import asyncio
+
+    from podium.server.auth import HubTokenAuthenticator
+    from podium.server.errors import NotAuthenticated
+
+    class CountingHub:
+        cache_max_age = 10
+        access_scopes = {"access:services!service=podium"}
+        calls = 0
+
+        async def user_for_token(self, token, use_cache, sync):
+            self.calls += 1
+            await asyncio.sleep(0.01)
+            if token == "revoked":
+                return None
+            return {"kind": "user", "name": "ann", "groups": ["g"], "scopes": sorted(self.access_scopes)}
+
+        def check_scopes(self, required, model):
+            return set(required) & set(model["scopes"])
+
+    async def scenario() -> None:
+        hub = CountingHub()
+        auth = HubTokenAuthenticator(hub)
+        identities = await asyncio.gather(*(auth.identify("t") for _ in range(50)))
+        assert hub.calls == 1 and {i.name for i in identities} == {"ann"}
+        await auth.identify("t")
+        assert hub.calls == 2  # the shared lookup is over: the next one asks (HubAuth caches)
+        results = await asyncio.gather(*(auth.identify("revoked") for _ in range(5)), return_exceptions=True)
+        assert hub.calls == 3 and all(isinstance(r, NotAuthenticated) for r in results)
+
+    asyncio.run(scenario())
