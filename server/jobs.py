@@ -90,10 +90,20 @@ def queue_name(submission: Submission) -> str:
     return queue.name if queue is not None else DEFAULT_QUEUE
 
 
+def phase_tasks(session: Session, phase: Phase) -> list[Task]:
+    """The phase's tasks in order, with their rows in one query (``Phase.tasks`` alone loads the
+    links, then each task by a query of its own)."""
+    if "phase_tasks" in inspect(phase).unloaded:
+        links = session.scalars(select(PhaseTask).where(PhaseTask.phase_id == phase.id)
+                                .options(joinedload(PhaseTask.task)).order_by(PhaseTask.index)).all()
+        set_committed_value(phase, "phase_tasks", list(links))
+    return phase.tasks
+
+
 def task_of(session: Session, submission: Submission) -> Task | None:
     if submission.task_id is not None:
         return session.get(Task, submission.task_id)
-    tasks = submission.phase.tasks
+    tasks = phase_tasks(session, submission.phase)
     return tasks[0] if tasks else None
 
 
@@ -117,6 +127,10 @@ def enqueue(session: Session, submission: Submission, step: AttemptStep) -> Atte
     attempt = Attempt(submission_id=submission.id, step=step, number=number, state=AttemptState.queued)
     session.add(attempt)
     session.flush()
+    if "attempts" not in inspect(submission).unloaded:
+        # the loaded list gains the new row as the database has it (ordered by id): an answer
+        # that shows the attempts reads them without a reload
+        set_committed_value(submission, "attempts", [*submission.attempts, attempt])
     session.add(DispatchOutbox(attempt_id=attempt.id, queue=queue_name(submission)))
     return attempt
 
@@ -125,10 +139,11 @@ def start(session: Session, submission: Submission) -> list[Attempt]:
     """Queue a submitted submission: one child per task when a multi-task phase gets a
     submission for all its tasks, else its first step."""
     phase: Phase = submission.phase
-    if submission.task_id is None and len(phase.tasks) > 1 and submission.parent_id is None:
+    tasks = phase_tasks(session, phase)
+    if submission.task_id is None and len(tasks) > 1 and submission.parent_id is None:
         attempts = []
         upload = subs.upload_of(submission)
-        for task in phase.tasks:
+        for task in tasks:
             child = Submission(
                 phase_id=phase.id, task_id=task.id, parent_id=submission.id, owner=submission.owner,
                 status=S.submitted, submitted_at=utcnow(), size=submission.size, sha256=submission.sha256,

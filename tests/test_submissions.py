@@ -221,3 +221,63 @@ def test_fifty_concurrent_creates_accept_exactly_the_quota(
     assert codes.count(429) == 45, codes
     mine = api(user, "GET", f"/phases/{phase_id}/submissions", expect=200).json()
     assert mine["total"] == 5
+
+
+def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creator, service, clock, dbsession) -> None:
+    """The submission's write path: confirming an upload, claiming its attempt and finishing it
+    each issue a small, fixed number of statements (no lazy load after the commit, no query per
+    task or per output). Only the request thread's statements count (not the dispatcher's)."""
+    import threading
+    import uuid
+
+    from podium.server import queues
+    from podium.server.orm import Attempt
+
+    user, comp, phase_id = participant()
+    name, token = f"count-{uuid.uuid4().hex[:6]}", f"count-token-{uuid.uuid4().hex}"
+    with service.app.session_factory() as session:
+        queues.create_queue(session, name, None, token=token)
+        session.commit()
+    api(creator, "PATCH", f"/competitions/{comp['id']}", json={"queue": name}, expect=200)
+    created = submit(api, user, phase_id)
+    api.upload(created["upload_url"], PAYLOAD)
+    worker = {"Authorization": f"token {token}"}
+
+    statements: list[str] = []
+    loop_thread = service.thread.ident
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.get_ident() == loop_thread:
+            statements.append(statement)
+
+    clock.set(utcnow())  # pauses the service's timers (reaper, dispatcher)
+    engine = service.app.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    counts: dict[str, int] = {}
+    try:
+        done = api(user, "POST", f"/submissions/{created['id']}/uploaded", expect=200).json()
+        counts["finalize"] = len(statements)
+        finalize_reads = [x for x in statements if x.lstrip().startswith("SELECT")]
+        assert done["status"] == "submitted"
+        assert [(a["step"], a["number"], a["state"]) for a in done["attempts"]] == [("score", 1, "queued")]
+        attempt_id = dbsession.scalar(sa.select(Attempt.id).where(Attempt.submission_id == created["id"]))
+        statements.clear()
+        spec = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "counter"},
+                   headers=worker, expect=200).json()
+        counts["claim"] = len(statements)
+        assert set(spec["outputs"]) == {"output", "log", "detailed_results"}
+        statements.clear()
+        finished = api(None, "POST", f"/worker/attempts/{attempt_id}/finish", headers=worker, expect=200,
+                       json={"worker": "counter", "state": "succeeded", "scores": {"accuracy": 0.5, "runtime": 2.0},
+                             "files": ["output", "log", "detailed_results"]}).json()
+        counts["finish"] = len(statements)
+        assert finished == {"attempt": attempt_id, "state": "succeeded", "submission_status": "finished"}
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    # finalize: the submission with all the answer and the queueing read (one query), the roles,
+    # the attempt number; then the writes (artifact, submission, attempt, outbox); nothing after
+    # the commit
+    assert len(finalize_reads) == 3, finalize_reads
+    assert counts["finalize"] <= 7, counts
+    sub = api(user, "GET", f"/submissions/{created['id']}", expect=200).json()
+    assert sub["scores"] == {"accuracy": 0.5, "runtime": 2.0}

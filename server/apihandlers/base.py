@@ -234,9 +234,19 @@ class APIHandler(RequestHandler):
             raise NotFound(f"No such task: {ref}")
         return task, roles
 
-    def visible_submission(self, ref: str) -> tuple[Submission, CompetitionRoles]:
-        """The owner, the organizers and admins see a submission; others get 404."""
-        submission = self.find_by_id(Submission, ref, "submission")
+    def visible_submission(self, ref: str, *options: Any) -> tuple[Submission, CompetitionRoles]:
+        """The owner, the organizers and admins see a submission; others get 404.
+
+        One query for the submission, its phase, the phase's competition (the permission check)
+        and leaderboard (the answer's scores), instead of a lazy load each; ``options`` eager-load
+        more for the verb at hand."""
+        phase = joinedload(Submission.phase)
+        submission = self.db.scalars(
+            select(Submission).where(Submission.id == int(ref))
+            .options(phase.joinedload(Phase.competition), phase.joinedload(Phase.leaderboard), *options)
+        ).unique().one_or_none() if ref.isdigit() else None
+        if submission is None:
+            raise NotFound(f"No such submission: {ref}")
         roles = self.roles(submission.phase.competition)
         if not (roles.manages or (roles.can_view and submission.owner == self.user.name)):
             raise NotFound(f"No such submission: {ref}")
