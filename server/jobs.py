@@ -38,6 +38,7 @@ from .orm import (
     Leaderboard,
     Phase,
     PhaseTask,
+    Score,
     Submission,
     SubmissionFile,
     SubmissionStatus,
@@ -160,15 +161,23 @@ def start(session: Session, submission: Submission) -> list[Attempt]:
 # --- claim and lease --------------------------------------------------------------------------
 
 
-def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_claim: bool = False) -> Attempt:
+def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_claim: bool = False,
+                      for_finish: bool = False) -> Attempt:
     # one query for the attempt and the chain its queue is read through (claim, heartbeat and
     # finish are the dispatch path: five lazy loads here were a third of a claim's queries); a
-    # claim also loads what its job spec reads (the phase's tasks and leaderboard columns)
-    phase = joinedload(Attempt.submission).joinedload(Submission.phase)
+    # claim also loads what its job spec reads (the phase's tasks and leaderboard columns, the
+    # submission's files), a finish what recording results reads (the files its outputs join,
+    # the leaderboard columns scores are checked against)
+    submission = joinedload(Attempt.submission)
+    phase = submission.joinedload(Submission.phase)
     options = [joinedload(Attempt.worker), phase.joinedload(Phase.competition).joinedload(Competition.queue)]
     if for_claim:
         options += [phase.joinedload(Phase.phase_tasks).joinedload(PhaseTask.task),
-                    phase.joinedload(Phase.leaderboard).joinedload(Leaderboard.columns)]
+                    submission.joinedload(Submission.files).joinedload(SubmissionFile.artifact)]
+    if for_claim or for_finish:
+        options.append(phase.joinedload(Phase.leaderboard).joinedload(Leaderboard.columns))
+    if for_finish:
+        options.append(submission.joinedload(Submission.files))
     attempt = session.scalars(select(Attempt).where(Attempt.id == attempt_id).options(*options)).unique().first()
     if attempt is None or queue_name(attempt.submission) != queue.name:
         raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
@@ -223,8 +232,8 @@ def claim(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: s
     return attempt
 
 
-def _held(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str) -> Attempt:
-    attempt = _attempt_in_queue(session, queue, attempt_id)
+def _held(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, for_finish: bool = False) -> Attempt:
+    attempt = _attempt_in_queue(session, queue, attempt_id, for_finish=for_finish)
     if attempt.state != AttemptState.running or attempt.worker is None or attempt.worker.name != worker_name:
         raise Conflict(f"Attempt {attempt_id} is not held by worker '{worker_name}' (lease lost or finished).")
     return attempt
@@ -338,11 +347,14 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
 
 
 def _attach_outputs(session: Session, storage: Storage, attempt: Attempt, names: list[str]) -> None:
-    for name in names:
-        if name not in OUTPUT_FILES or (attempt.step, name) not in OUTPUT_ROLES:
-            continue
-        key = f"runs/{attempt.submission_id}/{attempt.id}/{OUTPUT_FILES[name]}"
-        artifact = session.scalar(select(Artifact).where(Artifact.storage_key == key))
+    keys = {name: f"runs/{attempt.submission_id}/{attempt.id}/{OUTPUT_FILES[name]}" for name in names
+            if name in OUTPUT_FILES and (attempt.step, name) in OUTPUT_ROLES}
+    if not keys:
+        return
+    # the outputs' pending artifacts in one read, not one per output
+    by_key = {a.storage_key: a for a in session.scalars(select(Artifact).where(Artifact.storage_key.in_(set(keys.values()))))}
+    for name, key in keys.items():
+        artifact = by_key.get(key)
         info = storage.stat(key) if artifact is not None else None
         if artifact is None or info is None:
             continue
@@ -353,12 +365,13 @@ def _attach_outputs(session: Session, storage: Storage, attempt: Attempt, names:
 def finish(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: int, worker_name: str,
            report: FinishReport, limits: Limits) -> Attempt:
     """Record how an attempt ended and move the submission on (next step, scores, or failure)."""
-    attempt = _held(session, queue, attempt_id, worker_name)
+    attempt = _held(session, queue, attempt_id, worker_name, for_finish=True)
     submission = attempt.submission
     now = utcnow()
+    # the outputs' read first, so it flushes nothing and the attempt's row is written once
+    _attach_outputs(session, storage, attempt, report.files)
     attempt.finished_at, attempt.exit_code, attempt.elapsed = now, report.exit_code, report.elapsed
     attempt.lease_expires_at = None
-    _attach_outputs(session, storage, attempt, report.files)
     if report.log_tail and not (submission.phase.hide_output and attempt.step == AttemptStep.score):
         submission.log_tail = report.log_tail[-8000:]
     if submission.status in TERMINAL_STATUSES or report.state == "cancelled":
@@ -408,9 +421,16 @@ def _propagate_to_parent(session: Session, child: Submission) -> None:
         failed = next(c for c in children if c.status == S.failed)
         subs.fail(parent, f"Task {failed.task_id}: {failed.failure_reason}", failed.failure_kind or FailureKind.platform)
     elif statuses == {S.finished}:
+        # every child's scores in one read, not a lazy load per child
+        by_child: dict[int, dict[str, float]] = {c.id: {} for c in children}
+        for sid, key, value in session.execute(
+            select(Score.submission_id, Score.column_key, Score.value)
+            .where(Score.submission_id.in_(list(by_child))).order_by(Score.id)
+        ):
+            by_child[sid][key] = value
         scores: dict[str, float] = {}
         for c in children:
-            scores.update({s.column_key: s.value for s in c.scores})
+            scores.update(by_child[c.id])
         try:
             subs.finish(session, parent, scores)
         except ValidationFailed as e:

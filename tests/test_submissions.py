@@ -271,13 +271,16 @@ def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creat
                        json={"worker": "counter", "state": "succeeded", "scores": {"accuracy": 0.5, "runtime": 2.0},
                              "files": ["output", "log", "detailed_results"]}).json()
         counts["finish"] = len(statements)
+        finish_reads = [x for x in statements if "FROM artifacts" in x]
         assert finished == {"attempt": attempt_id, "state": "succeeded", "submission_status": "finished"}
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     # finalize: the submission with all the answer and the queueing read (one query), the roles,
     # the attempt number; then the writes (artifact, submission, attempt, outbox); nothing after
-    # the commit
+    # the commit. Claim and finish: the token, the attempt with what they read, one read of the
+    # outputs' artifacts (the claim's first worker is created: a read and an insert more).
     assert len(finalize_reads) == 3, finalize_reads
-    assert counts["finalize"] <= 7, counts
+    assert len(finish_reads) == 1, finish_reads
+    assert counts["finalize"] <= 7 and counts["claim"] <= 11 and counts["finish"] <= 13, counts
     sub = api(user, "GET", f"/submissions/{created['id']}", expect=200).json()
     assert sub["scores"] == {"accuracy": 0.5, "runtime": 2.0}
