@@ -58,7 +58,9 @@ def queue_model(session, queue: ComputeQueue) -> dict:
     running = session.scalars(
         select(Attempt).where(Attempt.state == AttemptState.running, Attempt.worker_id.in_([w.id for w in queue.workers] or [0]))
     ).all()
-    # this queue's own five most recent failures (competitions without a queue use the default)
+    # this queue's own five latest failed submissions (competitions without a queue use the
+    # default), newest id first: the primary key walked backwards, where ordering by finished_at
+    # would sort every failure of the platform's history
     on_this_queue = Competition.queue_id == queue.id
     if queue.name == jobs.DEFAULT_QUEUE:
         on_this_queue = or_(on_this_queue, Competition.queue_id.is_(None))
@@ -67,7 +69,7 @@ def queue_model(session, queue: ComputeQueue) -> dict:
         .join(Phase, Phase.id == Submission.phase_id)
         .join(Competition, Competition.id == Phase.competition_id)
         .where(Submission.status == SubmissionStatus.failed, on_this_queue)
-        .order_by(Submission.finished_at.desc())
+        .order_by(Submission.id.desc())
         .limit(5)
     ).all()
     return {
