@@ -5,7 +5,10 @@ service) measured in the same run.
 Seeding is SQL on PostgreSQL: participants, submissions and scores each in one
 ``INSERT ... SELECT FROM generate_series`` statement, then ``VACUUM ANALYZE`` (what autovacuum
 does to a table that has lived a while) and one ``leaderboard_store.rebuild`` — timed, with its
-peak memory, in a subprocess of its own so the figure is the rebuild's alone.
+peak memory, in a subprocess of its own so the figure is the rebuild's alone. That full rebuild is
+then the floor of what a new score costs: the re-rank after one participant's score
+(``rebuild(..., owner=...)``, reading the standing entries and that participant's submissions) is
+timed the same way for an ordinary participant and for the heavy one.
 
 Who owns the rows: ``participants`` ordinary participants share 90% of them round-robin, and one
 heavy participant owns every tenth row (10,000 at 100k, 100,000 at 1M): their "my submissions"
@@ -13,7 +16,7 @@ is the list endpoint at its worst. The list endpoints are read three ways: the h
 page, a page deep in their history through the ``before`` cursor, and the organizer's listing of
 the whole phase (``?all=true``).
 
-    .venv/bin/python bench/history.py rebuild <db_url> <phase_id>   # used by b8, prints JSON
+    .venv/bin/python bench/history.py rebuild <db_url> <phase_id> [owner]   # used by b8, prints JSON
 """
 
 from __future__ import annotations
@@ -83,14 +86,16 @@ def seed_rows(db_url: str, phase_id: int, submissions: int, participants: int, t
     return timings
 
 
-def rebuild_in_subprocess(db_url: str, phase_id: int) -> dict[str, Any]:
-    """``leaderboard_store.rebuild`` in a process of its own: seconds, rows, peak RSS."""
-    out = subprocess.run([sys.executable, str(HERE / "history.py"), "rebuild", db_url, str(phase_id)],
+def rebuild_in_subprocess(db_url: str, phase_id: int, owner: str | None = None) -> dict[str, Any]:
+    """``leaderboard_store.rebuild`` (of the whole phase, or re-ranking after ``owner``'s new
+    score) in a process of its own: seconds, rows, peak RSS."""
+    out = subprocess.run([sys.executable, str(HERE / "history.py"), "rebuild", db_url, str(phase_id)]
+                         + ([owner] if owner else []),
                          capture_output=True, text=True, timeout=1800, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _rebuild_main(db_url: str, phase_id: int) -> None:
+def _rebuild_main(db_url: str, phase_id: int, owner: str | None) -> None:
     from podium.server import leaderboard_store
     from podium.server.db import make_engine, make_session_factory
     from podium.server.orm import Phase
@@ -98,7 +103,7 @@ def _rebuild_main(db_url: str, phase_id: int) -> None:
     engine = make_engine(db_url)
     with make_session_factory(engine)() as session:
         t0 = time.perf_counter()
-        rows = leaderboard_store.rebuild(session, session.get(Phase, phase_id))
+        rows = leaderboard_store.rebuild(session, session.get(Phase, phase_id), owner=owner)
         session.commit()
         seconds = time.perf_counter() - t0
     engine.dispose()
@@ -124,6 +129,13 @@ def b8(platform, organizer, participant, args, row: Callable, wrk: Callable, wri
         row("B8", f"seed {size:,} rows (SQL) + leaderboard rebuild", round(seeding["total_s"], 1), None, "s",
             "1M rows in the default run if ≤ ~5 min", None, rebuild_s=round(rebuild["seconds"], 1),
             rebuild_peak_rss_mb=rebuild["peak_rss_mb"])
+        for who, owner in (("an ordinary participant", f"seed-b8-{size}-0"), ("the heavy participant", heavy_name)):
+            rerank = rebuild_in_subprocess(platform.db_url, phase, owner)
+            seeding[f"rerank {owner}"] = rerank
+            row("B8", f"re-rank after a new score of {who}, {size:,} rows", round(rerank["seconds"] * 1000, 1),
+                round(rebuild["seconds"] * 1000, 1), "ms", "– (floor: the full rebuild)", None,
+                entries=rerank["entries"], peak_rss_mb=rerank["peak_rss_mb"],
+                owner_rows=size // HEAVY_EVERY if owner == heavy_name else None)
 
         token = participant.headers["Authorization"]
         board_url = f"{platform.api}/phases/{phase}/leaderboard?limit=100"
@@ -184,7 +196,7 @@ def _deep_cursor(platform, phase_id: int, owner: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "rebuild":
-        _rebuild_main(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "rebuild":
+        _rebuild_main(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5 else None)
     else:
         raise SystemExit(__doc__)

@@ -19,7 +19,6 @@ from sqlalchemy import and_, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import leaderboard_store
 from . import submissions as subs
 from .clock import utcnow
 from .errors import Conflict, NotFound, ValidationFailed
@@ -510,9 +509,8 @@ def reap(session: Session, limits: Limits, now: datetime | None = None) -> ReapR
         subs.cancel(submission, by_owner=True)
         submission.failure_reason = "The upload never completed; this does not count against your quota."
         result.abandoned += 1
-    if expired:
-        for phase_id in {a.submission.phase_id for a in expired}:
-            leaderboard_store.rebuild(session, session.get(Phase, phase_id))
+    # no leaderboard rebuild: an expired attempt is retried or failed, and neither a failed
+    # submission nor the parent it fails is ranked
     return result
 
 

@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 
 from . import facts
 from .errors import Conflict, ValidationFailed
-from .leaderboard import ColumnSpec, ScoredSubmission, build_leaderboard, format_value
+from .leaderboard import (
+    ColumnSpec,
+    RankedEntry,
+    ScoredSubmission,
+    build_leaderboard,
+    format_value,
+    owners_rank_apart,
+    rerank_owner,
+)
 from .orm import (
     Leaderboard,
     LeaderboardEntry,
@@ -51,13 +59,17 @@ def column_specs(board: Leaderboard) -> list[ColumnSpec]:
     ]
 
 
-def _scored_submissions(session: Session, phase: Phase) -> list[ScoredSubmission]:
-    ranked = (
+def _scored_submissions(session: Session, phase: Phase, owner: str | None = None) -> list[ScoredSubmission]:
+    """The phase's ranked submissions (finished, top level, not dry runs) with their scores;
+    only ``owner``'s when given."""
+    ranked = [
         Submission.phase_id == phase.id,
         Submission.parent_id.is_(None),
         Submission.status == SubmissionStatus.finished,
         Submission.is_dry_run.is_(False),
-    )
+    ]
+    if owner is not None:
+        ranked.append(Submission.owner == owner)
     rows = session.execute(
         select(Submission.id, Submission.owner, Submission.created_at, Submission.selected).where(*ranked)
     ).all()
@@ -80,27 +92,49 @@ def _scored_submissions(session: Session, phase: Phase) -> list[ScoredSubmission
     ]
 
 
-def rebuild(session: Session, phase: Phase) -> int:
+def _standing_entries(session: Session, phase_id: int) -> list[RankedEntry]:
+    """The stored leaderboard of the phase, as the ranking functions return it."""
+    return [
+        RankedEntry(rank=r.rank, submission_id=r.submission_id, owner=r.owner, created_at=r.submitted_at,
+                    values=r.values or {})
+        for r in session.execute(
+            select(LeaderboardEntry.rank, LeaderboardEntry.submission_id, LeaderboardEntry.owner,
+                   LeaderboardEntry.submitted_at, LeaderboardEntry.values)
+            .where(LeaderboardEntry.phase_id == phase_id)
+        )
+    ]
+
+
+def rebuild(session: Session, phase: Phase, owner: str | None = None) -> int:
     """Recompute and store the phase's leaderboard; returns the number of rows.
 
-    Bumps the phase's ``leaderboard_version`` in the same transaction (an SQL increment, so two
-    concurrent rebuilds never share a version): cached pages of the old version stop matching.
+    With ``owner`` the caller says only that participant's submissions changed (a new score, a
+    selection): unless an ``avg_rank`` column ties every value to the whole set, the others'
+    stored entries stand and only ``owner``'s submissions are read (``rerank_owner``), so the
+    cost follows the leaderboard's size, not the phase's history (bench B8: 1,000,000
+    submissions from 1,000 participants). Anything else re-reads every submission.
+
+    Bumps the phase's ``leaderboard_version`` first, in the same transaction (an SQL increment,
+    so two concurrent rebuilds never share a version): cached pages of the old version stop
+    matching, and the phase row's lock makes concurrent rebuilds of one phase take turns, each
+    reading what the one before it committed.
     """
     session.execute(
         update(Phase).where(Phase.id == phase.id)
         .values(leaderboard_version=Phase.leaderboard_version + 1)
         .execution_options(synchronize_session="fetch")
     )
-    session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
     board = phase.leaderboard
-    if board is None or not board.columns:
-        return 0
-    ranked = build_leaderboard(
-        _scored_submissions(session, phase),
-        column_specs(board),
-        phase.submission_rule.value,
-        board.primary_column_key,
-    )
+    columns = column_specs(board) if board is not None else []
+    rule = phase.submission_rule.value
+    if not columns:
+        ranked: list[RankedEntry] = []
+    elif owner is not None and owners_rank_apart(columns):
+        ranked = rerank_owner(_standing_entries(session, phase.id), owner, _scored_submissions(session, phase, owner),
+                              columns, rule, board.primary_column_key)
+    else:
+        ranked = build_leaderboard(_scored_submissions(session, phase), columns, rule, board.primary_column_key)
+    session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
     if ranked:
         session.execute(
             insert(LeaderboardEntry),

@@ -124,6 +124,56 @@ def test_missing_scores_rank_last_and_computed_columns(api, creator, world) -> N
     assert page["entries"][1]["scores"]["avg"] == 1.5
 
 
+def _stored_and_full(service, phase_id: int) -> tuple[list, list]:
+    """The stored leaderboard, and the one a full rebuild over every submission would store."""
+    from podium.server import leaderboard_store as store
+    from podium.server.leaderboard import build_leaderboard
+    from podium.server.orm import Phase
+
+    with service.app.session_factory() as session:
+        phase = session.get(Phase, phase_id)
+        full = build_leaderboard(store._scored_submissions(session, phase), store.column_specs(phase.leaderboard),
+                                 phase.submission_rule.value, phase.leaderboard.primary_column_key)
+        return store._standing_entries(session, phase_id), full
+
+
+@pytest.mark.parametrize("rule", ["best", "last", "selected", "all"])
+def test_a_new_score_or_choice_re_ranks_from_the_standing_entries(api, creator, world, service, rule) -> None:
+    """One participant's score or choice re-ranks from the stored entries and that participant's
+    submissions alone, and the result is always what a full rebuild gives."""
+    import random
+
+    from podium.server.orm import LeaderboardEntry
+    from sqlalchemy import update
+
+    comp, phase_id, people, scored = world
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": rule}, expect=200)
+    rng = random.Random(rule)
+    mine = {name: [scored(name, accuracy=0.5, runtime=2)] for name in people}
+    for _ in range(12):
+        who = rng.choice(list(people))
+        if mine[who] and rng.random() < 0.3:
+            api(people[who], "POST", f"/submissions/{rng.choice(mine[who])}/select",
+                json={"selected": rng.random() < 0.7}, expect=200)
+        else:
+            mine[who].append(scored(who, accuracy=rng.choice([0.1, 0.5, 0.5, 0.9]), runtime=rng.choice([1, 2])))
+        stored, full = _stored_and_full(service, phase_id)
+        assert stored == full
+    # the others' entries are not read again: an entry changed behind the store's back stays
+    stored, _ = _stored_and_full(service, phase_id)
+    bob = next(e for e in stored if e.owner == people["bob"].name)
+    with service.app.session_factory() as session:
+        session.execute(update(LeaderboardEntry).where(LeaderboardEntry.submission_id == bob.submission_id)
+                        .values(values={**bob.values, "runtime": 12345.0}))
+        session.commit()
+    scored("ann", accuracy=0.2, runtime=1)
+    stored, _ = _stored_and_full(service, phase_id)
+    assert next(e for e in stored if e.submission_id == bob.submission_id).values["runtime"] == 12345.0
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": rule}, expect=200)  # a full rebuild
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full and all(e.values["runtime"] != 12345.0 for e in stored)
+
+
 def test_scores_must_be_finite_numbers_for_every_column(api, world, service) -> None:
     from podium.server.errors import ValidationFailed
 

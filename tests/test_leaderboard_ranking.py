@@ -15,8 +15,10 @@ from podium.server.leaderboard import (
     build_leaderboard,
     compute_columns,
     format_value,
+    owners_rank_apart,
     rank_entries,
     ranking_order,
+    rerank_owner,
     select_submissions,
     sort_key,
     validate,
@@ -507,6 +509,43 @@ def test_random_rules_pick_one_entry_per_owner_as_defined() -> None:
         chosen = {s.submission_id for s in subs if s.selected}
         chosen |= {best[o] for o in owners if not any(s.selected for s in subs if s.owner == o)}
         assert set(order(build_leaderboard(subs, columns, "selected", primary))) == chosen
+
+
+def test_rerank_owner_equals_a_full_rebuild_over_random_histories() -> None:
+    """Submissions arrive (and selections change) one owner at a time; after each change the
+    leaderboard re-ranked from the standing entries and that owner's submissions is the one a
+    full rebuild over every submission gives, for every rule, on boards without avg_rank."""
+    rng = random.Random(4242)
+    checked = 0
+    for _ in range(120):
+        history, columns, primary = _random_case(rng)
+        columns = [c for c in columns if c.computation != "avg_rank"]
+        assert owners_rank_apart(columns)
+        primary = None if primary == "r" else primary
+        rule = rng.choice(["all", "last", "best", "selected"])
+        subs: list[ScoredSubmission] = []
+        standing = build_leaderboard(subs, columns, rule, primary)  # type: ignore[arg-type]
+        for s in history:
+            if subs and rng.random() < 0.3:  # an owner changes their choice instead of submitting
+                old = rng.choice(subs)
+                s = ScoredSubmission(old.submission_id, old.owner, old.created_at, old.scores, not old.selected)
+                subs = [s if x.submission_id == s.submission_id else x for x in subs]
+            else:
+                subs.append(s)
+            mine = [x for x in subs if x.owner == s.owner]
+            standing = rerank_owner(standing, s.owner, mine, columns, rule, primary)  # type: ignore[arg-type]
+            assert standing == build_leaderboard(subs, columns, rule, primary), (rule, primary)  # type: ignore[arg-type]
+            checked += 1
+    assert checked > 1000
+
+
+def test_rerank_owner_refuses_avg_rank_boards_and_strangers_submissions() -> None:
+    ranked_by_avg = [ACC, TIME, ColumnSpec("r", "R", 2, computation="avg_rank", computation_keys=("acc", "time"))]
+    assert not owners_rank_apart(ranked_by_avg)
+    with pytest.raises(ValueError, match="avg_rank"):
+        rerank_owner([], "ann", [sub(1, "ann", acc=1.0)], ranked_by_avg, "best")
+    with pytest.raises(ValueError, match="submissions of bob given as ann's"):
+        rerank_owner([], "ann", [sub(1, "ann", acc=1.0), sub(2, "bob", acc=1.0)], [ACC, TIME], "best")
 
 
 def test_csv_neutralizes_formulas() -> None:

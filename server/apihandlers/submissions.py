@@ -195,7 +195,7 @@ class SelectHandler(APIHandler):
         if obj.owner != self.user.name:
             raise PermissionDenied("Only the participant chooses their leaderboard submissions.")
         domain.set_selected(self.db, obj, self.body.selected)
-        leaderboard_store.rebuild(self.db, obj.phase)
+        leaderboard_store.rebuild(self.db, obj.phase, owner=obj.owner)
         self.db.commit()
         self.write_json(submission_model(obj, roles))
 
