@@ -16,8 +16,8 @@ from sqlalchemy import bindparam, select
 from .auth import Identity
 from .db import ReadConnections
 from .leaderboard_store import page_identity
-from .orm import Competition, Leaderboard, Organizer, Participant, ParticipantStatus, Phase
-from .permissions import leaderboard_visible, standing
+from .orm import Competition, Leaderboard, Organizer, Participant, Phase
+from .permissions import standing
 
 _ACCESS = (
     select(
@@ -68,24 +68,17 @@ def check(reads: ReadConnections, identity: Identity, phase_id: int) -> Leaderbo
         return None
     facts = standing(
         identity,
+        published=row.published,
         organizer_group=row.organizer_group,
         registration_mode=row.registration_mode,
         participant_groups=row.participant_groups,
         listed_organizer=bool(row.listed_organizer),
         registered_status=row.registered_status,
     )
-    manages = facts.is_organizer or identity.admin
-    can_view = bool(row.published) or manages
     return LeaderboardAccess(
-        can_view=can_view,
-        can_see=leaderboard_visible(
-            manages=manages,
-            can_view=can_view,
-            is_participant=facts.participant_status == ParticipantStatus.approved,
-            board_hidden=bool(row.hidden),
-            visibility=row.leaderboard_visibility,
-        ),
-        manages=manages,
+        can_view=facts.can_view,
+        can_see=facts.sees_leaderboard(board_hidden=bool(row.hidden), visibility=row.leaderboard_visibility),
+        manages=facts.manages,
         page_identity=page_identity(
             reads.engine,
             phase_id=row.id,

@@ -32,23 +32,21 @@ def can_create_competitions(identity: Identity, creator_group: str) -> bool:
 
 
 @dataclass(frozen=True)
-class CompetitionRoles:
-    """One user's standing in one competition."""
+class Standing:
+    """What the database and the hub say about one user in one competition, and the rules that
+    follow from it: the one definition of who manages, views and may read a leaderboard, shared
+    by the ORM path (``CompetitionRoles``) and the leaderboard's fast path (``leaderboard_access``)."""
 
-    identity: Identity
-    competition: Competition
     is_organizer: bool
     participant_status: ParticipantStatus | None
     via_group: bool
-
-    @property
-    def is_admin(self) -> bool:
-        return self.identity.admin
+    is_admin: bool
+    published: bool
 
     @property
     def manages(self) -> bool:
         """Organizers and admins manage a competition."""
-        return self.is_organizer or self.identity.admin
+        return self.is_organizer or self.is_admin
 
     @property
     def is_participant(self) -> bool:
@@ -56,7 +54,29 @@ class CompetitionRoles:
 
     @property
     def can_view(self) -> bool:
-        return self.competition.published or self.manages
+        return self.published or self.manages
+
+    def sees_leaderboard(self, *, board_hidden: bool, visibility: LeaderboardVisibility) -> bool:
+        """Whether a phase's leaderboard may be read: organizers always, others by its visibility."""
+        if self.manages:
+            return True
+        if board_hidden:
+            return False
+        if visibility == LeaderboardVisibility.public:
+            return self.can_view
+        if visibility == LeaderboardVisibility.participants:
+            return self.is_participant
+        return False
+
+
+@dataclass(frozen=True)
+class CompetitionRoles(Standing):
+    """One user's standing in one competition, with the competition and the identity at hand
+    (``published`` is read when the roles are made: only managers change it, and they view
+    either way)."""
+
+    identity: Identity
+    competition: Competition
 
     def require_view(self) -> None:
         if not self.can_view:
@@ -77,42 +97,16 @@ class CompetitionRoles:
             )
 
     def can_see_leaderboard(self, phase: Phase) -> bool:
-        return leaderboard_visible(
-            manages=self.manages,
-            can_view=self.can_view,
-            is_participant=self.is_participant,
+        return self.sees_leaderboard(
             board_hidden=phase.leaderboard is not None and phase.leaderboard.hidden,
             visibility=phase.leaderboard_visibility,
         )
 
 
-def leaderboard_visible(
-    *, manages: bool, can_view: bool, is_participant: bool, board_hidden: bool, visibility: LeaderboardVisibility
-) -> bool:
-    """Whether a phase's leaderboard may be read: organizers always, others by its visibility."""
-    if manages:
-        return True
-    if board_hidden:
-        return False
-    if visibility == LeaderboardVisibility.public:
-        return can_view
-    if visibility == LeaderboardVisibility.participants:
-        return is_participant
-    return False
-
-
-@dataclass(frozen=True)
-class Standing:
-    """What the database and the hub groups say about one user in one competition."""
-
-    is_organizer: bool
-    participant_status: ParticipantStatus | None
-    via_group: bool
-
-
 def standing(
     identity: Identity,
     *,
+    published: bool,
     organizer_group: str | None,
     registration_mode: RegistrationMode,
     participant_groups: list | None,
@@ -121,13 +115,13 @@ def standing(
 ) -> Standing:
     """Combine the hub's groups with the organizer and registration rows read for ``identity``."""
     is_organizer = bool((organizer_group and organizer_group in identity.groups) or listed_organizer)
+    status, via_group = None, False
     if registration_mode == RegistrationMode.groups:
         if identity.groups & set(participant_groups or ()):
-            return Standing(is_organizer, ParticipantStatus.approved, True)
-        return Standing(is_organizer, None, False)
-    if registered_status is not None:  # a member or its stored value alike
-        return Standing(is_organizer, ParticipantStatus(registered_status), False)
-    return Standing(is_organizer, None, False)
+            status, via_group = ParticipantStatus.approved, True
+    elif registered_status is not None:  # a member or its stored value alike
+        status = ParticipantStatus(registered_status)
+    return Standing(is_organizer, status, via_group, identity.admin, bool(published))
 
 
 def competition_roles(session: Session, identity: Identity, competition: Competition) -> CompetitionRoles:
@@ -146,10 +140,11 @@ def competition_roles(session: Session, identity: Identity, competition: Competi
     organizer_row, registered_status = session.execute(select(listed_organizer, registration)).one()
     facts = standing(
         identity,
+        published=competition.published,
         organizer_group=competition.organizer_group,
         registration_mode=competition.registration_mode,
         participant_groups=competition.participant_groups,
         listed_organizer=bool(organizer_row),
         registered_status=registered_status,
     )
-    return CompetitionRoles(identity, competition, facts.is_organizer, facts.participant_status, facts.via_group)
+    return CompetitionRoles(**vars(facts), identity=identity, competition=competition)
