@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from podium.server.apihandlers.paging import TOTAL_CAP
 from podium.server.clock import utcnow
 from podium.server.orm import Participant, Score, Submission
+from podium.server.schemas import LIST_TOTAL_CAP as TOTAL_CAP
 
 
 def add_submissions(session, phase_id: int, owner: str, count: int, *, status: str = "finished",

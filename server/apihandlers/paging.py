@@ -2,8 +2,8 @@
 
 A page is one index range read: ``WHERE <filters> [AND id < cursor] ORDER BY id DESC LIMIT
 limit + 1`` (the one extra row says whether there is a next page, whose cursor is the last id
-shown). The answer's ``total`` counts at most ``TOTAL_CAP + 1`` rows: it is exact up to
-``TOTAL_CAP`` and otherwise ``TOTAL_CAP`` with ``total_is_lower_bound`` true, as a search engine
+shown). The answer's ``total`` counts at most ``LIST_TOTAL_CAP + 1`` rows: it is exact up to
+that cap (``schemas``) and otherwise the cap with ``total_is_lower_bound`` true, as a search engine
 says "10,000+ results". ``offset`` still works for existing clients but reads and skips the rows
 before it: the cursor is the way through a long history.
 """
@@ -18,10 +18,6 @@ from sqlalchemy.orm import Session
 
 from ..schemas import LIST_TOTAL_CAP
 
-#: the largest exact ``total``; beyond it the answer says ``total_is_lower_bound``
-TOTAL_CAP = LIST_TOTAL_CAP
-
-
 #: the OpenAPI description of a list answer
 ANSWER = ("A page: the rows, `limit`, `offset`, the cursor sent, `next` (the cursor of the following "
           "page, null on the last), `total` (exact up to 10,000) and `total_is_lower_bound`.")
@@ -29,15 +25,15 @@ ANSWER = ("A page: the rows, `limit`, `offset`, the cursor sent, `next` (the cur
 
 def capped_total(session: Session, id_column: Any, conditions: Sequence[ColumnElement[bool]], *,
                  shown: int | None = None) -> tuple[int, bool]:
-    """How many rows match, counting at most ``TOTAL_CAP + 1`` of them (one index range).
+    """How many rows match, counting at most ``LIST_TOTAL_CAP + 1`` of them (one index range).
     ``shown``: how many rows a page read from the start of the list (no cursor) found in all,
     when that page was its last: then it is the count and no query is needed."""
     if shown is not None:
         count = shown
     else:
-        found = select(id_column).where(*conditions).limit(TOTAL_CAP + 1).subquery()
+        found = select(id_column).where(*conditions).limit(LIST_TOTAL_CAP + 1).subquery()
         count = session.scalar(select(func.count()).select_from(found)) or 0
-    return min(count, TOTAL_CAP), count > TOTAL_CAP
+    return min(count, LIST_TOTAL_CAP), count > LIST_TOTAL_CAP
 
 
 def shown_in_all(rows: list[Any], *, offset: int, cursor: int | None, next_cursor: int | None) -> int | None:
@@ -60,12 +56,8 @@ def page(session: Session, stmt: Select, id_column: Any, *, limit: int, offset: 
                 and len(stmt.column_descriptions) == 1 else result.all())
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, _id_of(rows[-1])
+        return rows, rows[-1].id
     return rows, None
-
-
-def _id_of(obj: Any) -> int:
-    return obj.id
 
 
 def answer(key: str, items: list[Any], *, limit: int, offset: int, cursor_name: str, cursor: int | None,
