@@ -18,16 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import facts
 from .errors import Conflict, ValidationFailed
 from .leaderboard import (
     ColumnSpec,
+    EntryChanges,
     RankedEntry,
     ScoredSubmission,
     build_leaderboard,
+    entry_as_submission,
+    entry_changes,
     format_value,
     owners_rank_apart,
     rerank_owner,
@@ -59,9 +62,10 @@ def column_specs(board: Leaderboard) -> list[ColumnSpec]:
     ]
 
 
-def _scored_submissions(session: Session, phase: Phase, owner: str | None = None) -> list[ScoredSubmission]:
+def _scored_submissions(session: Session, phase: Phase, owner: str | None = None,
+                        submission_id: int | None = None) -> list[ScoredSubmission]:
     """The phase's ranked submissions (finished, top level, not dry runs) with their scores;
-    only ``owner``'s when given."""
+    only ``owner``'s, or only submission ``submission_id``, when given."""
     ranked = [
         Submission.phase_id == phase.id,
         Submission.parent_id.is_(None),
@@ -70,6 +74,8 @@ def _scored_submissions(session: Session, phase: Phase, owner: str | None = None
     ]
     if owner is not None:
         ranked.append(Submission.owner == owner)
+    if submission_id is not None:
+        ranked.append(Submission.id == submission_id)
     # one outer join (a submission row per score): not one query for the submissions and IN lists
     # of their ids for the scores, which PostgreSQL read with a scan of the whole scores table
     # per 5,000-id list, 200 of them at 1,000,000 rows (bench B8: 15 of the rebuild's 23 s)
@@ -103,14 +109,21 @@ def _standing_entries(session: Session, phase_id: int) -> list[RankedEntry]:
     ]
 
 
-def rebuild(session: Session, phase: Phase, owner: str | None = None) -> int:
+#: beyond this many moving runs of ranks, rewriting the whole leaderboard is the simpler write
+MAX_SHIFT_RUNS = 20
+
+
+def rebuild(session: Session, phase: Phase, owner: str | None = None, finished: int | None = None) -> int:
     """Recompute and store the phase's leaderboard; returns the number of rows.
 
-    With ``owner`` the caller says only that participant's submissions changed (a new score, a
-    selection): unless an ``avg_rank`` column ties every value to the whole set, the others'
-    stored entries stand and only ``owner``'s submissions are read (``rerank_owner``), so the
-    cost follows the leaderboard's size, not the phase's history (bench B8: 1,000,000
-    submissions from 1,000 participants). Anything else re-reads every submission.
+    With ``owner`` the caller says only that participant's submissions changed (a selection, or
+    ``finished``: the id of their submission that just got its scores). Unless an ``avg_rank``
+    column ties every value to the whole set, the others' stored entries stand and only
+    ``owner``'s candidates are ranked again with them (``rerank_owner``): their standing
+    entries and the finished submission under the ``best``, ``last`` and ``all`` rules (the
+    best or last of a set grows one at a time), else all their submissions. Only the rows that
+    change are written (``entry_changes``). The cost follows the leaderboard's size, not the
+    phase's history (bench B8: 1,000,000 submissions). Anything else re-reads every submission.
 
     Bumps the phase's ``leaderboard_version`` first, in the same transaction (an SQL increment,
     so two concurrent rebuilds never share a version): cached pages of the old version stop
@@ -125,30 +138,55 @@ def rebuild(session: Session, phase: Phase, owner: str | None = None) -> int:
     board = phase.leaderboard
     columns = column_specs(board) if board is not None else []
     rule = phase.submission_rule.value
+    standing: list[RankedEntry] | None = None
     if not columns:
         ranked: list[RankedEntry] = []
     elif owner is not None and owners_rank_apart(columns):
-        ranked = rerank_owner(_standing_entries(session, phase.id), owner, _scored_submissions(session, phase, owner),
-                              columns, rule, board.primary_column_key)
+        standing = _standing_entries(session, phase.id)
+        if finished is not None and rule != "selected":
+            mine = [entry_as_submission(e) for e in standing if e.owner == owner and e.submission_id != finished]
+            mine += _scored_submissions(session, phase, owner, submission_id=finished)
+        else:
+            mine = _scored_submissions(session, phase, owner)
+        ranked = rerank_owner(standing, owner, mine, columns, rule, board.primary_column_key)
     else:
         ranked = build_leaderboard(_scored_submissions(session, phase), columns, rule, board.primary_column_key)
-    session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
-    if ranked:
+    changes = entry_changes(standing, ranked) if standing is not None else None
+    if changes is None or len(changes.shifts) > MAX_SHIFT_RUNS:
+        session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
+        changes = EntryChanges(removed=[], shifts=[], added=ranked)
+    _write_changes(session, phase.id, changes)
+    return len(ranked)
+
+
+def _write_changes(session: Session, phase_id: int, changes: EntryChanges) -> None:
+    """Deletes, then every rank move in one UPDATE (each row's new rank from its old one), then inserts."""
+    entries = LeaderboardEntry.__table__
+    if changes.removed:
+        session.execute(delete(entries).where(entries.c.phase_id == phase_id,
+                                              entries.c.submission_id.in_(changes.removed)))
+    if changes.shifts:
+        ranges = [(entries.c.rank.between(lo, hi), delta) for lo, hi, delta in changes.shifts]
         session.execute(
-            insert(LeaderboardEntry),
+            update(entries)
+            .where(entries.c.phase_id == phase_id, or_(*(r for r, _ in ranges)))
+            .values(rank=case(*((r, entries.c.rank + delta) for r, delta in ranges), else_=entries.c.rank))
+        )
+    if changes.added:
+        session.execute(
+            insert(entries),
             [
                 {
-                    "phase_id": phase.id,
+                    "phase_id": phase_id,
                     "submission_id": e.submission_id,
                     "owner": e.owner,
                     "rank": e.rank,
-                    "values": {k: v for k, v in e.values.items()},
+                    "values": dict(e.values),
                     "submitted_at": e.created_at,
                 }
-                for e in ranked
+                for e in changes.added
             ],
         )
-    return len(ranked)
 
 
 def rebuild_for_leaderboard(session: Session, board: Leaderboard) -> None:

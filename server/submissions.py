@@ -360,4 +360,4 @@ def finish(session: Session, submission: Submission, scores: dict[str, float]) -
     transition(submission, S.finished)
     session.flush()
     if submission.parent_id is None:
-        leaderboard_store.rebuild(session, submission.phase, owner=submission.owner)
+        leaderboard_store.rebuild(session, submission.phase, owner=submission.owner, finished=submission.id)

@@ -14,6 +14,8 @@ from podium.server.leaderboard import (
     ScoredSubmission,
     build_leaderboard,
     compute_columns,
+    entry_as_submission,
+    entry_changes,
     format_value,
     owners_rank_apart,
     rank_entries,
@@ -526,17 +528,45 @@ def test_rerank_owner_equals_a_full_rebuild_over_random_histories() -> None:
         subs: list[ScoredSubmission] = []
         standing = build_leaderboard(subs, columns, rule, primary)  # type: ignore[arg-type]
         for s in history:
+            new = True
             if subs and rng.random() < 0.3:  # an owner changes their choice instead of submitting
                 old = rng.choice(subs)
                 s = ScoredSubmission(old.submission_id, old.owner, old.created_at, old.scores, not old.selected)
                 subs = [s if x.submission_id == s.submission_id else x for x in subs]
+                new = False
             else:
                 subs.append(s)
+            full = build_leaderboard(subs, columns, rule, primary)  # type: ignore[arg-type]
             mine = [x for x in subs if x.owner == s.owner]
-            standing = rerank_owner(standing, s.owner, mine, columns, rule, primary)  # type: ignore[arg-type]
-            assert standing == build_leaderboard(subs, columns, rule, primary), (rule, primary)  # type: ignore[arg-type]
+            after = rerank_owner(standing, s.owner, mine, columns, rule, primary)  # type: ignore[arg-type]
+            assert after == full, (rule, primary)
+            if new and rule != "selected":  # the store's shortcut: their standing entries and the new one
+                known = [entry_as_submission(e) for e in standing if e.owner == s.owner]
+                assert rerank_owner(standing, s.owner, [*known, s], columns, rule, primary) == full  # type: ignore[arg-type]
+            assert _applied(standing, entry_changes(standing, after)) == after
+            standing = after
             checked += 1
     assert checked > 1000
+
+
+def _applied(before: Sequence[RankedEntry], changes) -> list[RankedEntry]:
+    """``changes`` done as the store does them: deletes, every shift from the old ranks, inserts."""
+    rows = []
+    for e in before:
+        if e.submission_id in changes.removed:
+            continue
+        delta = next((d for lo, hi, d in changes.shifts if lo <= e.rank <= hi), 0)
+        rows.append(RankedEntry(e.rank + delta, e.submission_id, e.owner, e.created_at, e.values))
+    return sorted(rows + list(changes.added), key=lambda e: e.rank)
+
+
+def test_one_new_score_moves_one_block_of_ranks() -> None:
+    before = rank_entries([sub(i, f"u{i}", acc=i / 10) for i in range(1, 8)], [ACC])  # ids 7..1 at ranks 1..7
+    after = rerank_owner(before, "u2", [sub(2, "u2", acc=0.2), sub(9, "u2", acc=0.65)], [ACC], "best")
+    changes = entry_changes(before, after)
+    assert changes.removed == [2] and [e.submission_id for e in changes.added] == [9]
+    assert changes.shifts == [(2, 5, 1)] and order(after) == [7, 9, 6, 5, 4, 3, 1]  # 6..3 move down one
+    assert _applied(before, changes) == after
 
 
 def test_rerank_owner_refuses_avg_rank_boards_and_strangers_submissions() -> None:
