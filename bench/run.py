@@ -304,7 +304,7 @@ def b4(platform: Platform, organizer, args) -> None:
     row("B4", "submit (create + upload + finalize), 50 users back to back (p99)", ms(s["p99"]), ms(f["p99"]), "ms",
         "p99 ≤ 150 ms, no errors", s["p99"] <= 0.150 and not errors, p50_ms=ms(s["p50"]), submissions=len(samples),
         errors=len(errors), per_second=round(len(samples) / wall, 1), generator_cores=round(generator_cores, 2),
-        service_cores=round(service_cores, 2), floor="3 GET /api/v1/ per submit, same 50 threads",
+        service_cores=round(service_cores, 2), floor_is="3 GET /api/v1/ per submit, same 50 threads",
         floor_p50_ms=ms(f["p50"]), floor_per_second=round(len(floor_samples) / floor_wall, 1),
         floor_errors=len(floor_errors), floor_generator_cores=round(floor_generator, 2))
     row("B4", f"submit, 50 users each once every {pace:.0f} s (p99)", ms(p["p99"]) if paced else None, None, "ms",
