@@ -19,12 +19,12 @@ from urllib.parse import urlparse
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
-from jupyterhub.services.auth import HubAuth
 from traitlets import Bool, Dict, Float, Integer, Type, Unicode, default
 from traitlets.config import Application
 
 from . import db, web
 from .auth import HubTokenAuthenticator
+from .hubclient import HubClient
 from .storage import LocalStorage, Storage, UrlSigner
 
 
@@ -297,14 +297,9 @@ class PodiumService(Application):
         )
 
     def init_auth(self) -> None:
-        self.hub_auth = HubAuth(
-            api_url=self.hub_api_url,
-            api_token=self.hub_api_token,
-            cache_max_age=self.auth_cache_max_age,
-            access_scopes={f"access:services!service={self.service_name}"},
-        )
-        self.authenticator = HubTokenAuthenticator(self.hub_auth)
-        self.hub_oauth = web.make_hub_oauth(self)  # browser logins for the web pages
+        self.hub = HubClient(self.hub_api_url, self.hub_api_token, cache_max_age=self.auth_cache_max_age)
+        self.authenticator = HubTokenAuthenticator(self.hub, {f"access:services!service={self.service_name}"})
+        self.hub_login = web.HubLogin.from_app(self, self.hub)  # browser logins for the web pages
 
     def init_jobs(self) -> None:
         from . import jobs, queues
@@ -356,7 +351,7 @@ class PodiumService(Application):
             "podium": self,
             "podium_storage": self.storage,
             "log_function": self._log_request,
-            "xsrf_cookies": False,  # the web pages' forms check JupyterHub's XSRF tokens themselves
+            "xsrf_cookies": False,  # the web pages' forms check their login's XSRF token themselves
             "cookie_secret": web.cookie_secret(self.secret_key),
             "serve_traceback": False,
         }
@@ -394,7 +389,7 @@ class PodiumService(Application):
             self.log.info("Stopping on signal %d", signum)
             loop.add_callback_from_signal(self.stop)
 
-        # HubAuth may start background threads; stop promptly so restarts don't collide on ports.
+        # stop promptly on SIGINT/SIGTERM, so hub restarts don't collide on ports
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
         loop.start()
@@ -406,6 +401,7 @@ class PodiumService(Application):
         tornado.ioloop.IOLoop.current().stop()
         self.engine.dispose()
         self.reads.dispose()
+        self.hub.close()
 
 
 main = PodiumService.launch_instance

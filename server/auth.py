@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from jupyterhub.services.auth import HubAuth
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import NotAuthenticated, PermissionDenied
+from .hubclient import grants
+
+if TYPE_CHECKING:
+    from .hubclient import HubClient
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,10 @@ def token_from_header(header: str | None) -> str | None:
 
 
 class HubTokenAuthenticator:
-    """Resolves tokens with the hub's REST API (``jupyterhub.services.auth.HubAuth``).
+    """Resolves tokens with the hub's REST API (``hubclient.HubClient``, which caches answers).
+
+    The token's model must hold one of ``access_scopes`` (``access:services!service=<name>`` or
+    the unfiltered ``access:services``).
 
     Concurrent requests carrying the same token share one lookup: when a cached answer
     expires under load, the hub is asked once, not once per request in flight (a notebook
@@ -51,33 +56,29 @@ class HubTokenAuthenticator:
     seconds, the p99 tail of bench B2).
     """
 
-    def __init__(self, hub_auth: HubAuth) -> None:
-        self.hub_auth = hub_auth
+    def __init__(self, hub: HubClient, access_scopes: set[str]) -> None:
+        self.hub = hub
+        self.access_scopes = frozenset(access_scopes)
         self._in_flight: dict[str, asyncio.Future] = {}
 
     async def identify(self, token: str) -> Identity:
         lookup = self._in_flight.get(token)
         if lookup is None:
-            lookup = asyncio.ensure_future(self._user_model(token))
+            lookup = asyncio.ensure_future(self.hub.user_for_token(token))
             self._in_flight[token] = lookup
             lookup.add_done_callback(lambda _done: self._in_flight.pop(token, None))
         model = await asyncio.shield(lookup)  # one caller going away does not cancel the others'
         return self._identity(model)
-
-    async def _user_model(self, token: str) -> dict | None:
-        # HubAuth's cache treats max age 0 as "forever"; Podium's 0 means "ask every time"
-        use_cache = self.hub_auth.cache_max_age > 0
-        return await self.hub_auth.user_for_token(token, use_cache=use_cache, sync=False)
 
     def _identity(self, model: dict | None) -> Identity:
         if not model:
             raise NotAuthenticated("This token is not valid on the hub (expired or revoked).")
         if model.get("kind", "user") != "user":
             raise PermissionDenied("Only hub users may call this API with their own token.")
-        if not self.hub_auth.check_scopes(self.hub_auth.access_scopes, model):
+        if not any(grants(scope, model.get("scopes") or ()) for scope in self.access_scopes):
             raise PermissionDenied(
                 "This token does not grant access to the Podium service: it needs the scope "
-                f"{' or '.join(sorted(self.hub_auth.access_scopes))}."
+                f"{' or '.join(sorted(self.access_scopes))}."
             )
         return Identity(
             name=model["name"],

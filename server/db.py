@@ -1,20 +1,26 @@
-"""Database engines, sessions and schema migrations (Alembic) for PostgreSQL and SQLite."""
+"""Database engines, sessions and schema migrations (Alembic) for PostgreSQL and SQLite.
+
+Alembic is imported only to migrate: the check at every service start reads the revision ids
+without it (about 11 MB less in the service, bench B7).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 ALEMBIC_DIR = os.path.join(os.path.dirname(__file__), "alembic")
 
@@ -159,6 +165,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", ALEMBIC_DIR)
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -167,16 +175,38 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the schema to ``revision``."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
+# the ``revision = '0007'`` and ``down_revision = '0006'`` (or a tuple, for a merge) lines
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    """The id of the newest migration: the one no other migration revises (what Alembic's
+    ``get_current_head`` answers, read from the version files' two assignments)."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (Path(ALEMBIC_DIR) / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf8")))
+        if "revision" in found:
+            revisions.update(re.findall(r"['\"]([^'\"]+)['\"]", found["revision"]))
+            revised.update(re.findall(r"['\"]([^'\"]+)['\"]", found.get("down_revision", "")))
+    heads = revisions - revised
+    if len(heads) != 1:
+        raise RuntimeError(f"The migrations in {ALEMBIC_DIR} have {len(heads)} heads: {sorted(heads)}")
+    return heads.pop()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (Alembic's ``alembic_version`` row), None when empty."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        versions = sorted(conn.scalars(text("SELECT version_num FROM alembic_version")))
+    return ",".join(versions) or None
 
 
 def check_schema(engine: Engine) -> None:

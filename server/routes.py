@@ -56,6 +56,6 @@ def build_handlers(base_url: str) -> list[tuple]:
     handlers += [(api_base + template_to_pattern(t), h) for t, h in api_routes()]
     handlers += [(base_url.rstrip("/") + p, h) for p, h in storage_handlers.default_handlers]
     handlers.append((api_base + "/.*", NotFoundHandler))
-    # the HTML pages (HubOAuth login), after the API so that no page pattern shadows it
+    # the HTML pages (the hub's OAuth login), after the API so that no page pattern shadows it
     handlers += [(base_url.rstrip("/") + template_to_pattern(t), *rest) for t, *rest in web.default_handlers]
     return handlers

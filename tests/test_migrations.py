@@ -110,3 +110,20 @@ def test_a_pooled_connection_dropped_while_idle_is_replaced_before_use() -> None
         engine.dispose()
         killer.dispose()
         drop_pg_database(url)
+
+
+def test_the_head_read_without_alembic_is_alembics(empty_db: str) -> None:
+    """The service's start-up check reads revision ids without importing Alembic (bench B7):
+    it must name the head Alembic names, and the database's revision as Alembic reads it."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    assert db.head_revision() == ScriptDirectory.from_config(db.alembic_config("sqlite://")).get_current_head()
+    engine = db.make_engine(empty_db)
+    assert db.current_revision(engine) is None
+    db.upgrade(empty_db, "0006")
+    with engine.connect() as conn:
+        assert db.current_revision(engine) == MigrationContext.configure(conn).get_current_revision() == "0006"
+    with pytest.raises(db.SchemaOutOfDate, match="at schema revision 0006"):
+        db.check_schema(engine)
+    engine.dispose()

@@ -155,27 +155,22 @@ def test_concurrent_requests_with_one_token_ask_the_hub_once() -> None:
     from podium.server.errors import NotAuthenticated
 
     class CountingHub:
-        cache_max_age = 10
-        access_scopes = {"access:services!service=podium"}
         calls = 0
 
-        async def user_for_token(self, token, use_cache, sync):
+        async def user_for_token(self, token):
             self.calls += 1
             await asyncio.sleep(0.01)
             if token == "revoked":
                 return None
-            return {"kind": "user", "name": "ann", "groups": ["g"], "scopes": sorted(self.access_scopes)}
-
-        def check_scopes(self, required, model):
-            return set(required) & set(model["scopes"])
+            return {"kind": "user", "name": "ann", "groups": ["g"], "scopes": ["access:services!service=podium"]}
 
     async def scenario() -> None:
         hub = CountingHub()
-        auth = HubTokenAuthenticator(hub)
+        auth = HubTokenAuthenticator(hub, {"access:services!service=podium"})
         identities = await asyncio.gather(*(auth.identify("t") for _ in range(50)))
         assert hub.calls == 1 and {i.name for i in identities} == {"ann"}
         await auth.identify("t")
-        assert hub.calls == 2  # the shared lookup is over: the next one asks (HubAuth caches)
+        assert hub.calls == 2  # the shared lookup is over: the next one asks (HubClient caches)
         results = await asyncio.gather(*(auth.identify("revoked") for _ in range(5)), return_exceptions=True)
         assert hub.calls == 3 and all(isinstance(r, NotAuthenticated) for r in results)
 

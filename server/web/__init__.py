@@ -1,9 +1,10 @@
-"""The Podium web pages, served at the service's prefix and logged in through the hub (HubOAuth).
+"""The Podium web pages, served at the service's prefix and logged in through the hub's OAuth.
 
 ``default_handlers`` is the route table (templates like the API's, relative to the prefix);
-``podium.server.routes`` mounts it after the API. Modules: ``security`` (CSP, redirects, the
-OAuth client), ``content`` (sanitizing organizer pages), ``base`` (API verbs as pages),
-``pages`` (GET pages), ``actions`` (form posts, login, logout, static files).
+``podium.server.routes`` mounts it after the API. Modules: ``security`` (CSP, redirects, XSRF
+tokens), ``login`` (the hub's OAuth login and its cookies), ``content`` (sanitizing organizer
+pages), ``base`` (API verbs as pages), ``pages`` (GET pages), ``actions`` (form posts, the OAuth
+callback, login, logout, static files).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .actions import (
     StaticHandler,
 )
 from .base import STATIC
+from .login import HubLogin
 from .pages import (
     CompetitionPage,
     DatasetDownload,
@@ -31,9 +33,9 @@ from .pages import (
     PhaseSubmissionsPage,
     SubmissionPage,
 )
-from .security import cookie_secret, make_hub_oauth
+from .security import cookie_secret
 
-__all__ = ["default_handlers", "cookie_secret", "make_hub_oauth"]
+__all__ = ["default_handlers", "cookie_secret", "HubLogin"]
 
 default_handlers: list[tuple] = [
     ("/", HomePage),

@@ -4,12 +4,13 @@ login plumbing: the hub's OAuth callback, ``login?next=`` and ``logout``.
 
 from __future__ import annotations
 
-from jupyterhub.services.auth import HubOAuthCallbackHandler
+from typing import Any
+
 from tornado.web import RequestHandler, StaticFileHandler
 
 from ..apihandlers.participants import DecisionHandler, RegisterHandler
 from ..apihandlers.submissions import CancelHandler, RerunHandler
-from .base import ActionMixin
+from .base import ActionMixin, write_error_page
 from .security import PAGE_HEADERS, UnsafeRedirect, safe_next_path
 
 
@@ -29,25 +30,28 @@ class RerunAction(ActionMixin, RerunHandler):
     pass
 
 
-class OAuthCallback(HubOAuthCallbackHandler):
-    """The hub sends the browser back here with a code; JupyterHub's handler swaps it for a token
-    and sets the cookie. Its final redirect goes only to this service's own pages."""
-
-    @property
-    def hub_auth(self):  # type: ignore[override]
-        return self.settings["podium"].hub_oauth
+class OAuthCallback(RequestHandler):
+    """The hub sends the browser back here with a code; ``HubLogin.finish`` swaps it for a token
+    and sets the login cookie. The redirect that follows goes only to this service's own pages;
+    a refused login (a state that matches no login this browser started, an error from the hub)
+    is an error page that says why."""
 
     def set_default_headers(self) -> None:
         for name, value in PAGE_HEADERS.items():
             self.set_header(name, value)
 
-    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
-        base = self.settings["podium"].base_url
+    async def get(self) -> None:
+        podium = self.settings["podium"]
+        next_url = await podium.hub_login.finish(self)
         try:
-            target = safe_next_path(url, base)
+            target = safe_next_path(next_url, podium.base_url)
         except UnsafeRedirect:
-            target = base
-        super().redirect(target, permanent, status)
+            target = podium.base_url
+        self.redirect(target)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        write_error_page(self, status_code, kwargs.get("exc_info"), None)
 
 
 class LoginHandler(RequestHandler):
@@ -79,9 +83,9 @@ class LogoutHandler(RequestHandler):
             self.set_header(name, value)
 
     def get(self) -> None:
-        hub_oauth = self.settings["podium"].hub_oauth
-        hub_oauth.clear_cookie(self)
-        self.redirect(hub_oauth.hub_prefix + "logout")
+        hub_login = self.settings["podium"].hub_login
+        hub_login.clear(self)
+        self.redirect(hub_login.hub_prefix + "logout")
 
 
 class StaticHandler(StaticFileHandler):

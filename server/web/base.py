@@ -1,11 +1,12 @@
-"""What turns an API handler into a web page: HubOAuth cookie login, HTML rendering, XSRF on forms.
+"""What turns an API handler into a web page: the hub login cookie, HTML rendering, XSRF on forms.
 
 A page does not re-implement what the API does: ``PageMixin`` goes in front of an API handler
 class (``class LeaderboardPage(PageMixin, PhaseLeaderboardHandler)``), so the page runs the very
 same verb (lookups, permission checks, domain calls) and only changes three things:
 
-* who is calling: the user's HubOAuth cookie instead of an ``Authorization`` header, with a
-  redirect through the hub's login for pages and a 403 for forms without a valid XSRF token;
+* who is calling: the user's login cookie (``login.HubLogin``, the hub's OAuth) instead of an
+  ``Authorization`` header, with a redirect through the hub's login for pages and a 403 for
+  forms without the login's XSRF token (``security.form_token``);
 * what comes out: ``write_json(model)`` renders the page's template with the model, and errors
   become an HTML error page with the same message the API would give;
 * the headers: a strict content security policy on every answer.
@@ -21,16 +22,17 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthenticated
-from tornado.web import Finish, HTTPError
+from tornado.web import Finish, HTTPError, RequestHandler
 
 from ..auth import Identity
 from ..errors import NotAuthenticated, PodiumError
 from .content import render_page_content
-from .security import PAGE_HEADERS, UnsafeRedirect, safe_next_path
+from .security import PAGE_HEADERS, UnsafeRedirect, check_form_token, form_token, safe_next_path
 
 if TYPE_CHECKING:
     import jinja2
+
+    from .login import HubLogin
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -53,19 +55,38 @@ def templates() -> jinja2.Environment:
     return env
 
 
-class PageMixin(HubOAuthenticated):
+def write_error_page(handler: RequestHandler, status_code: int, exc_info: Any, user: Identity | None) -> None:
+    """The HTML error page: a PodiumError's message, an HTTPError's below 500, else a generic one."""
+    exc = (exc_info or (None, None, None))[1]
+    if isinstance(exc, PodiumError):
+        message = exc.message
+    elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
+        message = exc.log_message % exc.args if exc.args else exc.log_message
+    elif status_code >= 500:
+        message = "Something went wrong on the server; it has been logged."
+    else:
+        message = handler._reason
+    page = templates().get_template("error.html").render(
+        base=handler.settings["podium"].base_url, user=user, status=status_code,
+        reason=handler._reason, message=message,
+    )
+    handler.finish(page)
+
+
+class PageMixin:
     """Put before an ``APIHandler`` subclass; set ``template``."""
 
     template = ""
     answers_json = False  # answers go through write_json, rendered as HTML
+    _login_token: str | None = None
 
     @property
-    def hub_auth(self) -> HubOAuth:  # type: ignore[override]
-        return self.settings["podium"].hub_oauth
+    def hub_login(self) -> HubLogin:
+        return self.settings["podium"].hub_login
 
-    @hub_auth.setter
-    def hub_auth(self, _value: Any) -> None:  # HubAuthenticated has a setter; ours is fixed
-        raise AttributeError("The web pages use the service's own HubOAuth client.")
+    @property
+    def xsrf_token(self) -> bytes:  # what tornado's xsrf_form_html puts in every form
+        return form_token(self.settings["cookie_secret"], self._login_token or "").encode()
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -75,23 +96,25 @@ class PageMixin(HubOAuthenticated):
     # --- who is calling --------------------------------------------------------------------
 
     async def authenticate(self) -> Identity:
-        """The user of the HubOAuth cookie; forms must also carry the XSRF token."""
+        """The user of the login cookie; forms must also carry the login's XSRF token."""
+        token = self._login_token = self.hub_login.token(self)
         if self.request.method not in ("GET", "HEAD"):
-            self.check_xsrf_cookie()  # JupyterHub's check: 403 when missing or not matching
-        cookie = self.get_secure_cookie(self.hub_auth.cookie_name)
-        if cookie is None:
+            headers = self.request.headers
+            sent = self.get_argument("_xsrf", None) or headers.get("X-Xsrftoken") or headers.get("X-Csrftoken")
+            check_form_token(sent, self.xsrf_token.decode(), self.request.method)
+        if token is None:
             self._login()
         try:
-            self.identity = await self.podium.authenticator.identify(cookie.decode("ascii", "replace"))
+            self.identity = await self.podium.authenticator.identify(token)
         except NotAuthenticated:
-            self.hub_auth.clear_cookie(self)  # expired or revoked on the hub: log in again
+            self.hub_login.clear(self)  # expired or revoked on the hub: log in again
             self._login()
         self.current_user = {"name": self.identity.name, "kind": "user"}
         return self.identity
 
     def _login(self) -> None:
         if self.request.method in ("GET", "HEAD"):
-            self.redirect(self.get_login_url())
+            self.redirect(self.hub_login.login_url(self))
             raise Finish()
         raise NotAuthenticated("Your login has expired; reload the page and try again.")
 
@@ -115,22 +138,9 @@ class PageMixin(HubOAuthenticated):
         return {}
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, PodiumError):
-            message = exc.message
-        elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        elif status_code >= 500:
-            message = "Something went wrong on the server; it has been logged."
-        else:
-            message = self._reason
         self.set_default_headers()
         self.set_status(status_code)
-        page = templates().get_template("error.html").render(
-            base=self.podium.base_url, user=self.identity, status=status_code,
-            reason=self._reason, message=message,
-        )
-        self.finish(page)
+        write_error_page(self, status_code, kwargs.get("exc_info"), self.identity)
 
     def next_path(self, default: str) -> str:
         """The ``next`` form field if it is one of this service's pages, else ``default``."""

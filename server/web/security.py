@@ -1,5 +1,5 @@
 """The web pages' security rules in one place: content security policies, same-origin redirects,
-the cookie secret, and the HubOAuth client that logs browsers in through the hub.
+the cookie secret, and the forms' XSRF tokens (the hub's OAuth login itself is ``login.py``).
 
 Why here and not in the handlers: each rule is a single decision that several handlers share,
 and the tests check them one by one.
@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from jupyterhub.services.auth import HubOAuth
+from tornado.web import HTTPError
 
 from ..errors import ValidationFailed
-
-if TYPE_CHECKING:
-    from ..app import PodiumService
 
 # Every HTML page: scripts and styles only from this service's own files (no inline code, so an
 # injected <script> or onclick= never runs), frames only from here, framed only by here.
@@ -93,19 +88,17 @@ def cookie_secret(secret_key: str) -> bytes:
     return hmac.new(secret_key.encode(), b"podium-web-cookies", hashlib.sha256).digest()
 
 
-def make_hub_oauth(app: PodiumService) -> HubOAuth:
-    """The OAuth client the hub registered for this service (``service-<name>``, redirect
-    ``<prefix>oauth_callback``), built from the service's settings so that a service started by
-    hand or in a test thread logs users in exactly like one the hub started."""
-    settings = {
-        "api_url": app.hub_api_url,
-        "base_url": app.base_url,
-        "cache_max_age": app.auth_cache_max_age,
-        "access_scopes": {f"access:services!service={app.service_name}"},
-        "oauth_client_id": os.environ.get("JUPYTERHUB_CLIENT_ID") or f"service-{app.service_name}",
-        "oauth_redirect_uri": os.environ.get("JUPYTERHUB_OAUTH_CALLBACK_URL")
-        or app.base_url.rstrip("/") + "/oauth_callback",
-    }
-    if app.hub_api_token:  # HubOAuth refuses an empty token; without one no login can finish
-        settings["api_token"] = app.hub_api_token
-    return HubOAuth(**settings)
+def form_token(secret: bytes, login_token: str) -> str:
+    """The XSRF token of a login's forms: a MAC of the login's hub token, so it is bound to that
+    login (another user's token is worthless), needs no cookie of its own, and every replica
+    computes the same one. The page can show it: the MAC does not reveal the hub token."""
+    return hmac.new(secret, b"podium-xsrf:" + login_token.encode(), hashlib.sha256).hexdigest()
+
+
+def check_form_token(sent: str | None, expected: str, method: str) -> None:
+    """403 unless a form (or an ``X-XSRFToken`` header) sent the login's token; JupyterHub's
+    messages, so people see what they saw before."""
+    if not sent:
+        raise HTTPError(403, "'_xsrf' argument missing from %s", method)
+    if not hmac.compare_digest(sent.encode("utf8", "replace"), expected.encode()):
+        raise HTTPError(403, "XSRF cookie does not match %s argument", method.upper())
