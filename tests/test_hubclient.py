@@ -7,6 +7,7 @@ OAuth callbacks that come back without a login this browser started.
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 
 import pytest
@@ -194,3 +195,28 @@ def test_the_service_imports_neither_jupyterhub_nor_alembic() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     for heavy in ("jupyterhub", "alembic", "aiohttp", "mako"):
         assert f"'{heavy}'" not in loaded, heavy
+
+
+def test_two_logins_started_in_one_browser_each_find_their_state(hub, service, users) -> None:
+    """A second page opened before the first login finished gets a state cookie of its own; the
+    login that finishes comes back to its own page and clears both."""
+    from browser import PASSWORD, form_xsrf
+
+    user = users.make("hc")
+    base = hub.public_url + hub.service_prefix
+    browser = requests.Session()
+    first = browser.get(base + "me/submissions", allow_redirects=False, timeout=30)
+    second = browser.get(base, allow_redirects=False, timeout=30)
+    states = sorted(c.name for c in browser.cookies if c.name.startswith("service-podium-oauth-state"))
+    assert len(states) == 2 and states[0] == "service-podium-oauth-state", states
+    assert first.headers["Location"] != second.headers["Location"]
+    form = browser.get(hub.public_url + second.headers["Location"], timeout=30)
+    action = re.search(r'<form action="([^"]+)"', form.text).group(1)
+    landed = browser.post(
+        requests.compat.urljoin(form.url, html.unescape(action)),
+        data={"username": user.name, "password": PASSWORD, "_xsrf": form_xsrf(form.text)},
+        timeout=30,
+    )
+    assert landed.status_code == 200 and landed.url == base, (landed.status_code, landed.url)
+    assert not any(c.name.startswith("service-podium-oauth-state") for c in browser.cookies)
+    assert any(c.name == "service-podium" for c in browser.cookies)
