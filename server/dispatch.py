@@ -1,8 +1,13 @@
 """Publishing attempts to the broker from the outbox, with Celery.
 
-Attempts are written with an outbox row in the same transaction; the dispatcher publishes
-pending rows after commits and on a timer, so a crash between commit and publish only delays a
-message. Publishing twice is harmless: a second claim of the same attempt is refused.
+Attempts are written with an outbox row in the same transaction. When that transaction commits,
+the dispatcher publishes its messages at once, from what the transaction wrote (no read of the
+outbox), and then stamps the rows published. A timer (``kick``) publishes whatever is still
+pending: messages whose publish failed, rows written by other processes, and rows the reaper
+put back. So a crash between commit and publish only delays a message, and publishing twice
+is harmless: a second claim of the same attempt is refused.
+
+All publishing happens on one thread, in order, off the event loop.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery import Celery
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from ..worker.protocol import TASK_NAME, celery_queue
 from . import jobs
@@ -46,46 +53,120 @@ def make_celery(broker_url: str, options: dict[str, Any]) -> Celery:
 
 
 class Dispatcher:
+    """Publishes the outbox: each commit's new messages right after it, the rest on ``kick``."""
+
     def __init__(self, broker_url: str, data_dir: str, session_factory: sessionmaker[Session]) -> None:
         self.broker_url = broker_url
         self.options = transport_options(broker_url, data_dir)
         self.celery = make_celery(broker_url, self.options)
         self.session_factory = session_factory
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-dispatch")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one publisher at a time (the pool's thread, or a caller's)
+        self._state = threading.Lock()  # guards what is waiting for the pool's thread
+        self._fresh: deque[jobs.Message] = deque()
+        self._sweep = False
+        self._scheduled = False
+        event.listen(session_factory, "after_commit", self._after_commit)
+        event.listen(session_factory, "after_transaction_end", self._after_transaction_end)
+
+    # --- what sessions tell us ------------------------------------------------------------
+
+    def _after_commit(self, session: Session) -> None:
+        # never raises: the caller's commit is done, and a message not handed over here is
+        # still pending in the outbox for the timer
+        try:
+            messages = jobs.committed_messages(session)
+            if messages:
+                with self._state:
+                    self._fresh.extend(messages)
+                self._schedule()
+        except Exception:
+            log.exception("Could not hand committed messages to the dispatcher; the timer will publish them")
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # the outermost one ended without a commit (or after it)
+            jobs.forget_messages(session)
+
+    def kick(self) -> None:
+        """Publish every pending outbox row soon, off the event loop."""
+        with self._state:
+            self._sweep = True
+        self._schedule()
+
+    def _schedule(self) -> None:
+        # one run waiting at a time: the kicks and commits that come before it starts share it
+        with self._state:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.pool.submit(self._run)
+
+    def _run(self) -> None:
+        with self._state:
+            self._scheduled = False
+            fresh, self._fresh = list(self._fresh), deque()
+            sweep, self._sweep = self._sweep, False
+        try:
+            if fresh:
+                self.publish(fresh)
+            if sweep:
+                self.publish_pending()
+        except Exception:
+            log.exception("Publishing the outbox failed; the timer will retry")
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def _send(self, message: jobs.Message) -> None:
+        self.celery.send_task(
+            TASK_NAME, args=[message.submission_id, message.step, message.attempt_id],
+            queue=celery_queue(message.queue), retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.5},
+        )
+
+    def _send_all(self, messages: list[jobs.Message]) -> tuple[list[int], bool]:
+        """Send in order, stopping at the first failure: the outbox ids sent, and whether all were."""
+        done: list[int] = []
+        for message in messages:
+            try:
+                self._send(message)
+            except Exception:
+                log.exception("Could not publish attempt %s; the timer will retry", message.attempt_id)
+                return done, False
+            done.append(message.outbox_id)
+        return done, True
+
+    def publish(self, messages: list[jobs.Message], batch: int = 200) -> int:
+        """Publish messages a commit just wrote, stamping their rows an UPDATE per ``batch``;
+        returns how many were sent. A message that fails stays pending for the timer."""
+        sent = 0
+        with self._lock:
+            for start in range(0, len(messages), batch):
+                done, complete = self._send_all(messages[start:start + batch])
+                if done:
+                    with self.session_factory() as session:
+                        # a row the timer (here or in another replica) published meanwhile keeps its stamp
+                        jobs.mark_published(session, done, only_pending=True)
+                        session.commit()
+                sent += len(done)
+                if not complete:
+                    break
+        return sent
 
     def publish_pending(self) -> int:
         """Publish every pending outbox row; returns how many were sent."""
         sent = 0
         with self._lock, self.session_factory() as session:
-            while True:
-                rows = jobs.pending_outbox(session)
-                if not rows:
-                    break
-                for outbox_id, attempt_id, submission_id, step, queue in rows:
-                    try:
-                        self.celery.send_task(
-                            TASK_NAME, args=[submission_id, step, attempt_id], queue=celery_queue(queue),
-                            retry=True, retry_policy={"max_retries": 3, "interval_start": 0.5},
-                        )
-                    except Exception:
-                        log.exception("Could not publish attempt %s; will retry", attempt_id)
-                        session.rollback()
-                        return sent
-                    jobs.mark_published(session, outbox_id)
-                    sent += 1
+            while rows := jobs.pending_outbox(session):
+                done, complete = self._send_all(rows)
+                if done:
+                    jobs.mark_published(session, done)
                 session.commit()
+                sent += len(done)
+                if not complete:
+                    break
         return sent
 
-    def kick(self) -> None:
-        """Publish soon, off the event loop."""
-        self.pool.submit(self._safe_publish)
-
-    def _safe_publish(self) -> None:
-        try:
-            self.publish_pending()
-        except Exception:
-            log.exception("Publishing the outbox failed; the timer will retry")
-
     def close(self) -> None:
+        event.remove(self.session_factory, "after_commit", self._after_commit)
+        event.remove(self.session_factory, "after_transaction_end", self._after_transaction_end)
         self.pool.shutdown(wait=True)

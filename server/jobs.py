@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -131,7 +131,12 @@ def enqueue(session: Session, submission: Submission, step: AttemptStep) -> Atte
         # the loaded list gains the new row as the database has it (ordered by id): an answer
         # that shows the attempts reads them without a reload
         set_committed_value(submission, "attempts", [*submission.attempts, attempt])
-    session.add(DispatchOutbox(attempt_id=attempt.id, queue=queue_name(submission)))
+    outbox = DispatchOutbox(attempt_id=attempt.id, queue=queue_name(submission))
+    session.add(outbox)
+    # what the message says, kept on the session: once the transaction commits, the dispatcher
+    # publishes it without reading the outbox back (``committed_messages``)
+    session.info.setdefault(NEW_MESSAGES, []).append(
+        (outbox, attempt.id, submission.id, step.value, outbox.queue))
     return attempt
 
 
@@ -169,10 +174,12 @@ def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, fo
     # the leaderboard columns scores are checked against)
     submission = joinedload(Attempt.submission)
     phase = submission.joinedload(Submission.phase)
-    options = [joinedload(Attempt.worker), phase.joinedload(Phase.competition).joinedload(Competition.queue)]
+    options = [phase.joinedload(Phase.competition).joinedload(Competition.queue)]
     if for_claim:
         options += [phase.joinedload(Phase.phase_tasks).joinedload(PhaseTask.task),
                     submission.joinedload(Submission.files).joinedload(SubmissionFile.artifact)]
+    else:  # who holds it (a claim sets the holder without reading it)
+        options.append(joinedload(Attempt.worker))
     if for_claim or for_finish:
         options.append(phase.joinedload(Phase.leaderboard).joinedload(Leaderboard.columns))
     if for_finish:
@@ -183,9 +190,19 @@ def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, fo
     return attempt
 
 
-def claim(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, hostname: str, limits: Limits) -> Attempt:
-    """Take an attempt: a conditional UPDATE that one worker wins; an expired lease may be taken over."""
+def claim(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: int, worker_name: str,
+          hostname: str, limits: Limits) -> dict[str, Any]:
+    """Take an attempt (a conditional UPDATE that one worker wins; an expired lease may be taken
+    over) and answer its job spec."""
     attempt = _attempt_in_queue(session, queue, attempt_id, for_claim=True)
+    # an attempt still queued never had a holder, so none of its output slots exists yet
+    first_claim = attempt.state == AttemptState.queued
+    _take(session, queue, attempt, worker_name, hostname, limits)
+    return job_spec(session, storage, attempt, limits, outputs_may_exist=not first_claim)
+
+
+def _take(session: Session, queue: ComputeQueue, attempt: Attempt, worker_name: str, hostname: str,
+          limits: Limits) -> None:
     now = utcnow()
     # a known worker is touched by one UPDATE (no read, no flush); a new one is created
     seen = {"last_seen": now, **({"hostname": hostname} if hostname else {})}
@@ -228,7 +245,6 @@ def claim(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: s
     elif attempt.step == AttemptStep.score and submission.status in (S.submitted, S.running):
         subs.transition(submission, S.scoring)
     _propagate_to_parent(session, submission)
-    return attempt
 
 
 def _held(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, for_finish: bool = False) -> Attempt:
@@ -260,11 +276,13 @@ def _input(storage: Storage, artifact: Artifact | None, expiry: int) -> dict[str
 
 
 def _output_slots(session: Session, storage: Storage, attempt: Attempt, sizes: dict[str, int],
-                  expiry: int) -> dict[str, dict]:
-    """Signed PUT URLs for the attempt's outputs, with their pending artifacts (one read for all;
-    the new rows go out in one batched INSERT with the claim's commit)."""
+                  expiry: int, may_exist: bool = True) -> dict[str, dict]:
+    """Signed PUT URLs for the attempt's outputs, with their pending artifacts (the new rows go
+    out in one batched INSERT with the claim's commit). Rows an earlier holder's claim made are
+    looked for in one read, only when there may be some (``may_exist``)."""
     keys = {name: f"runs/{attempt.submission_id}/{attempt.id}/{OUTPUT_FILES[name]}" for name in sizes}
-    existing = set(session.scalars(select(Artifact.storage_key).where(Artifact.storage_key.in_(keys.values()))))
+    existing = set(session.scalars(select(Artifact.storage_key).where(Artifact.storage_key.in_(keys.values())))
+                   ) if may_exist else set()
     slots = {}
     for name, key in keys.items():
         filename, max_size = OUTPUT_FILES[name], sizes[name]
@@ -282,8 +300,10 @@ def _output_slots(session: Session, storage: Storage, attempt: Attempt, sizes: d
 OUTPUT_FILES = {"output": "output.zip", "log": "log.txt", "detailed_results": "detailed_results.html"}
 
 
-def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limits) -> dict[str, Any]:
-    """Everything the worker needs for this attempt, with signed URLs for exactly what it may touch."""
+def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limits,
+             outputs_may_exist: bool = True) -> dict[str, Any]:
+    """Everything the worker needs for this attempt, with signed URLs for exactly what it may
+    touch. ``outputs_may_exist`` is false when no earlier claim made the attempt's output slots."""
     submission = attempt.submission
     phase = submission.phase
     task = task_of(session, submission)
@@ -325,6 +345,7 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
     outputs = _output_slots(
         session, storage, attempt,
         {name: limits.max_log_bytes if name == "log" else limits.max_output_bytes for name in names}, expiry,
+        may_exist=outputs_may_exist,
     )
     board = phase.leaderboard
     return {
@@ -514,8 +535,40 @@ def reap(session: Session, limits: Limits, now: datetime | None = None) -> ReapR
     return result
 
 
-def pending_outbox(session: Session, limit: int = 200) -> list[tuple[int, int, str, str, str]]:
-    """(outbox id, attempt id, submission id, step, queue) of messages still to publish."""
+class Message(NamedTuple):
+    """A broker message of the outbox: the task's arguments and the queue it goes to."""
+
+    outbox_id: int
+    attempt_id: int
+    submission_id: int
+    step: str
+    queue: str
+
+
+NEW_MESSAGES = "podium.new_messages"
+
+
+def committed_messages(session: Session) -> list[Message]:
+    """The messages ``enqueue`` wrote in the transaction that just committed (call it after the
+    commit, e.g. from an ``after_commit`` event: it reads no row, the outbox ids are the rows'
+    identities). The list is taken from the session, so each message is handed out once."""
+    new = session.info.pop(NEW_MESSAGES, [])
+    messages = []
+    for outbox, attempt_id, submission_id, step, queue in new:
+        identity = inspect(outbox).identity  # None if a savepoint rolled the row back
+        if identity is not None:
+            messages.append(Message(identity[0], attempt_id, submission_id, step, queue))
+    return messages
+
+
+def forget_messages(session: Session) -> None:
+    """Drop what ``enqueue`` noted in a transaction that did not commit."""
+    session.info.pop(NEW_MESSAGES, None)
+
+
+def pending_outbox(session: Session, limit: int = 200) -> list[Message]:
+    """Messages still to publish, oldest first (locked, on PostgreSQL, so that two replicas'
+    dispatchers do not both take them)."""
     stmt = (
         select(DispatchOutbox.id, Attempt.id, Attempt.submission_id, Attempt.step, DispatchOutbox.queue)
         .join(Attempt, Attempt.id == DispatchOutbox.attempt_id)
@@ -525,15 +578,21 @@ def pending_outbox(session: Session, limit: int = 200) -> list[tuple[int, int, s
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=DispatchOutbox)
-    return [(r[0], r[1], r[2], r[3].value, r[4]) for r in session.execute(stmt).all()]
+    return [Message(r[0], r[1], r[2], r[3].value, r[4]) for r in session.execute(stmt).all()]
 
 
-def mark_published(session: Session, outbox_id: int) -> None:
-    session.execute(
+def mark_published(session: Session, outbox_ids: list[int], only_pending: bool = False) -> None:
+    """Stamp messages as published, in one UPDATE. ``only_pending`` leaves alone rows another
+    publisher stamped meanwhile (their count then counts one publish, not two)."""
+    stmt = (
         update(DispatchOutbox)
-        .where(DispatchOutbox.id == outbox_id)
+        .where(DispatchOutbox.id.in_(outbox_ids))
         .values(published_at=utcnow(), publish_count=DispatchOutbox.publish_count + 1)
+        .execution_options(synchronize_session=False)
     )
+    if only_pending:
+        stmt = stmt.where(DispatchOutbox.published_at.is_(None))
+    session.execute(stmt)
 
 
 def queue_depths(session: Session) -> dict[str, int]:

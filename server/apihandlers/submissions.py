@@ -161,7 +161,6 @@ class UploadedHandler(APIHandler):
             jobs.start(self.db, obj)
         model = submission_model(obj, roles, detail=True)
         self.db.commit()
-        self.podium.dispatcher.kick()
         self.write_json(model)
 
 
@@ -183,7 +182,6 @@ class RerunHandler(APIHandler):
         copy = domain.rerun(self.db, obj, self.user.name)
         jobs.start(self.db, copy)
         self.db.commit()
-        self.podium.dispatcher.kick()
         self.write_json(submission_model(copy, roles, detail=True), 201)
 
 

@@ -151,8 +151,8 @@ class ClaimHandler(WorkerHandler):
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
         body: ClaimIn = self.body
-        obj = jobs.claim(self.db, queue, int(attempt), body.worker, body.hostname, self.podium.job_limits)
-        spec = jobs.job_spec(self.db, self.podium.storage, obj, self.podium.job_limits)
+        spec = jobs.claim(self.db, self.podium.storage, queue, int(attempt), body.worker, body.hostname,
+                          self.podium.job_limits)
         self.db.commit()
         self.write_json(spec)
 
@@ -180,7 +180,6 @@ class FinishHandler(WorkerHandler):
         report = jobs.FinishReport(**body.model_dump(exclude={"worker"}))
         obj = jobs.finish(self.db, self.podium.storage, queue, int(attempt), body.worker, report, self.podium.job_limits)
         self.db.commit()
-        self.podium.dispatcher.kick()
         self.write_json({"attempt": obj.id, "state": obj.state.value, "submission_status": obj.submission.status.value})
 
 

@@ -1,0 +1,156 @@
+"""Dispatch: a commit's new attempts are published right after it, from what the transaction
+wrote (no read of the outbox), and a publish that fails stays in the outbox for the timer."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+
+import sqlalchemy as sa
+from podium.server import queues
+from podium.server.clock import utcnow
+from podium.server.orm import Attempt, DispatchOutbox
+from podium.worker.protocol import celery_queue
+
+PAYLOAD = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
+
+
+def outbox_row(session, submission_id: int) -> DispatchOutbox:
+    session.rollback()  # a fresh snapshot
+    return session.scalars(sa.select(DispatchOutbox).join(Attempt, Attempt.id == DispatchOutbox.attempt_id)
+                           .where(Attempt.submission_id == submission_id)).one()
+
+
+def wait_until(predicate, limit: float = 10) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def submit_and_confirm(api, user, phase_id: int) -> int:
+    r = api(user, "POST", f"/phases/{phase_id}/submissions", expect=201,
+            json={"size": len(PAYLOAD), "sha256": hashlib.sha256(PAYLOAD).hexdigest()}).json()
+    api.upload(r["upload_url"], PAYLOAD)
+    api(user, "POST", f"/submissions/{r['id']}/uploaded", expect=200)
+    return r["id"]
+
+
+def watch_sends(monkeypatch, dispatcher, fail_first: int = 0) -> list[tuple[list, str]]:
+    """Record the dispatcher's sends as (task arguments, broker queue); the first ``fail_first``
+    of them fail as they do while the broker is down."""
+    sent: list[tuple[list, str]] = []
+    send = dispatcher.celery.send_task
+
+    def watched(task, args, queue, **kwargs):
+        sent.append((args, queue))
+        if len(sent) <= fail_first:
+            raise ConnectionError("the broker is down")
+        return send(task, args=args, queue=queue, **kwargs)
+
+    monkeypatch.setattr(dispatcher.celery, "send_task", watched)
+    return sent
+
+
+def on_a_queue_of_its_own(api, creator, make_competition, users, service):
+    """A participant of a competition whose queue no worker serves: (user, phase id, queue name,
+    the worker headers of that queue)."""
+    comp = make_competition()
+    name, token = f"dispatch-{uuid.uuid4().hex[:6]}", f"dispatch-token-{uuid.uuid4().hex}"
+    with service.app.session_factory() as session:
+        queues.create_queue(session, name, None, token=token)
+        session.commit()
+    api(creator, "PATCH", f"/competitions/{comp['id']}", json={"queue": name}, expect=200)
+    user = users.make("dispatch")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    return user, comp["phases"][0]["id"], name, {"Authorization": f"token {token}"}
+
+
+def test_a_commit_publishes_its_attempts_without_reading_the_outbox(
+        api, creator, make_competition, users, service, clock, dbsession, monkeypatch) -> None:
+    user, phase_id, name, _ = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    sent = watch_sends(monkeypatch, service.app.dispatcher)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread().name.startswith("podium-dispatch"):
+            statements.append(statement)
+
+    clock.set(utcnow())  # pauses the timers: only the commit's own publish runs
+    sa.event.listen(service.app.engine, "before_cursor_execute", record)
+    try:
+        sid = submit_and_confirm(api, user, phase_id)
+        wait_until(lambda: outbox_row(dbsession, sid).published_at is not None)
+    finally:
+        sa.event.remove(service.app.engine, "before_cursor_execute", record)
+    row = outbox_row(dbsession, sid)
+    assert row.publish_count == 1
+    assert sent == [([sid, "score", row.attempt_id], celery_queue(name))]
+    # the only statement: the UPDATE that stamps the row (then its commit)
+    assert [s.split()[0] for s in statements] == ["UPDATE"], statements
+    assert "dispatch_outbox" in statements[0]
+
+
+def test_a_failed_publish_stays_in_the_outbox_for_the_timer(
+        api, creator, make_competition, users, service, clock, dbsession, monkeypatch) -> None:
+    user, phase_id, _, _ = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    dispatcher = service.app.dispatcher
+    sent = watch_sends(monkeypatch, dispatcher, fail_first=1)
+    clock.set(utcnow())  # no timer while the first publish fails
+    sid = submit_and_confirm(api, user, phase_id)
+    wait_until(lambda: len(sent) == 1)
+    dispatcher.pool.submit(lambda: None).result(10)  # the failed run is over
+    row = outbox_row(dbsession, sid)
+    assert row.published_at is None and row.publish_count == 0
+    clock.reset()  # the timer runs again and publishes what is pending
+    wait_until(lambda: outbox_row(dbsession, sid).published_at is not None)
+    row = outbox_row(dbsession, sid)
+    assert row.publish_count == 1 and [args[2] for args, _ in sent] == [row.attempt_id, row.attempt_id]
+
+
+def test_a_rolled_back_enqueue_publishes_nothing(service, dbsession, monkeypatch) -> None:
+    from podium.server import jobs
+
+    dispatcher = service.app.dispatcher
+    sent: list = []
+    monkeypatch.setattr(dispatcher.celery, "send_task", lambda *a, **k: sent.append((a, k)))
+    dbsession.info[jobs.NEW_MESSAGES] = [(DispatchOutbox(attempt_id=0, queue="x"), 0, 0, "score", "x")]
+    dbsession.execute(sa.select(1))
+    dbsession.rollback()
+    assert jobs.NEW_MESSAGES not in dbsession.info
+    dbsession.execute(sa.select(1))
+    dbsession.commit()
+    dispatcher.pool.submit(lambda: None).result(10)
+    assert sent == []
+
+
+def test_a_lapsed_lease_is_taken_over_with_the_same_output_slots(
+        api, creator, make_competition, users, service, clock, dbsession) -> None:
+    """The second holder of an attempt gets the output slots the first one's claim made (no
+    second row per object), and the first holder can no longer finish it."""
+    from datetime import timedelta
+
+    from podium.server.orm import Artifact
+
+    user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    start = utcnow()
+    clock.set(start)  # no reaper: the lapsed attempt stays running until someone takes it over
+    sid = submit_and_confirm(api, user, phase_id)
+    attempt_id = outbox_row(dbsession, sid).attempt_id
+    first = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "first"}, headers=worker,
+                expect=200).json()
+    api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "second"}, headers=worker, expect=409)
+    clock.set(start + timedelta(seconds=service.app.lease_seconds + 1))
+    second = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "second"}, headers=worker,
+                 expect=200).json()
+    assert set(second["outputs"]) == set(first["outputs"]) == {"output", "log", "detailed_results"}
+    dbsession.rollback()
+    keys = dbsession.scalars(sa.select(Artifact.storage_key).where(
+        Artifact.storage_key.like(f"runs/{sid}/{attempt_id}/%"))).all()
+    assert len(keys) == len(set(keys)) == 3
+    api(None, "POST", f"/worker/attempts/{attempt_id}/finish", headers=worker, expect=409,
+        json={"worker": "first", "state": "failed", "failure_kind": "participant", "reason": "late"})
+    api(None, "POST", f"/worker/attempts/{attempt_id}/finish", headers=worker, expect=200,
+        json={"worker": "second", "state": "failed", "failure_kind": "participant", "reason": "done"})
