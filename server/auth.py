@@ -62,6 +62,9 @@ class HubTokenAuthenticator:
         self._in_flight: dict[str, asyncio.Future] = {}
 
     async def identify(self, token: str) -> Identity:
+        fresh, model = self.hub.cached_user(token)
+        if fresh:  # the common case: no task, no future
+            return self._identity(model)
         lookup = self._in_flight.get(token)
         if lookup is None:
             lookup = asyncio.ensure_future(self.hub.user_for_token(token))

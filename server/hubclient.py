@@ -39,6 +39,11 @@ def grants(required: str, scopes: Iterable[str]) -> bool:
     return base in scopes or (bool(filter_) and required in scopes)
 
 
+def _cache_key(token: str) -> str:
+    """Tokens are kept in memory only as their hashes."""
+    return hashlib.sha256(token.encode("utf8", "replace")).hexdigest()
+
+
 class HubClient:
     """Calls to the hub's REST API at ``api_url`` as this service (``api_token``).
 
@@ -77,14 +82,22 @@ class HubClient:
 
     # --- who owns a token --------------------------------------------------------------------
 
+    def cached_user(self, token: str) -> tuple[bool, dict | None]:
+        """``(True, model)`` when the hub's answer for ``token`` is still fresh in the cache
+        (the model may be None: a refused token is remembered too), else ``(False, None)``."""
+        if self.cache_max_age > 0:
+            cached = self._cache.get(_cache_key(token))
+            if cached is not None and cached[0] + self.cache_max_age >= self.clock():
+                return True, cached[1]
+        return False, None
+
     async def user_for_token(self, token: str) -> dict | None:
         """The hub's model of the token's owner (with its ``scopes``), None when the hub refuses
         the token (expired, revoked, unknown)."""
-        key = hashlib.sha256(token.encode("utf8", "replace")).hexdigest()
-        if self.cache_max_age > 0:
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] + self.cache_max_age >= self.clock():
-                return cached[1]
+        fresh, model = self.cached_user(token)
+        if fresh:
+            return model
+        key = _cache_key(token)
         model = await self._request("GET", "/user", token=token, allow_403=True)
         if model is None:
             log.warning("No hub user identified for a token")

@@ -144,6 +144,23 @@ def test_concurrent_requests_share_one_lookup_at_the_real_hub(users, hub_client)
     assert client.lookups == 1
 
 
+def test_a_cached_answer_is_used_without_a_lookup(users, hub_client) -> None:
+    """Within ``cache_max_age`` an identify reads the cache directly, without going through
+    ``user_for_token`` (and the task of a shared lookup); after it, the hub is asked again."""
+    user = users.make("hc")
+    client, clock = hub_client(cache_max_age=5, cls=CountingClient)
+    auth = HubTokenAuthenticator(client, {access_scope()})
+
+    async def twice() -> list:
+        return [await auth.identify(user.token), await auth.identify(user.token)]
+
+    assert {i.name for i in asyncio.run(twice())} == {user.name}
+    assert client.lookups == 1
+    clock.now += 6
+    assert identify(client, user.token).name == user.name  # a new authenticator, the same client
+    assert client.lookups == 2
+
+
 def test_an_unreachable_hub_is_a_clear_server_error() -> None:
     client = HubClient(f"http://127.0.0.1:{free_port()}/hub/api", "x", cache_max_age=0)
     with pytest.raises(HTTPError) as failed:

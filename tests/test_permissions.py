@@ -157,6 +157,9 @@ def test_concurrent_requests_with_one_token_ask_the_hub_once() -> None:
     class CountingHub:
         calls = 0
 
+        def cached_user(self, token):
+            return False, None  # no cache: every identify goes to the shared lookup
+
         async def user_for_token(self, token):
             self.calls += 1
             await asyncio.sleep(0.01)
