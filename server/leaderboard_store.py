@@ -1,9 +1,11 @@
 """Leaderboards kept in the database: rebuilt on writes, read with one bounded query.
 
-Ranking itself is pure (``podium.server.leaderboard``). This module feeds it a phase's finished
-submissions and their scores whenever something that changes the ranking happens (scores
-written, a leaderboard redefined, a participant's selection), and stores the ranked rows in
-``leaderboard_entries``. Reading a page of a leaderboard is then ``ORDER BY rank LIMIT n``.
+Ranking itself is pure (``podium.server.leaderboard``). This module feeds it whenever something
+that changes the ranking happens, and stores the ranked rows in ``leaderboard_entries``: a
+leaderboard redefined or a phase's rule changed re-reads every finished submission; one
+participant's new score or selection re-ranks from the stored entries and that participant's
+candidates, writing only the rows that move (``rebuild``). Reading a page of a leaderboard is
+then ``ORDER BY rank LIMIT n``.
 """
 
 from __future__ import annotations
