@@ -101,11 +101,11 @@ def rebuild_in_subprocess(db_url: str, phase_id: int, owner: str | None = None) 
 
 
 def _rebuild_main(db_url: str, phase_id: int, owner: str | None) -> None:
-    from podium.server import leaderboard_store
-    from podium.server import submissions as subs
     from podium.server.clock import utcnow
     from podium.server.db import make_engine, make_session_factory
+    from podium.server.leaderboards import store as leaderboard_store
     from podium.server.orm import LeaderboardEntry, Phase, Submission, SubmissionStatus
+    from podium.server.submissions import lifecycle as subs
 
     engine = make_engine(db_url)
     with make_session_factory(engine)() as session:

@@ -27,8 +27,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sampling  # noqa: E402
-from podium.server import leaderboard_store  # noqa: E402
 from podium.server.db import make_engine, make_session_factory  # noqa: E402
+from podium.server.leaderboards import store as leaderboard_store
 from podium.server.orm import (  # noqa: E402
     Phase,
     Submission,
@@ -179,7 +179,7 @@ def b2_b3(platform: Platform, organizer, participant, args, rows_count: int = 10
                              created_at=datetime(2020, 1, 1))
             session.add(sub)
             session.flush()
-            from podium.server import submissions as subs
+            from podium.server.submissions import lifecycle as subs
 
             subs.finish(session, sub, {"accuracy": 2.0 + i})  # the top score: it lands in the top 100
             session.commit()

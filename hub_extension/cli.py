@@ -80,10 +80,10 @@ def cmd_bundle(argv: list[str]) -> int:
     exp.add_argument("competition", help="Slug or id.")
     exp.add_argument("-o", "--output", help="Zip to write (default: <slug>.zip).")
     args, rest = parser.parse_known_args(argv)
-    from podium.server import competitions as domain
-    from podium.server.auth import Identity
+    from podium.server.auth.identity import Identity
     from podium.server.bundles.exporter import export_bundle
     from podium.server.bundles.importer import import_bundle
+    from podium.server.competitions import authoring as domain
     from podium.server.errors import BundleError, PodiumError
     from podium.server.orm import Competition
     from sqlalchemy import select

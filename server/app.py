@@ -23,8 +23,8 @@ from traitlets import Bool, Dict, Float, Integer, Type, Unicode, default
 from traitlets.config import Application
 
 from . import db, web
-from .auth import HubTokenAuthenticator
-from .hubclient import HubClient
+from .auth.hubclient import HubClient
+from .auth.identity import HubTokenAuthenticator
 from .storage import LocalStorage, Storage, UrlSigner
 
 
@@ -302,8 +302,9 @@ class PodiumService(Application):
         self.hub_login = web.HubLogin.from_app(self, self.hub)  # browser logins for the web pages
 
     def init_jobs(self) -> None:
-        from . import jobs, queues
-        from .dispatch import Dispatcher
+        from .compute import attempts as jobs
+        from .compute import queues as queues
+        from .compute.dispatch import Dispatcher
 
         with self.session_factory() as session:
             self.queue_token = queues.ensure_default_queue(session, self.data_dir, self.default_queue_token)
@@ -317,7 +318,8 @@ class PodiumService(Application):
 
     def reap(self) -> None:
         """One reaper pass (in a thread: it touches the database)."""
-        from . import jobs, migration
+        from .competitions import phase_migration as migration
+        from .compute import attempts as jobs
 
         with self.session_factory() as session:
             migrated = migration.migrate_due_phases(session)

@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .auth import Identity
+from .auth.identity import Identity
 from .clock import utcnow
 from .errors import Conflict, NotFound, PermissionDenied, UploadMismatch, ValidationFailed
 from .orm import Artifact, ArtifactKind, ArtifactState, Competition

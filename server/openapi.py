@@ -1,4 +1,8 @@
-"""The OpenAPI 3 document, built from the route table and each verb's ``@api`` declaration."""
+"""The OpenAPI 3 document, built from the route table and each verb's ``@api`` declaration.
+
+The route table is passed in (``routes.api_routes()``), so this module imports no handler and
+``routes`` → ``apihandlers.meta`` → ``openapi`` stays one-way.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,14 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .routes import api_routes, template_to_openapi
-
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 VERBS = ("get", "post", "put", "patch", "delete")
+Route = tuple[str, type]
+
+
+def template_to_openapi(template: str) -> str:
+    """``/x/{name:a|b}`` → ``/x/{name}``: the OpenAPI path of a route template."""
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", template)
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -58,12 +66,13 @@ def _query_parameters(model: type) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=4)
-def openapi_document(base_url: str) -> dict[str, Any]:
+def openapi_document(base_url: str, routes: tuple[Route, ...]) -> dict[str, Any]:
+    """The document for ``routes``, (template, handler) pairs as ``routes.api_routes()`` gives."""
     from importlib.metadata import version
 
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, Any] = {}
-    for template, handler in api_routes():
+    for template, handler in routes:
         path_params = [
             {"name": m.group(1), "in": "path", "required": True,
              "schema": {"type": "string", **({"pattern": f"^({m.group(2)})$"} if m.group(2) else {})}}

@@ -11,22 +11,23 @@ import re
 from . import web
 from .apihandlers import (
     bundles,
+    competition_pages,
     competitions,
     datasets,
     leaderboards,
     me,
-    pages,
     participants,
     phases,
     submissions,
     tasks,
     workers,
 )
-from .apihandlers import storage as storage_handlers
+from .apihandlers.meta import ApiRootHandler, NotFoundHandler, OpenAPIHandler
+from .storage import local_handlers as storage_handlers
 
 API_PREFIX = "api/v1"
 API_MODULES = (
-    competitions, pages, tasks, phases, leaderboards, datasets, participants, submissions, me, workers, bundles,
+    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, me, workers, bundles,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
@@ -36,22 +37,16 @@ def template_to_pattern(template: str) -> str:
     return _PARAM.sub(lambda m: f"(?P<{m.group(1)}>{m.group(2) or '[^/]+'})", template)
 
 
-def template_to_openapi(template: str) -> str:
-    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", template)
-
-
 def api_routes() -> list[tuple[str, type]]:
     """(template, handler) for every API route, in declaration order."""
     return [route for module in API_MODULES for route in module.default_handlers]
 
 
 def build_handlers(base_url: str) -> list[tuple]:
-    from .apihandlers.meta import ApiRootHandler, NotFoundHandler, OpenAPIHandler
-
     api_base = base_url.rstrip("/") + "/" + API_PREFIX
     handlers: list[tuple] = [
         (api_base + "/?", ApiRootHandler),
-        (api_base + "/openapi.json", OpenAPIHandler),
+        (api_base + "/openapi.json", OpenAPIHandler, {"routes": tuple(api_routes())}),
     ]
     handlers += [(api_base + template_to_pattern(t), h) for t, h in api_routes()]
     handlers += [(base_url.rstrip("/") + p, h) for p, h in storage_handlers.default_handlers]

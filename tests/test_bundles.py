@@ -16,7 +16,7 @@ import bundles
 import pytest
 import sqlalchemy as sa
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
-from podium.server.auth import Identity
+from podium.server.auth.identity import Identity
 from podium.server.bundles.exporter import export_bundle
 from podium.server.bundles.importer import import_bundle
 from podium.server.errors import BundleError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 from podium.server.app import PodiumService
-from podium.server.routes import API_MODULES, api_routes, template_to_openapi
+from podium.server.openapi import template_to_openapi
+from podium.server.routes import API_MODULES, api_routes
 from tornado.web import RequestHandler
 
 

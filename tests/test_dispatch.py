@@ -9,8 +9,8 @@ import time
 import uuid
 
 import sqlalchemy as sa
-from podium.server import queues
 from podium.server.clock import utcnow
+from podium.server.compute import queues as queues
 from podium.server.orm import Attempt, DispatchOutbox
 from podium.worker.protocol import celery_queue
 
@@ -111,7 +111,7 @@ def test_a_failed_publish_stays_in_the_outbox_for_the_timer(
 
 
 def test_a_rolled_back_enqueue_publishes_nothing(service, dbsession, monkeypatch) -> None:
-    from podium.server import jobs
+    from podium.server.compute import attempts as jobs
 
     dispatcher = service.app.dispatcher
     sent: list = []

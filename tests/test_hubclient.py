@@ -14,9 +14,9 @@ import pytest
 import requests
 from conftest import free_port
 from podium.hub.service import access_scope
-from podium.server.auth import HubTokenAuthenticator
+from podium.server.auth.hubclient import HubClient, grants
+from podium.server.auth.identity import HubTokenAuthenticator
 from podium.server.errors import NotAuthenticated, PermissionDenied
-from podium.server.hubclient import HubClient, grants
 from tornado.web import HTTPError
 
 

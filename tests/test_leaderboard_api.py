@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 from conftest import competition_body, unique_slug
-from podium.server import submissions as domain
 from podium.server.clock import utcnow
 from podium.server.orm import Submission, SubmissionStatus
+from podium.server.submissions import lifecycle as domain
 
 BOARD = {
     "key": "main",
@@ -126,8 +126,8 @@ def test_missing_scores_rank_last_and_computed_columns(api, creator, world) -> N
 
 def _stored_and_full(service, phase_id: int) -> tuple[list, list]:
     """The stored leaderboard, and the one a full rebuild over every submission would store."""
-    from podium.server import leaderboard_store as store
-    from podium.server.leaderboard import build_leaderboard
+    from podium.server.leaderboards import store as store
+    from podium.server.leaderboards.ranking import build_leaderboard
     from podium.server.orm import Phase
 
     with service.app.session_factory() as session:
@@ -284,7 +284,7 @@ def test_a_cached_page_costs_one_access_query_and_access_is_checked_every_time(a
 
 
 def test_page_cache_is_bounded_least_recently_used_out() -> None:
-    from podium.server.leaderboard_store import PageCache
+    from podium.server.leaderboards.store import PageCache
 
     cache = PageCache(size=2)
     cache.put(("a",), {"n": 1})

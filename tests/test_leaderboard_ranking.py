@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
-from podium.server.leaderboard import (
+from podium.server.leaderboards.ranking import (
     ColumnSpec,
     RankedEntry,
     ScoredSubmission,
@@ -579,7 +579,7 @@ def test_rerank_owner_refuses_avg_rank_boards_and_strangers_submissions() -> Non
 
 
 def test_csv_neutralizes_formulas() -> None:
-    from podium.server.leaderboard_store import to_csv
+    from podium.server.leaderboards.store import to_csv
 
     page = {"columns": [{"key": "acc", "title": "Accuracy"}],
             "entries": [{"rank": 1, "owner": "=HYPERLINK(1)", "submission": 5, "submitted_at": "t",

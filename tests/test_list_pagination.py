@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from podium.server.clock import utcnow
 from podium.server.orm import Participant, Score, Submission
-from podium.server.schemas import LIST_TOTAL_CAP as TOTAL_CAP
+from podium.server.request_bodies import LIST_TOTAL_CAP as TOTAL_CAP
 
 
 def add_submissions(session, phase_id: int, owner: str, count: int, *, status: str = "finished",

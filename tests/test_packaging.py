@@ -25,6 +25,16 @@ def test_wheel_has_only_the_podium_namespace(tmp_path: Path) -> None:
         assert f"podium/{module}" in names, module
     assert any(n.startswith("podium/server/alembic/versions/0001") for n in names)
     assert "podium/server/alembic/script.py.mako" in names
+    # every module of the source tree is in the wheel: a subpackage left out of pyproject's list
+    # passes every editable-install test and breaks `pip install`
+    roots = {"server": "server", "worker": "worker", "widgets": "widgets", "hub_extension": "hub"}
+    sources = {
+        f"podium/{roots[path.relative_to(ROOT).parts[0]]}/{'/'.join(path.relative_to(ROOT).parts[1:])}"
+        for folder in roots
+        for path in (ROOT / folder).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert sources - set(names) == set()
 
 
 def test_imports_from_any_directory(tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ def test_concurrent_requests_with_one_token_ask_the_hub_once() -> None:
     counting stand-in: what is tested is the coalescing, not the hub."""
     import asyncio
 
-    from podium.server.auth import HubTokenAuthenticator
+    from podium.server.auth.identity import HubTokenAuthenticator
     from podium.server.errors import NotAuthenticated
 
     class CountingHub:

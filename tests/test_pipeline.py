@@ -293,7 +293,7 @@ def test_runtime_images_speak_python3(runtime_images) -> None:
 
 def test_unclaimed_attempts_fail_as_platform_failures_without_cost(api, creator, users, service, clock) -> None:
     """No worker serves queue 'nobody': the reaper publishes again, then fails it for free."""
-    from podium.server import queues
+    from podium.server.compute import queues as queues
 
     with service.app.session_factory() as session:
         queues.create_queue(session, f"nobody-{uuid.uuid4().hex[:6]}", None)

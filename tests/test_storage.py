@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import tornado.web
-from podium.server.apihandlers.storage import SignedObjectHandler, default_handlers
 from podium.server.storage import (
     Grant,
     InvalidStorageKey,
@@ -32,6 +31,7 @@ from podium.server.storage import (
     UrlSigner,
     validate_key,
 )
+from podium.server.storage.local_handlers import SignedObjectHandler, default_handlers
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 

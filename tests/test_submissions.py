@@ -16,9 +16,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 from conftest import free_port
-from podium.server import submissions as submission_domain
 from podium.server.clock import utcnow
 from podium.server.orm import FailureKind, Submission
+from podium.server.submissions import lifecycle as submission_domain
 
 PAYLOAD = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
 
@@ -230,7 +230,7 @@ def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creat
     import threading
     import uuid
 
-    from podium.server import queues
+    from podium.server.compute import queues as queues
     from podium.server.orm import Attempt
 
     user, comp, phase_id = participant()

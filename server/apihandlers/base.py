@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from tornado.web import HTTPError, RequestHandler
 
-from ..auth import Identity, token_from_header
+from ..auth.identity import Identity, token_from_header
+from ..auth.permissions import CompetitionRoles, competition_roles
 from ..errors import NotAuthenticated, NotFound, PodiumError, ValidationFailed
 from ..orm import Competition, Phase, Submission, Task
-from ..permissions import CompetitionRoles, competition_roles
-from ..schemas import Body, parse
+from ..request_bodies import Body, parse
 from ..storage.base import StorageError
 
 if TYPE_CHECKING:

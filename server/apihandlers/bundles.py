@@ -11,15 +11,15 @@ from pydantic import Field
 from tornado.ioloop import IOLoop
 
 from .. import artifacts
-from ..apimodels import artifact_model
-from ..auth import Identity
+from ..auth.identity import Identity
+from ..auth.permissions import can_create_competitions
 from ..bundles.exporter import export_bundle
 from ..bundles.importer import import_bundle
 from ..clock import isoformat, utcnow
 from ..errors import BundleError, NotFound, PermissionDenied
 from ..orm import Artifact, ArtifactKind, BundleImport, Competition
-from ..permissions import can_create_competitions
-from ..schemas import Body, Slug
+from ..request_bodies import Body, Slug
+from .answers import artifact_model
 from .base import APIHandler, api
 
 

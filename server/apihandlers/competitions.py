@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from .. import competitions as domain
-from ..apimodels import competition_model
+from ..auth.permissions import can_create_competitions
+from ..competitions import authoring as domain
 from ..errors import PermissionDenied
 from ..orm import Competition, Organizer, Participant
-from ..permissions import can_create_competitions
-from ..schemas import CompetitionIn, CompetitionUpdate, PageQuery
+from ..request_bodies import CompetitionIn, CompetitionUpdate, PageQuery
+from .answers import competition_model
 from .base import APIHandler, api
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from .. import artifacts
-from ..apimodels import artifact_model
+from ..auth.permissions import CompetitionRoles, can_create_competitions
 from ..errors import NotFound, PermissionDenied
 from ..orm import Artifact, ArtifactKind, ArtifactState, Competition
-from ..permissions import CompetitionRoles, can_create_competitions
-from ..schemas import DatasetIn
+from ..request_bodies import DatasetIn
+from .answers import artifact_model
 from .base import APIHandler, api
 
 PARTICIPANT_KINDS = {ArtifactKind.public_data, ArtifactKind.starting_kit}

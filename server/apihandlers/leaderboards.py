@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .. import competitions as domain
-from .. import leaderboard_access, leaderboard_store
-from ..apimodels import leaderboard_model
+from ..competitions import authoring as domain
 from ..errors import NotFound, PermissionDenied
+from ..leaderboards import reads as leaderboard_access
+from ..leaderboards import store as leaderboard_store
 from ..orm import Leaderboard
-from ..schemas import LeaderboardIn, LeaderboardQuery
+from ..request_bodies import LeaderboardIn, LeaderboardQuery
+from .answers import leaderboard_model
 from .base import APIHandler, api
 
 
@@ -93,7 +94,7 @@ class PhaseLeaderboardHandler(APIHandler):
         self.write_json(page)
 
     def finish_from_cache(self, phase: str) -> bool:
-        """Answer from the page cache after one access query (``leaderboard_access``); False
+        """Answer from the page cache after one access query (``leaderboards.reads``); False
         when the page is not cached yet, so the full path builds it."""
         access = leaderboard_access.check(self.podium.reads, self.user, int(phase)) if phase.isdigit() else None
         if access is None or not access.can_view:

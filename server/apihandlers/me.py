@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from .. import submissions as domain
+from ..auth.permissions import can_create_competitions
 from ..orm import Competition, Organizer, Participant
-from ..permissions import can_create_competitions
+from ..submissions import lifecycle as domain
 from .base import APIHandler, api
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from ..errors import NotFound
-from ..openapi import openapi_document
+from ..openapi import Route, openapi_document
 from .base import APIHandler, api
 
 
@@ -31,9 +31,12 @@ class ApiRootHandler(APIHandler):
 
 
 class OpenAPIHandler(APIHandler):
+    def initialize(self, routes: tuple[Route, ...]) -> None:
+        self.routes = routes
+
     @api("This document.", auth=False)
     async def get(self) -> None:
-        self.write_json(openapi_document(self.podium.base_url))
+        self.write_json(openapi_document(self.podium.base_url, self.routes))
 
 
 class NotFoundHandler(APIHandler):

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from ..schemas import LIST_TOTAL_CAP
+from ..request_bodies import LIST_TOTAL_CAP
 
 #: the OpenAPI description of a list answer
 ANSWER = ("A page: the rows, `limit`, `offset`, the cursor sent, `next` (the cursor of the following "

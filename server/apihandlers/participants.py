@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .. import participation
-from ..apimodels import participant_model
+from ..competitions import participation as participation
 from ..orm import Participant, ParticipantStatus
-from ..schemas import DecisionIn, OrganizerIn, ParticipantQuery
+from ..request_bodies import DecisionIn, OrganizerIn, ParticipantQuery
 from . import paging
+from .answers import participant_model
 from .base import APIHandler, api
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import competitions as domain
-from .. import leaderboard_store
-from ..apimodels import phase_model
-from ..schemas import PhaseIn, PhaseUpdate
+from ..competitions import authoring as domain
+from ..leaderboards import store as leaderboard_store
+from ..request_bodies import PhaseIn, PhaseUpdate
+from .answers import phase_model
 from .base import APIHandler, api
 
 

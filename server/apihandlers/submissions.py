@@ -8,14 +8,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import artifacts, jobs, leaderboard_store
-from .. import submissions as domain
-from ..apimodels import artifact_model, submission_model
+from .. import artifacts
+from ..auth.permissions import CompetitionRoles
+from ..compute import attempts as jobs
 from ..errors import PermissionDenied
+from ..leaderboards import store as leaderboard_store
 from ..orm import Competition, Phase, PhaseTask, Score, Submission, SubmissionFile, SubmissionStatus
-from ..permissions import CompetitionRoles
-from ..schemas import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
+from ..request_bodies import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
+from ..submissions import lifecycle as domain
 from . import paging
+from .answers import artifact_model, submission_model
 from .base import APIHandler, api
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import competitions as domain
-from ..apimodels import task_model
-from ..schemas import TaskIn, TaskUpdate
+from ..competitions import authoring as domain
+from ..request_bodies import TaskIn, TaskUpdate
+from .answers import task_model
 from .base import APIHandler, api
 
 

@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 from pydantic import Field
 from sqlalchemy import or_, select
 
-from .. import jobs, queues
-from ..auth import token_from_header
+from ..auth.identity import token_from_header
 from ..clock import isoformat
-from ..dispatch import celery_queue
+from ..compute import attempts as jobs
+from ..compute import queues as queues
+from ..compute.dispatch import celery_queue
 from ..errors import Conflict, PermissionDenied
 from ..orm import (
     Attempt,
@@ -21,7 +22,7 @@ from ..orm import (
     Submission,
     SubmissionStatus,
 )
-from ..schemas import Body
+from ..request_bodies import Body
 from .base import APIHandler, api
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,200}$")]

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...worker.archives import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
-from .. import competitions
 from ..artifacts import new_storage_key
-from ..auth import Identity
+from ..auth.identity import Identity
+from ..competitions import authoring as competitions
 from ..errors import BundleError, PodiumError, ValidationFailed
 from ..orm import Artifact, ArtifactKind, ArtifactState, Competition
-from ..schemas import CompetitionIn, parse
+from ..request_bodies import CompetitionIn, parse
 from ..storage.base import Storage
 from . import codabench, codalab
 from .plan import YAML, Plan

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from ..schemas import naive_utc
+from ..request_bodies import naive_utc
 
 YAML = "competition.yaml"
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tornado.web import Finish, HTTPError, RequestHandler
 
-from ..auth import Identity
+from ..auth.identity import Identity
 from ..errors import NotAuthenticated, PodiumError
 from .content import render_page_content
 from .security import PAGE_HEADERS, UnsafeRedirect, check_form_token, form_token, safe_next_path

@@ -32,7 +32,7 @@ from tornado.web import HTTPError, RequestHandler
 
 if TYPE_CHECKING:
     from ..app import PodiumService
-    from ..hubclient import HubClient
+    from ..auth.hubclient import HubClient
 
 log = logging.getLogger("podium.hub")
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import jobs
-from . import submissions as subs
-from .clock import utcnow
-from .orm import LeaderboardEntry, Phase, Submission, SubmissionFile, SubmissionStatus
+from ..clock import utcnow
+from ..compute import attempts as jobs
+from ..orm import LeaderboardEntry, Phase, Submission, SubmissionFile, SubmissionStatus
+from ..submissions import lifecycle as subs
 
 
 def migrate_due_phases(session: Session, now: datetime | None = None) -> list[Submission]:

@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import artifacts, facts
-from .clock import next_utc_midnight, start_of_utc_day, utcnow
-from .errors import (
+from .. import artifacts
+from ..auth.permissions import CompetitionRoles
+from ..clock import next_utc_midnight, start_of_utc_day, utcnow
+from ..errors import (
     InvalidTransition,
     PermissionDenied,
     PhaseClosed,
@@ -30,7 +31,7 @@ from .errors import (
     SubmissionError,
     ValidationFailed,
 )
-from .orm import (
+from ..orm import (
     TERMINAL_STATUSES,
     ArtifactKind,
     FailureKind,
@@ -40,9 +41,9 @@ from .orm import (
     SubmissionFile,
     SubmissionStatus,
 )
-from .permissions import CompetitionRoles
-from .schemas import SubmissionIn
-from .storage.base import Storage
+from ..request_bodies import SubmissionIn
+from ..storage.base import Storage
+from . import fact_sheets as facts
 
 S = SubmissionStatus
 ALLOWED = {
@@ -97,7 +98,7 @@ class Quota:
         return min(values) if values else None
 
     def as_json(self) -> dict:
-        from .clock import isoformat
+        from ..clock import isoformat
 
         return {
             "used_today": self.used_today,
@@ -352,7 +353,7 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
 
 def finish(session: Session, submission: Submission, scores: dict[str, float]) -> None:
     """Record the scores of a scored submission, mark it finished and re-rank its phase."""
-    from . import leaderboard_store
+    from ..leaderboards import store as leaderboard_store
 
     leaderboard_store.record_scores(session, submission, scores, complete=submission.parent_id is None)
     if submission.status in (S.submitted, S.running):

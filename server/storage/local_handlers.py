@@ -12,8 +12,8 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
-from ..storage.base import ObjectTooLarge, StorageError, validate_key
-from ..storage.local import CHUNK, AtomicWriter, LocalStorage
+from .base import ObjectTooLarge, StorageError, validate_key
+from .local import CHUNK, AtomicWriter, LocalStorage
 
 # An upload link signed without max_size still gets a cap.
 DEFAULT_MAX_PUT = 1024 * 1024 * 1024

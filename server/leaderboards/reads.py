@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 
-from .auth import Identity
-from .db import ReadConnections
-from .leaderboard_store import page_identity
-from .orm import Competition, Leaderboard, Organizer, Participant, Phase
-from .permissions import standing
+from ..auth.identity import Identity
+from ..auth.permissions import standing
+from ..db import ReadConnections
+from ..orm import Competition, Leaderboard, Organizer, Participant, Phase
+from .store import page_identity
 
 _ACCESS = (
     select(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ValidationFailed
+from ..errors import ValidationFailed
 
 
 def validate_answers(questions: dict[str, dict[str, Any]], answers: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import Conflict, NotFound, PermissionDenied
-from .orm import Competition, Organizer, Participant, ParticipantStatus, RegistrationMode
-from .permissions import CompetitionRoles
+from ..auth.permissions import CompetitionRoles
+from ..errors import Conflict, NotFound, PermissionDenied
+from ..orm import Competition, Organizer, Participant, ParticipantStatus, RegistrationMode
 
 
 def register(session: Session, roles: CompetitionRoles) -> Participant | None:

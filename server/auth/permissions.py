@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .auth import Identity
-from .errors import NotFound, PermissionDenied
-from .orm import (
+from ..errors import NotFound, PermissionDenied
+from ..orm import (
     Competition,
     LeaderboardVisibility,
     Organizer,
@@ -25,6 +24,7 @@ from .orm import (
     Phase,
     RegistrationMode,
 )
+from .identity import Identity
 
 
 def can_create_competitions(identity: Identity, creator_group: str) -> bool:
@@ -35,7 +35,7 @@ def can_create_competitions(identity: Identity, creator_group: str) -> bool:
 class Standing:
     """What the database and the hub say about one user in one competition, and the rules that
     follow from it: the one definition of who manages, views and may read a leaderboard, shared
-    by the ORM path (``CompetitionRoles``) and the leaderboard's fast path (``leaderboard_access``)."""
+    by the ORM path (``CompetitionRoles``) and the leaderboard's fast path (``leaderboards.reads``)."""
 
     is_organizer: bool
     participant_status: ParticipantStatus | None

@@ -23,9 +23,18 @@ from typing import Any
 from sqlalchemy import Engine, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import facts
-from .errors import Conflict, ValidationFailed
-from .leaderboard import (
+from ..errors import Conflict, ValidationFailed
+from ..orm import (
+    Leaderboard,
+    LeaderboardEntry,
+    Phase,
+    Score,
+    Submission,
+    SubmissionRule,
+    SubmissionStatus,
+)
+from ..submissions import fact_sheets as facts
+from .ranking import (
     ColumnSpec,
     EntryChanges,
     RankedEntry,
@@ -36,15 +45,6 @@ from .leaderboard import (
     format_value,
     owners_rank_apart,
     rerank_owner,
-)
-from .orm import (
-    Leaderboard,
-    LeaderboardEntry,
-    Phase,
-    Score,
-    Submission,
-    SubmissionRule,
-    SubmissionStatus,
 )
 
 
@@ -288,7 +288,7 @@ def page_identity(
     """The part of a page's cache key that the stored ranking's version does not cover: the
     database, the phase's rule and leaderboard (id, key, title), and the competition's last
     change (its fact sheet's leaderboard questions become columns). Built the same way from ORM
-    objects here and from the fast path's row (``leaderboard_access``)."""
+    objects here and from the fast path's row (``leaderboards.reads``)."""
     return (engine.url, phase_id, version, rule, leaderboard, competition_updated_at)
 
 

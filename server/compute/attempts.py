@@ -19,10 +19,9 @@ from sqlalchemy import and_, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import submissions as subs
-from .clock import utcnow
-from .errors import Conflict, NotFound, ValidationFailed
-from .orm import (
+from ..clock import utcnow
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..orm import (
     TERMINAL_STATUSES,
     Artifact,
     ArtifactKind,
@@ -44,8 +43,9 @@ from .orm import (
     Task,
     Worker,
 )
+from ..storage.base import Storage
+from ..submissions import lifecycle as subs
 from .queues import DEFAULT_QUEUE, touch_worker
-from .storage.base import Storage
 
 S = SubmissionStatus
 OUTPUT_ROLES = {

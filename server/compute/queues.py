@@ -11,9 +11,9 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
-from .errors import Conflict, NotAuthenticated, NotFound
-from .orm import ComputeQueue, Worker
+from ..clock import utcnow
+from ..errors import Conflict, NotAuthenticated, NotFound
+from ..orm import ComputeQueue, Worker
 
 DEFAULT_QUEUE = "default"
 

@@ -23,8 +23,8 @@ from celery import Celery
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from ..worker.protocol import TASK_NAME, celery_queue
-from . import jobs
+from ...worker.protocol import TASK_NAME, celery_queue
+from . import attempts as jobs
 
 log = logging.getLogger("podium.dispatch")
 

@@ -9,18 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .clock import isoformat, utcnow
-from .orm import (
-    Artifact,
-    Competition,
-    Leaderboard,
-    Page,
-    Participant,
-    Phase,
-    Submission,
-    Task,
-)
-from .permissions import CompetitionRoles
+from ..auth.permissions import CompetitionRoles
+from ..clock import isoformat, utcnow
+from ..orm import Artifact, Competition, Leaderboard, Page, Participant, Phase, Submission, Task
 
 
 def phase_status(phase: Phase, now: datetime | None = None) -> str:

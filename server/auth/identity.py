@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from .errors import NotAuthenticated, PermissionDenied
+from ..errors import NotAuthenticated, PermissionDenied
 from .hubclient import grants
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import artifacts
-from .auth import Identity
-from .clock import utcnow
-from .errors import Conflict, NotFound, ValidationFailed
-from .orm import (
+from .. import artifacts
+from ..auth.identity import Identity
+from ..clock import utcnow
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..orm import (
     ArtifactKind,
     Competition,
     ComputeQueue,
@@ -32,7 +32,7 @@ from .orm import (
     SubmissionRule,
     Task,
 )
-from .schemas import (
+from ..request_bodies import (
     CompetitionIn,
     CompetitionUpdate,
     LeaderboardIn,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import competitions as domain
-from ..apimodels import page_model
-from ..schemas import PageIn, PageUpdate
+from ..competitions import authoring as domain
+from ..request_bodies import PageIn, PageUpdate
+from .answers import page_model
 from .base import APIHandler, api
 
 

@@ -1,0 +1,1 @@
+"""Compute: attempts and their leases (``attempts``), publishing to the broker (``dispatch``), queues and worker tokens (``queues``)."""

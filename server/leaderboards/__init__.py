@@ -1,0 +1,1 @@
+"""Leaderboards: ranking as pure functions (``ranking``), kept in the database (``store``), read fast (``reads``)."""
