@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh machine: installs what it needs, starts what is missing.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k quota).
+#   scripts/test.sh            every tier: unit, service (real hub, PostgreSQL, RabbitMQ), e2e (Docker, browsers)
+#   scripts/test.sh --quick    ruff and tests/unit only: no hub, no Docker, no browser (a minute or two)
+# Other arguments go to pytest (e.g. scripts/test.sh -k quota, scripts/test.sh tests/service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+if [ "${1:-}" = "--quick" ]; then
+    quick=1
+    shift
+fi
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
+mkdir -p test-artifacts
+.venv/bin/ruff check server worker widgets hub_extension tests bench
+if [ "$quick" = 1 ]; then
+    exec .venv/bin/python -m pytest -p no:cacheprovider -ra tests/unit "$@"
+fi
 bash scripts/ensure-docker.sh
 bash scripts/ensure-chromium.sh
 .venv/bin/podium images build
-mkdir -p test-artifacts
-.venv/bin/ruff check server worker widgets hub_extension tests
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-from hubharness import HubHarness
+from helpers.hub_harness import HubHarness
 from podium.server import clock as podium_clock
 from podium.server import db
 from podium.worker.images import build_all

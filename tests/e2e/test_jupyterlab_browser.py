@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import PASSWORD, chromium, screenshot
 from conftest import ROOT
+from helpers.web_session import PASSWORD, chromium, screenshot
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_widgets_participant import THREE_RIGHT, iris_competition
 

@@ -10,8 +10,8 @@ organizer views.
 from __future__ import annotations
 
 import pytest
-from browser import WebSession, create_queue, form_xsrf, make, play_worker
 from conftest import competition_body, submit, upload_dataset
+from helpers.web_session import WebSession, create_queue, form_xsrf, make, play_worker
 
 HOSTILE_MARKDOWN = """# Welcome
 

@@ -11,11 +11,11 @@ import time
 import uuid
 from datetime import timedelta
 
-import bundles
 import pytest
 import requests
 import sqlalchemy as sa
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
+from helpers import programs
 from podium.server.clock import utcnow
 from podium.server.orm import Attempt, Score, Submission
 from podium.worker.protocol import TASK_NAME, celery_queue
@@ -25,7 +25,7 @@ def make_competition(api, organizer, users, *, image: str, scoring: bytes, inges
                      input_data: bytes | None = None, time_limit: int = 60):
     task = {"key": "main", "name": "Main",
             "scoring_program": upload_dataset(api, organizer, "scoring_program", "scoring.zip", scoring),
-            "reference_data": upload_dataset(api, organizer, "reference_data", "ref.zip", bundles.REFERENCE)}
+            "reference_data": upload_dataset(api, organizer, "reference_data", "ref.zip", programs.REFERENCE)}
     if ingestion is not None:
         task["ingestion_program"] = upload_dataset(api, organizer, "ingestion_program", "ingestion.zip", ingestion)
     if input_data is not None:
@@ -41,23 +41,23 @@ def make_competition(api, organizer, users, *, image: str, scoring: bytes, inges
 
 @pytest.fixture(scope="module")
 def codalab(api, creator, users, service):
-    return make_competition(api, creator, users, image="codalab/codalab-legacy:py37", scoring=bundles.CODALAB_SCORING)
+    return make_competition(api, creator, users, image="codalab/codalab-legacy:py37", scoring=programs.CODALAB_SCORING)
 
 
 @pytest.fixture(scope="module")
 def codabench(api, creator, users, service):
-    return make_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING,
-                            ingestion=bundles.V2_INGESTION, input_data=bundles.INPUT_DATA, time_limit=8)
+    return make_competition(api, creator, users, image="python:3", scoring=programs.V2_SCORING,
+                            ingestion=programs.V2_INGESTION, input_data=programs.INPUT_DATA, time_limit=8)
 
 
 @pytest.fixture(scope="module")
 def codabench_results(api, creator, users, service):
-    return make_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING)
+    return make_competition(api, creator, users, image="python:3", scoring=programs.V2_SCORING)
 
 
 def test_codalab_v15_result_submission(api, worker, codalab, creator) -> None:
     phase_id, user = codalab
-    sid = submit(api, user, phase_id, bundles.result_submission("a\nb\nc\nx\n"))
+    sid = submit(api, user, phase_id, programs.result_submission("a\nb\nc\nx\n"))
     sub = wait_for(api, user, sid)
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"] == {"accuracy": 0.75, "runtime": 1.5}
@@ -71,13 +71,13 @@ def test_codalab_v15_result_submission(api, worker, codalab, creator) -> None:
 
 def test_codabench_v2_code_and_result_submissions(api, worker, codabench, codabench_results) -> None:
     phase_id, user = codabench
-    sid = submit(api, user, phase_id, bundles.GOOD_MODEL)
+    sid = submit(api, user, phase_id, programs.GOOD_MODEL)
     sub = wait_for(api, user, sid)
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"] == {"accuracy": 0.75, "runtime": 2.0}
     assert [a["step"] for a in sub["attempts"]] == ["predict", "score"]
     results_phase, results_user = codabench_results
-    sid = submit(api, results_user, results_phase, bundles.result_submission("a\nb\nc\nd\n"))
+    sid = submit(api, results_user, results_phase, programs.result_submission("a\nb\nc\nd\n"))
     sub = wait_for(api, results_user, sid)
     assert sub["status"] == "finished" and sub["scores"]["accuracy"] == 1.0, sub
     assert [a["step"] for a in sub["attempts"]] == ["score"]
@@ -109,7 +109,7 @@ HOSTILE = {
 def test_hostile_submission_fails_with_its_reason(api, worker, codabench, case) -> None:
     phase_id, user = codabench
     code, expected = HOSTILE[case]
-    sid = submit(api, user, phase_id, bundles.code_submission(code))
+    sid = submit(api, user, phase_id, programs.code_submission(code))
     sub = wait_for(api, user, sid)
     assert sub["status"] == "failed", sub
     reason = sub["failure_reason"]
@@ -117,16 +117,16 @@ def test_hostile_submission_fails_with_its_reason(api, worker, codabench, case) 
         assert "exited with code" in reason or "Time limit exceeded" in reason, reason
     else:
         assert expected in reason, reason
-    assert bundles.SECRET not in reason and bundles.SECRET not in (sub.get("log_tail") or "")
+    assert programs.SECRET not in reason and programs.SECRET not in (sub.get("log_tail") or "")
     assert "LEAK" not in (sub.get("log_tail") or "")
     # the same worker serves the next job
-    good = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL))
+    good = wait_for(api, user, submit(api, user, phase_id, programs.GOOD_MODEL))
     assert good["status"] == "finished", good
 
 
 def test_missing_scores_fail_clearly(api, worker, codabench_results) -> None:
     phase_id, user = codabench_results
-    data = bundles.make_zip({"noscore": "1"})
+    data = programs.make_zip({"noscore": "1"})
     sub = wait_for(api, user, submit(api, user, phase_id, data))
     assert sub["status"] == "failed"
     assert sub["failure_reason"] == ("No scores: the scoring program wrote no scores.json or scores.txt.")
@@ -134,7 +134,7 @@ def test_missing_scores_fail_clearly(api, worker, codabench_results) -> None:
 
 def test_cancel_stops_a_running_container(api, worker, codabench) -> None:
     phase_id, user = codabench
-    sid = submit(api, user, phase_id, bundles.code_submission("import time\ndef predict(x):\n    time.sleep(7)\n"))
+    sid = submit(api, user, phase_id, programs.code_submission("import time\ndef predict(x):\n    time.sleep(7)\n"))
     wait_for(api, user, sid, statuses={"running"})
     api(user, "POST", f"/submissions/{sid}/cancel", expect=200)
     prefix = f"podium-{worker.name}-a"
@@ -154,7 +154,7 @@ def test_cancel_stops_a_running_container(api, worker, codabench) -> None:
         time.sleep(0.3)
     assert sub["status"] == "cancelled" and sub["failure_reason"] == "Cancelled by the participant."
     assert [a["state"] for a in sub["attempts"]] == ["cancelled"]
-    good = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL))
+    good = wait_for(api, user, submit(api, user, phase_id, programs.GOOD_MODEL))
     assert good["status"] == "finished"
 
 
@@ -168,7 +168,7 @@ def one_result(service, sid: int) -> tuple[int, list[str]]:
 
 def test_same_message_delivered_twice_scores_once(api, worker, codabench_results, service) -> None:
     phase_id, user = codabench_results
-    sid = submit(api, user, phase_id, bundles.result_submission("a\nb\nc\nd\n"))
+    sid = submit(api, user, phase_id, programs.result_submission("a\nb\nc\nd\n"))
     with service.app.session_factory() as session:
         attempt = session.scalar(sa.select(Attempt).where(Attempt.submission_id == sid))
         args = [sid, attempt.step.value, attempt.id]
@@ -183,7 +183,7 @@ def test_same_message_delivered_twice_scores_once(api, worker, codabench_results
 
 def test_worker_killed_mid_run_is_retried_without_cost(api, worker, codabench, service) -> None:
     phase_id, user = codabench
-    slow = bundles.code_submission("import time\ntime.sleep(4)\ndef predict(x):\n"
+    slow = programs.code_submission("import time\ntime.sleep(4)\ndef predict(x):\n"
                                    "    return {'1': 'a', '2': 'b', '3': 'c', '4': 'd'}[x]\n")
     sid = submit(api, user, phase_id, slow)
     wait_for(api, user, sid, statuses={"running"})
@@ -199,7 +199,7 @@ def test_worker_killed_mid_run_is_retried_without_cost(api, worker, codabench, s
 
 def test_broker_restart_mid_run(api, worker, codabench, service) -> None:
     phase_id, user = codabench
-    slow = bundles.code_submission("import time\ntime.sleep(3)\ndef predict(x):\n    return 'a'\n")
+    slow = programs.code_submission("import time\ntime.sleep(3)\ndef predict(x):\n    return 'a'\n")
     sid = submit(api, user, phase_id, slow)
     wait_for(api, user, sid, statuses={"running", "scoring"})
     subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True)
@@ -207,7 +207,7 @@ def test_broker_restart_mid_run(api, worker, codabench, service) -> None:
     subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True)
     sub = wait_for(api, user, sid, timeout=180)
     assert sub["status"] == "finished", sub["failure_reason"]
-    after = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL), timeout=180)
+    after = wait_for(api, user, submit(api, user, phase_id, programs.GOOD_MODEL), timeout=180)
     assert after["status"] == "finished", after
     for submission in (sid, after["id"]):
         scores, _ = one_result(service, submission)
@@ -224,10 +224,10 @@ def test_nothing_stays_running(service, worker) -> None:
 def test_multi_task_phase_runs_a_child_per_task(api, worker, creator, users, service) -> None:
     tasks = [
         {"key": "t1", "name": "Task 1",
-         "scoring_program": upload_dataset(api, creator, "scoring_program", "s1.zip", bundles.V2_SCORING),
-         "reference_data": upload_dataset(api, creator, "reference_data", "r1.zip", bundles.REFERENCE)},
+         "scoring_program": upload_dataset(api, creator, "scoring_program", "s1.zip", programs.V2_SCORING),
+         "reference_data": upload_dataset(api, creator, "reference_data", "r1.zip", programs.REFERENCE)},
         {"key": "t2", "name": "Task 2",
-         "scoring_program": upload_dataset(api, creator, "scoring_program", "s2.zip", bundles.F1_SCORING)},
+         "scoring_program": upload_dataset(api, creator, "scoring_program", "s2.zip", programs.F1_SCORING)},
     ]
     board = {"key": "main", "title": "Results", "columns": [
         {"key": "accuracy"}, {"key": "runtime", "sorting": "asc"}, {"key": "f1"}]}
@@ -237,7 +237,7 @@ def test_multi_task_phase_runs_a_child_per_task(api, worker, creator, users, ser
     api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
     user = users.make("multi")
     api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
-    sid = submit(api, user, comp["phases"][0]["id"], bundles.result_submission("a\nb\nx\nx\n"))
+    sid = submit(api, user, comp["phases"][0]["id"], programs.result_submission("a\nb\nx\nx\n"))
     sub = wait_for(api, user, sid)
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"] == {"accuracy": 0.5, "runtime": 2.0, "f1": 0.5}
@@ -257,12 +257,12 @@ def test_multi_task_phase_runs_a_child_per_task(api, worker, creator, users, ser
 
 
 def test_ingestion_during_scoring_shares_a_directory(api, worker, creator, users) -> None:
-    phase_id, user = make_competition(api, creator, users, image="python:3", scoring=bundles.SHARED_SCORING,
-                                      ingestion=bundles.SHARED_INGESTION, input_data=bundles.INPUT_DATA)
+    phase_id, user = make_competition(api, creator, users, image="python:3", scoring=programs.SHARED_SCORING,
+                                      ingestion=programs.SHARED_INGESTION, input_data=programs.INPUT_DATA)
     with_flag = api(creator, "GET", f"/phases/{phase_id}", expect=200).json()
     task_id = api(creator, "GET", f"/competitions/{with_flag['competition']}", expect=200).json()["tasks"][0]["id"]
     api(creator, "PATCH", f"/tasks/{task_id}", json={"ingestion_only_during_scoring": True}, expect=200)
-    sub = wait_for(api, user, submit(api, user, phase_id, bundles.GOOD_MODEL))
+    sub = wait_for(api, user, submit(api, user, phase_id, programs.GOOD_MODEL))
     if sub["status"] != "finished":
         files = api(creator, "GET", f"/submissions/{sub['id']}/outputs", expect=200).json()["files"]
         logs = [requests.get(f["download_url"], timeout=10).text for f in files if f["role"].endswith("log")]
@@ -273,8 +273,8 @@ def test_ingestion_during_scoring_shares_a_directory(api, worker, creator, users
 
 def test_legacy_code_submission_without_ingestion_program(api, worker, creator, users) -> None:
     phase_id, user = make_competition(api, creator, users, image="codalab/codalab-legacy:py37",
-                                      scoring=bundles.CODALAB_SCORING, input_data=bundles.INPUT_DATA)
-    sub = wait_for(api, user, submit(api, user, phase_id, bundles.LEGACY_CODE_SUBMISSION))
+                                      scoring=programs.CODALAB_SCORING, input_data=programs.INPUT_DATA)
+    sub = wait_for(api, user, submit(api, user, phase_id, programs.LEGACY_CODE_SUBMISSION))
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"]["accuracy"] == 1.0
 
@@ -299,11 +299,11 @@ def test_unclaimed_attempts_fail_as_platform_failures_without_cost(api, creator,
         queues.create_queue(session, f"nobody-{uuid.uuid4().hex[:6]}", None)
         session.commit()
         name = session.scalars(sa.select(queues.ComputeQueue.name).order_by(queues.ComputeQueue.id.desc())).first()
-    phase_id, user = make_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING)
+    phase_id, user = make_competition(api, creator, users, image="python:3", scoring=programs.V2_SCORING)
     comp_id = api(creator, "GET", f"/phases/{phase_id}", expect=200).json()["competition"]
     api(creator, "PATCH", f"/competitions/{comp_id}", json={"queue": name}, expect=200)
     api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 1}, expect=200)
-    sid = submit(api, user, phase_id, bundles.result_submission("a\n"))
+    sid = submit(api, user, phase_id, programs.result_submission("a\n"))
     service.app.dispatcher.publish_pending()
     start = utcnow()
     for step in range(1, 5):
@@ -314,4 +314,4 @@ def test_unclaimed_attempts_fail_as_platform_failures_without_cost(api, creator,
     assert sub["status"] == "failed" and "No compute worker took this submission" in sub["failure_reason"]
     assert sub["counts_toward_quota"] is False
     clock.reset()
-    submit(api, user, phase_id, bundles.result_submission("b\n"))  # the daily quota of 1 is still free
+    submit(api, user, phase_id, programs.result_submission("b\n"))  # the daily quota of 1 is still free

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import browser_login, chromium, create_queue, make, play_worker, screenshot
 from conftest import submit
+from helpers.web_session import browser_login, chromium, create_queue, make, play_worker, screenshot
 
 SCRIPTED_MARKDOWN = """# Welcome to the challenge
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 import uuid
 
-import bundles
 import pytest
 import requests
+from helpers import programs
 from podium.widgets import AdminDashboard, PodiumClient
 from podium.widgets.admin import worker_command
 from podium.widgets.client import PermissionDenied
@@ -32,7 +32,7 @@ def test_queues_show_the_worker_and_recent_failures(api, admin, creator, users, 
     participant = users.make("failing")
     client = PodiumClient(service.url, participant.token)
     client.register(comp["slug"])
-    failed = client.wait(client.submit(comp["phases"][0]["id"], bundles.make_zip({"notes.txt": "x"}))["id"],
+    failed = client.wait(client.submit(comp["phases"][0]["id"], programs.make_zip({"notes.txt": "x"}))["id"],
                          timeout=180)
     assert failed["status"] == "failed"
 

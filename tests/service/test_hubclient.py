@@ -217,7 +217,7 @@ def test_the_service_imports_neither_jupyterhub_nor_alembic() -> None:
 def test_two_logins_started_in_one_browser_each_find_their_state(hub, service, users) -> None:
     """A second page opened before the first login finished gets a state cookie of its own; the
     login that finishes comes back to its own page and clears both."""
-    from browser import PASSWORD, form_xsrf
+    from helpers.web_session import PASSWORD, form_xsrf
 
     user = users.make("hc")
     base = hub.public_url + hub.service_prefix

@@ -6,7 +6,7 @@ import io
 import textwrap
 import zipfile
 
-import bundles
+from helpers import programs
 
 CODALAB_V15_YAML = textwrap.dedent("""
     title: Legacy Letters
@@ -73,8 +73,8 @@ def _with_junk(top_folder: str) -> bytes:
             "overview.html": "<h1>Legacy Letters</h1>",
             "evaluation.html": "<p>Accuracy</p>",
             "terms.html": "<p>Be nice.</p>",
-            "scoring_program.zip": bundles.CODALAB_SCORING,
-            "reference_data.zip": bundles.REFERENCE,
+            "scoring_program.zip": programs.CODALAB_SCORING,
+            "reference_data.zip": programs.REFERENCE,
         }.items():
             zf.writestr(top_folder + name, content)
         zf.writestr("__MACOSX/._competition.yaml", b"junk")
@@ -106,7 +106,7 @@ def codabench_v2(yaml_text: str | None = None, extra: dict[str, str | bytes] | N
                                      "terms.md": "Play fair."}
     for name, content in V2_SCORER_WITH_DETAILS.items():
         files[f"scoring_program/{name}"] = content
-    for name, content in _unzip(bundles.V2_INGESTION).items():
+    for name, content in _unzip(programs.V2_INGESTION).items():
         files[f"ingestion_program/{name}"] = content
     files["input_data/test.txt"] = "1\n2\n3\n4\n"
     files["reference_data/truth.txt"] = "a\nb\nc\nd\n"

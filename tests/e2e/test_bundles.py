@@ -11,11 +11,11 @@ import time
 import zipfile
 from pathlib import Path
 
-import bundle_builders as bb
-import bundles
 import pytest
 import sqlalchemy as sa
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
+from helpers import competition_bundles as bb
+from helpers import programs
 from podium.server.auth.identity import Identity
 from podium.server.bundles.exporter import export_bundle
 from podium.server.bundles.importer import import_bundle
@@ -62,8 +62,8 @@ def test_codalab_v15_bundle(api, creator, users, worker) -> None:
         "key": "runtime", "title": "Runtime", "index": 2, "sorting": "asc", "precision": None, "hidden": False,
         "computation": None, "computation_keys": []}
     ann, bob = join(api, creator, users, comp["slug"], "ann", "bob")
-    a = wait_for(api, ann, submit(api, ann, dev["id"], bundles.result_submission("a\nb\nc\nx\n")))
-    b = wait_for(api, bob, submit(api, bob, dev["id"], bundles.result_submission("a\nb\nc\nd\n")))
+    a = wait_for(api, ann, submit(api, ann, dev["id"], programs.result_submission("a\nb\nc\nx\n")))
+    b = wait_for(api, bob, submit(api, bob, dev["id"], programs.result_submission("a\nb\nc\nd\n")))
     assert (a["scores"], b["scores"]) == ({"accuracy": 0.75, "runtime": 1.5}, {"accuracy": 1.0, "runtime": 1.5})
     board = api(ann, "GET", f"/phases/{dev['id']}/leaderboard", expect=200).json()
     assert [(e["owner"], e["display"]["accuracy"]) for e in board["entries"]] == [(bob.name, "1.000"), (ann.name, "0.750")]
@@ -83,7 +83,7 @@ def test_codabench_v2_bundle(api, creator, users, worker) -> None:
     datasets = api(creator, "GET", f"/competitions/{comp['slug']}/datasets", expect=200).json()["datasets"]
     assert "solution" in {d["kind"] for d in datasets}
     (cat,) = join(api, creator, users, comp["slug"], "cat")
-    sub = wait_for(api, cat, submit(api, cat, phase["id"], bundles.GOOD_MODEL))
+    sub = wait_for(api, cat, submit(api, cat, phase["id"], programs.GOOD_MODEL))
     assert sub["scores"] == {"accuracy": 0.75, "runtime": 2.0}, sub["failure_reason"]
     board = api(cat, "GET", f"/phases/{phase['id']}/leaderboard", expect=200).json()
     assert board["entries"][0]["scores"] == {"accuracy": 0.75, "runtime": 2.0, "mean": 1.375}
@@ -101,13 +101,13 @@ MULTI_TASK = bb.CODABENCH_V2_YAML.replace(
 
 
 def test_multi_task_bundle(api, creator, users, worker) -> None:
-    f1 = {f"f1_program/{name}": content for name, content in bb._unzip(bundles.F1_SCORING).items()}
+    f1 = {f"f1_program/{name}": content for name, content in bb._unzip(programs.F1_SCORING).items()}
     status = import_via_api(api, creator, bb.codabench_v2(MULTI_TASK, f1), slug=unique_slug("multi"))
     assert status["status"] == "succeeded", status["errors"]
     comp = api(creator, "GET", f"/competitions/{status['competition_slug']}", expect=200).json()
     assert comp["phases"][0]["tasks"] == ["task-0", "task-1"]
     (dan,) = join(api, creator, users, comp["slug"], "dan")
-    sub = wait_for(api, dan, submit(api, dan, comp["phases"][0]["id"], bundles.GOOD_MODEL))
+    sub = wait_for(api, dan, submit(api, dan, comp["phases"][0]["id"], programs.GOOD_MODEL))
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"] == {"accuracy": 0.75, "runtime": 2.0, "f1": 0.5}
 
@@ -120,13 +120,13 @@ assert V18_YAML.count("end_date") == 2
 
 def test_codalab_v18_parallel_phases(api, creator, users, worker) -> None:
     data = bb.zip_files({"competition.yaml": V18_YAML, "overview.html": "o", "evaluation.html": "e", "terms.html": "t",
-                         "scoring_program.zip": bundles.CODALAB_SCORING, "reference_data.zip": bundles.REFERENCE})
+                         "scoring_program.zip": programs.CODALAB_SCORING, "reference_data.zip": programs.REFERENCE})
     status = import_via_api(api, creator, data, slug=unique_slug("v18"))
     assert status["status"] == "succeeded", status["errors"]
     comp = api(creator, "GET", f"/competitions/{status['competition_slug']}", expect=200).json()
     assert [p["status"] for p in comp["phases"]] == ["current", "current"]
     (eve,) = join(api, creator, users, comp["slug"], "eve")
-    sub = wait_for(api, eve, submit(api, eve, comp["phases"][1]["id"], bundles.result_submission("a\nb\nx\nx\n")))
+    sub = wait_for(api, eve, submit(api, eve, comp["phases"][1]["id"], programs.result_submission("a\nb\nx\nx\n")))
     assert sub["scores"]["accuracy"] == 0.5, sub["failure_reason"]
 
 
@@ -246,9 +246,9 @@ def competition_snapshot(session, competition: Competition) -> dict:
 
 def test_export_then_import_gives_an_equal_competition(api, creator, service, tmp_path) -> None:
     """A competition authored through the API (as a notebook would) survives the round trip."""
-    scoring = upload_dataset(api, creator, "scoring_program", "s.zip", bundles.V2_SCORING)
-    reference = upload_dataset(api, creator, "reference_data", "r.zip", bundles.REFERENCE)
-    public = upload_dataset(api, creator, "public_data", "p.zip", bundles.INPUT_DATA)
+    scoring = upload_dataset(api, creator, "scoring_program", "s.zip", programs.V2_SCORING)
+    reference = upload_dataset(api, creator, "reference_data", "r.zip", programs.REFERENCE)
+    public = upload_dataset(api, creator, "public_data", "p.zip", programs.INPUT_DATA)
     body = competition_body(unique_slug("trip"), registration_mode="groups", participant_groups=["class-a"],
                             organizer_group="tas", terms="Be kind.", docker_image="python:3",
                             fact_sheet={"method": {"type": "text", "title": "Method", "is_required": True,

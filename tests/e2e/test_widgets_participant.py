@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
-import bundles
 import nbformat
 import pandas as pd
 import pytest
 from conftest import unique_slug, upload_dataset
+from helpers import programs
 from nbclient import NotebookClient
 from podium.hub.demo import REFERENCE, SCORING_PROGRAM, demo_competition
 from podium.widgets import Competition, PodiumClient
@@ -25,7 +25,7 @@ from podium.widgets.display import reset_time
 from test_pipeline import make_competition as code_competition
 
 TRAIN = "id,sepal_length,label\n1,5.1,setosa\n2,7.0,versicolor\n3,6.3,virginica\n"
-STARTING_KIT = bundles.make_zip({"README.md": "# Starting kit\nSubmit predictions.csv (id,label).\n"})
+STARTING_KIT = programs.make_zip({"README.md": "# Starting kit\nSubmit predictions.csv (id,label).\n"})
 PERFECT = "id,label\n1,setosa\n2,versicolor\n3,virginica\n4,virginica\n"  # accuracy 1.0
 THREE_RIGHT = "id,label\n1,setosa\n2,versicolor\n3,virginica\n4,setosa\n"  # accuracy 0.75
 
@@ -39,7 +39,7 @@ def iris_competition(api, organizer, **phase: object) -> dict:
     task["reference_data"] = upload_dataset(api, organizer, "reference_data", "reference.zip", REFERENCE)
     body["phases"][0].update(
         public_data=upload_dataset(api, organizer, "public_data", "public_data.zip",
-                                   bundles.make_zip({"train.csv": TRAIN})),
+                                   programs.make_zip({"train.csv": TRAIN})),
         starting_kit=upload_dataset(api, organizer, "starting_kit", "starting_kit.zip", STARTING_KIT),
         **phase,
     )
@@ -143,8 +143,8 @@ def test_failure_reads_as_a_sentence(participant: Competition, worker, tmp_path)
 
 def test_function_class_and_notebook_are_packaged_as_code_and_scored(api, creator, users, service, worker,
                                                                      tmp_path, monkeypatch) -> None:
-    phase_id, user = code_competition(api, creator, users, image="python:3", scoring=bundles.V2_SCORING,
-                                      ingestion=bundles.V2_INGESTION, input_data=bundles.INPUT_DATA)
+    phase_id, user = code_competition(api, creator, users, image="python:3", scoring=programs.V2_SCORING,
+                                      ingestion=programs.V2_INGESTION, input_data=programs.INPUT_DATA)
     client = client_for(service, user)
     comp = Competition(str(client.phase(phase_id)["competition"]), client, download_dir=tmp_path)
 
@@ -219,7 +219,7 @@ def _write(path: Path, text: str) -> Path:
 
 def test_packaging_forms(tmp_path) -> None:
     archive = tmp_path / "ready.zip"
-    archive.write_bytes(bundles.make_zip({"predictions.csv": PERFECT}))
+    archive.write_bytes(programs.make_zip({"predictions.csv": PERFECT}))
     assert pk.zip_path(archive) == archive.read_bytes()
     (tmp_path / "fake.zip").write_text("not a zip")
     with pytest.raises(pk.PackagingError, match="ends in .zip but is not a zip file"):

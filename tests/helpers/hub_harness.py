@@ -13,7 +13,7 @@ import jupyterhub
 import requests
 from podium.hub.launcher import HubError, HubProcess, pid_alive  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL_PROXY = ROOT / ".cache" / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
 ENSURE_NODE_TOOLS = ROOT / "scripts" / "ensure-node-tools.sh"
 

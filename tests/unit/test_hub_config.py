@@ -7,7 +7,7 @@ from pathlib import Path
 from podium.hub.service import access_scope, configure
 from traitlets.config import Config, PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(name: str, monkeypatch=None) -> Config:

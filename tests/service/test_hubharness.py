@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import jupyterhub
 import pytest
 import requests
-from hubharness import HubHarness, pid_alive
+from helpers.hub_harness import HubHarness, pid_alive
 from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed
 from podium.hub.launcher import HubError, HubProcess, free_port
 from tornado.web import HTTPError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-import bundles
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
+from helpers import programs
 from podium.server.clock import utcnow
 
 FACTS = {
@@ -21,8 +21,8 @@ def announce(data: bytes, **extra) -> dict:
 
 
 def test_fact_sheets_are_checked_stored_and_shown(api, creator, users, worker) -> None:
-    scoring = upload_dataset(api, creator, "scoring_program", "s.zip", bundles.V2_SCORING)
-    reference = upload_dataset(api, creator, "reference_data", "r.zip", bundles.REFERENCE)
+    scoring = upload_dataset(api, creator, "scoring_program", "s.zip", programs.V2_SCORING)
+    reference = upload_dataset(api, creator, "reference_data", "r.zip", programs.REFERENCE)
     body = competition_body(unique_slug("facts"), fact_sheet=FACTS, docker_image="python:3")
     body["tasks"][0].update(scoring_program=scoring, reference_data=reference)
     comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
@@ -30,7 +30,7 @@ def test_fact_sheets_are_checked_stored_and_shown(api, creator, users, worker) -
     user = users.make("facts")
     api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
     phase = comp["phases"][0]["id"]
-    data = bundles.result_submission("a\nb\nc\nd\n")
+    data = programs.result_submission("a\nb\nc\nd\n")
     r = api(user, "POST", f"/phases/{phase}/submissions",
             json=announce(data, fact_sheet={"team": "crowd", "extra_data": "yes", "colour": "red"}), expect=400)
     assert {e["location"]: e["message"] for e in r.json()["error"]["errors"]} == {
@@ -57,10 +57,10 @@ def test_fact_sheets_are_checked_stored_and_shown(api, creator, users, worker) -
 def test_auto_migration_reruns_the_leaderboard_on_the_new_tasks(api, creator, users, worker, service, clock) -> None:
     tasks = [
         {"key": "dev", "name": "Development task",
-         "scoring_program": upload_dataset(api, creator, "scoring_program", "s1.zip", bundles.V2_SCORING),
-         "reference_data": upload_dataset(api, creator, "reference_data", "r1.zip", bundles.REFERENCE)},
+         "scoring_program": upload_dataset(api, creator, "scoring_program", "s1.zip", programs.V2_SCORING),
+         "reference_data": upload_dataset(api, creator, "reference_data", "r1.zip", programs.REFERENCE)},
         {"key": "final", "name": "Final task",
-         "scoring_program": upload_dataset(api, creator, "scoring_program", "s2.zip", bundles.F1_SCORING)},
+         "scoring_program": upload_dataset(api, creator, "scoring_program", "s2.zip", programs.F1_SCORING)},
     ]
     start = utcnow().replace(microsecond=0) - timedelta(days=1)
     final_start = start + timedelta(days=2)
@@ -81,7 +81,7 @@ def test_auto_migration_reruns_the_leaderboard_on_the_new_tasks(api, creator, us
     people = [users.make(n) for n in ("mig-a", "mig-b")]
     for person, predictions in zip(people, ("a\nb\nc\nd\n", "a\nx\nx\nx\n"), strict=True):
         api(person, "POST", f"/competitions/{comp['id']}/register", expect=200)
-        assert wait_for(api, person, submit(api, person, dev["id"], bundles.result_submission(predictions)))["status"] == "finished"
+        assert wait_for(api, person, submit(api, person, dev["id"], programs.result_submission(predictions)))["status"] == "finished"
     clock.set(final_start + timedelta(minutes=1))
     assert [p["status"] for p in api(creator, "GET", f"/competitions/{comp['id']}/phases", expect=200).json()["phases"]] == [
         "previous", "current"]
