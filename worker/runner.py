@@ -29,7 +29,8 @@ import yaml
 
 from . import archives, layout, scores
 from .cache import DatasetCache
-from .client import LeaseLost, ProtocolError, ServiceClient
+from .client import ServiceClient
+from .errors import LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, Mount
 from .images import resolve_image
 
