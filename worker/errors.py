@@ -3,6 +3,8 @@
 ::
 
     WorkerError
+    ├── AttemptFailed ............. this attempt ends failed; ``kind`` says whose fault (participant | platform)
+    ├── Cancelled ................. the submission was cancelled while the attempt ran
     ├── ProtocolError ............. the service refused or could not be reached; ``status`` is the HTTP status if any
     │   ├── LeaseLost ............. another worker holds the attempt now, or it ended: stop working on it
     │   └── DownloadError ......... an input could not be fetched, or it does not match its checksum
@@ -14,7 +16,7 @@
     └── ImageBuildError ........... building a runtime image failed; says what to install
 
 The runner turns what a participant's or organizer's files cause (``ArchiveError``,
-``MetadataError``, ``ScoresError``, a program that fails) into its ``AttemptFailed`` with a message
+``MetadataError``, ``ScoresError``, a program that fails) into ``AttemptFailed`` with a message
 for that person; any other error in an attempt is the platform's fault, which never costs a
 participant quota. This module imports nothing, so every worker module (and the service, for
 ``ArchiveError``) may import it. A test (``tests/unit/test_error_trees.py``) checks that every
@@ -26,6 +28,19 @@ from __future__ import annotations
 
 class WorkerError(Exception):
     """Base of every error the worker raises on purpose."""
+
+
+class AttemptFailed(WorkerError):
+    """The attempt ends failed: ``kind`` is ``participant`` or ``platform`` (only the latter is
+    retried, and only if ``retryable``); ``reason`` is the message the participant reads."""
+
+    def __init__(self, kind: str, reason: str, retryable: bool = True, exit_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.retryable, self.exit_code = kind, reason, retryable, exit_code
+
+
+class Cancelled(WorkerError):
+    """The submission was cancelled while its attempt ran; the attempt stops and reports so."""
 
 
 class ProtocolError(WorkerError):
