@@ -18,7 +18,7 @@ from podium.server import errors as server_errors
 from podium.worker import errors as worker_errors
 
 _NAME = re.compile(r"[A-Z]\w*")
-_TREE_PREFIX = set(" │├└─")
+_TREE_DRAWING = " │├└─"  # what stands before a name: its depth is the drawing's width / 4
 
 
 def drawn_tree(docstring: str) -> dict[str, str | None]:
@@ -28,7 +28,7 @@ def drawn_tree(docstring: str) -> dict[str, str | None]:
     parents: dict[str, str | None] = {}
     stack: list[str] = []
     for line in textwrap.dedent("\n".join(block)).strip("\n").splitlines():
-        column = len(line) - len(line.lstrip("".join(_TREE_PREFIX)))
+        column = len(line) - len(line.lstrip(_TREE_DRAWING))
         name = _NAME.match(line, column)
         assert name is not None and column % 4 == 0, f"unreadable line in the error tree: {line!r}"
         depth = column // 4
