@@ -69,7 +69,8 @@ SCORING_PROGRAM = _zip({
 
 def start_worker(service_url: str, token: str, work_dir: Path, executor_choice: str = "auto") -> subprocess.Popen:
     """A compute worker: Docker when the engine answers, else the (unsafe) local executor."""
-    from podium.worker.executors.docker import DockerError, DockerExecutor
+    from podium.worker.errors import DockerError
+    from podium.worker.executors.docker import DockerExecutor
     from podium.worker.images import build_all
 
     try:

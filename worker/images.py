@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ImageBuildError
+
 PACKAGES = (
     "python3",
     "python-is-python3",
@@ -96,10 +98,6 @@ DEBIAN_SUITES = {
     "stable", "oldstable", "testing", "unstable", "sid",
     "buster", "bullseye", "bookworm", "trixie", "forky",
 }  # fmt: skip
-
-
-class ImageBuildError(RuntimeError):
-    """Building a runtime image failed; the message says what to install or shows the tool's output."""
 
 
 def _normalize(name: str) -> str:

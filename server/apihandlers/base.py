@@ -22,7 +22,6 @@ from ..auth.permissions import CompetitionRoles, competition_roles
 from ..errors import NotAuthenticated, NotFound, PodiumError, ValidationFailed
 from ..orm import Competition, Phase, Submission, Task
 from ..request_bodies import Body, parse
-from ..storage.base import StorageError
 
 if TYPE_CHECKING:
     from ..app import PodiumService
@@ -155,8 +154,6 @@ class APIHandler(RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, PodiumError):
             body = exc.to_json()
-        elif isinstance(exc, StorageError):
-            body = {"status": status_code, "reason": type(exc).__name__, "message": str(exc)}
         elif isinstance(exc, HTTPError):
             body = {
                 "status": status_code,
@@ -181,10 +178,6 @@ class APIHandler(RequestHandler):
             if self._finished:
                 return
             self.send_error(e.status_code, exc_info=(type(e), e, e.__traceback__))
-            return
-        if isinstance(e, StorageError):
-            status = getattr(e, "status_code", 400)
-            self.send_error(status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
 

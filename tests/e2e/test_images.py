@@ -7,12 +7,12 @@ import time
 
 import pytest
 from podium.worker import images
+from podium.worker.errors import ImageBuildError
 from podium.worker.images import (
     DEFAULT_IMAGE,
     DEFAULT_IMAGE_ALIASES,
     LEGACY_IMAGE,
     RUNTIME_IMAGES,
-    ImageBuildError,
     build_image,
     engine_answers,
     resolve_image,
