@@ -154,8 +154,8 @@ def wait_for(url: str, timeout: float, hub: HubProcess) -> None:
     raise DemoError(f"The Podium service did not answer at {url}; hub log:\n{hub.log_tail()}")
 
 
-def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> dict[str, Any]:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def configure_hub(data_dir: Path, port: int) -> tuple[HubProcess, str]:
+    """The hub with Podium as its managed service (not started yet), and the demo queue's token."""
     service_port = free_port()
     hub = HubProcess(
         data_dir / "hub",
@@ -175,6 +175,79 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         "PODIUM_PUBLIC_URL": hub.public_url + hub.service_prefix,
         "PODIUM_QUEUE_TOKEN": queue_token,
     }
+    return hub, queue_token
+
+
+def create_demo_users(hub: HubProcess, service_url: str) -> tuple[PodiumClient, PodiumClient]:
+    """The demo users with their walk-through notebooks; API clients of the organizer and the participant."""
+    hub.create_user(ORGANIZER, groups=[hub.creator_group])
+    hub.create_user(PARTICIPANT)
+    hub.create_user(ADMIN, admin=True)
+    give_notebooks(hub.workdir / "homes")
+    organizer = PodiumClient(service_url, hub.token_for(ORGANIZER, note="podium up"))
+    participant = PodiumClient(service_url, hub.token_for(PARTICIPANT, note="podium up"))
+    return organizer, participant
+
+
+def ensure_competition(organizer: PodiumClient, slug: str) -> dict[str, Any]:
+    """The demo competition: the one from an earlier run, or created with its programs and published."""
+    try:
+        return organizer.competition(slug)
+    except NotFound:
+        body = demo_competition(slug)
+        task = body["tasks"][0]
+        task["scoring_program"] = organizer.upload_dataset(SCORING_PROGRAM, kind="scoring_program",
+                                                           name="scoring.zip")["id"]
+        task["reference_data"] = organizer.upload_dataset(REFERENCE, kind="reference_data",
+                                                          name="reference.zip")["id"]
+        competition = organizer.create_competition(body)
+        return organizer.publish(competition["id"])
+
+
+def print_welcome(hub: HubProcess, api_url: str, competition: dict[str, Any], phase: dict[str, Any],
+                  created: dict[str, Any], board: dict[str, Any], me: dict[str, Any]) -> None:
+    """What a new user needs: the URL, the logins, the demo submission, the quota and the leaderboard."""
+    print()
+    print(f"Podium is up: {hub.public_url}/hub/login  (API: {api_url}/)")
+    print(f"Logins (password '{DEMO_PASSWORD}'): {ORGANIZER} (creates competitions), "
+          f"{PARTICIPANT}, {ADMIN} (hub admin); each finds a walk-through notebook in JupyterLab")
+    print(f"Competition '{competition['title']}' ({competition['slug']}), phase '{phase['name']}' ({phase['status']})")
+    print(f"Submission {created['id']} by {PARTICIPANT}: {created['status']}"
+          + (f" with scores {created['scores']}" if created.get("scores") else "")
+          + (f" ({created['failure_reason']})" if created.get("failure_reason") else ""))
+    quota = me["competitions"][0]["phases"][0]["quota"] if me["competitions"] else {}
+    print(f"{PARTICIPANT}'s quota today: {quota.get('remaining_today')} left, resets {quota.get('resets_at')}")
+    print(f"Leaderboard ({board['total']} entries):")
+    for entry in board["entries"]:
+        print(f"  {entry['rank']:>3}  {entry['owner']:<20} {entry['display']}")
+    if not board["entries"]:
+        print("  (empty until a submission is scored)")
+
+
+def serve_until_stopped(hub: HubProcess) -> None:
+    """Wait for Ctrl-C (or SIGTERM), or for the hub to exit."""
+    print("\nServing; press Ctrl-C to stop.")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.is_set() and hub.process is not None and hub.process.poll() is None:
+        stop.wait(1)
+
+
+def stop_worker(worker: subprocess.Popen | None) -> None:
+    """Stop the demo worker's process group: SIGTERM, then SIGKILL after 20 s."""
+    if worker is not None and worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+
+
+def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> dict[str, Any]:
+    """Start everything, score one participant submission, show it, and serve (or stop) after."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    hub, queue_token = configure_hub(data_dir, port)
     worker = None
     print(f"==> starting JupyterHub on {hub.public_url} (log: {hub.log_path})")
     hub.start()
@@ -182,25 +255,9 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         service_url = hub.public_url + hub.service_prefix
         api_url = service_url + "api/v1"
         wait_for(api_url + "/", 60, hub)
-        hub.create_user(ORGANIZER, groups=[hub.creator_group])
-        hub.create_user(PARTICIPANT)
-        hub.create_user(ADMIN, admin=True)
-        give_notebooks(hub.workdir / "homes")
-        organizer = PodiumClient(service_url, hub.token_for(ORGANIZER, note="podium up"))
-        participant = PodiumClient(service_url, hub.token_for(PARTICIPANT, note="podium up"))
-
+        organizer, participant = create_demo_users(hub, service_url)
         slug = "iris-demo"
-        try:
-            competition = organizer.competition(slug)
-        except NotFound:
-            body = demo_competition(slug)
-            task = body["tasks"][0]
-            task["scoring_program"] = organizer.upload_dataset(SCORING_PROGRAM, kind="scoring_program",
-                                                               name="scoring.zip")["id"]
-            task["reference_data"] = organizer.upload_dataset(REFERENCE, kind="reference_data",
-                                                              name="reference.zip")["id"]
-            competition = organizer.create_competition(body)
-            competition = organizer.publish(competition["id"])
+        competition = ensure_competition(organizer, slug)
         phase = competition["phases"][0]
         participant.register(slug)
         created = participant.submit(phase["id"], sample_submission(), description="demo",
@@ -208,39 +265,13 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         worker = start_worker(service_url, queue_token, data_dir / "worker", executor)
         created = participant.wait(created["id"], timeout=600, interval=0.5)
         board = participant.leaderboard(phase["id"])
-        me = participant.me()
-
-        print()
-        print(f"Podium is up: {hub.public_url}/hub/login  (API: {api_url}/)")
-        print(f"Logins (password '{DEMO_PASSWORD}'): {ORGANIZER} (creates competitions), "
-              f"{PARTICIPANT}, {ADMIN} (hub admin); each finds a walk-through notebook in JupyterLab")
-        print(f"Competition '{competition['title']}' ({slug}), phase '{phase['name']}' ({phase['status']})")
-        print(f"Submission {created['id']} by {PARTICIPANT}: {created['status']}"
-              + (f" with scores {created['scores']}" if created.get("scores") else "")
-              + (f" ({created['failure_reason']})" if created.get("failure_reason") else ""))
-        quota = me["competitions"][0]["phases"][0]["quota"] if me["competitions"] else {}
-        print(f"{PARTICIPANT}'s quota today: {quota.get('remaining_today')} left, resets {quota.get('resets_at')}")
-        print(f"Leaderboard ({board['total']} entries):")
-        for entry in board["entries"]:
-            print(f"  {entry['rank']:>3}  {entry['owner']:<20} {entry['display']}")
-        if not board["entries"]:
-            print("  (empty until a submission is scored)")
+        print_welcome(hub, api_url, competition, phase, created, board, participant.me())
         if serve:
-            print("\nServing; press Ctrl-C to stop.")
-            stop = threading.Event()
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            while not stop.is_set() and hub.process is not None and hub.process.poll() is None:
-                stop.wait(1)
+            serve_until_stopped(hub)
         return {"competition": competition, "submission": created, "leaderboard": board}
     finally:
         print("==> stopping the worker, JupyterHub and the Podium service")
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+        stop_worker(worker)
         hub.stop()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plan import Plan, as_int, check_phase_dates, parse_when, slugify
+from .plan import Plan, as_int, check_phase_dates, read_when, slugify
 
 DEFAULTS = {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600}
 SUBMISSION_RULES = {
@@ -43,8 +43,30 @@ def _mapping(plan: Plan, item: Any, where: str) -> dict:
 
 
 def convert(source) -> Plan:
+    """A Codabench ``competition.yaml`` as Podium's competition body, with every problem found."""
     data = source.data
     plan = Plan()
+    body = _competition(plan, data, source)
+    body["pages"] = _pages(plan, data, source)
+    tasks, task_keys = _tasks(plan, data, source)
+    body["tasks"] = tasks
+    _check_solutions(plan, data, source, task_keys)
+    boards, rules = _leaderboards(plan, data)
+    body["leaderboards"] = boards
+    phases, labels = [], []
+    for i, phase in enumerate(_list(plan, data, "phases")):
+        phase = _mapping(plan, phase, f"phases[{i}]")
+        labels.append(f"phases[{i}]")
+        phases.append(_phase(plan, source, i, phase, task_keys, boards, rules))
+    check_phase_dates(plan, phases, labels, allow_parallel=bool(data.get("parallel_phases", False)))
+    body["phases"] = phases
+    _read_podium_keys(plan, data, body)
+    plan.body = body
+    return plan
+
+
+def _competition(plan: Plan, data: dict, source) -> dict[str, Any]:
+    """The competition's own fields (title, registration, image, terms, logo), before its parts."""
     title = data.get("title")
     if not title or not isinstance(title, str):
         plan.bad("title", "is required")
@@ -66,7 +88,11 @@ def convert(source) -> Plan:
         body["terms"] = text if text is not None else terms
     if data.get("image"):
         plan.logo = plan.files.get(plan.ref(data["image"], "logo", "image", "image", source) or "")
+    return body
 
+
+def _pages(plan: Plan, data: dict, source) -> list[dict[str, Any]]:
+    """The pages, each from its ``file`` in the bundle or its inline ``content``."""
     pages = []
     for i, page in enumerate(_list(plan, data, "pages")):
         page = _mapping(plan, page, f"pages[{i}]")
@@ -76,8 +102,11 @@ def convert(source) -> Plan:
             plan.bad(f"pages[{i}].file", f"{file!r} not found in bundle")
         key = page.get("key") or slugify(str(file or page.get("title") or f"page-{i}").rsplit("/", 1)[-1].rsplit(".", 1)[0])
         pages.append({"key": key[:64], "title": str(page.get("title") or key)[:200], "content": content or "", "index": i})
-    body["pages"] = pages
+    return pages
 
+
+def _tasks(plan: Plan, data: dict, source) -> tuple[list[dict[str, Any]], dict[Any, str]]:
+    """The tasks with their programs and data, and each task's key by its Codabench ``index``."""
     tasks, task_keys = [], {}
     for i, task in enumerate(_list(plan, data, "tasks")):
         task = _mapping(plan, task, f"tasks[{i}]")
@@ -93,8 +122,11 @@ def convert(source) -> Plan:
             if placeholder:
                 out[name] = placeholder
         tasks.append(out)
-    body["tasks"] = tasks
+    return tasks, task_keys
 
+
+def _check_solutions(plan: Plan, data: dict, source, task_keys: dict[Any, str]) -> None:
+    """Solutions are not imported, but their paths and task indexes must be right."""
     for i, solution in enumerate(_list(plan, data, "solutions")):
         solution = _mapping(plan, solution, f"solutions[{i}]")
         plan.ref(solution.get("path"), "solution", f"solutions[{i}]", "path", source)
@@ -102,6 +134,9 @@ def convert(source) -> Plan:
             if t not in task_keys:
                 plan.bad(f"solutions[{i}].tasks", f"no task with index {t}")
 
+
+def _leaderboards(plan: Plan, data: dict) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every leaderboard with its columns, and each one's submission rule in Podium's words."""
     boards, rules = [], []
     for i, board in enumerate(_list(plan, data, "leaderboards")):
         board = _mapping(plan, board, f"leaderboards[{i}]")
@@ -110,114 +145,124 @@ def convert(source) -> Plan:
             plan.bad(f"leaderboards[{i}].submission_rule",
                      f"unknown rule {rule!r} (expected one of {', '.join(SUBMISSION_RULES)})")
         rules.append(SUBMISSION_RULES.get(rule, rule))
-        columns, by_index, seen = [], {}, {}
-        raw_columns = board.get("columns") or []
-        for j, column in enumerate(raw_columns):
-            column = _mapping(plan, column, f"leaderboards[{i}].columns[{j}]")
-            key = str(column.get("key") or "")
-            if not key:
-                plan.bad(f"leaderboards[{i}].columns[{j}].key", "is required")
-            elif key in seen:
-                plan.bad(f"leaderboards[{i}].columns[{j}].key", f"{key!r} is used twice (also columns[{seen[key]}])")
-            seen.setdefault(key, j)
-            by_index[column.get("index", j)] = key
-        for j, column in enumerate(raw_columns):
-            if not isinstance(column, dict):
-                continue
-            where = f"leaderboards[{i}].columns[{j}]"
-            out = {"key": str(column.get("key") or f"column-{j}"), "title": str(column.get("title") or column.get("key") or "")[:200] or None,
-                   "index": column.get("index", j), "sorting": column.get("sorting", "desc"),
-                   "hidden": bool(column.get("hidden", False))}
-            if out["sorting"] not in ("asc", "desc"):
-                plan.bad(f"{where}.sorting", f"must be asc or desc, not {out['sorting']!r}")
-            if column.get("precision") is not None:
-                out["precision"] = as_int(plan, column["precision"], f"{where}.precision", None)
-            computation = column.get("computation")
-            if computation:
-                if computation not in COMPUTATIONS:
-                    plan.bad(f"{where}.computation", f"unknown computation {computation!r} (expected avg)")
-                indexes = column.get("computation_indexes") or []
-                keys = []
-                for ref in indexes:
-                    if ref == column.get("index", j):
-                        plan.bad(f"{where}.computation_indexes", "references the column itself")
-                    elif ref not in by_index:
-                        plan.bad(f"{where}.computation_indexes", f"no column with index {ref}")
-                    else:
-                        keys.append(by_index[ref])
-                if not indexes:
-                    plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes")
-                out["computation"] = COMPUTATIONS.get(computation, "mean")
-                out["computation_keys"] = keys
-            columns.append(out)
+        columns = _columns(plan, f"leaderboards[{i}]", board.get("columns") or [])
         if not columns:
             plan.bad(f"leaderboards[{i}].columns", "a leaderboard needs at least one column")
         boards.append({"key": str(board.get("key") or f"leaderboard-{i}")[:64], "title": str(board.get("title") or "Results")[:200],
                        "index": board.get("index", i), "hidden": bool(board.get("hidden", False)),
                        "primary_column": board.get("primary_column"), "columns": columns})
-    body["leaderboards"] = boards
+    return boards, rules
 
-    phases, labels = [], []
-    for i, phase in enumerate(_list(plan, data, "phases")):
-        phase = _mapping(plan, phase, f"phases[{i}]")
-        where = f"phases[{i}]"
-        labels.append(where)
-        try:
-            start = parse_when(phase.get("start"))
-        except ValueError as e:
-            plan.bad(f"{where}.start", str(e))
-            start = None
-        try:
-            end = parse_when(phase.get("end"))
-        except ValueError as e:
-            plan.bad(f"{where}.end", str(e))
-            end = None
-        if start is None and "start" not in phase:
-            plan.bad(f"{where}.start", "is required")
-        keys = []
-        for t in phase.get("tasks") or []:
-            if t in task_keys:
-                keys.append(task_keys[t])
-            elif t in task_keys.values():
-                keys.append(t)
-            else:
-                plan.bad(f"{where}.tasks", f"no task with index {t!r}")
-        if not phase.get("tasks"):
-            plan.bad(f"{where}.tasks", "a phase needs at least one task")
-        out = {
-            "name": str(phase.get("name") or f"Phase {i + 1}")[:200],
-            "description": str(phase.get("description") or ""),
-            "index": phase.get("index", i),
-            "start": start.isoformat() + "Z" if start else None,
-            "end": end.isoformat() + "Z" if end else None,
-            "tasks": keys,
-            "_start": start,
-            "_end": end,
-        }
-        for name, default in DEFAULTS.items():
-            out[name] = as_int(plan, phase.get(name), f"{where}.{name}", default)
-        if "auto_migrate_to_this_phase" in phase:
-            out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
-        for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):
-            if flag in phase:
-                out[flag] = bool(phase[flag])
-        if phase.get("max_submission_size"):
-            out["max_submission_size"] = as_int(plan, phase["max_submission_size"], f"{where}.max_submission_size", None)
-        if phase.get("leaderboard_visibility") in ("public", "participants", "private"):
-            out["leaderboard_visibility"] = phase["leaderboard_visibility"]
-        rule = phase.get("submission_rule") or (rules[0] if rules else None)
-        if rule:
-            out["submission_rule"] = SUBMISSION_RULES.get(rule, rule) if rule in SUBMISSION_RULES or rule in SUBMISSION_RULES.values() else "best"
-        board_key = phase.get("leaderboard") or (boards[0]["key"] if boards else None)
-        if board_key:
-            out["leaderboard"] = board_key
-        for name in ("public_data", "starting_kit"):
-            placeholder = plan.ref(phase.get(name), name, where, name, source)
-            if placeholder:
-                out[name] = placeholder
-        phases.append(out)
-    check_phase_dates(plan, phases, labels, allow_parallel=bool(data.get("parallel_phases", False)))
-    body["phases"] = phases
+
+def _columns(plan: Plan, board_where: str, raw_columns: list) -> list[dict[str, Any]]:
+    """One leaderboard's columns: keys checked first, so computed columns can name others by index."""
+    by_index, seen = {}, {}
+    for j, column in enumerate(raw_columns):
+        column = _mapping(plan, column, f"{board_where}.columns[{j}]")
+        key = str(column.get("key") or "")
+        if not key:
+            plan.bad(f"{board_where}.columns[{j}].key", "is required")
+        elif key in seen:
+            plan.bad(f"{board_where}.columns[{j}].key", f"{key!r} is used twice (also columns[{seen[key]}])")
+        seen.setdefault(key, j)
+        by_index[column.get("index", j)] = key
+    columns = []
+    for j, column in enumerate(raw_columns):
+        if not isinstance(column, dict):
+            continue
+        where = f"{board_where}.columns[{j}]"
+        out = {"key": str(column.get("key") or f"column-{j}"), "title": str(column.get("title") or column.get("key") or "")[:200] or None,
+               "index": column.get("index", j), "sorting": column.get("sorting", "desc"),
+               "hidden": bool(column.get("hidden", False))}
+        if out["sorting"] not in ("asc", "desc"):
+            plan.bad(f"{where}.sorting", f"must be asc or desc, not {out['sorting']!r}")
+        if column.get("precision") is not None:
+            out["precision"] = as_int(plan, column["precision"], f"{where}.precision", None)
+        computation = column.get("computation")
+        if computation:
+            if computation not in COMPUTATIONS:
+                plan.bad(f"{where}.computation", f"unknown computation {computation!r} (expected avg)")
+            keys = _computation_keys(plan, where, column.get("index", j), column.get("computation_indexes") or [], by_index)
+            out["computation"] = COMPUTATIONS.get(computation, "mean")
+            out["computation_keys"] = keys
+        columns.append(out)
+    return columns
+
+
+def _computation_keys(plan: Plan, where: str, own_index: Any, indexes: list, by_index: dict[Any, str]) -> list[str]:
+    """The keys of the columns a computed column reads, from its ``computation_indexes``."""
+    keys = []
+    for ref in indexes:
+        if ref == own_index:
+            plan.bad(f"{where}.computation_indexes", "references the column itself")
+        elif ref not in by_index:
+            plan.bad(f"{where}.computation_indexes", f"no column with index {ref}")
+        else:
+            keys.append(by_index[ref])
+    if not indexes:
+        plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes")
+    return keys
+
+
+def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
+           boards: list[dict[str, Any]], rules: list[str]) -> dict[str, Any]:
+    """One phase: dates, tasks, quotas with Codabench's defaults, flags, rule, leaderboard, public data."""
+    where = f"phases[{i}]"
+    start = read_when(plan, phase.get("start"), f"{where}.start")
+    end = read_when(plan, phase.get("end"), f"{where}.end")
+    if start is None and "start" not in phase:
+        plan.bad(f"{where}.start", "is required")
+    out = {
+        "name": str(phase.get("name") or f"Phase {i + 1}")[:200],
+        "description": str(phase.get("description") or ""),
+        "index": phase.get("index", i),
+        "start": start.isoformat() + "Z" if start else None,
+        "end": end.isoformat() + "Z" if end else None,
+        "tasks": _phase_tasks(plan, where, phase, task_keys),
+        "_start": start,
+        "_end": end,
+    }
+    for name, default in DEFAULTS.items():
+        out[name] = as_int(plan, phase.get(name), f"{where}.{name}", default)
+    if "auto_migrate_to_this_phase" in phase:
+        out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
+    for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):
+        if flag in phase:
+            out[flag] = bool(phase[flag])
+    if phase.get("max_submission_size"):
+        out["max_submission_size"] = as_int(plan, phase["max_submission_size"], f"{where}.max_submission_size", None)
+    if phase.get("leaderboard_visibility") in ("public", "participants", "private"):
+        out["leaderboard_visibility"] = phase["leaderboard_visibility"]
+    rule = phase.get("submission_rule") or (rules[0] if rules else None)
+    if rule:
+        out["submission_rule"] = SUBMISSION_RULES.get(rule, rule) if rule in SUBMISSION_RULES or rule in SUBMISSION_RULES.values() else "best"
+    board_key = phase.get("leaderboard") or (boards[0]["key"] if boards else None)
+    if board_key:
+        out["leaderboard"] = board_key
+    for name in ("public_data", "starting_kit"):
+        placeholder = plan.ref(phase.get(name), name, where, name, source)
+        if placeholder:
+            out[name] = placeholder
+    return out
+
+
+def _phase_tasks(plan: Plan, where: str, phase: dict, task_keys: dict[Any, str]) -> list[str]:
+    """The keys of a phase's tasks, named by Codabench index or (in Podium's exports) by key."""
+    keys = []
+    for t in phase.get("tasks") or []:
+        if t in task_keys:
+            keys.append(task_keys[t])
+        elif t in task_keys.values():
+            keys.append(t)
+        else:
+            plan.bad(f"{where}.tasks", f"no task with index {t!r}")
+    if not phase.get("tasks"):
+        plan.bad(f"{where}.tasks", "a phase needs at least one task")
+    return keys
+
+
+def _read_podium_keys(plan: Plan, data: dict, body: dict[str, Any]) -> None:
+    """What Podium's own exports add (fact sheet, hub groups, listing, group registration)."""
     if data.get("fact_sheet"):
         if isinstance(data["fact_sheet"], dict):
             body["fact_sheet"] = data["fact_sheet"]
@@ -228,5 +273,3 @@ def convert(source) -> Plan:
             body[name] = data[name]
     if data.get("registration_mode") == "groups":
         body["registration_mode"] = "groups"
-    plan.body = body
-    return plan

@@ -12,9 +12,10 @@ choice; ``has_registration`` → approval; ``competition_docker_image``. Default
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from .plan import Plan, as_int, check_phase_dates, parse_when, slugify
+from .plan import Plan, as_int, check_phase_dates, read_when, slugify
 
 PAGE_KEYS = {"overview": "Overview", "evaluation": "Evaluation", "terms": "Terms and Conditions",
              "terms_and_conditions": "Terms and Conditions", "data": "Get Data"}
@@ -22,8 +23,27 @@ PROGRAMS = ("scoring_program", "ingestion_program", "input_data", "reference_dat
 
 
 def convert(source, version: str) -> Plan:
+    """A CodaLab ``competition.yaml`` as Podium's competition body, with every problem found."""
     data = source.data
     plan = Plan()
+    body = _competition(plan, data, source)
+    pages, terms = _pages(plan, data, source)
+    if terms is not None:
+        body["terms"] = terms
+    body["pages"] = pages
+    tasks, phases = _tasks_and_phases(plan, data, source, version)
+    body["tasks"] = tasks
+    body["phases"] = phases
+    body["leaderboards"] = _leaderboards(plan, data.get("leaderboard") or {})
+    if body["leaderboards"]:
+        for phase in phases:
+            phase["leaderboard"] = body["leaderboards"][0]["key"]
+    plan.body = body
+    return plan
+
+
+def _competition(plan: Plan, data: dict, source) -> dict[str, Any]:
+    """The competition's own fields (title, registration, image, logo), before pages and phases."""
     title = data.get("title")
     if not title or not isinstance(title, str):
         plan.bad("title", "is required")
@@ -38,8 +58,12 @@ def convert(source, version: str) -> Plan:
     }
     if data.get("image"):
         plan.logo = plan.files.get(plan.ref(data["image"], "logo", "image", "image", source) or "")
+    return body
 
-    pages = []
+
+def _pages(plan: Plan, data: dict, source) -> tuple[list[dict[str, Any]], str | None]:
+    """The ``html`` section's pages, and the terms page's text (None when there is none)."""
+    pages, terms = [], None
     html = data.get("html") or {}
     if not isinstance(html, dict):
         plan.bad("html", "must be a mapping of page name to HTML file")
@@ -52,9 +76,12 @@ def convert(source, version: str) -> Plan:
         pages.append({"key": slugify(key)[:64], "title": PAGE_KEYS.get(key, str(key).replace("_", " ").title()),
                       "content": content, "index": i})
         if key in ("terms", "terms_and_conditions"):
-            body["terms"] = content
-    body["pages"] = pages
+            terms = content
+    return pages, terms
 
+
+def _ordered_phases(plan: Plan, data: dict) -> list[tuple[int, str, dict]]:
+    """The phases as (number, key path, phase) sorted by ``phasenumber``; numbers used twice are problems."""
     raw_phases = data.get("phases") or {}
     if isinstance(raw_phases, list):
         raw_phases = {p.get("phasenumber", i + 1) if isinstance(p, dict) else i + 1: p for i, p in enumerate(raw_phases)}
@@ -78,90 +105,90 @@ def convert(source, version: str) -> Plan:
     numbers = [n for n, _, _ in ordered]
     for n in sorted({n for n in numbers if numbers.count(n) > 1}):
         plan.bad(f"phases.{n}.phasenumber", f"phase number {n} is used twice")
+    return ordered
 
-    try:
-        competition_end = parse_when(data.get("end_date"))
-    except ValueError as e:
-        plan.bad("end_date", str(e))
-        competition_end = None
-    tasks, phases, labels = [], [], []
+
+def _tasks_and_phases(plan: Plan, data: dict, source, version: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One Podium task and one Podium phase per CodaLab phase, in phase-number order, dates checked."""
+    ordered = _ordered_phases(plan, data)
+    competition_end = read_when(plan, data.get("end_date"), "end_date")
     starts = []
     for _number, where, phase in ordered:
-        try:
-            starts.append(parse_when(phase.get("start_date")))
-        except ValueError as e:
-            plan.bad(f"{where}.start_date", str(e))
-            starts.append(None)
+        starts.append(read_when(plan, phase.get("start_date"), f"{where}.start_date"))
         if starts[-1] is None and "start_date" not in phase:
             plan.bad(f"{where}.start_date", "is required")
+    tasks, phases, labels = [], [], []
     for position, (number, where, phase) in enumerate(ordered):
-        task_key = f"phase-{number}"
-        task = {"key": task_key, "name": str(phase.get("label") or f"Phase {number}")[:200],
-                "description": str(phase.get("description") or "")}
-        if not phase.get("scoring_program"):
-            plan.bad(where, "scoring_program is required")
-        for name in PROGRAMS:
-            placeholder = plan.ref(phase.get(name), name, where, name, source)
-            if placeholder:
-                task[name] = placeholder
+        task = _task(plan, source, number, where, phase)
         tasks.append(task)
-        start = starts[position]
-        end = None
         if version == "1.8" and phase.get("end_date"):
-            try:
-                end = parse_when(phase.get("end_date"))
-            except ValueError as e:
-                plan.bad(f"{where}.end_date", str(e))
+            end = read_when(plan, phase.get("end_date"), f"{where}.end_date")
         elif position + 1 < len(ordered):
             end = starts[position + 1]
         else:
             end = competition_end
-        if phase.get("force_submission_to_leaderboard"):
-            rule = "last"
-        elif phase.get("force_best_submission_to_leaderboard"):
-            rule = "best"
-        else:
-            rule = "selected"
-        out = {
-            "name": str(phase.get("label") or f"Phase {number}")[:200],
-            "description": str(phase.get("description") or ""),
-            "index": position,
-            "start": start.isoformat() + "Z" if start else None,
-            "end": end.isoformat() + "Z" if end else None,
-            "tasks": [task_key],
-            "max_submissions": as_int(plan, phase.get("max_submissions"), f"{where}.max_submissions", 100),
-            "max_submissions_per_day": as_int(plan, phase.get("max_submissions_per_day"),
-                                              f"{where}.max_submissions_per_day", 0),
-            "execution_time_limit": as_int(plan, phase.get("execution_time_limit"), f"{where}.execution_time_limit", 300),
-            "submission_rule": rule,
-            "_start": start,
-            "_end": end,
-        }
-        if phase.get("auto_migration"):
-            out["auto_migrate"] = True
-        if phase.get("leaderboard_management_mode") == "hide_results":
-            out["leaderboard_visibility"] = "private"
-        for name in ("public_data", "starting_kit"):
-            placeholder = plan.ref(phase.get(name), name, where, name, source)
-            if placeholder:
-                out[name] = placeholder
-        phases.append(out)
+        phases.append(_phase(plan, source, number, where, phase, position, starts[position], end, task["key"]))
         labels.append(where)
     for (_, prev_where, _), (_, where, _), prev, cur in zip(ordered, ordered[1:], starts, starts[1:], strict=False):
         if prev is not None and cur is not None and cur <= prev and version != "1.8":
             plan.bad(f"{where}.start_date", f"must be after {prev_where}.start_date ({cur.date()} <= {prev.date()})")
     check_phase_dates(plan, phases, labels, allow_parallel=True)
-    body["tasks"] = tasks
-    body["phases"] = phases
-    body["leaderboards"] = _leaderboards(plan, data.get("leaderboard") or {})
-    if body["leaderboards"]:
-        for phase in phases:
-            phase["leaderboard"] = body["leaderboards"][0]["key"]
-    plan.body = body
-    return plan
+    return tasks, phases
+
+
+def _task(plan: Plan, source, number: int, where: str, phase: dict) -> dict[str, Any]:
+    """The Podium task holding one CodaLab phase's programs and data (CodaLab keeps them per phase)."""
+    task = {"key": f"phase-{number}", "name": str(phase.get("label") or f"Phase {number}")[:200],
+            "description": str(phase.get("description") or "")}
+    if not phase.get("scoring_program"):
+        plan.bad(where, "scoring_program is required")
+    for name in PROGRAMS:
+        placeholder = plan.ref(phase.get(name), name, where, name, source)
+        if placeholder:
+            task[name] = placeholder
+    return task
+
+
+def _submission_rule(phase: dict) -> str:
+    """Which of a participant's submissions stands on the leaderboard, from CodaLab's force flags."""
+    if phase.get("force_submission_to_leaderboard"):
+        return "last"
+    if phase.get("force_best_submission_to_leaderboard"):
+        return "best"
+    return "selected"
+
+
+def _phase(plan: Plan, source, number: int, where: str, phase: dict, position: int,
+           start: datetime | None, end: datetime | None, task_key: str) -> dict[str, Any]:
+    """One CodaLab phase as a Podium phase: dates, quotas with CodaLab's defaults, rule, public data."""
+    out = {
+        "name": str(phase.get("label") or f"Phase {number}")[:200],
+        "description": str(phase.get("description") or ""),
+        "index": position,
+        "start": start.isoformat() + "Z" if start else None,
+        "end": end.isoformat() + "Z" if end else None,
+        "tasks": [task_key],
+        "max_submissions": as_int(plan, phase.get("max_submissions"), f"{where}.max_submissions", 100),
+        "max_submissions_per_day": as_int(plan, phase.get("max_submissions_per_day"),
+                                          f"{where}.max_submissions_per_day", 0),
+        "execution_time_limit": as_int(plan, phase.get("execution_time_limit"), f"{where}.execution_time_limit", 300),
+        "submission_rule": _submission_rule(phase),
+        "_start": start,
+        "_end": end,
+    }
+    if phase.get("auto_migration"):
+        out["auto_migrate"] = True
+    if phase.get("leaderboard_management_mode") == "hide_results":
+        out["leaderboard_visibility"] = "private"
+    for name in ("public_data", "starting_kit"):
+        placeholder = plan.ref(phase.get(name), name, where, name, source)
+        if placeholder:
+            out[name] = placeholder
+    return out
 
 
 def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
+    """The ``leaderboard`` section: boards ordered by ``rank``, each with its columns; every problem recorded."""
     if not isinstance(section, dict):
         plan.bad("leaderboard", "must be a mapping with leaderboards and columns")
         return []
@@ -199,18 +226,8 @@ def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
             out["precision"] = as_int(plan, column["numeric_format"], f"{where}.numeric_format", None)
         computed = column.get("computed")
         if computed:
-            operation = computed.get("operation") if isinstance(computed, dict) else None
-            if operation != "Avg":
-                plan.bad(f"{where}.computed.operation", f"unknown operation {operation!r} (CodaLab knows Avg)")
-            fields = computed.get("fields") if isinstance(computed, dict) else None
-            names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields or [])
-            if str(key) in names:
-                plan.bad(f"{where}.computed.fields", "references the column itself")
-            unknown = [n for n in names if n not in columns_in]
-            if unknown:
-                plan.bad(f"{where}.computed.fields", f"unknown column(s) {', '.join(map(repr, unknown))}")
             out["computation"] = "avg_rank"
-            out["computation_keys"] = [n for n in names if n in columns_in and n != str(key)]
+            out["computation_keys"] = _average_rank_of(plan, where, str(key), computed, columns_in)
         board["columns"].append(out)
     for board in boards:
         keys = [c["key"] for c in board["columns"]]
@@ -219,3 +236,18 @@ def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
         for dup in sorted({k for k in keys if keys.count(k) > 1}):
             plan.bad(f"leaderboard.columns.{dup}", "is used twice")
     return boards
+
+
+def _average_rank_of(plan: Plan, where: str, key: str, computed: Any, columns_in: dict) -> list[str]:
+    """The columns a CodaLab ``computed: {operation: Avg, fields: ...}`` column averages the ranks of."""
+    operation = computed.get("operation") if isinstance(computed, dict) else None
+    if operation != "Avg":
+        plan.bad(f"{where}.computed.operation", f"unknown operation {operation!r} (CodaLab knows Avg)")
+    fields = computed.get("fields") if isinstance(computed, dict) else None
+    names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields or [])
+    if key in names:
+        plan.bad(f"{where}.computed.fields", "references the column itself")
+    unknown = [n for n in names if n not in columns_in]
+    if unknown:
+        plan.bad(f"{where}.computed.fields", f"unknown column(s) {', '.join(map(repr, unknown))}")
+    return [n for n in names if n in columns_in and n != key]

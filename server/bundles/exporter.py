@@ -27,34 +27,67 @@ def _when(moment) -> str | None:
 
 def export_bundle(session: Session, storage: Storage, competition: Competition) -> bytes:
     """The competition as a zip: ``competition.yaml``, pages, programs and data."""
-    files: dict[str, bytes] = {}
+    files = _BundleFiles(session, storage)
+    pages = _pages(competition, files)
+    tasks, task_index = _tasks(competition, files)
+    boards = _leaderboards(competition)
+    phases = _phases(competition, files, task_index)
+    data = _competition_yaml(competition, files, pages, tasks, phases, boards)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("competition.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        for name, content in files.contents.items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
 
-    def artifact_file(artifact_id: int | None, folder: str) -> str | None:
-        if not artifact_id:
-            return None
-        artifact = session.get(Artifact, artifact_id)
-        name = f"{folder}.zip"
-        with storage.open(artifact.storage_key) as f:
-            files[name] = f.read()
+
+class _BundleFiles:
+    """The files that go into the bundle beside ``competition.yaml``, by their path in the zip."""
+
+    def __init__(self, session: Session, storage: Storage) -> None:
+        self.session = session
+        self.storage = storage
+        self.contents: dict[str, bytes] = {}
+
+    def add(self, name: str, content: bytes) -> str:
+        """Put ``content`` in the bundle as ``name``; returns the name."""
+        self.contents[name] = content
         return name
 
-    pages = []
-    for page in competition.pages:
-        name = f"pages/{page.key}.md"
-        files[name] = page.content.encode()
-        pages.append({"title": page.title, "file": name, "key": page.key})
+    def artifact(self, artifact_id: int | None, folder: str) -> str | None:
+        """Copy a stored program or dataset in as ``<folder>.zip``; None when there is none."""
+        if not artifact_id:
+            return None
+        artifact = self.session.get(Artifact, artifact_id)
+        with self.storage.open(artifact.storage_key) as f:
+            return self.add(f"{folder}.zip", f.read())
+
+
+def _pages(competition: Competition, files: _BundleFiles) -> list[dict[str, Any]]:
+    """Each page as a Markdown file in ``pages/``."""
+    return [{"title": page.title, "file": files.add(f"pages/{page.key}.md", page.content.encode()), "key": page.key}
+            for page in competition.pages]
+
+
+def _tasks(competition: Competition, files: _BundleFiles) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The tasks with their programs and data, and each task's Codabench index by its id."""
     task_index = {}
     tasks = []
     for i, task in enumerate(competition.tasks):
         task_index[task.id] = i
         entry: dict[str, Any] = {"index": i, "key": task.key, "name": task.name, "description": task.description}
         for field in ("scoring_program", "ingestion_program", "input_data", "reference_data"):
-            path = artifact_file(getattr(task, f"{field}_id"), f"tasks/{task.key}/{field}")
+            path = files.artifact(getattr(task, f"{field}_id"), f"tasks/{task.key}/{field}")
             if path:
                 entry[field] = path
         if task.ingestion_only_during_scoring:
             entry["ingestion_only_during_scoring"] = True
         tasks.append(entry)
+    return tasks, task_index
+
+
+def _leaderboards(competition: Competition) -> list[dict[str, Any]]:
+    """Every leaderboard with its columns; computed columns name their inputs by column index."""
     boards = []
     for board in competition.leaderboards:
         column_index = {c.key: c.index for c in board.columns}
@@ -72,6 +105,11 @@ def export_bundle(session: Session, storage: Storage, competition: Competition) 
         boards.append({"index": board.index, "key": board.key, "title": board.title, "hidden": board.hidden,
                        "submission_rule": RULES_BACK[rule], "primary_column": board.primary_column_key,
                        "columns": columns})
+    return boards
+
+
+def _phases(competition: Competition, files: _BundleFiles, task_index: dict[int, int]) -> list[dict[str, Any]]:
+    """Every phase, with Podium's own settings as extra keys and its public data as files."""
     phases = []
     for phase in competition.phases:
         entry = {
@@ -91,10 +129,16 @@ def export_bundle(session: Session, storage: Storage, competition: Competition) 
             "leaderboard": phase.leaderboard.key if phase.leaderboard else None,
         }
         for field in ("public_data", "starting_kit"):
-            path = artifact_file(getattr(phase, f"{field}_id"), f"phases/{phase.index}/{field}")
+            path = files.artifact(getattr(phase, f"{field}_id"), f"phases/{phase.index}/{field}")
             if path:
                 entry[field] = path
         phases.append(entry)
+    return phases
+
+
+def _competition_yaml(competition: Competition, files: _BundleFiles, pages: list, tasks: list, phases: list,
+                      boards: list) -> dict[str, Any]:
+    """The ``competition.yaml`` document: the competition's fields around its parts (terms as a file)."""
     data: dict[str, Any] = {
         "version": 2,
         "title": competition.title,
@@ -114,20 +158,15 @@ def export_bundle(session: Session, storage: Storage, competition: Competition) 
     if competition.fact_sheet:
         data["fact_sheet"] = competition.fact_sheet
     if competition.terms:
-        files["terms.md"] = competition.terms.encode()
-        data["terms"] = "terms.md"
+        data["terms"] = files.add("terms.md", competition.terms.encode())
     if competition.participant_groups:
         data["participant_groups"] = list(competition.participant_groups)
     if competition.organizer_group:
         data["organizer_group"] = competition.organizer_group
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("competition.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return buffer.getvalue()
+    return data
 
 
 def _parallel(competition: Competition) -> bool:
+    """Whether any phase starts before the previous one ends (Codabench's ``parallel_phases``)."""
     phases = sorted(competition.phases, key=lambda p: p.index)
     return any(prev.end is None or cur.start < prev.end for prev, cur in zip(phases, phases[1:], strict=False))

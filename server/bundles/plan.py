@@ -72,6 +72,15 @@ def parse_when(value: Any) -> datetime | None:
     raise ValueError(f"not a date: {value!r}")
 
 
+def read_when(plan: Plan, value: Any, where: str) -> datetime | None:
+    """``parse_when``, recording a problem at ``where`` (and giving None) when the value is no date."""
+    try:
+        return parse_when(value)
+    except ValueError as e:
+        plan.bad(where, str(e))
+        return None
+
+
 def show(moment: datetime) -> str:
     """A date as the organizer wrote it: without time when it is midnight."""
     return moment.date().isoformat() if moment.time() == time() else moment.isoformat()

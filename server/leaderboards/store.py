@@ -36,13 +36,15 @@ from ..orm import (
 from ..submissions import fact_sheets as facts
 from .ranking import (
     ColumnSpec,
-    EntryChanges,
     RankedEntry,
     ScoredSubmission,
     build_leaderboard,
+    format_value,
+)
+from .rerank import (
+    EntryChanges,
     entry_as_submission,
     entry_changes,
-    format_value,
     owners_rank_apart,
     rerank_owner,
 )

@@ -186,23 +186,49 @@ def create(
 ) -> tuple[Submission, bool]:
     """Create a submission awaiting its upload. Returns (submission, created); the same
     Idempotency-Key returns the original submission with ``created`` false."""
+    _check_may_submit(roles, body, idempotency_key)
+    owner = roles.identity.name
+    _begin_locked(session, phase.id, owner)
+    # From here on the pair is locked until commit: replay or validate, count, then insert.
+    existing = _by_idempotency_key(session, phase, owner, idempotency_key)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    _check_phase_accepts(phase, roles, body, now)
+    task_id = _task_id(phase, body.task)
+    answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
+    standing = quota(session, phase, owner, now)
+    if not body.dry_run:
+        _check_quota_left(phase, standing)
+    submission = _insert(session, roles, phase, body, idempotency_key, task_id, answers, now)
+    added = 0 if body.dry_run else 1
+    session.info[(_STANDING, phase.id, owner)] = replace(
+        standing, used_today=standing.used_today + added, used_total=standing.used_total + added
+    )
+    return submission, True
+
+
+def _check_may_submit(roles: CompetitionRoles, body: SubmissionIn, idempotency_key: str | None) -> None:
+    """Who may submit (participants; dry runs: organizers) and with what Idempotency-Key."""
     roles.require_participant()
     if body.dry_run and not roles.manages:
         raise PermissionDenied("Only the organizers of a competition may make dry runs.")
-    owner = roles.identity.name
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 128):
         raise ValidationFailed("The Idempotency-Key header must be 1 to 128 characters.")
+
+
+def _begin_locked(session: Session, phase_id: int, owner: str) -> None:
+    """Take the (phase, owner) quota lock at the start of the creating transaction."""
     if session.get_bind().dialect.name == "sqlite":
         # SQLite cannot turn a transaction that read into one that writes while another writer
         # committed meanwhile: start the locking one afresh. PostgreSQL (read committed) takes
         # the lock in the same transaction, saving a commit, a checkout ping and a BEGIN.
         session.commit()
-    # From here on the pair is locked until commit: replay or validate, count, then insert.
-    _lock_quota(session, phase.id, owner)
-    existing = _by_idempotency_key(session, phase, owner, idempotency_key)
-    if existing is not None:
-        return existing, False
-    now = utcnow()
+    _lock_quota(session, phase_id, owner)
+
+
+def _check_phase_accepts(phase: Phase, roles: CompetitionRoles, body: SubmissionIn, now: datetime) -> None:
+    """The phase is open (organizers may submit any time) and takes a submission of this size."""
     if not roles.manages:
         check_phase_open(phase, now)
     if body.size > phase.max_submission_size:
@@ -210,32 +236,50 @@ def create(
             f"The submission is {body.size} bytes; phase '{phase.name}' accepts at most "
             f"{phase.max_submission_size} bytes."
         )
-    task_id = None
-    if body.task is not None:
-        task = next((t for t in phase.tasks if t.key == body.task), None)
-        if task is None:
-            raise ValidationFailed(
-                f"task: phase '{phase.name}' has no task '{body.task}'",
-                [{"location": "task", "message": f"no task '{body.task}' in this phase"}],
-            )
-        task_id = task.id
 
-    answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
-    standing = quota(session, phase, owner, now)
-    if standing.remaining_total == 0 and not body.dry_run:
+
+def _task_id(phase: Phase, task_key: str | None) -> int | None:
+    """The id of the phase's task a submission names (None when it names none)."""
+    if task_key is None:
+        return None
+    task = next((t for t in phase.tasks if t.key == task_key), None)
+    if task is None:
+        raise ValidationFailed(
+            f"task: phase '{phase.name}' has no task '{task_key}'",
+            [{"location": "task", "message": f"no task '{task_key}' in this phase"}],
+        )
+    return task.id
+
+
+def _check_quota_left(phase: Phase, standing: Quota) -> None:
+    """Refuse a submission past the phase's total or daily quota."""
+    if standing.remaining_total == 0:
         raise QuotaExceeded(
             f"You have used all {standing.total} submissions of phase '{phase.name}'.", None
         )
-    if standing.remaining_today == 0 and not body.dry_run:
+    if standing.remaining_today == 0:
         raise QuotaExceeded(
             f"You have used today's {standing.per_day} submissions of phase '{phase.name}'; "
             f"more are allowed from {standing.resets_at.isoformat()}Z.",
             standing.resets_at,
         )
+
+
+def _insert(
+    session: Session,
+    roles: CompetitionRoles,
+    phase: Phase,
+    body: SubmissionIn,
+    idempotency_key: str | None,
+    task_id: int | None,
+    answers: dict,
+    now: datetime,
+) -> Submission:
+    """Add the submission and announce the object its zip is uploaded to."""
     submission = Submission(
         phase_id=phase.id,
         task_id=task_id,
-        owner=owner,
+        owner=roles.identity.name,
         status=S.submitting,
         description=body.description,
         is_public=body.is_public,
@@ -265,11 +309,7 @@ def create(
     )
     submission.files.append(SubmissionFile(artifact=artifact, role="submission"))
     session.flush()
-    added = 0 if body.dry_run else 1
-    session.info[(_STANDING, phase.id, owner)] = replace(
-        standing, used_today=standing.used_today + added, used_total=standing.used_total + added
-    )
-    return submission, True
+    return submission
 
 
 def upload_of(submission: Submission):

@@ -14,16 +14,18 @@ from podium.server.leaderboards.ranking import (
     ScoredSubmission,
     build_leaderboard,
     compute_columns,
-    entry_as_submission,
-    entry_changes,
     format_value,
-    owners_rank_apart,
     rank_entries,
     ranking_order,
-    rerank_owner,
     select_submissions,
     sort_key,
     validate,
+)
+from podium.server.leaderboards.rerank import (
+    entry_as_submission,
+    entry_changes,
+    owners_rank_apart,
+    rerank_owner,
 )
 
 T0 = datetime(2026, 1, 1)
