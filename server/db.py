@@ -28,6 +28,13 @@ ALEMBIC_DIR = os.path.join(os.path.dirname(__file__), "alembic")
 class SchemaOutOfDate(RuntimeError):
     """The database schema is older (or newer) than this version of Podium expects."""
 
+    def __init__(self, database: str, current: str | None, head: str) -> None:
+        self.database, self.current, self.head = database, current, head
+        super().__init__(
+            f"The database at {database} is at schema revision {current or 'none (empty)'}, this Podium "
+            f"needs {head}: run `podium db upgrade` (or start the service with --upgrade-db)."
+        )
+
 
 #: a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
 IDLE_PING_SECONDS = 2.0
@@ -214,7 +221,4 @@ def check_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current != head:
-        raise SchemaOutOfDate(
-            f"The database is at schema revision {current or 'none (empty)'}, this Podium needs "
-            f"{head}. Run `podium db upgrade` (or start the service with --upgrade-db)."
-        )
+        raise SchemaOutOfDate(engine.url.render_as_string(hide_password=True), current, head)
