@@ -75,7 +75,7 @@ SCORING_PROGRAM = _zip({
 def prepare_executor(choice: str = "docker") -> list[str]:
     """The demo worker's executor options: Docker (installed, started and its runtime images built
     here when this machine allows it), or the local executor when asked for by name."""
-    if choice == "local":
+    if choice == "local":  # anything else ("docker", and "auto" from older versions) means Docker
         print("==> --executor local: participant code runs WITHOUT isolation (the local executor "
               "does NOT isolate it from this machine)")
         return ["--executor", "local", "--allow-unsafe-local-executor"]
@@ -271,10 +271,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"./{installation.DEFAULT_DATA_DIR}).")
     parser.add_argument("--port", type=int, default=8000, help="The hub's public port.")
     parser.add_argument("--no-serve", action="store_true", help="Stop after showing it works.")
-    parser.add_argument("--executor", choices=["docker", "local"], default="docker",
+    parser.add_argument("--executor", choices=["docker", "local", "auto"], default="docker",
                         help="How the demo worker runs participant code: in Docker (installed and started "
                         "here when run as root on Debian), or with the local executor, which does NOT "
-                        "isolate it.")
+                        "isolate it. 'auto', from older versions, now means docker.")
     args = parser.parse_args(argv)
     try:
         run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve, executor=args.executor)
