@@ -194,7 +194,10 @@ class HubProcess:
 
     def start(self, timeout: float = 60) -> None:
         config = self.workdir / "jupyterhub_config.py"
-        config.write_text(self.config_source())
+        config.unlink(missing_ok=True)
+        # owner-only: it holds the setup service's token, a hub admin while this hub runs
+        with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(self.config_source())
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],

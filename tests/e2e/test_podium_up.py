@@ -146,6 +146,9 @@ def test_podium_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Pa
     # each demo user finds their walk-through notebooks in their JupyterLab home
     assert (data_dir / "hub" / "homes" / "demo-participant" / "participant.ipynb").is_file()
     assert (data_dir / "hub" / "homes" / "demo-organizer" / "organizer.ipynb").is_file()
+    # the files holding the hub admin token are the owner's alone
+    for secret in (data_dir / "admin_token", data_dir / "hub" / "jupyterhub_config.py"):
+        assert secret.stat().st_mode & 0o077 == 0, secret
     # the service kept its state in the data dir, on SQLite with local storage
     assert (data_dir / "podium" / "podium.sqlite").exists()
     stored = list((data_dir / "podium" / "storage" / "submissions").rglob("*"))
