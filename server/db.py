@@ -212,7 +212,4 @@ def check_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current != head:
-        raise SchemaOutOfDate(
-            f"The database is at schema revision {current or 'none (empty)'}, this Podium needs "
-            f"{head}. Run `podium db upgrade` (or start the service with --upgrade-db)."
-        )
+        raise SchemaOutOfDate(engine.url.render_as_string(hide_password=True), current, head)

@@ -210,3 +210,10 @@ class ObjectTooLarge(StorageError):
 class SchemaOutOfDate(PodiumError):
     """The database schema is older (or newer) than this version of Podium expects; the service
     refuses to start, and the message says which command brings the schema up to date."""
+
+    def __init__(self, database: str, current: str | None, head: str) -> None:
+        self.database, self.current, self.head = database, current, head
+        super().__init__(
+            f"The database at {database} is at schema revision {current or 'none (empty)'}, this Podium "
+            f"needs {head}: run `podium db upgrade` (or start the service with --upgrade-db)."
+        )

@@ -12,6 +12,7 @@
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
     ├── ScoresError ............... the scoring program's output has no usable scores
     ├── DockerError ............... the Docker engine is missing or refused a request
+    ├── EngineError ............... the Docker engine cannot be made to answer here; ``fix`` is the command that helps
     ├── UnsafeExecutorRefused ..... the local executor (no isolation) was not explicitly allowed
     └── ImageBuildError ........... building a runtime image failed; says what to install
 
@@ -82,3 +83,12 @@ class UnsafeExecutorRefused(WorkerError):
 
 class ImageBuildError(WorkerError):
     """Building a runtime image failed; the message says what to install or shows the tool's output."""
+
+
+class EngineError(WorkerError):
+    """The Docker engine cannot be made to answer here; ``fix`` is the one command that helps."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message if fix is None else f"{message}: {fix}")
+        self.reason = message
+        self.fix = fix

@@ -34,7 +34,7 @@ PACKAGES = (
 )
 
 RECIPE_LABEL = "org.podium.runtime.recipe"
-ENGINE_HINT = "start the engine with scripts/ensure-docker.sh"
+ENGINE_HINT = "start the engine with `podium images engine` (as root)"
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def _require(tool: str, package: str) -> str:
     if found is None:
         raise ImageBuildError(
             f"'{tool}' is needed to build runtime images but is not installed: "
-            f"apt-get install {package} (or run scripts/ensure-docker.sh as root)"
+            f"apt-get install {package} (or run `podium images engine` as root)"
         )
     return found
 
@@ -381,7 +381,7 @@ def _list() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``podium images build|list``."""
+    """``podium images build|list|engine``."""
     parser = argparse.ArgumentParser(
         prog="podium images", description="Local runtime images built from Debian, no registry."
     )
@@ -392,7 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="NAME", help=f"default: {' '.join(RUNTIME_IMAGES)}"
     )
     sub.add_parser("list", help="Show the runtime images and the aliases that map to them.")
+    sub.add_parser("engine", help="Install (Debian, as root) and start the Docker engine the images need.")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.action == "engine":
+        from .engine import main as engine_main
+
+        return engine_main([])
     try:
         if args.action == "build":
             build_all(args.names, force=args.force)
