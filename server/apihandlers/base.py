@@ -262,6 +262,8 @@ class APIHandler(RequestHandler):
             )
         elif op.resource is not None:
             lookup = "own_" if requires == "own" else "visible_"
+            # the lookup refuses who may not see (404) or does not own the object; no roles come
+            # back for an upload tied to no competition, which its creator alone has passed
             obj, self.caller_roles = getattr(self, lookup + op.resource)(path[op.resource])
             if self.caller_roles is not None and requires == "manage":
                 self.caller_roles.require_manage()
