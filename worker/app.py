@@ -22,9 +22,10 @@ from kombu import Queue
 
 from .cache import DatasetCache
 from .client import ProtocolError, ServiceClient
+from .disk_caps import release_stale_runs
 from .executors.base import Executor
 from .protocol import TASK_NAME, ProtocolMismatch
-from .runner import AttemptRunner, WorkerSettings, release_stale_runs
+from .runner import AttemptRunner, WorkerSettings
 
 log = logging.getLogger("podium.worker")
 RUNNER: AttemptRunner | None = None

@@ -9,13 +9,9 @@ scoring step never include the scoring program's output, which may contain refer
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from . import archives, layout, scores
+from . import archives, disk_caps, layout, scores
 from .cache import DatasetCache
 from .client import LeaseLost, ProtocolError, ServiceClient
 from .executors.base import ContainerSpec, ExecResult, Executor, Mount
@@ -102,61 +98,6 @@ class RunLog:
 
     def text(self) -> str:
         return "\n".join(self.parts)
-
-
-_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _libc() if sys.platform.startswith("linux") else None
-
-
-def _mount_tmpfs(path: str, options: str) -> str | None:
-    """mount(2) a tmpfs on ``path``; None on success, else the reason. The system call, not the
-    ``mount`` command: eight fork-execs of mount and umount were 20-30 ms of every attempt."""
-    if _LIBC is not None:
-        if _LIBC.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, options.encode()) == 0:
-            return None
-        return os.strerror(ctypes.get_errno())
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev", "tmpfs", path],
-                            capture_output=True)
-    return None if result.returncode == 0 else result.stderr.decode(errors="replace")
-
-
-def _unmount(path: str) -> None:
-    """Detach a mount (``umount -l``)."""
-    if _LIBC is not None and _LIBC.umount2(os.fsencode(path), _MNT_DETACH) == 0:
-        return
-    subprocess.run(["umount", "-l", path], capture_output=True)
-
-
-def _disk_cap(path: str, megabytes: int, settings: WorkerSettings) -> None:
-    """A hard size cap on a directory containers write to (a tmpfs), when running as root."""
-    if not settings.hard_disk_caps:
-        return
-    problem = _mount_tmpfs(path, f"size={megabytes}m,mode=0777")
-    if problem is not None:
-        log.warning("could not cap %s with a tmpfs: %s", path, problem)
-
-
-def _release(root: str) -> None:
-    for dirpath, _dirnames, _files in os.walk(root, topdown=False):
-        if os.path.ismount(dirpath):
-            _unmount(dirpath)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def release_stale_runs(work_dir: str) -> None:
-    """Unmount and remove the run directories a killed worker left in ``work_dir``."""
-    for name in os.listdir(work_dir):
-        if name.startswith("attempt-"):
-            _release(os.path.join(work_dir, name))
 
 
 def _flatten(path: str) -> None:
@@ -266,7 +207,7 @@ class AttemptRunner:
         report["log_tail"] = run_log.participant_tail[-4000:]
         if lost.is_set():
             log.warning("attempt %s: lease lost; another worker owns it now", attempt_id)
-            _release(root)
+            disk_caps.release(root)
             return None
         with steps("upload"):
             report["files"], problem = self._upload(job, files, run_log)
@@ -279,7 +220,7 @@ class AttemptRunner:
             log.warning("attempt %s: finished too late, the lease was taken over", attempt_id)
             return None
         finally:
-            _release(root)
+            disk_caps.release(root)
         log.info("attempt %s %s: %s", attempt_id, report["state"], steps)
         return report
 
@@ -297,7 +238,7 @@ class AttemptRunner:
             except ProtocolError as e:
                 log.warning("heartbeat of attempt %s failed: %s", attempt_id, e)
 
-    def _upload(self, job: JobSpec, files: dict[str, str], run_log: RunLog) -> tuple[list, ProtocolError | None]:
+    def _upload(self, job: JobSpec, files: dict[str, str], run_log: RunLog) -> tuple[list[str], ProtocolError | None]:
         """PUT the log and the outputs; the names uploaded, and the first problem if any."""
         log_path = os.path.join(self.settings.work_dir, f"log-{job['attempt']}.txt")
         with open(log_path, "w", errors="replace") as f:
@@ -436,8 +377,9 @@ class AttemptRunner:
     def _execute(self, job: JobSpec, dirs: layout.RunDirs, cancel: threading.Event, files: dict[str, str],
                  run_log: RunLog) -> AttemptReport:
         out_mb = self.settings.max_output_bytes // (1024 * 1024) + 1
-        for path in (dirs.output, dirs.predictions, dirs.shared, dirs.tmp):
-            _disk_cap(path, out_mb, self.settings)
+        if self.settings.hard_disk_caps:
+            for path in (dirs.output, dirs.predictions, dirs.shared, dirs.tmp):
+                disk_caps.cap(path, out_mb)
         rw = [Mount(dirs.shared, "/app/shared", False), Mount(dirs.tmp, "/app/tmp", False)]
         if job["step"] == "predict":
             return self._predict(job, dirs, rw, cancel, files, run_log)
