@@ -2,7 +2,8 @@
 
 Every message that crosses the wire is a ``TypedDict`` here: the worker's light install builds
 and reads them as plain dicts (no pydantic), and the service validates the same definitions with
-pydantic (``podium.server.compute.protocol``), so the two cannot describe a field differently.
+pydantic (``podium.server.request_bodies.parse``, a ``TypeAdapter`` per message, also behind the
+OpenAPI document), so the two cannot describe a field differently.
 
 ::
 

@@ -77,3 +77,16 @@ def test_openapi_schema_matches_what_the_handler_refuses(api, creator) -> None:
     """A body the document forbids (extra field) is refused by the handler with the same rule."""
     r = api(creator, "POST", "/competitions", json={"slug": "ok-slug-1", "title": "T", "extra": 1}, expect=400)
     assert r.json()["error"]["errors"] == [{"location": "extra", "message": "unknown field"}]
+
+
+def test_openapi_describes_the_worker_endpoints_from_the_job_protocol(service) -> None:
+    """The worker messages' schemas come from ``podium.worker.protocol``'s TypedDicts."""
+    doc = requests.get(service.api_url + "/openapi.json", timeout=10).json()
+    claim = doc["paths"]["/worker/attempts/{attempt}/claim"]["post"]
+    assert claim["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ClaimRequest"}
+    assert {"409", "426"} <= set(claim["responses"])
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["ClaimRequest"]["properties"]) == {"worker", "hostname", "protocol"}
+    assert schemas["ClaimRequest"]["required"] == ["worker"]
+    assert set(schemas["FinishRequest"]["required"]) == {"worker", "state"}
+    assert schemas["FinishRequest"]["properties"]["reason"]["anyOf"][0]["maxLength"] == 20000
