@@ -4,6 +4,8 @@ wrote (no read of the outbox), and a publish that fails stays in the outbox for 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -195,7 +197,7 @@ def test_the_messages_the_service_sends_are_the_ones_the_worker_reads(
 
 
 def test_a_worker_speaking_another_job_protocol_is_refused_and_told_what_to_upgrade(
-        api, creator, make_competition, users, service, clock, dbsession) -> None:
+        api, creator, make_competition, users, service, clock, dbsession, tmp_path) -> None:
     from podium.worker.client import ServiceClient
     from podium.worker.protocol import ProtocolMismatch
 
@@ -220,6 +222,14 @@ def test_a_worker_speaking_another_job_protocol_is_refused_and_told_what_to_upgr
     with pytest.raises(ProtocolMismatch, match="upgrade jupyter-podium on the worker"):
         old_client.config()
     assert ServiceClient(service.url, token, "current").config()["protocol"] == PROTOCOL_VERSION
+    # `podium worker` of an older protocol refuses to start, and says so
+    old_worker = ("import sys, podium.worker.protocol as p; p.PROTOCOL_VERSION = 0\n"
+                  "from podium.worker.app import main\nsys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", old_worker, "--service-url", service.url, "--token", token,
+                           "--name", "old", "--work-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == ("podium worker: this worker speaks job protocol 0, the service needs "
+                                   f"{PROTOCOL_VERSION}: upgrade jupyter-podium on the worker")
     # refused claims leave the attempt queued for a worker that speaks the protocol
     dbsession.rollback()
     attempt = dbsession.get(Attempt, attempt_id)
