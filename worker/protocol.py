@@ -49,6 +49,8 @@ TASK_NAME = "podium.run_attempt"
 PROTOCOL_VERSION = 1
 #: The oldest worker protocol a service of this version still serves.
 OLDEST_PROTOCOL = 1
+#: What a claim without ``protocol`` counts as: a worker from before job protocol versions.
+UNVERSIONED = 0
 
 
 def celery_queue(queue: str) -> str:
@@ -128,7 +130,7 @@ class ClaimRequest(_ClaimRequired, total=False):
     """A worker asks to hold an attempt."""
 
     hostname: Annotated[str, Bounded(max_length=255)]
-    protocol: int  # the worker's PROTOCOL_VERSION; absent means a worker from before versions (0)
+    protocol: int  # the worker's PROTOCOL_VERSION; absent means UNVERSIONED
 
 
 class JobInput(TypedDict):

@@ -135,7 +135,7 @@ class ClaimHandler(WorkerHandler):
         queue = self.worker_queue()
         body: protocol.ClaimRequest = self.body
         spec = jobs.claim(self.db, self.podium.storage, queue, int(attempt), body["worker"], body.get("hostname", ""),
-                          self.podium.job_limits, body.get("protocol", 0))
+                          self.podium.job_limits, body.get("protocol", protocol.UNVERSIONED))
         self.db.commit()
         self.write_json(spec)
 
