@@ -302,13 +302,13 @@ class PodiumService(Application):
         self.hub_login = web.HubLogin.from_app(self, self.hub)  # browser logins for the web pages
 
     def init_jobs(self) -> None:
-        from .compute import attempts as jobs
         from .compute import queues as queues
         from .compute.dispatch import Dispatcher
+        from .compute.limits import Limits
 
         with self.session_factory() as session:
             self.queue_token = queues.ensure_default_queue(session, self.data_dir, self.default_queue_token)
-        self.job_limits = jobs.Limits(
+        self.job_limits = Limits(
             lease_seconds=self.lease_seconds,
             max_attempts=self.max_attempts,
             unclaimed_timeout=self.unclaimed_timeout,
@@ -319,11 +319,11 @@ class PodiumService(Application):
     def reap(self) -> None:
         """One reaper pass (in a thread: it touches the database)."""
         from .competitions import phase_migration as migration
-        from .compute import attempts as jobs
+        from .compute import reaper
 
         with self.session_factory() as session:
             migrated = migration.migrate_due_phases(session)
-            result = jobs.reap(session, self.job_limits)
+            result = reaper.reap(session, self.job_limits)
             session.commit()
         if migrated:
             self.log.info("Auto-migration queued %d submission(s)", len(migrated))

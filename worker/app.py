@@ -22,10 +22,11 @@ from kombu import Queue
 
 from .cache import DatasetCache
 from .client import ServiceClient
-from .errors import ProtocolError
+from .disk_caps import release_stale_runs
+from .errors import ProtocolError, ProtocolMismatch
 from .executors.base import Executor
 from .protocol import TASK_NAME
-from .runner import AttemptRunner, WorkerSettings, release_stale_runs
+from .runner import AttemptRunner, WorkerSettings
 
 log = logging.getLogger("podium.worker")
 RUNNER: AttemptRunner | None = None
@@ -53,6 +54,10 @@ def make_worker_app(broker_url: str, options: dict, celery_queue: str) -> Celery
         log.info("attempt %s (%s of submission %s)", attempt_id, step, submission_id)
         try:
             report = RUNNER.run(attempt_id)
+        except ProtocolMismatch as e:
+            # the message goes back to the queue for a worker that speaks the service's protocol
+            log.error("attempt %s not claimed: %s", attempt_id, e)
+            raise self.retry(countdown=60) from None
         except ProtocolError as e:
             log.warning("attempt %s: the service is unreachable (%s); retrying", attempt_id, e)
             raise self.retry(countdown=5) from None
@@ -117,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             config = client.config()
             break
+        except ProtocolMismatch as e:
+            print(f"podium worker: {e}", file=sys.stderr)
+            return 1
         except ProtocolError as e:
             if e.status in (401, 403) or time.monotonic() > deadline:
                 print(f"podium worker: {e}", file=sys.stderr)

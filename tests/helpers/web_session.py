@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from podium.worker.protocol import PROTOCOL_VERSION
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +130,7 @@ def play_worker(service: Any, session: Any, queue_token: str, submission_id: int
     http = requests.Session()
     http.headers["Authorization"] = f"token {queue_token}"
     api = service.api_url
-    spec = http.post(f"{api}/worker/attempts/{attempt}/claim", json={"worker": "web-test"}, timeout=30)
+    spec = http.post(f"{api}/worker/attempts/{attempt}/claim", json={"worker": "web-test", "protocol": PROTOCOL_VERSION}, timeout=30)
     assert spec.status_code == 200, spec.text
     outputs = spec.json()["outputs"]
     files = ["log"]
