@@ -20,7 +20,8 @@ from podium.worker.protocol import (
     attempt_report,
     mismatch_message,
 )
-from podium.worker.runner import AttemptFailed, Cancelled, ended_by, succeeded, upload_failed
+from podium.worker.errors import AttemptFailed, Cancelled
+from podium.worker.runner import ended_by, succeeded, upload_failed
 
 REPORT_FIELDS = set(AttemptReport.__required_keys__) | set(AttemptReport.__optional_keys__)
 
