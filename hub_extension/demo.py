@@ -243,7 +243,8 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         hub.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium up`` (also read by the docs' command reference)."""
     parser = argparse.ArgumentParser(prog="podium up", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("PODIUM_DEMO_DIR", "podium-data/demo"))
     parser.add_argument("--port", type=int, default=8000, help="The hub's public port.")
@@ -251,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=["auto", "docker", "local"], default="auto",
                         help="How the demo worker runs programs: Docker when it answers (auto), or the "
                         "local executor, which does not isolate code.")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve, executor=args.executor)
     except (DemoError, PodiumAPIError) as e:

@@ -382,8 +382,8 @@ def _list() -> None:
         print(f"  {alias:<34} -> {target}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``podium images build|list``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium images`` (also read by the docs' command reference)."""
     parser = argparse.ArgumentParser(
         prog="podium images", description="Local runtime images built from Debian, no registry."
     )
@@ -394,7 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="NAME", help=f"default: {' '.join(RUNTIME_IMAGES)}"
     )
     sub.add_parser("list", help="Show the runtime images and the aliases that map to them.")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``podium images build|list``."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.action == "build":
             build_all(args.names, force=args.force)
