@@ -151,3 +151,14 @@ def test_a_new_option_appears_without_a_hand_edit() -> None:
 def test_a_page_naming_an_unknown_generator_fails_the_build() -> None:
     with pytest.raises(UnknownGenerator, match="no generator 'nope'"):
         expand("# Page\n\n```{podium-generated} nope\n```\n")
+
+
+def test_the_readme_maps_every_folder_and_module_of_the_server() -> None:
+    readme = (ROOT / "README.md").read_text()
+    server = ROOT / "server"
+    names = {f"`{p.name}/`" for p in server.iterdir() if (p / "__init__.py").exists()}
+    names |= {f"`{p.name}`" for p in server.glob("*.py") if p.name != "__init__.py"}
+    map_section = readme.split("### A map of `server/`", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip() for line in map_section.splitlines() if line.startswith("| `")}
+    assert names - rows == set(), "add these to the README's map of server/"
+    assert rows - names == set(), "the README maps what is gone"

@@ -15,7 +15,7 @@ from typing import Any
 from traitlets import TraitType, Type
 from traitlets.traitlets import DefaultHandler
 
-from .markdown import code, table
+from .markdown import code
 
 ENV_NAME = re.compile(r"^(PODIUM|JUPYTERHUB)_[A-Z0-9_]+$")
 
@@ -72,7 +72,7 @@ def render_class(cls: type, cli_names: dict[str, str]) -> str:
              else code(f"--{cls.__name__}.{name}=...")],
         ]
         sections += [f"### `{name}`", "", (trait.help or "").strip() or "(no help text)", "",
-                     *table(["", ""], rows), ""]
+                     *(f"- **{label}**: {value}" for label, value in rows), ""]
     return "\n".join(sections)
 
 

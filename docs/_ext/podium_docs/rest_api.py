@@ -88,10 +88,15 @@ def _operation(path: str, verb: str, operation: dict[str, Any]) -> list[str]:
     if body:
         lines += [f"Body (JSON): {_type_of(body)}", ""]
     answers = []
-    for code, response in operation.get("responses", {}).items():
+    for status, response in operation.get("responses", {}).items():
+        if status == "default":
+            answers.append("otherwise an [Error](#schema-error)")
+            continue
         content = ", ".join(f"`{ct}`" for ct in response.get("content", {}))
-        answers.append([f"`{code}`", response.get("description", ""), content])
-    lines += ["Answers:", "", *table(["status", "meaning", "content"], answers), ""]
+        meaning = response.get("description", "")
+        words = [f"`{status}`", content, "" if meaning == "Success" else f"— {meaning}"]
+        answers.append(" ".join(w for w in words if w))
+    lines += ["Answers:", "", *(f"- {a}" for a in answers), ""]
     return lines
 
 
