@@ -7,6 +7,7 @@ Built with warnings as errors by ``scripts/test.sh`` and ``tests/unit/test_docs.
 The reference pages are written from the code at build time by ``_ext/podium_docs``; the
 tutorials are the walk-through notebooks themselves (``notebooks/``, linked into
 ``tutorials/``), shown as they are: the end-to-end tests execute them, the build does not.
+Link to a tutorial with the ``{doc}`` role: a Markdown link follows the symlink and misses.
 """
 
 import sys

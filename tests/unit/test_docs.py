@@ -22,7 +22,7 @@ from traitlets import Integer, default
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
-from podium_docs import UnknownGenerator, configuration, expand  # noqa: E402
+from podium_docs import UnknownGenerator, configuration, expand, notebooks  # noqa: E402
 
 
 class _Text(HTMLParser):
@@ -129,6 +129,14 @@ def test_tutorials_are_the_notebooks_the_tests_execute(site: Path) -> None:
         first_code = next("".join(c["source"]) for c in book["cells"] if c["cell_type"] == "code")
         text = page(site, f"tutorials/{name}").text
         assert " ".join(first_code.split()) in text, name
+
+
+def test_guides_quote_the_notebook_cells_the_tests_run(site: Path) -> None:
+    text = page(site, "howto/attach-a-worker").text
+    for cell in notebooks.code_cells("notebooks/admin.ipynb"):
+        assert " ".join(cell.split()) in text
+    with pytest.raises(notebooks.NoSuchCell, match="has 4 code cells, not 9"):
+        notebooks.render("notebooks/admin.ipynb", "9")
 
 
 def test_a_new_option_appears_without_a_hand_edit() -> None:
