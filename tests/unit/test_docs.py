@@ -139,6 +139,14 @@ def test_guides_quote_the_notebook_cells_the_tests_run(site: Path) -> None:
         notebooks.render("notebooks/admin.ipynb", "9")
 
 
+def test_the_architecture_page_maps_every_server_folder_from_its_docstring(site: Path) -> None:
+    text = page(site, "explanation/architecture").text
+    for folder in (ROOT / "server").iterdir():
+        if (folder / "__init__.py").exists():
+            assert f"{folder.name}/" in text, folder.name
+    assert "Leaderboards: ranking as pure functions" in text
+
+
 def test_a_new_option_appears_without_a_hand_edit() -> None:
     from podium.server.app import PodiumService
 

@@ -7,7 +7,8 @@ A page asks for generated text with a fenced block::
 
 and the block is replaced, before MyST parses the page, by the Markdown the named generator
 returns (REST API from the OpenAPI document, configuration from the traitlets, commands from the
-argparse parsers, the bundle format from its readers, notebook cells from the notebooks). Nothing
+argparse parsers, the bundle format from its readers, notebook cells from the notebooks, a folder map from
+the module docstrings). Nothing
 generated is committed, so a new endpoint, option or command appears without a hand edit. A page
 naming an unknown generator fails the build.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-from . import bundle_format, commands, configuration, notebooks, rest_api
+from . import bundle_format, code_map, commands, configuration, notebooks, rest_api
 
 GENERATORS: dict[str, Callable[..., str]] = {
     "rest-api": rest_api.render,
@@ -29,6 +30,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "commands": commands.render,
     "bundle-format": bundle_format.render,
     "notebook-cells": notebooks.render,
+    "code-map": code_map.render,
 }
 BLOCK = re.compile(r"^```\{podium-generated\}[ \t]+(?P<args>[^\n]+)\n```[ \t]*$", re.MULTILINE)
 
