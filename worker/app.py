@@ -87,7 +87,8 @@ def choose_executor(kind: str, name: str, allow_unsafe: bool) -> Executor:
     return LocalExecutor(allow_unsafe=allow_unsafe)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium worker`` (also read by the docs' command reference)."""
     p = argparse.ArgumentParser(prog="podium worker", description="Run a compute worker for one queue.")
     p.add_argument("--service-url", default=os.environ.get("PODIUM_URL"),
                    help="The Podium service URL, e.g. https://hub.example.org/services/podium/ ($PODIUM_URL).")
@@ -105,7 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pids", type=int, default=256, help="Processes per container.")
     p.add_argument("--max-output-mb", type=int, default=256, help="Output and disk cap per container in MB.")
     p.add_argument("--log-level", default="INFO")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

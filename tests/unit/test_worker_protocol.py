@@ -12,6 +12,7 @@ from podium.server.errors import ValidationFailed
 from podium.server.request_bodies import parse
 from podium.worker import protocol
 from podium.worker.client import ProtocolError
+from podium.worker.errors import AttemptFailed, Cancelled
 from podium.worker.executors.base import CappedLog, ExecResult
 from podium.worker.protocol import (
     AttemptReport,
@@ -20,7 +21,6 @@ from podium.worker.protocol import (
     attempt_report,
     mismatch_message,
 )
-from podium.worker.errors import AttemptFailed, Cancelled
 from podium.worker.runner import ended_by, succeeded, upload_failed
 
 REPORT_FIELDS = set(AttemptReport.__required_keys__) | set(AttemptReport.__optional_keys__)
