@@ -25,7 +25,7 @@ _UNNAMED_GROUP = re.compile(r"\((?!\?)[^)]*\)")
 def route_template(pattern: str) -> str:
     """A Tornado URL pattern back to its template: ``/x/(?P<phase>[^/]+)$`` → ``/x/{phase}``."""
     template = _PARAM_PATTERN.sub(lambda m: "{" + m.group(1) + "}", pattern)
-    template = _UNNAMED_GROUP.sub("{path}", template)
+    template = _UNNAMED_GROUP.sub("{path}", template).replace(".*", "{path}")
     return template.rstrip("$").replace("/?", "/").replace("\\", "")
 
 
@@ -81,15 +81,16 @@ class ProcessMetrics:
         )
         ProcessCollector(registry=self.registry)
         self.lag_monitor = LoopLagMonitor(self.loop_lag)
-        self._routes: dict[type, str] = {}
+        #: handler class → its route template, the ``route`` label of request latency
+        self.routes: dict[type, str] = {}
 
     def name_routes(self, handlers: list[tuple]) -> None:
         """Learn each handler class's route template from the application's URL table."""
         for pattern, handler, *_ in handlers:
-            self._routes.setdefault(handler, route_template(pattern))
+            self.routes.setdefault(handler, route_template(pattern))
 
     def observe_request(self, handler: RequestHandler) -> None:
-        route = self._routes.get(type(handler), UNMATCHED)
+        route = self.routes.get(type(handler), UNMATCHED)
         self.requests.labels(handler.request.method, route, str(handler.get_status())).observe(
             handler.request.request_time()
         )
