@@ -1,7 +1,9 @@
 """Whether the parts the service depends on answer: the database, the broker and the storage.
 
 Each check runs in a thread of its own pool with a time limit, so a hung part answers "down"
-in seconds instead of hanging the probe. The answer names each part and, when it is down, only
+in seconds instead of hanging the probe. Anyone may call the probe, so probes arriving together
+share one run, and an answer is reused for ``CACHE_SECONDS``: a flood of probes does not become a
+flood of database and broker connections. The answer names each part and, when it is down, only
 the class of the error (the details, which may name hosts or users, go to the service's log).
 """
 
@@ -21,6 +23,7 @@ from ..storage import Storage
 log = logging.getLogger("podium.health")
 PROBE_KEY = "_podium/health-probe"
 CHECK_TIMEOUT = 5.0
+CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,33 @@ def check_storage(storage: Storage) -> None:
 class HealthChecks:
     """Runs every part's check at once and reports each part's state."""
 
-    def __init__(self, checks: dict[str, Callable[[], None]], timeout: float = CHECK_TIMEOUT) -> None:
+    def __init__(self, checks: dict[str, Callable[[], None]], timeout: float = CHECK_TIMEOUT,
+                 cache_seconds: float = CACHE_SECONDS) -> None:
         self.checks = checks
         self.timeout = timeout
+        self.cache_seconds = cache_seconds
         self.pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="podium-health")
+        self._running: asyncio.Future[dict[str, PartState]] | None = None
+        self._answer: tuple[float, dict[str, PartState]] | None = None
 
     async def run(self) -> dict[str, PartState]:
+        """Every part's state: the last answer if it is recent, else a run shared by every
+        probe that arrives while it lasts."""
+        loop = asyncio.get_running_loop()
+        if self._answer is not None and loop.time() - self._answer[0] < self.cache_seconds:
+            return self._answer[1]
+        if self._running is None:
+            self._running = asyncio.ensure_future(self._check_all())
+            self._running.add_done_callback(self._finished)
+        # shielded: a probe that hangs up does not cancel the run the others wait for
+        return await asyncio.shield(self._running)
+
+    def _finished(self, running: asyncio.Future[dict[str, PartState]]) -> None:
+        self._running = None
+        if not running.cancelled() and running.exception() is None:
+            self._answer = (asyncio.get_running_loop().time(), running.result())
+
+    async def _check_all(self) -> dict[str, PartState]:
         loop = asyncio.get_running_loop()
         names = list(self.checks)
         futures = [loop.run_in_executor(self.pool, self.checks[name]) for name in names]

@@ -1,5 +1,6 @@
-"""The per-process metrics' pure parts: route templates from Tornado patterns (so latency is
-labelled by route, never by raw path), and the loop-lag timer measuring a blocked event loop."""
+"""The monitoring's parts that need no service: route templates from Tornado patterns (latency
+is labelled by route, never by raw path), the loop-lag timer catching a blocked event loop, and
+the health checks' answers, time limit and shared runs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import time
 
 import pytest
+from podium.server.monitoring.health import HealthChecks
 from podium.server.monitoring.process_metrics import ProcessMetrics, route_template
 from podium.server.routes import build_handlers, template_to_pattern
 
@@ -48,3 +50,51 @@ def test_loop_lag_measures_a_blocked_loop():
     worst = metrics.registry.get_sample_value("podium_event_loop_lagged_seconds_bucket", {"le": "0.25"})
     assert count >= 3
     assert worst < count  # one tick came more than 0.25 s late: the blocked one
+
+
+class CountingCheck:
+    """A check that takes ``seconds`` in its thread and then fails with ``error`` or passes."""
+
+    def __init__(self, seconds: float = 0.0, error: Exception | None = None) -> None:
+        self.seconds, self.error, self.calls = seconds, error, 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        time.sleep(self.seconds)
+        if self.error is not None:
+            raise self.error
+
+
+def test_health_names_the_failing_and_the_hung_part_by_error_class_only():
+    checks = {"database": CountingCheck(), "broker": CountingCheck(error=ConnectionRefusedError("amqp://u:secret@h")),
+              "storage": CountingCheck(seconds=1.0)}
+    health = HealthChecks(checks, timeout=0.3, cache_seconds=0)
+    try:
+        states = asyncio.run(health.run())
+    finally:
+        health.close()
+    assert {name: state.to_json() for name, state in states.items()} == {
+        "database": {"ok": True},
+        "broker": {"ok": False, "error": "ConnectionRefusedError"},
+        "storage": {"ok": False, "error": "Timeout"},
+    }
+
+
+def test_probes_arriving_together_share_one_run_and_a_recent_answer_is_reused():
+    check = CountingCheck(seconds=0.2)
+    health = HealthChecks({"database": check}, cache_seconds=0.5)
+
+    async def probes() -> None:
+        answers = await asyncio.gather(*(health.run() for _ in range(20)))
+        assert all(a["database"].ok for a in answers)
+        assert check.calls == 1  # twenty probes, one check
+        await health.run()
+        assert check.calls == 1  # answered from the recent run
+        await asyncio.sleep(0.6)
+        await health.run()
+        assert check.calls == 2  # too old: checked again
+
+    try:
+        asyncio.run(probes())
+    finally:
+        health.close()
