@@ -45,7 +45,8 @@ def make_worker_app(broker_url: str, options: dict, celery_queue: str) -> Celery
         task_default_queue=celery_queue,
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
+        # task events (received, started, succeeded, failed) on the queue's broker, for Flower
+        worker_send_task_events=True,
     )
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, max_retries=None)
