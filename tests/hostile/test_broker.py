@@ -9,6 +9,7 @@ stamp a message published that the broker did not take.
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +28,9 @@ from conftest import (
 from helpers import programs
 from helpers.rabbit_node import RabbitNode
 from podium.server import db
-from podium.server.orm import Attempt, Score
+from podium.server.compute import queues
+from podium.server.orm import Attempt, DispatchOutbox, Score
+from podium.worker.protocol import celery_queue
 
 #: a participant's model that takes longer than the broker's consumer timeout (3 s, plus the 1 s
 #: tick at which RabbitMQ checks it)
@@ -129,3 +132,48 @@ def test_a_broker_restarted_under_a_running_job_leaves_the_worker_serving(
     after = submit(strict_api, user, phase_id, programs.GOOD_MODEL)
     assert_all_scored_once(strict_api, strict_service, user, {slow: 1.0, after: 0.75})
     assert strict_worker.proc.poll() is None, strict_worker.log.read_text()[-3000:]
+
+
+def queue_depth(node: RabbitNode, name: str) -> int:
+    for line in node.ctl("list_queues", "--no-table-headers", "name", "messages", check=False).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == name:
+            return int(parts[1])
+    return 0
+
+
+def wait_until(predicate, limit: float = 20) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_a_message_the_broker_never_took_stays_in_the_outbox(strict_api, strict_service, strict_broker, users) -> None:
+    """A publish the broker has not confirmed is not stamped published: under a resource alarm
+    RabbitMQ stops reading publishers' connections, so a message sent without confirmation sits
+    in a socket buffer; the node then dies, and the message with it. It must reach its queue once
+    the node is back (the outbox publishes it again), not wait for the reaper."""
+    name = f"idle-{uuid.uuid4().hex[:6]}"  # a queue no worker serves: its messages stay countable
+    with strict_service.app.session_factory() as session:
+        queues.create_queue(session, name, None)
+        session.commit()
+    organizer = users.make("organizer", groups=("creators",))
+    phase_id, user = make_pipeline_competition(strict_api, organizer, users, image="python:3",
+                                               scoring=programs.V2_SCORING, queue=name)
+
+    def published(sid: int) -> bool:
+        with strict_service.app.session_factory() as session:
+            return session.scalar(sa.select(DispatchOutbox.published_at).join(
+                Attempt, Attempt.id == DispatchOutbox.attempt_id).where(Attempt.submission_id == sid)) is not None
+
+    first = submit(strict_api, user, phase_id, programs.result_submission(programs.TRUTH))
+    wait_until(lambda: published(first) and queue_depth(strict_broker, celery_queue(name)) == 1)
+    strict_broker.ctl("set_disk_free_limit", "1000000GB")  # a disk alarm: publishers are blocked
+    second = submit(strict_api, user, phase_id, programs.result_submission(programs.TRUTH))
+    time.sleep(3)
+    assert not published(second)  # the broker has not confirmed it
+    strict_broker.crash()
+    strict_broker.start()  # the alarm was a runtime setting: the node comes back without it
+    wait_until(lambda: queue_depth(strict_broker, celery_queue(name)) == 2, limit=60)
+    wait_until(lambda: published(second))
