@@ -13,6 +13,7 @@ once (the attempt's lease then expires and the service retries it).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import signal
@@ -32,6 +33,22 @@ from .runner import AttemptRunner, WorkerSettings, release_stale_runs
 log = logging.getLogger("podium.worker")
 #: pause before trying an attempt again while the service cannot be reached (seconds)
 SERVICE_RETRY_SECONDS = 5.0
+#: the neutral parent of run directories: what a container can learn of the host's paths
+NEUTRAL_RUNS_DIR = "/var/lib/podium/runs"
+
+
+def runs_dir(requested: str | None, work_dir: str, name: str) -> str:
+    """The directory attempts run in: ``requested``, else one per worker name under the neutral
+    ``NEUTRAL_RUNS_DIR`` (per name: a worker removes its stale runs at start-up, and only its
+    own), else ``work_dir`` when that cannot be created (not root)."""
+    if requested:
+        return requested
+    neutral = os.path.join(NEUTRAL_RUNS_DIR, hashlib.sha256(name.encode()).hexdigest()[:16])
+    try:
+        os.makedirs(neutral, exist_ok=True)
+    except OSError:
+        return work_dir
+    return neutral
 
 
 def run_task(runner: AttemptRunner, task: TaskMessage, stop: threading.Event) -> str:
@@ -103,7 +120,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--executor", choices=["auto", "docker", "local"], default="docker")
     p.add_argument("--allow-unsafe-local-executor", action="store_true",
                    help="Allow the local executor, which does NOT isolate participant code.")
-    p.add_argument("--work-dir", default=os.path.join(os.getcwd(), "podium-worker"))
+    p.add_argument("--work-dir", default=os.path.join(os.getcwd(), "podium-worker"),
+                   help="The worker's own files (the dataset cache).")
+    p.add_argument("--runs-dir", default=None,
+                   help="Where attempts' run directories live. A container sees the host path of every "
+                        "directory mounted into it (in /proc/self/mountinfo), so this should be a neutral path. "
+                        f"Default: {NEUTRAL_RUNS_DIR}/<a hash of the worker's name> when it can be created "
+                        "(as root), else --work-dir.")
     p.add_argument("--cache-size-mb", type=int, default=10240, help="Dataset cache cap in MB.")
     p.add_argument("--memory-mb", type=int, default=2048, help="Memory limit per container in MB.")
     p.add_argument("--cpus", type=float, default=1.0, help="CPUs per container.")
@@ -163,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("removed %d container(s) a previous run of this worker left behind", removed)
     os.makedirs(args.work_dir, exist_ok=True)
     release_stale_runs(args.work_dir)
-    settings = WorkerSettings(name=args.name, work_dir=args.work_dir, memory_mb=args.memory_mb, cpus=args.cpus,
+    runs = runs_dir(args.runs_dir, args.work_dir, args.name)
+    os.makedirs(runs, exist_ok=True)
+    release_stale_runs(runs)
+    settings = WorkerSettings(name=args.name, work_dir=runs, memory_mb=args.memory_mb, cpus=args.cpus,
                               pids=args.pids, max_output_bytes=args.max_output_mb * 1024 * 1024)
     cache = DatasetCache(os.path.join(args.work_dir, "cache"), args.cache_size_mb * 1024 * 1024)
     runner = AttemptRunner(client, executor, cache, settings)

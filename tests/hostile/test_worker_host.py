@@ -1,5 +1,6 @@
-"""Workers that share a host: a CPU hog on a neighbour's cores, and a second worker started under
-a name that is already running (it would remove the first one's containers at start-up)."""
+"""Workers that share a host: a CPU hog on a neighbour's cores, a second worker started under a
+name that is already running (it would remove the first one's containers at start-up), and
+participant code reading the host's paths from its mount table."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import WorkerProcess
+from conftest import WorkerProcess, make_pipeline_competition, submit, wait_for
+from helpers import programs
+from podium.worker.app import NEUTRAL_RUNS_DIR
 from podium.worker.errors import DockerError
 from podium.worker.executors.base import ContainerSpec
 from podium.worker.executors.docker import LABEL, DockerExecutor
@@ -80,3 +83,23 @@ def test_a_second_live_worker_of_the_same_name_is_refused(service, runtime_image
     finally:
         subprocess.run(["docker", "rm", "--force", probe], capture_output=True)
         first.stop()
+
+
+MOUNT_SPY = programs.code_submission("""
+    lines = [line for line in open("/proc/self/mountinfo") if " /app/" in line]
+    print("".join(lines))
+    raise SystemExit(3)
+""")
+
+
+@pytest.mark.one_backend
+def test_containers_do_not_see_the_worker_s_directories(api, worker, creator, users) -> None:
+    """A container's ``/proc/self/mountinfo`` names the host path of every bind mount: the worker's
+    own directory (chosen by its admin, often under a home directory) must not appear there."""
+    phase_id, user = make_pipeline_competition(api, creator, users, image="python:3", scoring=programs.V2_SCORING,
+                                               ingestion=programs.V2_INGESTION, input_data=programs.INPUT_DATA)
+    sub = wait_for(api, user, submit(api, user, phase_id, MOUNT_SPY))
+    seen = sub["failure_reason"]
+    assert sub["status"] == "failed" and " /app/ingested_program " in seen, seen  # the spy saw its mounts
+    assert str(worker.workdir) not in seen
+    assert f"{NEUTRAL_RUNS_DIR}/" in seen
