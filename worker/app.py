@@ -13,6 +13,7 @@ once (the attempt's lease then expires and the service retries it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import logging
 import os
@@ -201,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
 
     consumer = JobConsumer(args.broker_url or config["broker_url"], config.get("broker_transport_options") or {},
                            config["celery_queue"], handle)
-    log.info("worker %s serving queue '%s' (%s)", args.name, config["queue"], type(executor).__name__)
+    log.info("worker %s serving queue '%s' (%s, runs in %s)", args.name, config["queue"], type(executor).__name__,
+             runs)
     consumer.serve(stop)
+    if runs != args.work_dir:
+        with contextlib.suppress(OSError):  # left in place if a run directory is still in it
+            os.rmdir(runs)
     log.info("worker %s stopped", args.name)
     return 0
 
