@@ -72,7 +72,7 @@ def test_non_admins_get_the_403_page(hub, api, users, creator, service, admin_qu
         session = login(hub, user)
         refused = session.get("admin/queues", expect=403)
         assert refused.headers["Content-Type"].startswith("text/html")
-        assert "Only hub admins may do this." in refused.text
+        assert "Only hub admins manage compute queues." in refused.text
         assert admin_queue["name"] not in refused.text
         session.get(f"competitions/{comp['slug']}")  # a form with this user's own XSRF token
         session.post(f"admin/queues/{admin_queue['name']}/token", expect=403)
