@@ -395,7 +395,7 @@ def finish(session: Session, submission: Submission, scores: dict[str, float]) -
     """Record the scores of a scored submission, mark it finished and re-rank its phase."""
     from ..leaderboards import store as leaderboard_store
 
-    leaderboard_store.record_scores(session, submission, scores, complete=submission.parent_id is None)
+    leaderboard_store.record_scores(session, submission, scores)
     if submission.status in (S.submitted, S.running):
         transition(submission, S.scoring)
     transition(submission, S.finished)

@@ -42,7 +42,7 @@ def test_scores_txt_forms(tmp_path: Path, text: str) -> None:
 
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("scores.json", '{"acc": NaN}', "not a finite number"),
-    ("scores.json", '{"acc": "high"}', "not a number: 'high'"),
+    ("scores.json", '{"acc": "high"}', "score 'acc' is not a number$"),
     ("scores.json", "[1, 2]", "must hold an object"),
     ("scores.json", "{oops", "not valid JSON"),
     ("scores.txt", "acc: inf\n", "not a finite number"),
@@ -52,6 +52,26 @@ def test_bad_scores_are_named(tmp_path: Path, name: str, text: str, message: str
     write(tmp_path / name, text)
     with pytest.raises(scores.ScoresError, match=message):
         scores.read_scores(str(tmp_path))
+
+
+def test_only_the_leaderboard_columns_are_kept(tmp_path: Path) -> None:
+    """As Codabench's upload_submission_scores: other keys, nested ones too, are ignored."""
+    write(tmp_path / "scores.json", '{"acc": 0.5, "all_costs": {"a": [1, 2]}, "note": "fine", "extra": 3}')
+    assert scores.read_scores(str(tmp_path), columns=["acc", "duration"]) == {"acc": 0.5}
+    write(tmp_path / "scores.json", '{"acc": "secret-label-7"}')
+    with pytest.raises(scores.ScoresError) as error:
+        scores.read_scores(str(tmp_path), columns=["acc"])
+    assert str(error.value) == "score 'acc' is not a number" and "secret" not in str(error.value)
+    write(tmp_path / "scores.json", '{"other": 1}')
+    with pytest.raises(scores.ScoresError, match="no value for any leaderboard column .expected acc, f1"):
+        scores.read_scores(str(tmp_path), columns=["f1", "acc"])
+
+
+def test_scores_txt_errors_never_quote_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "scores.txt", "acc: 0.5\nlabel-of-row-12 is cat\n")
+    with pytest.raises(scores.ScoresError) as error:
+        scores.read_scores(str(tmp_path))
+    assert str(error.value) == "scores.txt: cannot read line 2 (expected 'key: value')"
 
 
 def test_no_scores_and_symlinked_scores(tmp_path: Path) -> None:
