@@ -146,7 +146,9 @@ def _leaderboards(plan: Plan, data: dict) -> tuple[list[dict[str, Any]], list[st
         rule = board.get("submission_rule", "Add")
         if not isinstance(rule, str) or (rule not in SUBMISSION_RULES and rule not in SUBMISSION_RULES.values()):
             plan.bad(f"leaderboards[{i}].submission_rule",
-                     f"unknown rule {shown(rule)} (expected one of {', '.join(SUBMISSION_RULES)})")
+                     f"must be one of {', '.join(SUBMISSION_RULES)}, not {shown(rule)}"
+                     if not isinstance(rule, str) else
+                     f"unknown rule {rule!r} (expected one of {', '.join(SUBMISSION_RULES)})")
             rule = "Add"
         rules.append(SUBMISSION_RULES.get(rule, rule))
         columns = _columns(plan, f"leaderboards[{i}]", as_list(plan, board.get("columns"), f"leaderboards[{i}].columns",
@@ -177,9 +179,10 @@ def _columns(plan: Plan, board_where: str, raw_columns: list) -> list[dict[str, 
         if not isinstance(column, dict):
             continue
         where = f"{board_where}.columns[{j}]"
-        index = as_key(plan, column.get("index", j), f"{where}.index", "a number")
+        index = column.get("index", j)
+        index = index if isinstance(index, int | float | str) and not isinstance(index, bool) else j
         out = {"key": str(column.get("key") or f"column-{j}"), "title": str(column.get("title") or column.get("key") or "")[:200] or None,
-               "index": j if index is None else index, "sorting": column.get("sorting", "desc"),
+               "index": index, "sorting": column.get("sorting", "desc"),
                "hidden": bool(column.get("hidden", False))}
         if out["sorting"] not in ("asc", "desc"):
             plan.bad(f"{where}.sorting", f"must be asc or desc, not {out['sorting']!r}")
@@ -188,7 +191,7 @@ def _columns(plan: Plan, board_where: str, raw_columns: list) -> list[dict[str, 
         computation = column.get("computation")
         if computation:
             if not isinstance(computation, str) or computation not in COMPUTATIONS:
-                plan.bad(f"{where}.computation", f"unknown computation {shown(computation)} (expected avg)")
+                plan.bad(f"{where}.computation", f"unknown computation {shown(computation)} (expected avg, sum, min or max)")
                 computation = "avg"
             indexes = as_list(plan, column.get("computation_indexes"), f"{where}.computation_indexes",
                               "column indexes (for example [0, 1])")
@@ -212,8 +215,8 @@ def _computation_keys(plan: Plan, where: str, own_index: Any, indexes: list, by_
             plan.bad(f"{where}.computation_indexes", f"no column with index {ref}")
         else:
             keys.append(by_index[ref])
-    if not indexes:
-        plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes")
+    if not indexes and not plan.problems_at(f"{where}.computation_indexes"):
+        plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes (for example [0, 1])")
     return keys
 
 
@@ -248,7 +251,7 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
         out["leaderboard_visibility"] = phase["leaderboard_visibility"]
     rule = phase.get("submission_rule") or (rules[0] if rules else None)
     if rule is not None and not isinstance(rule, str):
-        plan.bad(f"{where}.submission_rule", f"unknown rule {shown(rule)} (expected one of {', '.join(SUBMISSION_RULES)})")
+        plan.bad(f"{where}.submission_rule", f"must be one of {', '.join(SUBMISSION_RULES)}, not {shown(rule)}")
         rule = None
     if rule:
         out["submission_rule"] = SUBMISSION_RULES.get(rule, rule) if rule in SUBMISSION_RULES or rule in SUBMISSION_RULES.values() else "best"

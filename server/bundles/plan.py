@@ -36,6 +36,10 @@ class Plan:
     def bad(self, where: str, message: str) -> None:
         self.problems.append(f"{YAML}: {where}: {message}")
 
+    def problems_at(self, where: str) -> bool:
+        """Whether a problem was already recorded at ``where`` (so a second one would repeat it)."""
+        return any(p.startswith(f"{YAML}: {where}: ") for p in self.problems)
+
     def ref(self, value: Any, kind: str, where: str, name: str, source) -> str | None:
         """Register a program or dataset reference; returns its placeholder, or None when absent
         (after recording a problem if it is missing from the bundle)."""
