@@ -34,6 +34,7 @@ from ..orm import (
     SubmissionStatus,
 )
 from ..submissions import fact_sheets as facts
+from ..submissions import task_scores
 from .ranking import (
     ColumnSpec,
     RankedEntry,
@@ -358,6 +359,8 @@ def _build_page(
         .offset(offset)
     ).all()
     questions = facts.leaderboard_questions(phase.competition.fact_sheet or {})
+    # a multi-task phase shows every task's scores (its children's), as Codabench does
+    per_task = task_scores.by_task(session, [e.submission_id for e in entries]) if len(phase.phase_tasks) > 1 else None
     answers: dict[int, dict] = {}
     if questions and entries:
         answers = dict(session.execute(
@@ -392,6 +395,9 @@ def _build_page(
                 "scores": {c.key: (e.values or {}).get(c.key) for c in columns},
                 "display": {c.key: format_value((e.values or {}).get(c.key), c.precision) for c in columns},
                 "facts": {q["key"]: (answers.get(e.submission_id) or {}).get(q["key"]) for q in questions},
+                **({} if per_task is None else {"tasks": {
+                    task: {c.key: values[c.key] for c in columns if c.key in values}
+                    for task, values in per_task.get(e.submission_id, {}).items()}}),
             }
             for e in entries
         ],
