@@ -465,7 +465,7 @@ class AttemptRunner:
         self._judge(result, "scoring program", job, cancel, False, run_log)
         self._check_output(dirs.output, "scoring output")
         try:
-            found = scores.read_scores(dirs.output)
+            found = scores.read_scores(dirs.output, job.get("score_keys") or None)
         except scores.ScoresError as e:
             raise AttemptFailed("participant", f"No scores: {e}.", False) from None
         detailed = scores.find_detailed_results(dirs.output)
