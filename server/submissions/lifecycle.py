@@ -68,7 +68,8 @@ def transition(submission: Submission, new: SubmissionStatus) -> None:
     now = utcnow()
     if new == S.submitted:
         submission.submitted_at = now
-    elif new == S.running and submission.started_at is None:
+    elif new in (S.running, S.scoring) and submission.started_at is None:
+        # a submission whose first step is scoring (results, no ingestion) starts when it scores
         submission.started_at = now
     elif new in TERMINAL_STATUSES:
         submission.finished_at = now
