@@ -14,6 +14,8 @@ from typing import Any
 
 from .plan import Plan, as_int, as_key, as_list, check_phase_dates, read_when, shown, slugify
 
+#: decimals shown when a column gives no ``precision`` (Codabench's Column default)
+DEFAULT_PRECISION = 2
 DEFAULTS = {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600}
 SUBMISSION_RULES = {
     "Add": "selected",
@@ -77,7 +79,7 @@ def _competition(plan: Plan, data: dict, source) -> dict[str, Any]:
         "title": title[:200],
         "description": str(data.get("description") or ""),
         "registration_mode": "open" if data.get("registration_auto_approve", False) else "approval",
-        "docker_image": data.get("docker_image") or "codalab/codalab-legacy:py37",
+        "docker_image": data.get("docker_image") or "codalab/codalab-legacy:py3",  # Codabench v2's default
         "enable_detailed_results": bool(data.get("enable_detailed_results", False)),
         "make_programs_available": bool(data.get("make_programs_available", False)),
     }
@@ -188,6 +190,8 @@ def _columns(plan: Plan, board_where: str, raw_columns: list) -> list[dict[str, 
             plan.bad(f"{where}.sorting", f"must be asc or desc, not {out['sorting']!r}")
         if column.get("precision") is not None:
             out["precision"] = as_int(plan, column["precision"], f"{where}.precision", None)
+        elif not column.get("full_precision"):  # Podium's exports mark columns shown in full
+            out["precision"] = DEFAULT_PRECISION
         computation = column.get("computation")
         if computation:
             if not isinstance(computation, str) or computation not in COMPUTATIONS:

@@ -141,7 +141,8 @@ def _tasks_and_phases(plan: Plan, data: dict, source, version: str) -> tuple[lis
 def _task(plan: Plan, source, number: int, where: str, phase: dict) -> dict[str, Any]:
     """The Podium task holding one CodaLab phase's programs and data (CodaLab keeps them per phase)."""
     task = {"key": f"phase-{number}", "name": str(phase.get("label") or f"Phase {number}")[:200],
-            "description": str(phase.get("description") or "")}
+            "description": str(phase.get("description") or ""),
+            "ingestion_only_during_scoring": bool(phase.get("ingestion_program_only_during_scoring", False))}
     if not phase.get("scoring_program"):
         plan.bad(where, "scoring_program is required")
     for name in PROGRAMS:
@@ -239,8 +240,8 @@ def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
         out: dict[str, Any] = {"key": str(key), "title": str(column.get("label") or key)[:200],
                                "index": int(rank),
                                "sorting": sort, "hidden": bool(column.get("hidden", False))}
-        if column.get("numeric_format") is not None:
-            out["precision"] = as_int(plan, column["numeric_format"], f"{where}.numeric_format", None)
+        # without numeric_format Codabench's v1 unpacker shows 2 decimals
+        out["precision"] = as_int(plan, column.get("numeric_format", 2), f"{where}.numeric_format", 2)
         computed = column.get("computed")
         if computed:
             out["computation"] = "avg_rank"

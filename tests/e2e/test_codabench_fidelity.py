@@ -43,6 +43,9 @@ def test_month_first_dates_partial_and_extra_scores(api, creator, users, worker)
     # the column it wrote is stored, the one it did not is missing, the extra keys are ignored
     assert (a["status"], a["scores"]) == ("finished", {"accuracy": 0.75}), a["failure_reason"]
     assert b["scores"] == {"accuracy": 1.0}
+    assert a["started_at"] is not None  # its first step was scoring
+    duration = next(c for c in comp["leaderboards"][0]["columns"] if c["key"] == "duration")
+    assert duration["precision"] == 2  # no precision in the bundle: Codabench's 2 decimals
     board = api(ann, "GET", f"/phases/{main['id']}/leaderboard", expect=200).json()
     assert [(e["owner"], e["display"]["accuracy"], e["scores"]["duration"]) for e in board["entries"]] == [
         (bob.name, "1.000", None), (ann.name, "0.750", None)]
