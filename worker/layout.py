@@ -111,10 +111,11 @@ def legacy_variables(step: str) -> dict[str, str]:
         "$submission_program": f"{APP}/ingested_program",
         "$shared": f"{APP}/shared",
         "$tmp": f"{APP}/tmp",
-        "$predictions": f"{APP}/input/res",
         "$hidden": f"{APP}/input/ref",
     }
     common["$input"] = f"{APP}/input_data" if step == "predict" else f"{APP}/input"
+    # as Codabench: a prediction step's $predictions is where it writes them (v1.8 ingestion programs)
+    common["$predictions"] = f"{APP}/output" if step == "predict" else f"{APP}/input/res"
     return common
 
 

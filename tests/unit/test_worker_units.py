@@ -102,6 +102,13 @@ def test_legacy_variables_and_no_shell(tmp_path: Path) -> None:
         "python", "/app/program/ingest.py", "/app/input_data", "/app/output", "/app/ingested_program"]
 
 
+def test_predictions_is_where_each_step_finds_them(tmp_path: Path) -> None:
+    """As Codabench's compute worker: the prediction step writes $predictions, scoring reads it."""
+    write(tmp_path / "metadata", "command: python $ingestion_program/ingest.py $predictions\n")
+    assert layout.build_command(str(tmp_path), "ingestion_program", "predict")[-1] == "/app/output"
+    assert layout.build_command(str(tmp_path), "scoring_program", "score")[-1] == "/app/input/res"
+
+
 def test_metadata_yaml_and_errors(tmp_path: Path) -> None:
     write(tmp_path / "metadata.yaml", "command: python3 /app/program/run.py\n")
     assert layout.build_command(str(tmp_path), "p", "score") == ["python3", "/app/program/run.py"]
