@@ -78,7 +78,7 @@ class ClaimOnlyRunner:
         self.out = open(samples_path, "a", buffering=1)
 
     def run(self, attempt_id: int) -> dict[str, Any] | None:
-        from podium.worker.client import LeaseLost
+        from podium.worker.errors import LeaseLost
 
         delivered = time.time()
         try:

@@ -5,7 +5,8 @@
     podium db current [--db-url URL]                               show the schema revision
     podium worker --service-url URL --token TOKEN                 a compute worker for one queue
     podium bundle import PATH --owner USER | export SLUG          competition bundles
-    podium images build|list                                       local runtime images (no registry)
+    podium token USER [--env]                                      an API token for scripts
+    podium images build|list|engine                                local runtime images (no registry), the Docker engine
     podium up                                                      the one-command platform (alias: demo)
 """
 
@@ -16,17 +17,43 @@ import sys
 
 
 def _service_app(argv: list[str]):
+    """The service's configuration as ``podium service`` would read it; with no database named
+    (option, config file or environment), the installation ``podium up`` made."""
+    import os
+
     from podium.server.app import PodiumService
 
     app = PodiumService()
     app.parse_command_line(argv)
     if app.config_file:
-        import os
-
         if os.path.exists(app.config_file):
             app.load_config_file(app.config_file)
             app.parse_command_line(argv)
+    named = {"data_dir", "db_url"} & set(app.config.PodiumService)
+    if not named and not {"PODIUM_DATA_DIR", "PODIUM_DB_URL"} & set(os.environ):
+        from .installation import find
+
+        found = find()
+        if found is not None:
+            app.data_dir = str(found.podium_data_dir)
+            print(f"(the installation `podium up` made in {found.data_dir})", file=sys.stderr)
     return app
+
+
+def _init_db(app, argv: list[str], command: str) -> bool:
+    """Open the database; False (after one sentence on stderr) when its schema is out of date."""
+    import shlex
+
+    from podium.server.db import SchemaOutOfDate
+
+    try:
+        app.init_db()
+    except SchemaOutOfDate as e:
+        upgrade = shlex.join(["podium", "db", "upgrade", *argv])
+        print(f"{command}: The database at {e.database} is at schema revision {e.current or 'none (empty)'}, "
+              f"this Podium needs {e.head}: run `{upgrade}`.", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_service(argv: list[str]) -> int:
@@ -89,7 +116,8 @@ def cmd_bundle(argv: list[str]) -> int:
     from sqlalchemy import select
 
     app = _service_app(rest)
-    app.init_db()
+    if not _init_db(app, rest, "podium bundle"):
+        return 1
     app.init_storage()
     with app.session_factory() as session:
         if args.action == "import":
@@ -123,6 +151,12 @@ def cmd_bundle(argv: list[str]) -> int:
     return 0
 
 
+def cmd_token(argv: list[str]) -> int:
+    from .tokens import main as token_main
+
+    return token_main(argv)
+
+
 def cmd_up(argv: list[str]) -> int:
     from podium.hub.demo import main as demo_main
 
@@ -140,7 +174,8 @@ COMMANDS = {
     "db": (cmd_db, "Create or migrate the database schema: `podium db upgrade`."),
     "worker": (cmd_worker, "Run a compute worker for one queue (service URL and queue token)."),
     "bundle": (cmd_bundle, "Import a CodaLab / Codabench bundle, or export a competition."),
-    "images": (cmd_images, "Build or list the local runtime images (no registry needed)."),
+    "images": (cmd_images, "Build or list the local runtime images; `podium images engine` starts Docker."),
+    "token": (cmd_token, "Print an API token of a hub user, for scripts against a running installation."),
     "up": (cmd_up, "Start hub, proxy, service and a worker on the embedded defaults, with a demo."),
     "demo": (cmd_up, "The same as `podium up`."),
 }

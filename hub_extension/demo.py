@@ -5,8 +5,12 @@ and local storage in ``--data-dir``), creates demo users and a demo competition 
 API behind the proxy, submits a sample prediction as a participant, prints what a new user needs
 (URL, logins, the submission and the leaderboard), and serves until Ctrl-C.
 
-A compute worker is started too: Docker when the engine answers (the runtime images are built
-on first use), otherwise the local executor, which does not isolate code and says so.
+A compute worker is started too, with the Docker executor: the engine is installed and started
+(``podium.worker.engine``) and the runtime images are built first when missing. Where that cannot
+happen (not root, not Debian), it stops and says why and the command that fixes it; the local
+executor, which does not isolate participant code, is used only when asked for by name
+(``--executor local``). ``installation.json`` in the data dir lets ``podium token`` and
+``podium bundle`` find this installation.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import requests
 
 from ..widgets.client import NotFound, PodiumAPIError, PodiumClient
+from . import installation
 from .launcher import HubProcess, free_port
 
 DEMO_PASSWORD = "podium"
@@ -67,24 +72,33 @@ SCORING_PROGRAM = _zip({
 })
 
 
-def start_worker(service_url: str, token: str, work_dir: Path, executor_choice: str = "auto") -> subprocess.Popen:
-    """A compute worker: Docker when the engine answers, else the (unsafe) local executor."""
-    from podium.worker.executors.docker import DockerError, DockerExecutor
-    from podium.worker.images import build_all
+def prepare_executor(choice: str = "docker") -> list[str]:
+    """The demo worker's executor options: Docker (installed, started and its runtime images built
+    here when this machine allows it), or the local executor when asked for by name."""
+    if choice == "local":  # anything else ("docker", and "auto" from older versions) means Docker
+        print("==> --executor local: participant code runs WITHOUT isolation (the local executor "
+              "does NOT isolate it from this machine)")
+        return ["--executor", "local", "--allow-unsafe-local-executor"]
+    from podium.worker.engine import EngineError, ensure_engine
+    from podium.worker.images import ImageBuildError, build_all
 
     try:
-        use_docker = executor_choice != "local" and DockerExecutor("demo").available()
-    except DockerError:
-        use_docker = False
-    if executor_choice == "docker" and not use_docker:
-        raise DemoError("--executor docker was asked for, but the Docker engine does not answer.")
-    if use_docker:
-        print("==> Docker answers: building the runtime images if missing (a few minutes the first time)")
+        ensure_engine()
+        print("==> building the runtime images if missing (a few minutes the first time)")
         build_all()
-        executor = ["--executor", "docker"]
-    else:
-        print("==> No Docker engine: using the local executor, which does NOT isolate participant code")
-        executor = ["--executor", "local", "--allow-unsafe-local-executor"]
+    except (EngineError, ImageBuildError) as e:
+        fix = getattr(e, "fix", None)
+        reason = getattr(e, "reason", str(e))
+        raise DemoError(
+            "participant code cannot run isolated in Docker here: " + reason
+            + (f".\n  Fix it with: {fix}\n" if fix else ".\n")
+            + "  Or run without isolation, on a machine you trust: podium up --executor local"
+        ) from e
+    return ["--executor", "docker"]
+
+
+def start_worker(service_url: str, token: str, work_dir: Path, executor: list[str]) -> subprocess.Popen:
+    """A compute worker process with the executor options from ``prepare_executor``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "podium.hub.cli", "worker", "--service-url", service_url, "--token", token,
@@ -204,7 +218,8 @@ def ensure_competition(organizer: PodiumClient, slug: str) -> dict[str, Any]:
 
 
 def print_welcome(hub: HubProcess, api_url: str, competition: dict[str, Any], phase: dict[str, Any],
-                  created: dict[str, Any], board: dict[str, Any], me: dict[str, Any]) -> None:
+                  created: dict[str, Any], board: dict[str, Any], me: dict[str, Any],
+                  executor_options: list[str]) -> None:
     """What a new user needs: the URL, the logins, the demo submission, the quota and the leaderboard."""
     print()
     print(f"Podium is up: {hub.public_url}/hub/login  (API: {api_url}/)")
@@ -214,6 +229,9 @@ def print_welcome(hub: HubProcess, api_url: str, competition: dict[str, Any], ph
     print(f"Submission {created['id']} by {PARTICIPANT}: {created['status']}"
           + (f" with scores {created['scores']}" if created.get("scores") else "")
           + (f" ({created['failure_reason']})" if created.get("failure_reason") else ""))
+    print(f"Scored by demo-worker with the {executor_options[1]} executor"
+          + (" (participant code ran isolated in a container)" if executor_options[1] == "docker"
+             else " (participant code ran WITHOUT isolation)"))
     quota = me["competitions"][0]["phases"][0]["quota"] if me["competitions"] else {}
     print(f"{PARTICIPANT}'s quota today: {quota.get('remaining_today')} left, resets {quota.get('resets_at')}")
     print(f"Leaderboard ({board['total']} entries):")
@@ -221,6 +239,8 @@ def print_welcome(hub: HubProcess, api_url: str, competition: dict[str, Any], ph
         print(f"  {entry['rank']:>3}  {entry['owner']:<20} {entry['display']}")
     if not board["entries"]:
         print("  (empty until a submission is scored)")
+    print(f"API tokens for scripts: `podium token {ORGANIZER}` (or any user; --env prints PODIUM_URL and "
+          "PODIUM_TOKEN); `podium bundle import|export` find this installation by themselves")
 
 
 def serve_until_stopped(hub: HubProcess) -> None:
@@ -243,15 +263,17 @@ def stop_worker(worker: subprocess.Popen | None) -> None:
             os.killpg(worker.pid, signal.SIGKILL)
 
 
-def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> dict[str, Any]:
+def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "docker") -> dict[str, Any]:
     """Start everything, score one participant submission, show it, and serve (or stop) after."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    executor_options = prepare_executor(executor)
     hub, queue_token = configure_hub(data_dir, port)
     worker = None
     print(f"==> starting JupyterHub on {hub.public_url} (log: {hub.log_path})")
     hub.start()
     try:
         service_url = hub.public_url + hub.service_prefix
+        installation.record(data_dir, hub.public_url, service_url, hub.setup_token)
         api_url = service_url + "api/v1"
         wait_for(api_url + "/", 60, hub)
         organizer, participant = create_demo_users(hub, service_url)
@@ -261,10 +283,10 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
         participant.register(slug)
         created = participant.submit(phase["id"], sample_submission(), description="demo",
                                      idempotency_key=f"demo-{datetime.now(UTC):%Y%m%d}")
-        worker = start_worker(service_url, queue_token, data_dir / "worker", executor)
+        worker = start_worker(service_url, queue_token, data_dir / "worker", executor_options)
         created = participant.wait(created["id"], timeout=600, interval=0.5)
         board = participant.leaderboard(phase["id"])
-        print_welcome(hub, api_url, competition, phase, created, board, participant.me())
+        print_welcome(hub, api_url, competition, phase, created, board, participant.me(), executor_options)
         if serve:
             serve_until_stopped(hub)
         return {"competition": competition, "submission": created, "leaderboard": board}
@@ -276,12 +298,15 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "auto") -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="podium up", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("PODIUM_DEMO_DIR", "podium-data/demo"))
+    parser.add_argument("--data-dir", default=str(installation.default_data_dir()),
+                        help="Where the hub and the service keep their state (default: $PODIUM_DEMO_DIR or "
+                        f"./{installation.DEFAULT_DATA_DIR}).")
     parser.add_argument("--port", type=int, default=8000, help="The hub's public port.")
     parser.add_argument("--no-serve", action="store_true", help="Stop after showing it works.")
-    parser.add_argument("--executor", choices=["auto", "docker", "local"], default="auto",
-                        help="How the demo worker runs programs: Docker when it answers (auto), or the "
-                        "local executor, which does not isolate code.")
+    parser.add_argument("--executor", choices=["docker", "local", "auto"], default="docker",
+                        help="How the demo worker runs participant code: in Docker (installed and started "
+                        "here when run as root on Debian), or with the local executor, which does NOT "
+                        "isolate it. 'auto', from older versions, now means docker.")
     args = parser.parse_args(argv)
     try:
         run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve, executor=args.executor)

@@ -22,7 +22,10 @@ from typing import Any
 
 import requests
 
+from ..worker.engine import pid_alive
 from .service import SERVICE_NAME, access_scope
+
+__all__ = ["HubError", "HubProcess", "free_port", "find_proxy", "pid_alive"]
 
 SETUP_SERVICE = "podium-setup"
 
@@ -64,21 +67,6 @@ def find_proxy(project_dir: Path | None = None) -> str:
         check=True,
     )
     return str(prefix / "node_modules" / ".bin" / "configurable-http-proxy")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no procfs: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 class HubProcess:
@@ -206,7 +194,10 @@ class HubProcess:
 
     def start(self, timeout: float = 60) -> None:
         config = self.workdir / "jupyterhub_config.py"
-        config.write_text(self.config_source())
+        config.unlink(missing_ok=True)
+        # owner-only: it holds the setup service's token, a hub admin while this hub runs
+        with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(self.config_source())
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
-bash scripts/ensure-docker.sh
+.venv/bin/podium images engine
 .venv/bin/podium images build
 command -v wrk >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq wrk >/dev/null; }
 [ -x .venv/bin/py-spy ] || .venv/bin/python -m pip install -q py-spy  # for --profile

@@ -10,5 +10,5 @@ if ! "$PYTHON" -c 'import podium.worker.images' 2>/dev/null; then
     echo "build-images: $PYTHON cannot import podium.worker.images; run: $PYTHON -m pip install -e ." >&2
     exit 1
 fi
-bash scripts/ensure-docker.sh
+"$PYTHON" -m podium.worker.engine
 exec "$PYTHON" -m podium.worker.images build "$@"

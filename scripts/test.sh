@@ -17,7 +17,7 @@ mkdir -p test-artifacts
 if [ "$quick" = 1 ]; then
     exec .venv/bin/python -m pytest -p no:cacheprovider -ra tests/unit "$@"
 fi
-bash scripts/ensure-docker.sh
+.venv/bin/podium images engine
 bash scripts/ensure-chromium.sh
 .venv/bin/podium images build
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -19,14 +19,12 @@ from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .errors import SchemaOutOfDate
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 ALEMBIC_DIR = os.path.join(os.path.dirname(__file__), "alembic")
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database schema is older (or newer) than this version of Podium expects."""
 
 
 #: a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
@@ -214,7 +212,4 @@ def check_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current != head:
-        raise SchemaOutOfDate(
-            f"The database is at schema revision {current or 'none (empty)'}, this Podium needs "
-            f"{head}. Run `podium db upgrade` (or start the service with --upgrade-db)."
-        )
+        raise SchemaOutOfDate(engine.url.render_as_string(hide_password=True), current, head)

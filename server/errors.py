@@ -4,7 +4,8 @@
 
     PodiumError (500)
     ├── ValidationFailed (400) ........ the request body or query is wrong; ``errors`` lists each problem
-    │   └── BundleError (400) ......... a competition bundle is wrong; each problem names file and key
+    │   ├── BundleError (400) ......... a competition bundle is wrong; each problem names file and key
+    │   └── UnsafeRedirect (400) ...... a ``next`` URL that would leave this service
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
     ├── NotFound (404)
@@ -12,20 +13,33 @@
     │   └── InvalidTransition (409) ... a submission status change the state machine forbids
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
-    │   ├── NotRegistered ............. the user is not an approved participant
+    │   ├── NotRegistered (403) ....... the user is not an approved participant
     │   ├── QuotaExceeded (429) ....... daily or total quota used up; carries ``resets_at``
-    │   └── UploadMismatch ............ the uploaded object's size or checksum differ from what was announced
-    └── StorageError (see ``podium.server.storage.base``), rendered with its own statuses
+    │   ├── UploadMismatch ............ the uploaded object's size or checksum differ from what was announced
+    │   └── SubmissionTooLarge (413) .. larger than the phase accepts
+    ├── StorageError (500) ............ a storage refusal; the local backend's signed links answer with these too
+    │   ├── InvalidStorageKey (400) ... an object name that is not a safe relative path
+    │   ├── ObjectNotFound (404)
+    │   ├── SignatureInvalid (403) .... a link with a missing or tampered signature
+    │   ├── SignatureExpired (403)
+    │   ├── MethodNotAllowedBySignature (403)  a GET with a PUT link or the reverse
+    │   └── ObjectTooLarge (413) ...... an upload larger than its link allows
+    └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
 ``{"error": {"status", "reason", "message", ...}}``. Messages are written for the person who
-reads them in a notebook or a browser, never for the developer.
+reads them in a notebook or a browser, never for the developer. A test
+(``tests/unit/test_error_trees.py``) checks that every exception class of ``podium.server`` is
+drawn here under its parent.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+
+#: the longest object key a storage backend accepts (``storage.base.validate_key``)
+MAX_KEY_LENGTH = 512
 
 
 class PodiumError(Exception):
@@ -71,6 +85,16 @@ class BundleError(ValidationFailed):
         )
 
 
+class UnsafeRedirect(ValidationFailed):
+    """A ``next`` URL that would leave this service (another host, a scheme, a trick)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"Refusing to redirect to {target!r}: after login Podium only goes to its own pages.",
+            [{"location": "next", "message": "must be a path on this service"}],
+        )
+
+
 class NotAuthenticated(PodiumError):
     status_code = 401
 
@@ -95,6 +119,12 @@ class SubmissionError(PodiumError):
     status_code = 422
 
 
+class SubmissionTooLarge(SubmissionError):
+    """The announced submission is larger than the phase accepts."""
+
+    status_code = 413
+
+
 class PhaseClosed(SubmissionError):
     pass
 
@@ -114,3 +144,76 @@ class QuotaExceeded(SubmissionError):
 
 class UploadMismatch(SubmissionError):
     pass
+
+
+class StorageError(PodiumError):
+    """Base of every storage refusal; ``status_code`` is the HTTP status it is served with, by the
+    API and by the local backend's signed links alike."""
+
+    default_message = "The file storage could not complete this request."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class InvalidStorageKey(StorageError):
+    """The object name is not a safe relative path (so it can never escape the storage root)."""
+
+    status_code = 400
+    default_message = (
+        "This file name is not valid: use '/'-separated names made of letters, digits, '.', '_' "
+        f"and '-', with no empty, '.' or '..' parts, at most {MAX_KEY_LENGTH} characters in all."
+    )
+
+
+class ObjectNotFound(StorageError):
+    """No object is stored under the key."""
+
+    status_code = 404
+    default_message = "This file does not exist (it was never uploaded, or it has been deleted)."
+
+
+class SignatureInvalid(StorageError):
+    """The link was altered, cut short, or signed with another key."""
+
+    status_code = 403
+    default_message = (
+        "This link is not valid: it was altered or is incomplete. Copy the whole link again, "
+        "or ask for a new one."
+    )
+
+
+class SignatureExpired(StorageError):
+    """The link was genuine but its time is up."""
+
+    status_code = 403
+    default_message = "This link has expired. Ask for a new one."
+
+
+class MethodNotAllowedBySignature(StorageError):
+    """The link grants another method: a download link used to upload, or the reverse."""
+
+    status_code = 403
+    default_message = (
+        "This link does not allow this kind of request: a download link cannot be used to "
+        "upload, nor an upload link to download."
+    )
+
+
+class ObjectTooLarge(StorageError):
+    """The upload exceeds the size the link was signed for."""
+
+    status_code = 413
+    default_message = "This file is larger than this upload link accepts."
+
+
+class SchemaOutOfDate(PodiumError):
+    """The database schema is older (or newer) than this version of Podium expects; the service
+    refuses to start, and the message says which command brings the schema up to date."""
+
+    def __init__(self, database: str, current: str | None, head: str) -> None:
+        self.database, self.current, self.head = database, current, head
+        super().__init__(
+            f"The database at {database} is at schema revision {current or 'none (empty)'}, this Podium "
+            f"needs {head}: run `podium db upgrade` (or start the service with --upgrade-db)."
+        )

@@ -10,6 +10,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from .auth.permissions import REQUIREMENTS
+
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 VERBS = ("get", "post", "put", "patch", "delete")
 Route = tuple[str, type]
@@ -48,6 +50,15 @@ def _schema_ref(model: type, components: dict[str, Any]) -> dict[str, str]:
         components[name] = sub
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def requirement_sentence(requires: str | None, resource: str | None) -> str:
+    """What a verb requires, as a sentence of its description: ``manage`` on ``phase`` →
+    "Requires `manage` on the phase: an organizer of the competition or a hub admin."."""
+    if requires is None:
+        return "Public: no token needed."
+    where = f" on the {resource.replace('_', ' ')}" if resource else ""
+    return f"Requires `{requires}`{where}: {REQUIREMENTS[requires]}."
 
 
 def _query_parameters(model: type) -> list[dict[str, Any]]:
@@ -103,11 +114,17 @@ def openapi_document(base_url: str, routes: tuple[Route, ...]) -> dict[str, Any]
             operation: dict[str, Any] = {
                 "operationId": f"{verb}_{handler.__name__}",
                 "summary": op.summary,
+                "description": requirement_sentence(op.requires, op.resource),
+                "x-podium-requires": op.requires,
                 "parameters": parameters,
                 "responses": responses,
             }
+            if op.resource is not None:
+                operation["x-podium-requires-on"] = op.resource
             if op.auth:
                 operation["security"] = [{"hubToken": []}]
+            elif op.requires == "queue token":
+                operation["security"] = [{"queueToken": []}]
             if op.body is not None:
                 operation["requestBody"] = {
                     "required": True,
@@ -129,7 +146,9 @@ def openapi_document(base_url: str, routes: tuple[Route, ...]) -> dict[str, Any]
             "schemas": components,
             "securitySchemes": {
                 "hubToken": {"type": "apiKey", "in": "header", "name": "Authorization",
-                             "description": "'token <JupyterHub API token>'"}
+                             "description": "'token <JupyterHub API token>'"},
+                "queueToken": {"type": "http", "scheme": "bearer",
+                               "description": "A compute queue's worker token, as an admin created or rotated it"},
             },
         },
     }

@@ -436,18 +436,20 @@ TERMINAL = {"finished", "failed", "cancelled"}
 class WorkerProcess:
     """`podium worker` as a child process, as an admin would run it."""
 
-    def __init__(self, service, workdir: Path) -> None:
+    def __init__(self, service, workdir: Path, *, podium: Path | None = None,
+                 token: str = "test-queue-token") -> None:
         self.service = service
         self.name = f"w-{uuid.uuid4().hex[:6]}"
         self.workdir = workdir
+        self.podium = podium or Path(sys.executable).parent / "podium"  # another install's command
+        self.token = token
         self.proc: subprocess.Popen | None = None
         self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
 
     def start(self) -> None:
         self.log.parent.mkdir(exist_ok=True)
-        podium = Path(sys.executable).parent / "podium"
         self.proc = subprocess.Popen(
-            [str(podium), "worker", "--service-url", self.service.url, "--token", "test-queue-token",
+            [str(self.podium), "worker", "--service-url", self.service.url, "--token", self.token,
              "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
              "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64"],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,

@@ -21,7 +21,8 @@ from celery import Celery
 from kombu import Queue
 
 from .cache import DatasetCache
-from .client import ProtocolError, ServiceClient
+from .client import ServiceClient
+from .errors import ProtocolError
 from .executors.base import Executor
 from .protocol import TASK_NAME
 from .runner import AttemptRunner, WorkerSettings, release_stale_runs
@@ -61,7 +62,8 @@ def make_worker_app(broker_url: str, options: dict, celery_queue: str) -> Celery
 
 
 def choose_executor(kind: str, name: str, allow_unsafe: bool) -> Executor:
-    from .executors.docker import DockerError, DockerExecutor
+    from .errors import DockerError
+    from .executors.docker import DockerExecutor
     from .executors.local import LocalExecutor
 
     if kind in ("docker", "auto"):

@@ -13,13 +13,11 @@ import shutil
 import stat
 import zipfile
 
+from .errors import ArchiveError
+
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_FILES = 20_000
 CHUNK = 1024 * 1024
-
-
-class ArchiveError(Exception):
-    """An archive or directory that is unsafe or too large; the message says which entry."""
 
 
 def _check_name(name: str) -> str:

@@ -12,23 +12,9 @@ from typing import Any
 
 import requests
 
+from .errors import DownloadError, LeaseLost, ProtocolError
+
 CHUNK = 1024 * 1024
-
-
-class ProtocolError(RuntimeError):
-    """The service refused or could not be reached; ``status`` is the HTTP status if any."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class LeaseLost(ProtocolError):
-    """Another worker holds the attempt now, or it ended: stop working on it."""
-
-
-class DownloadError(ProtocolError):
-    pass
 
 
 class ServiceClient:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ImageBuildError
+
 PACKAGES = (
     "python3",
     "python-is-python3",
@@ -32,7 +34,7 @@ PACKAGES = (
 )
 
 RECIPE_LABEL = "org.podium.runtime.recipe"
-ENGINE_HINT = "start the engine with scripts/ensure-docker.sh"
+ENGINE_HINT = "start the engine with `podium images engine` (as root)"
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,6 @@ DEBIAN_SUITES = {
 }  # fmt: skip
 
 
-class ImageBuildError(RuntimeError):
-    """Building a runtime image failed; the message says what to install or shows the tool's output."""
-
-
 def _normalize(name: str) -> str:
     """Docker's spelling rules: ``docker.io/library/python`` is ``python:latest``."""
     for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
@@ -134,7 +132,7 @@ def _require(tool: str, package: str) -> str:
     if found is None:
         raise ImageBuildError(
             f"'{tool}' is needed to build runtime images but is not installed: "
-            f"apt-get install {package} (or run scripts/ensure-docker.sh as root)"
+            f"apt-get install {package} (or run `podium images engine` as root)"
         )
     return found
 
@@ -383,7 +381,7 @@ def _list() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``podium images build|list``."""
+    """``podium images build|list|engine``."""
     parser = argparse.ArgumentParser(
         prog="podium images", description="Local runtime images built from Debian, no registry."
     )
@@ -394,7 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="NAME", help=f"default: {' '.join(RUNTIME_IMAGES)}"
     )
     sub.add_parser("list", help="Show the runtime images and the aliases that map to them.")
+    sub.add_parser("engine", help="Install (Debian, as root) and start the Docker engine the images need.")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.action == "engine":
+        from .engine import main as engine_main
+
+        return engine_main([])
     try:
         if args.action == "build":
             build_all(args.names, force=args.force)

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 
 import yaml
 
+from .errors import MetadataError
+
 APP = "/app"
-
-
-class MetadataError(Exception):
-    """A program's metadata is missing or unreadable; the message names the file."""
 
 
 @dataclass(frozen=True)

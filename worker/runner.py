@@ -29,7 +29,8 @@ import yaml
 
 from . import archives, layout, scores
 from .cache import DatasetCache
-from .client import LeaseLost, ProtocolError, ServiceClient
+from .client import ServiceClient
+from .errors import AttemptFailed, Cancelled, LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, Mount
 from .images import resolve_image
 
@@ -52,16 +53,6 @@ class WorkerSettings:
     max_input_bytes: int = 4 * 1024**3
     image_aliases: dict[str, str] | None = None
     hard_disk_caps: bool = field(default_factory=lambda: os.geteuid() == 0)
-
-
-class AttemptFailed(Exception):
-    def __init__(self, kind: str, reason: str, retryable: bool = True, exit_code: int | None = None) -> None:
-        super().__init__(reason)
-        self.kind, self.reason, self.retryable, self.exit_code = kind, reason, retryable, exit_code
-
-
-class Cancelled(Exception):
-    pass
 
 
 class RunLog:

@@ -17,11 +17,9 @@ from collections.abc import Collection
 
 import yaml
 
+from .errors import ScoresError
+
 MAX_SCORES_FILE = 1024 * 1024
-
-
-class ScoresError(Exception):
-    """The scoring program's output has no usable scores; the message is for the participant."""
 
 
 def _number(key: str, raw: object) -> float:

@@ -1,13 +1,15 @@
-"""The base of every JSON handler: authentication, one session per request, lookups that 404,
-body and query parsing through the schemas, and the one ``write_error`` that renders errors.
+"""The base of every JSON handler: authentication, permissions, one session per request, lookups
+that 404, body and query parsing through the schemas, and the one ``write_error`` that renders errors.
 
-Handlers declare each verb with ``@api(...)``: the same declaration parses the request and
-describes it in the OpenAPI document, so the document matches what the handlers accept.
+Handlers declare each verb with ``@api(summary, requires=...)``: the same declaration parses the
+request, checks what the verb requires (``auth.permissions.REQUIREMENTS``) and describes both in
+the OpenAPI document, so the document matches what the handlers accept and whom they serve.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +20,27 @@ from sqlalchemy.orm import Session, joinedload
 from tornado.web import HTTPError, RequestHandler
 
 from ..auth.identity import Identity, token_from_header
-from ..auth.permissions import CompetitionRoles, competition_roles
-from ..errors import NotAuthenticated, NotFound, PodiumError, ValidationFailed
-from ..orm import Competition, Phase, Submission, Task
+from ..auth.permissions import (
+    ON_THE_PATH,
+    REQUIREMENTS,
+    CompetitionRoles,
+    can_create_competitions,
+    competition_roles,
+)
+from ..compute import queues
+from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError, ValidationFailed
+from ..orm import (
+    Artifact,
+    ArtifactKind,
+    BundleImport,
+    Competition,
+    ComputeQueue,
+    Leaderboard,
+    Phase,
+    Submission,
+    Task,
+)
 from ..request_bodies import Body, parse
-from ..storage.base import StorageError
 
 if TYPE_CHECKING:
     from ..app import PodiumService
@@ -34,34 +52,66 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+#: the path parameters ``@api`` resolves to objects, by name (as JupyterHub's ``needs_scope``
+#: reads ``user_name`` or ``group_name`` from the path): each maps to the base's lookup
+#: ``visible_<name>`` (for view, participate, manage) and/or ``own_<name>`` (for own)
+VISIBLE = ("competition", "phase", "task", "leaderboard", "submission", "dataset")
+OWNED = ("submission", "dataset", "bundle", "bundle_import")
+
 
 @dataclass
 class Operation:
-    """What one verb of one handler accepts and answers, for parsing and for OpenAPI."""
+    """What one verb of one handler requires, accepts and answers, for checking, parsing and OpenAPI.
+
+    ``requires`` is a key of ``REQUIREMENTS`` or None (public); ``resource`` is the path
+    parameter it is checked on, for the requirements in ``ON_THE_PATH``."""
 
     summary: str
+    requires: str | None
+    resource: str | None = None
     body: type[Body] | None = None
     query: type[Body] | None = None
-    auth: bool = True
     status: int = 200
     responses: dict[int, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     produces: tuple[str, ...] = ("application/json",)
 
+    @property
+    def auth(self) -> bool:
+        """Whether the caller sends a hub token (public verbs and workers do not)."""
+        return self.requires not in (None, "queue token")
 
-def api(summary: str, **kwargs: Any) -> Callable:
-    """Declare a verb: authenticate, parse the query into ``self.query`` at once and the body
-    into ``self.body`` when the handler first reads it (after its permission checks, so a
-    caller without permission learns nothing about what a valid body looks like)."""
-    op = Operation(summary, **kwargs)
+
+def path_resource(method: Callable, requires: str | None) -> str | None:
+    """The path parameter of ``method`` that ``requires`` is checked on; ValueError if it names none."""
+    if requires not in ON_THE_PATH:
+        return None
+    kinds = OWNED if requires == "own" else VISIBLE
+    resource = next((name for name in inspect.signature(method).parameters if name in kinds), None)
+    if resource is None:
+        raise ValueError(f"{method.__qualname__} requires {requires!r} but its path names none of {kinds}")
+    return resource
+
+
+def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
+    """Declare a verb and what it requires: authenticate, parse the query into ``self.query``,
+    check the requirement (replacing the path parameter it names with the object, and setting
+    ``self.caller_roles``), then run the verb. The body is parsed into ``self.body`` when the verb
+    first reads it: after every permission check, so a caller without permission learns nothing
+    about what a valid body looks like."""
+    if requires is not None and requires not in REQUIREMENTS:
+        raise ValueError(f"Unknown requirement {requires!r}; known: {sorted(REQUIREMENTS)}")
 
     def decorate(method: Callable) -> Callable:
+        op = Operation(summary, requires, path_resource(method, requires), **kwargs)
+
         @functools.wraps(method)
-        async def wrapper(self: APIHandler, *args: str, **path: str) -> None:
+        async def wrapper(self: APIHandler, *args: str, **path: Any) -> None:
             if op.auth:
                 await self.authenticate()
             if op.query is not None:
                 self.query = parse(op.query, self.query_arguments(), where="query")
+            self.check_requirement(op, path)
             self._body_model = op.body
             await method(self, *args, **path)
 
@@ -76,6 +126,12 @@ class APIHandler(RequestHandler):
 
     identity: Identity | None = None
     query: Any = None
+    #: the caller's roles in the competition of the object the path names (set by ``@api``)
+    caller_roles: CompetitionRoles | None = None
+    #: the compute queue whose token a worker sent (``requires="queue token"``)
+    token_queue: ComputeQueue | None = None
+    #: loader options for the object the path names, eager-loaded with it for what the verb reads
+    lookup_options: tuple = ()
     #: whether answers are JSON text; page subclasses that render ``write_json`` as HTML say no,
     #: so verbs with a pre-encoded fast path (the leaderboard) fall back to ``write_json``
     answers_json = True
@@ -155,8 +211,6 @@ class APIHandler(RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, PodiumError):
             body = exc.to_json()
-        elif isinstance(exc, StorageError):
-            body = {"status": status_code, "reason": type(exc).__name__, "message": str(exc)}
         elif isinstance(exc, HTTPError):
             body = {
                 "status": status_code,
@@ -182,11 +236,33 @@ class APIHandler(RequestHandler):
                 return
             self.send_error(e.status_code, exc_info=(type(e), e, e.__traceback__))
             return
-        if isinstance(e, StorageError):
-            status = getattr(e, "status_code", 400)
-            self.send_error(status, exc_info=(type(e), e, e.__traceback__))
-            return
         super()._handle_request_exception(e)
+
+    # --- permissions -----------------------------------------------------------------------
+
+    def check_requirement(self, op: Operation, path: dict[str, Any]) -> None:
+        """Refuse the caller unless they meet ``op.requires``; for a requirement on the path, put
+        the object in ``path`` in place of its reference."""
+        requires = op.requires
+        if requires == "queue token":
+            self.token_queue = queues.queue_for_token(self.db, token_from_header(self.request.headers.get("Authorization")))
+        elif requires == "admin" and not self.user.admin:
+            raise PermissionDenied("Only hub admins may do this.")
+        elif requires == "create" and not can_create_competitions(self.user, self.podium.creator_group):
+            raise PermissionDenied(
+                f"Only hub admins and members of the hub group '{self.podium.creator_group}' "
+                "create competitions and upload their data and bundles."
+            )
+        elif op.resource is not None:
+            lookup = "own_" if requires == "own" else "visible_"
+            # the lookup refuses who may not see (404) or does not own the object; no roles come
+            # back for an upload tied to no competition, which its creator alone has passed
+            obj, self.caller_roles = getattr(self, lookup + op.resource)(path[op.resource])
+            if self.caller_roles is not None and requires == "manage":
+                self.caller_roles.require_manage()
+            elif self.caller_roles is not None and requires == "participate":
+                self.caller_roles.require_participant()
+            path[op.resource] = obj
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -234,16 +310,24 @@ class APIHandler(RequestHandler):
             raise NotFound(f"No such task: {ref}")
         return task, roles
 
-    def visible_submission(self, ref: str, *options: Any) -> tuple[Submission, CompetitionRoles]:
+    def visible_leaderboard(self, ref: str) -> tuple[Leaderboard, CompetitionRoles]:
+        """A hidden leaderboard is seen by the organizers and admins alone; others get 404."""
+        board = self.find_by_id(Leaderboard, ref, "leaderboard")
+        roles = self.roles(board.competition)
+        if not roles.can_view or (board.hidden and not roles.manages):
+            raise NotFound(f"No such leaderboard: {ref}")
+        return board, roles
+
+    def visible_submission(self, ref: str) -> tuple[Submission, CompetitionRoles]:
         """The owner, the organizers and admins see a submission; others get 404.
 
         One query for the submission, its phase, the phase's competition (the permission check)
-        and leaderboard (the answer's scores), instead of a lazy load each; ``options`` eager-load
-        more for the verb at hand."""
+        and leaderboard (the answer's scores), instead of a lazy load each; the handler's
+        ``lookup_options`` eager-load more for the verb at hand."""
         phase = joinedload(Submission.phase)
         submission = self.db.scalars(
             select(Submission).where(Submission.id == int(ref))
-            .options(phase.joinedload(Phase.competition), phase.joinedload(Phase.leaderboard), *options)
+            .options(phase.joinedload(Phase.competition), phase.joinedload(Phase.leaderboard), *self.lookup_options)
         ).unique().one_or_none() if ref.isdigit() else None
         if submission is None:
             raise NotFound(f"No such submission: {ref}")
@@ -251,3 +335,47 @@ class APIHandler(RequestHandler):
         if not (roles.manages or (roles.can_view and submission.owner == self.user.name)):
             raise NotFound(f"No such submission: {ref}")
         return submission, roles
+
+    def visible_dataset(self, ref: str) -> tuple[Artifact, CompetitionRoles | None]:
+        """A competition's dataset or program, with the caller's roles there (404 to who may not
+        see the competition). One not yet tied to a competition belongs to its creator alone
+        (and admins): no roles, 404 to anyone else."""
+        artifact = self.find_by_id(Artifact, ref, "dataset")
+        if artifact.kind == ArtifactKind.submission:
+            raise NotFound(f"No such dataset: {ref}")
+        if artifact.competition_id is None:
+            return self.created_by_caller(artifact, f"No such dataset: {ref}"), None
+        roles = self.roles(self.db.get(Competition, artifact.competition_id))
+        if not roles.can_view:
+            raise NotFound(f"No such dataset: {ref}")
+        return artifact, roles
+
+    def own_submission(self, ref: str) -> tuple[Submission, CompetitionRoles]:
+        """A submission its owner acts on: 404 to who may not see it, 403 to the organizers."""
+        submission, roles = self.visible_submission(ref)
+        if submission.owner != self.user.name:
+            raise PermissionDenied(f"Only the participant who made submission {submission.id} may do this.")
+        return submission, roles
+
+    def own_dataset(self, ref: str) -> tuple[Artifact, None]:
+        artifact = self.find_by_id(Artifact, ref, "dataset")
+        if artifact.kind == ArtifactKind.submission:
+            raise NotFound(f"No such dataset: {ref}")
+        return self.created_by_caller(artifact, f"No such dataset: {ref}"), None
+
+    def own_bundle(self, ref: str) -> tuple[Artifact, None]:
+        artifact = self.find_by_id(Artifact, ref, "bundle")
+        if artifact.kind != ArtifactKind.bundle:
+            raise NotFound(f"No such bundle: {ref}")
+        return self.created_by_caller(artifact, f"No such bundle: {ref}"), None
+
+    def own_bundle_import(self, ref: str) -> tuple[BundleImport, None]:
+        row = self.find_by_id(BundleImport, ref, "import")
+        return self.created_by_caller(row, f"No such import: {ref}"), None
+
+    def created_by_caller(self, obj: Any, not_found: str) -> Any:
+        """Uploads and imports are their creator's and the admins'; others get 404 (not 403:
+        whether an upload exists is the creator's business)."""
+        if obj.created_by != self.user.name and not self.user.admin:
+            raise NotFound(not_found)
+        return obj

@@ -12,11 +12,10 @@ from tornado.ioloop import IOLoop
 
 from .. import artifacts
 from ..auth.identity import Identity
-from ..auth.permissions import can_create_competitions
 from ..bundles.exporter import export_bundle
 from ..bundles.importer import import_bundle
 from ..clock import isoformat, utcnow
-from ..errors import BundleError, NotFound, PermissionDenied
+from ..errors import BundleError
 from ..orm import Artifact, ArtifactKind, BundleImport, Competition
 from ..request_bodies import Body, Slug
 from .answers import artifact_model
@@ -66,10 +65,9 @@ def run_import(podium, import_id: int, identity: Identity) -> None:
 
 
 class BundleUploadHandler(APIHandler):
-    @api("Announce a bundle (zip) and get its signed upload URL (competition creators).", body=BundleIn, status=201)
+    @api("Announce a bundle (zip) and get its signed upload URL (competition creators).",
+         requires="create", body=BundleIn, status=201)
     async def post(self) -> None:
-        if not can_create_competitions(self.user, self.podium.creator_group):
-            raise PermissionDenied("Only competition creators may import bundles.")
         body: BundleIn = self.body
         artifact = artifacts.announce(self.db, self.user, kind=ArtifactKind.bundle, name=body.name, size=body.size,
                                       sha256=body.sha256, competition=None, max_upload_size=self.podium.max_upload_size)
@@ -82,13 +80,10 @@ class BundleUploadHandler(APIHandler):
 
 class BundleImportHandler(APIHandler):
     @api("Import an uploaded bundle in the background; poll the answer's import for its status.",
-         body=ImportIn, status=202)
-    async def post(self, bundle: str) -> None:
-        artifact = self.find_by_id(Artifact, bundle, "bundle")
-        if artifact.kind != ArtifactKind.bundle or (artifact.created_by != self.user.name and not self.user.admin):
-            raise NotFound(f"No such bundle: {bundle}")
-        artifacts.verify_upload(self.podium.storage, artifact)
-        row = BundleImport(artifact_id=artifact.id, created_by=self.user.name, slug=self.body.slug)
+         requires="own", body=ImportIn, status=202)
+    async def post(self, bundle: Artifact) -> None:
+        artifacts.verify_upload(self.podium.storage, bundle)
+        row = BundleImport(artifact_id=bundle.id, created_by=self.user.name, slug=self.body.slug)
         self.db.add(row)
         self.db.commit()
         IOLoop.current().run_in_executor(None, run_import, self.podium, row.id, self.user)
@@ -96,23 +91,20 @@ class BundleImportHandler(APIHandler):
 
 
 class ImportStatusHandler(APIHandler):
-    @api("An import's status: pending, running, succeeded (with the competition) or failed (with every problem).")
-    async def get(self, bundle_import: str) -> None:
-        row = self.find_by_id(BundleImport, bundle_import, "import")
-        if row.created_by != self.user.name and not self.user.admin:
-            raise NotFound(f"No such import: {bundle_import}")
-        slug = self.db.get(Competition, row.competition_id).slug if row.competition_id else None
-        self.write_json(import_model(row, slug))
+    @api("An import's status: pending, running, succeeded (with the competition) or failed (with every problem).",
+         requires="own")
+    async def get(self, bundle_import: BundleImport) -> None:
+        competition = self.db.get(Competition, bundle_import.competition_id) if bundle_import.competition_id else None
+        self.write_json(import_model(bundle_import, competition.slug if competition else None))
 
 
 class ExportHandler(APIHandler):
-    @api("Download a competition as a Codabench v2 bundle (organizers).", produces=("application/zip",))
-    async def get(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        roles.require_manage()
-        data = await IOLoop.current().run_in_executor(None, export_bundle, self.db, self.podium.storage, comp)
+    @api("Download a competition as a Codabench v2 bundle (organizers).", requires="manage",
+         produces=("application/zip",))
+    async def get(self, competition: Competition) -> None:
+        data = await IOLoop.current().run_in_executor(None, export_bundle, self.db, self.podium.storage, competition)
         self.set_header("Content-Type", "application/zip")
-        self.set_header("Content-Disposition", f'attachment; filename="{comp.slug}.zip"')
+        self.set_header("Content-Disposition", f'attachment; filename="{competition.slug}.zip"')
         self.finish(data)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ..auth.permissions import can_create_competitions
 from ..competitions import authoring as domain
-from ..errors import PermissionDenied
 from ..orm import Competition, Organizer, Participant
 from ..request_bodies import CompetitionIn, CompetitionUpdate, PageQuery
 from .answers import competition_model
@@ -14,7 +12,7 @@ from .base import APIHandler, api
 
 
 class CompetitionListHandler(APIHandler):
-    @api("List the competitions I may see (published and listed, or mine).", query=PageQuery)
+    @api("List the competitions I may see (published and listed, or mine).", requires="user", query=PageQuery)
     async def get(self) -> None:
         user = self.user
         stmt = select(Competition)
@@ -37,13 +35,8 @@ class CompetitionListHandler(APIHandler):
         )
 
     @api("Create a competition, with its pages, tasks, leaderboards and phases at once.",
-         body=CompetitionIn, status=201)
+         requires="create", body=CompetitionIn, status=201)
     async def post(self) -> None:
-        if not can_create_competitions(self.user, self.podium.creator_group):
-            raise PermissionDenied(
-                f"Only hub admins and members of the hub group '{self.podium.creator_group}' "
-                "may create competitions."
-            )
         competition = domain.create_competition(
             self.db, self.user, self.body, self.podium.default_quotas
         )
@@ -52,45 +45,36 @@ class CompetitionListHandler(APIHandler):
 
 
 class CompetitionHandler(APIHandler):
-    @api("Read a competition (by id or slug).")
-    async def get(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        self.write_json(competition_model(comp, roles))
+    @api("Read a competition (by id or slug).", requires="view")
+    async def get(self, competition: Competition) -> None:
+        self.write_json(competition_model(competition, self.caller_roles))
 
-    @api("Change a competition's settings (organizers).", body=CompetitionUpdate)
-    async def patch(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        roles.require_manage()
-        domain.update_competition(self.db, comp, self.body)
+    @api("Change a competition's settings (organizers).", requires="manage", body=CompetitionUpdate)
+    async def patch(self, competition: Competition) -> None:
+        domain.update_competition(self.db, competition, self.body)
         self.db.commit()
-        self.write_json(competition_model(comp, roles))
+        self.write_json(competition_model(competition, self.caller_roles))
 
-    @api("Delete a competition and everything in it (organizers).", status=204)
-    async def delete(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        roles.require_manage()
-        domain.delete_competition(self.db, comp)
+    @api("Delete a competition and everything in it (organizers).", requires="manage", status=204)
+    async def delete(self, competition: Competition) -> None:
+        domain.delete_competition(self.db, competition)
         self.db.commit()
         self.set_status(204)
         self.finish()
 
 
 class PublishHandler(APIHandler):
-    @api("Publish a competition (organizers); it must have phases with tasks.")
-    async def post(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        roles.require_manage()
-        domain.publish(comp, True)
+    @api("Publish a competition (organizers); it must have phases with tasks.", requires="manage")
+    async def post(self, competition: Competition) -> None:
+        domain.publish(competition, True)
         self.db.commit()
-        self.write_json(competition_model(comp, roles))
+        self.write_json(competition_model(competition, self.caller_roles))
 
-    @api("Unpublish a competition (organizers).")
-    async def delete(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        roles.require_manage()
-        domain.publish(comp, False)
+    @api("Unpublish a competition (organizers).", requires="manage")
+    async def delete(self, competition: Competition) -> None:
+        domain.publish(competition, False)
         self.db.commit()
-        self.write_json(competition_model(comp, roles))
+        self.write_json(competition_model(competition, self.caller_roles))
 
 
 default_handlers = [

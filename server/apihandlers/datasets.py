@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .. import artifacts
-from ..auth.permissions import CompetitionRoles, can_create_competitions
-from ..errors import NotFound, PermissionDenied
+from ..auth.permissions import CompetitionRoles
+from ..errors import PermissionDenied
 from ..orm import Artifact, ArtifactKind, ArtifactState, Competition
 from ..request_bodies import DatasetIn
 from .answers import artifact_model
@@ -45,75 +45,46 @@ class DatasetCreateMixin:
 
 
 class DatasetListHandler(DatasetCreateMixin, APIHandler):
-    @api("List a competition's datasets and programs that I may read.")
-    async def get(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        items = artifacts.competition_artifacts(self.db, comp)
-        if not roles.manages:
-            if not roles.is_participant:
-                raise PermissionDenied("Register for this competition to see its data.")
-            items = [a for a in items if participant_may_read(a, roles)]
+    @api("List a competition's datasets and programs that I may read.", requires="participate")
+    async def get(self, competition: Competition) -> None:
+        items = artifacts.competition_artifacts(self.db, competition)
+        if not self.caller_roles.manages:  # participants read some kinds only
+            items = [a for a in items if participant_may_read(a, self.caller_roles)]
         self.write_json({"datasets": [artifact_model(a) for a in items]})
 
     @api("Announce a dataset or program of a competition and get its upload URL (organizers).",
-         body=DatasetIn, status=201)
-    async def post(self, competition: str) -> None:
-        comp, roles = self.visible_competition(competition)
-        roles.require_manage()
-        self.announce_and_answer(comp)
+         requires="manage", body=DatasetIn, status=201)
+    async def post(self, competition: Competition) -> None:
+        self.announce_and_answer(competition)
 
 
 class MyDatasetHandler(DatasetCreateMixin, APIHandler):
     @api("Announce a dataset or program not yet tied to a competition (competition creators).",
-         body=DatasetIn, status=201)
+         requires="create", body=DatasetIn, status=201)
     async def post(self) -> None:
-        if not can_create_competitions(self.user, self.podium.creator_group):
-            raise PermissionDenied("Only competition creators may upload datasets.")
         self.announce_and_answer(None)
 
 
 class DatasetHandler(APIHandler):
-    def find_readable(self, ref: str) -> Artifact:
-        artifact = self.find_by_id(Artifact, ref, "dataset")
-        if artifact.kind == ArtifactKind.submission:
-            raise NotFound(f"No such dataset: {ref}")
-        if artifact.competition_id is None:
-            if artifact.created_by != self.user.name and not self.user.admin:
-                raise NotFound(f"No such dataset: {ref}")
-            return artifact
-        roles = self.roles(self.db.get(Competition, artifact.competition_id))
-        if not roles.can_view:
-            raise NotFound(f"No such dataset: {ref}")
-        if roles.manages:
-            return artifact
-        if not roles.is_participant:
-            raise PermissionDenied("Register for this competition to download its data.")
-        if not participant_may_read(artifact, roles):
+    @api("Read a dataset's details and a short-lived download URL.", requires="participate")
+    async def get(self, dataset: Artifact) -> None:
+        roles = self.caller_roles  # None for a dataset of no competition yet: its creator's
+        if roles is not None and not roles.manages and not participant_may_read(dataset, roles):
             raise PermissionDenied("This dataset is for the organizers and the scoring program only.")
-        return artifact
-
-    @api("Read a dataset's details and a short-lived download URL.")
-    async def get(self, dataset: str) -> None:
-        artifact = self.find_readable(dataset)
-        model = artifact_model(artifact)
-        if artifact.state == ArtifactState.ready:
+        model = artifact_model(dataset)
+        if dataset.state == ArtifactState.ready:
             model["download_url"] = artifacts.download_url(
-                self.podium.storage, artifact, self.podium.download_url_expiry
+                self.podium.storage, dataset, self.podium.download_url_expiry
             )
         self.write_json(model)
 
 
 class DatasetUploadedHandler(APIHandler):
-    @api("Confirm an upload: the service checks its size and sha256.")
-    async def post(self, dataset: str) -> None:
-        artifact = self.find_by_id(Artifact, dataset, "dataset")
-        if artifact.kind == ArtifactKind.submission or (
-            artifact.created_by != self.user.name and not self.user.admin
-        ):
-            raise NotFound(f"No such dataset: {dataset}")
-        artifacts.verify_upload(self.podium.storage, artifact)
+    @api("Confirm an upload: the service checks its size and sha256.", requires="own")
+    async def post(self, dataset: Artifact) -> None:
+        artifacts.verify_upload(self.podium.storage, dataset)
         self.db.commit()
-        self.write_json(artifact_model(artifact))
+        self.write_json(artifact_model(dataset))
 
 
 default_handlers = [

@@ -11,7 +11,8 @@ from .base import APIHandler, api
 
 
 class MeHandler(APIHandler):
-    @api("Who I am to Podium: roles, competitions, and remaining quota in their current phases.")
+    @api("Who I am to Podium: roles, competitions, and remaining quota in their current phases.",
+         requires="user")
     async def get(self) -> None:
         user = self.user
         organizing = select(Organizer.competition_id).where(Organizer.username == user.name)

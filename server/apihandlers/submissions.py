@@ -39,11 +39,12 @@ class PhaseSubmissionsHandler(APIHandler):
         headers={"Idempotency-Key": "A client-chosen key, 1-128 characters, unique per submission."},
         responses={200: "The submission created earlier with this Idempotency-Key.",
                    429: "Quota exceeded; `resets_at` says when the daily quota resets."},
+        requires="participate",
     )
-    async def post(self, phase: str) -> None:
-        obj, roles = self.visible_phase(phase)
+    async def post(self, phase: Phase) -> None:
+        roles = self.caller_roles
         submission, created = domain.create(
-            self.db, roles, obj, self.body, self.request.headers.get("Idempotency-Key")
+            self.db, roles, phase, self.body, self.request.headers.get("Idempotency-Key")
         )
         self.db.commit()
         model = submission_model(submission, roles)
@@ -53,19 +54,20 @@ class PhaseSubmissionsHandler(APIHandler):
                 self.podium.storage, upload, self.podium.upload_url_expiry
             )
             model["upload_method"] = "PUT"
-        model["quota"] = domain.quota(self.db, obj, submission.owner).as_json()
+        model["quota"] = domain.quota(self.db, phase, submission.owner).as_json()
         self.write_json(model, 201 if created else 200)
 
     @api("List my submissions in a phase, newest first (organizers: ?all=true or ?owner=name). "
          "Page on with the answer's `next` as `?before=`; `total` is exact up to 10,000, beyond "
          "which it says 10,000 with `total_is_lower_bound`.",
-         query=SubmissionQuery,
+         requires="view", query=SubmissionQuery,
          responses={200: paging.ANSWER})
-    async def get(self, phase: str) -> None:
-        obj, roles = self.visible_phase(phase)
+    async def get(self, phase: Phase) -> None:
+        roles = self.caller_roles
         q: SubmissionQuery = self.query
-        conditions = [Submission.phase_id == obj.id, Submission.parent_id.is_(None)]
+        conditions = [Submission.phase_id == phase.id, Submission.parent_id.is_(None)]
         if q.all or (q.owner and q.owner != self.user.name):
+            # whose submissions the caller lists is in the query, not the path: checked here
             if not roles.manages:
                 raise PermissionDenied("Only organizers may list other participants' submissions.")
             if q.owner:
@@ -76,7 +78,7 @@ class PhaseSubmissionsHandler(APIHandler):
             conditions.append(Submission.status == SubmissionStatus(q.status))
         rows, next_cursor = paging.page(self.db, select(Submission.__table__).where(*conditions), Submission.id,
                                         limit=q.limit, offset=q.offset, cursor=q.before)
-        listed = listed_submissions(self.db, rows, {obj.id: obj})
+        listed = listed_submissions(self.db, rows, {phase.id: phase})
         shown = paging.shown_in_all(rows, offset=q.offset, cursor=q.before, next_cursor=next_cursor)
         self.write_json(paging.answer(
             "submissions", [submission_model(s, roles) for s in listed], limit=q.limit, offset=q.offset,
@@ -115,7 +117,7 @@ def listed_submissions(session: Session, rows: list[Any], phases: dict[int, Phas
 class MySubmissionsHandler(APIHandler):
     @api("List my submissions in every competition, newest first. Page on with the answer's "
          "`next` as `?before=`; `total` is exact up to 10,000, beyond which it says 10,000 with "
-         "`total_is_lower_bound`.", query=SubmissionPageQuery,
+         "`total_is_lower_bound`.", requires="user", query=SubmissionPageQuery,
          responses={200: paging.ANSWER})
     async def get(self) -> None:
         q: SubmissionPageQuery = self.query
@@ -142,80 +144,69 @@ class MySubmissionsHandler(APIHandler):
 
 
 class SubmissionHandler(APIHandler):
-    @api("Read a submission: status, timings, scores and the log tail.")
-    async def get(self, submission: str) -> None:
-        obj, roles = self.visible_submission(submission)
-        self.write_json(submission_model(obj, roles, detail=True))
+    @api("Read a submission: status, timings, scores and the log tail.", requires="view")
+    async def get(self, submission: Submission) -> None:
+        self.write_json(submission_model(submission, self.caller_roles, detail=True))
 
 
 class UploadedHandler(APIHandler):
-    @api("Confirm the upload: the service checks size and sha256, then queues the submission.")
-    async def post(self, submission: str) -> None:
-        # in the one lookup query: what finalize (the upload), start (the phase's tasks) and
-        # enqueue (the competition's queue) read; the answer is built before the commit, so it
-        # needs no connection after it (bench B4: 3 lazy loads in a new transaction per finalize)
-        phase = joinedload(Submission.phase)
-        obj, roles = self.visible_submission(
-            submission,
-            phase.joinedload(Phase.competition).joinedload(Competition.queue),
-            phase.joinedload(Phase.phase_tasks).joinedload(PhaseTask.task),
-            joinedload(Submission.files).joinedload(SubmissionFile.artifact),
-        )
-        if obj.owner != self.user.name:
-            raise PermissionDenied("Only the participant who created a submission confirms its upload.")
-        if obj.status == SubmissionStatus.submitting:
+    # in the one lookup query: what finalize (the upload), start (the phase's tasks) and
+    # enqueue (the competition's queue) read; the answer is built before the commit, so it
+    # needs no connection after it (bench B4: 3 lazy loads in a new transaction per finalize)
+    lookup_options = (
+        joinedload(Submission.phase).joinedload(Phase.competition).joinedload(Competition.queue),
+        joinedload(Submission.phase).joinedload(Phase.phase_tasks).joinedload(PhaseTask.task),
+        joinedload(Submission.files).joinedload(SubmissionFile.artifact),
+    )
+
+    @api("Confirm the upload: the service checks size and sha256, then queues the submission.", requires="own")
+    async def post(self, submission: Submission) -> None:
+        if submission.status == SubmissionStatus.submitting:
             # attempts and scores come only after the upload is confirmed: a submission awaiting
             # it has none (enqueue appends the new attempt), so reading them costs no SELECT
-            set_committed_value(obj, "attempts", [])
-            set_committed_value(obj, "scores", [])
-            domain.finalize(self.db, self.podium.storage, obj)
-            jobs.start(self.db, obj)
-        model = submission_model(obj, roles, detail=True)
+            set_committed_value(submission, "attempts", [])
+            set_committed_value(submission, "scores", [])
+            domain.finalize(self.db, self.podium.storage, submission)
+            jobs.start(self.db, submission)
+        model = submission_model(submission, self.caller_roles, detail=True)
         self.db.commit()
         self.write_json(model)
 
 
 class CancelHandler(APIHandler):
-    @api("Cancel a queued or running submission (its owner or an organizer).")
-    async def post(self, submission: str) -> None:
-        obj, roles = self.visible_submission(submission)
-        jobs.cancel(self.db, obj, by_owner=obj.owner == self.user.name)
+    @api("Cancel a queued or running submission (its owner or an organizer).", requires="view")
+    async def post(self, submission: Submission) -> None:
+        # who sees a submission may cancel it: its owner, the organizers and admins
+        jobs.cancel(self.db, submission, by_owner=submission.owner == self.user.name)
         self.db.commit()
-        self.write_json(submission_model(obj, roles, detail=True))
+        self.write_json(submission_model(submission, self.caller_roles, detail=True))
 
 
 class RerunHandler(APIHandler):
-    @api("Re-run a submission as a new one that costs no quota (organizers).", status=201)
-    async def post(self, submission: str) -> None:
-        obj, roles = self.visible_submission(submission)
-        if not roles.manages:
-            raise PermissionDenied("Only organizers may re-run submissions.")
-        copy = domain.rerun(self.db, obj, self.user.name)
+    @api("Re-run a submission as a new one that costs no quota (organizers).", requires="manage", status=201)
+    async def post(self, submission: Submission) -> None:
+        copy = domain.rerun(self.db, submission, self.user.name)
         jobs.start(self.db, copy)
         self.db.commit()
-        self.write_json(submission_model(copy, roles, detail=True), 201)
+        self.write_json(submission_model(copy, self.caller_roles, detail=True), 201)
 
 
 class SelectHandler(APIHandler):
     @api("Choose a finished submission for the leaderboard (phases with the 'selected' rule).",
-         body=SelectionIn)
-    async def post(self, submission: str) -> None:
-        obj, roles = self.visible_submission(submission)
-        if obj.owner != self.user.name:
-            raise PermissionDenied("Only the participant chooses their leaderboard submissions.")
-        domain.set_selected(self.db, obj, self.body.selected)
-        leaderboard_store.rebuild(self.db, obj.phase, owner=obj.owner)
+         requires="own", body=SelectionIn)
+    async def post(self, submission: Submission) -> None:
+        domain.set_selected(self.db, submission, self.body.selected)
+        leaderboard_store.rebuild(self.db, submission.phase, owner=submission.owner)
         self.db.commit()
-        self.write_json(submission_model(obj, roles))
+        self.write_json(submission_model(submission, self.caller_roles))
 
 
 class OutputsHandler(APIHandler):
-    @api("Download links for a submission's files, as far as the phase shows them.")
-    async def get(self, submission: str) -> None:
-        obj, roles = self.visible_submission(submission)
-        phase: Phase = obj.phase
+    @api("Download links for a submission's files, as far as the phase shows them.", requires="view")
+    async def get(self, submission: Submission) -> None:
+        phase: Phase = submission.phase
         hidden: set[str] = set()
-        if not roles.manages:
+        if not self.caller_roles.manages:  # which files participants see is the phase's setting
             if phase.hide_output:
                 hidden |= {"prediction_output", "prediction_log", "scoring_output", "scoring_log", "detailed_results"}
             if phase.hide_prediction_output:
@@ -223,7 +214,7 @@ class OutputsHandler(APIHandler):
             if phase.hide_score_output:
                 hidden |= {"scoring_output", "scoring_log"}
         files = []
-        for f in obj.files:
+        for f in submission.files:
             if f.role in hidden:
                 continue
             model = artifact_model(f.artifact)
@@ -233,7 +224,7 @@ class OutputsHandler(APIHandler):
                     self.podium.storage, f.artifact, self.podium.download_url_expiry
                 )
             files.append(model)
-        self.write_json({"submission": obj.id, "files": files})
+        self.write_json({"submission": submission.id, "files": files})
 
 
 class ChildrenHandler(APIHandler):

@@ -7,12 +7,11 @@ from typing import Annotated, Literal
 from pydantic import Field
 from sqlalchemy import or_, select
 
-from ..auth.identity import token_from_header
 from ..clock import isoformat
 from ..compute import attempts as jobs
 from ..compute import queues as queues
 from ..compute.dispatch import celery_queue
-from ..errors import Conflict, PermissionDenied
+from ..errors import Conflict
 from ..orm import (
     Attempt,
     AttemptState,
@@ -95,28 +94,22 @@ def queue_model(session, queue: ComputeQueue) -> dict:
 
 
 class QueueListHandler(APIHandler):
-    @api("List compute queues with their workers, depth and recent failures (admins).")
+    @api("List compute queues with their workers, depth and recent failures (admins).", requires="admin")
     async def get(self) -> None:
-        if not self.user.admin:
-            raise PermissionDenied("Only hub admins manage compute queues.")
         rows = self.db.scalars(select(ComputeQueue).order_by(ComputeQueue.id)).all()
         self.write_json({"queues": [queue_model(self.db, q) for q in rows]})
 
     @api("Create a compute queue; the answer carries its worker token, shown once (admins).",
-         body=QueueIn, status=201)
+         requires="admin", body=QueueIn, status=201)
     async def post(self) -> None:
-        if not self.user.admin:
-            raise PermissionDenied("Only hub admins manage compute queues.")
         queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
         self.db.commit()
         self.write_json({**queue_model(self.db, queue), "token": token}, 201)
 
 
 class QueueTokenHandler(APIHandler):
-    @api("Replace a queue's worker token (admins); workers with the old one are refused.")
+    @api("Replace a queue's worker token (admins); workers with the old one are refused.", requires="admin")
     async def post(self, queue: str) -> None:
-        if not self.user.admin:
-            raise PermissionDenied("Only hub admins manage compute queues.")
         obj = queues.find_queue(self.db, queue)
         token = queues.rotate_token(obj)
         self.db.commit()
@@ -124,14 +117,15 @@ class QueueTokenHandler(APIHandler):
 
 
 class WorkerHandler(APIHandler):
-    """Workers authenticate with their queue's token, not a hub token."""
+    """Workers authenticate with their queue's token, not a hub token (``requires="queue token"``)."""
 
     def worker_queue(self) -> ComputeQueue:
-        return queues.queue_for_token(self.db, token_from_header(self.request.headers.get("Authorization")))
+        """The queue whose token the request carries, found by ``@api`` before the verb ran."""
+        return self.token_queue
 
 
 class WorkerConfigHandler(WorkerHandler):
-    @api("What a worker of this queue needs: its broker queue and broker URL (queue token).", auth=False)
+    @api("What a worker of this queue needs: its broker queue and broker URL (queue token).", requires="queue token")
     async def get(self) -> None:
         queue = self.worker_queue()
         podium = self.podium
@@ -148,7 +142,7 @@ class WorkerConfigHandler(WorkerHandler):
 
 class ClaimHandler(WorkerHandler):
     @api("Claim an attempt (queue token): one holder at a time; answers the job with signed URLs.",
-         body=ClaimIn, auth=False, responses={409: "Held by another worker, finished or cancelled."})
+         body=ClaimIn, requires="queue token", responses={409: "Held by another worker, finished or cancelled."})
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
         body: ClaimIn = self.body
@@ -165,7 +159,7 @@ class ClaimHandler(WorkerHandler):
 
 
 class HeartbeatHandler(WorkerHandler):
-    @api("Extend the lease of a held attempt (queue token); says whether to cancel.", body=HeartbeatIn, auth=False)
+    @api("Extend the lease of a held attempt (queue token); says whether to cancel.", body=HeartbeatIn, requires="queue token")
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
         answer = jobs.heartbeat(self.db, queue, int(attempt), self.body.worker, self.podium.job_limits)
@@ -174,7 +168,7 @@ class HeartbeatHandler(WorkerHandler):
 
 
 class FinishHandler(WorkerHandler):
-    @api("Report how a held attempt ended (queue token): outputs, scores or the failure.", body=FinishIn, auth=False)
+    @api("Report how a held attempt ended (queue token): outputs, scores or the failure.", body=FinishIn, requires="queue token")
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
         body: FinishIn = self.body

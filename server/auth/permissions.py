@@ -5,6 +5,10 @@ Per competition: organizers (listed in the database, or members of the competiti
 group), participants (registered and approved, or members of one of its participant groups when
 registration is restricted to hub groups), and everyone else. Unpublished competitions are
 invisible (404) to everyone but their organizers and admins.
+
+Each API verb declares what it requires (``@api(..., requires="manage")``, see
+``apihandlers.base``), in the words of ``REQUIREMENTS``; the base handler checks it on the
+object the path names before the verb runs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,24 @@ from ..orm import (
     RegistrationMode,
 )
 from .identity import Identity
+
+#: What a verb may require, with the sentence the API's document shows for it. A verb declares
+#: one of these, or ``None`` when it is public (no token at all).
+REQUIREMENTS: dict[str, str] = {
+    "user": "any hub user",
+    "view": "a hub user who may see the competition: everyone once it is published, before that "
+    "its organizers and hub admins (others get 404); a submission is seen by its owner, the "
+    "competition's organizers and hub admins",
+    "participate": "an approved participant of the competition, one of its organizers or a hub admin",
+    "manage": "an organizer of the competition or a hub admin",
+    "own": "the hub user who created it (a submission: its owner; an upload or an import: its "
+    "creator or a hub admin)",
+    "create": "a hub admin or a member of the hub group allowed to create competitions",
+    "admin": "a hub admin",
+    "queue token": "a compute worker, with its queue's token instead of a hub token",
+}
+#: the requirements checked on the object the path names (its competition, or its creator)
+ON_THE_PATH = ("view", "participate", "manage", "own")
 
 
 def can_create_competitions(identity: Identity, creator_group: str) -> bool:
@@ -103,7 +125,7 @@ class CompetitionRoles(Standing):
         if self.participant_status == ParticipantStatus.denied:
             raise PermissionDenied(f"Your registration for '{slug}' was not approved by its organizers.")
         raise PermissionDenied(
-            f"Only approved participants of '{slug}' may do this: register for the competition first."
+            f"Register for this competition first: only approved participants of '{slug}' may do this."
         )
 
     def can_see_leaderboard(self, phase: Phase) -> bool:

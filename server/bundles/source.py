@@ -15,6 +15,7 @@ import zipfile
 import yaml
 
 from ...worker import archives
+from ...worker.errors import ArchiveError
 from ..errors import BundleError
 
 YAML_NAME = "competition.yaml"
@@ -88,14 +89,14 @@ def open_bundle(path: str, workdir: str, max_bytes: int = archives.DEFAULT_MAX_B
     if os.path.isdir(path):
         try:
             archives.check_tree(path, max_bytes, max_files)
-        except archives.ArchiveError as e:
+        except ArchiveError as e:
             raise BundleError([f"{name}: {e}"]) from None
         root = path
     else:
         root = os.path.join(workdir, "bundle")
         try:
             archives.safe_extract(path, root, max_bytes=max_bytes, max_files=max_files)
-        except archives.ArchiveError as e:
+        except ArchiveError as e:
             raise BundleError([f"{name}: {e}"]) from None
     top = _find_yaml(root)
     if top is None:

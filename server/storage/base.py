@@ -2,17 +2,7 @@
 
 Objects are addressed by keys: relative POSIX paths of ``[A-Za-z0-9._-]`` segments. Clients
 never see the storage itself, only short-lived signed URLs for one method on one key, capped in
-size for uploads.
-
-::
-
-    StorageError
-    ├── InvalidStorageKey (400)
-    ├── ObjectNotFound (404)
-    ├── SignatureInvalid (403) ........... missing or tampered signature
-    ├── SignatureExpired (403)
-    ├── MethodNotAllowedBySignature (403)  a GET with a PUT URL or the reverse
-    └── ObjectTooLarge (413)
+size for uploads. Their refusals are the ``StorageError`` branch of ``podium.server.errors``.
 """
 
 from __future__ import annotations
@@ -22,72 +12,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
+from ..errors import MAX_KEY_LENGTH, InvalidStorageKey
+
 Method = Literal["GET", "PUT"]
 METHODS: tuple[Method, ...] = ("GET", "PUT")
-MAX_KEY_LENGTH = 512
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
-
-
-class StorageError(Exception):
-    """Base of every storage refusal; ``status_code`` is the HTTP status it is served with."""
-
-    status_code = 500
-    default_message = "The file storage could not complete this request."
-
-    def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
-        super().__init__(self.message)
-
-
-class InvalidStorageKey(StorageError):
-    """The object name is not a safe relative path (so it can never escape the storage root)."""
-
-    status_code = 400
-    default_message = (
-        "This file name is not valid: use '/'-separated names made of letters, digits, '.', '_' "
-        f"and '-', with no empty, '.' or '..' parts, at most {MAX_KEY_LENGTH} characters in all."
-    )
-
-
-class ObjectNotFound(StorageError):
-    """No object is stored under the key."""
-
-    status_code = 404
-    default_message = "This file does not exist (it was never uploaded, or it has been deleted)."
-
-
-class SignatureInvalid(StorageError):
-    """The link was altered, cut short, or signed with another key."""
-
-    status_code = 403
-    default_message = (
-        "This link is not valid: it was altered or is incomplete. Copy the whole link again, "
-        "or ask for a new one."
-    )
-
-
-class SignatureExpired(StorageError):
-    """The link was genuine but its time is up."""
-
-    status_code = 403
-    default_message = "This link has expired. Ask for a new one."
-
-
-class MethodNotAllowedBySignature(StorageError):
-    """The link grants another method: a download link used to upload, or the reverse."""
-
-    status_code = 403
-    default_message = (
-        "This link does not allow this kind of request: a download link cannot be used to "
-        "upload, nor an upload link to download."
-    )
-
-
-class ObjectTooLarge(StorageError):
-    """The upload exceeds the size the link was signed for."""
-
-    status_code = 413
-    default_message = "This file is larger than this upload link accepts."
 
 
 def validate_key(key: str) -> str:

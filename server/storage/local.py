@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
-from .base import InvalidStorageKey, Method, ObjectInfo, ObjectNotFound, Storage, validate_key
+from ..errors import InvalidStorageKey, ObjectNotFound
+from .base import Method, ObjectInfo, Storage, validate_key
 from .signing import UrlSigner
 
 CHUNK = 1024 * 1024

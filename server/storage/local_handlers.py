@@ -12,7 +12,8 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
-from .base import ObjectTooLarge, StorageError, validate_key
+from ..errors import ObjectTooLarge, StorageError
+from .base import validate_key
 from .local import CHUNK, AtomicWriter, LocalStorage
 
 # An upload link signed without max_size still gets a cap.

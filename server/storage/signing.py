@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .base import METHODS, MethodNotAllowedBySignature, SignatureExpired, SignatureInvalid
+from ..errors import MethodNotAllowedBySignature, SignatureExpired, SignatureInvalid
+from .base import METHODS
 
 # Bumping the version invalidates every outstanding link (they are short-lived anyway).
 _VERSION = "podium-storage-v1"

@@ -28,7 +28,7 @@ from ..errors import (
     PermissionDenied,
     PhaseClosed,
     QuotaExceeded,
-    SubmissionError,
+    SubmissionTooLarge,
     ValidationFailed,
 )
 from ..orm import (
@@ -52,10 +52,6 @@ ALLOWED = {
     S.running: {S.scoring, S.finished, S.cancelled, S.failed},
     S.scoring: {S.finished, S.cancelled, S.failed},
 }
-
-
-class SubmissionTooLarge(SubmissionError):
-    status_code = 413
 
 
 def transition(submission: Submission, new: SubmissionStatus) -> None:

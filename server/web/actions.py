@@ -10,8 +10,9 @@ from tornado.web import RequestHandler, StaticFileHandler
 
 from ..apihandlers.participants import DecisionHandler, RegisterHandler
 from ..apihandlers.submissions import CancelHandler, RerunHandler
+from ..errors import UnsafeRedirect
 from .base import ActionMixin, write_error_page
-from .security import PAGE_HEADERS, UnsafeRedirect, safe_next_path
+from .security import PAGE_HEADERS, safe_next_path
 
 
 class RegisterAction(ActionMixin, RegisterHandler):

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from tornado.web import Finish, HTTPError, RequestHandler
 
 from ..auth.identity import Identity
-from ..errors import NotAuthenticated, PodiumError
+from ..errors import NotAuthenticated, PodiumError, StorageError, UnsafeRedirect
 from .content import render_page_content
-from .security import PAGE_HEADERS, UnsafeRedirect, check_form_token, form_token, safe_next_path
+from .security import PAGE_HEADERS, check_form_token, form_token, safe_next_path
 
 if TYPE_CHECKING:
     import jinja2
@@ -56,9 +56,12 @@ def templates() -> jinja2.Environment:
 
 
 def write_error_page(handler: RequestHandler, status_code: int, exc_info: Any, user: Identity | None) -> None:
-    """The HTML error page: a PodiumError's message, an HTTPError's below 500, else a generic one."""
+    """The HTML error page: a PodiumError's message, an HTTPError's below 500, else a generic one.
+
+    A storage refusal behind a page (a file gone missing) shows only its status's reason, as it did
+    before storage errors joined the PodiumError tree (that move was not to change any page)."""
     exc = (exc_info or (None, None, None))[1]
-    if isinstance(exc, PodiumError):
+    if isinstance(exc, PodiumError) and not isinstance(exc, StorageError):
         message = exc.message
     elif isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
         message = exc.log_message % exc.args if exc.args else exc.log_message

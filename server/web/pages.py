@@ -71,7 +71,7 @@ class SubmissionPage(PageMixin, SubmissionHandler):
     def page_context(self, data: dict[str, Any]) -> dict[str, Any]:
         submission = self.db.get(Submission, data["id"])
         phase = submission.phase
-        manages = self.roles(phase.competition).manages
+        manages = self.caller_roles.manages
         return {
             "phase": phase,
             "manages": manages,
@@ -109,7 +109,7 @@ class ParticipantsPage(PageMixin, ParticipantListHandler):
     template = "participants.html"
 
     def page_context(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {"competition": self.find_competition(self.path_kwargs["competition"])}
+        return {"competition": self.caller_roles.competition}
 
 
 class PhaseSubmissionsPage(PageMixin, PhaseSubmissionsHandler):

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from tornado.web import HTTPError
 
-from ..errors import ValidationFailed
+from ..errors import UnsafeRedirect
 
 # Every HTML page: scripts and styles only from this service's own files (no inline code, so an
 # injected <script> or onclick= never runs), frames only from here, framed only by here.
@@ -51,16 +51,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
 }
-
-
-class UnsafeRedirect(ValidationFailed):
-    """A ``next`` URL that would leave this service (another host, a scheme, a trick)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__(
-            f"Refusing to redirect to {target!r}: after login Podium only goes to its own pages.",
-            [{"location": "next", "message": "must be a path on this service"}],
-        )
 
 
 def safe_next_path(target: str | None, base_url: str) -> str:

@@ -7,12 +7,12 @@ import time
 
 import pytest
 from podium.worker import images
+from podium.worker.errors import ImageBuildError
 from podium.worker.images import (
     DEFAULT_IMAGE,
     DEFAULT_IMAGE_ALIASES,
     LEGACY_IMAGE,
     RUNTIME_IMAGES,
-    ImageBuildError,
     build_image,
     engine_answers,
     resolve_image,
@@ -37,10 +37,10 @@ print(sys.version_info[0], yaml.safe_dump({"ok": bool(acc > 0.5)}).strip(), stat
 
 
 def need_images(request: pytest.FixtureRequest) -> None:
-    """Fail, never skip: CI runs scripts/ensure-docker.sh first, so no engine is a real fault."""
+    """Fail, never skip: CI runs `podium images engine` first, so no engine is a real fault."""
     if not engine_answers():
         pytest.fail(
-            "No Docker engine answers ('docker info' fails). Run `bash scripts/ensure-docker.sh` "
+            "No Docker engine answers ('docker info' fails). Run `podium images engine` "
             "as root (it installs docker.io and starts dockerd), then the tests again.",
             pytrace=False,
         )
@@ -207,7 +207,7 @@ def test_missing_tools_and_engine_say_what_to_do(monkeypatch) -> None:
     with pytest.raises(ImageBuildError, match="apt-get install mmdebstrap"):
         images.mmdebstrap_command(RUNTIME_IMAGES[DEFAULT_IMAGE], "http://m/debian", [])
     monkeypatch.setattr(images, "engine_answers", lambda: False)
-    with pytest.raises(ImageBuildError, match="ensure-docker.sh"):
+    with pytest.raises(ImageBuildError, match="podium images engine"):
         build_image(RUNTIME_IMAGES[DEFAULT_IMAGE], log=lambda _: None)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from conftest import competition_body, unique_slug
+from conftest import competition_body, unique_slug, upload_dataset
+from helpers import programs
 from podium.server.clock import utcnow
-from podium.server.orm import Competition, Leaderboard, Page, Phase, Task
+from podium.server.errors import ObjectNotFound
+from podium.server.orm import Artifact, Competition, Leaderboard, Page, Phase, Task
 
 
 def errors_of(response) -> dict[str, str]:
@@ -129,3 +131,14 @@ def test_invalid_json_and_unknown_endpoint(api, creator) -> None:
     r = api(creator, "POST", "/competitions", data="{not json", expect=400)
     assert "not valid JSON" in r.json()["error"]["message"]
     api(creator, "GET", "/nothing/here", expect=404)
+
+
+def test_a_storage_refusal_is_answered_with_its_own_status_and_message(api, creator, service, dbsession) -> None:
+    """Storage errors are PodiumErrors: the API renders them as every other error, unchanged."""
+    scoring = upload_dataset(api, creator, "scoring_program", "s.zip", programs.V2_SCORING)
+    body = competition_body(unique_slug("lost"))
+    body["tasks"][0]["scoring_program"] = scoring
+    comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
+    service.app.storage.delete(dbsession.get(Artifact, scoring).storage_key)  # the object is gone
+    error = api(creator, "GET", f"/competitions/{comp['id']}/bundle", expect=404).json()["error"]
+    assert error == {"status": 404, "reason": "ObjectNotFound", "message": ObjectNotFound.default_message}

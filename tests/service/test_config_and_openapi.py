@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 from podium.server.app import PodiumService
-from podium.server.openapi import template_to_openapi
+from podium.server.openapi import requirement_sentence, template_to_openapi
 from podium.server.routes import API_MODULES, api_routes
 from tornado.web import RequestHandler
 
@@ -77,3 +77,20 @@ def test_openapi_schema_matches_what_the_handler_refuses(api, creator) -> None:
     """A body the document forbids (extra field) is refused by the handler with the same rule."""
     r = api(creator, "POST", "/competitions", json={"slug": "ok-slug-1", "title": "T", "extra": 1}, expect=400)
     assert r.json()["error"]["errors"] == [{"location": "extra", "message": "unknown field"}]
+
+
+def test_openapi_shows_what_each_verb_requires(service) -> None:
+    """Each operation carries its verb's declared requirement, as an extension and a sentence."""
+    doc = requests.get(service.api_url + "/openapi.json", timeout=10).json()
+    for template, handler in api_routes():
+        for verb, operation in doc["paths"][template_to_openapi(template)].items():
+            op = getattr(handler, verb).operation
+            assert operation["x-podium-requires"] == op.requires, template
+            assert operation.get("x-podium-requires-on") == op.resource, template
+            assert operation["description"] == requirement_sentence(op.requires, op.resource)
+    patch = doc["paths"]["/phases/{phase}"]["patch"]
+    assert patch["x-podium-requires"] == "manage" and patch["x-podium-requires-on"] == "phase"
+    assert patch["description"].startswith("Requires `manage` on the phase: an organizer")
+    claim = doc["paths"]["/worker/attempts/{attempt}/claim"]["post"]
+    assert claim["x-podium-requires"] == "queue token" and claim["security"] == [{"queueToken": []}]
+    assert doc["paths"]["/me"]["get"]["security"] == [{"hubToken": []}]

@@ -3,15 +3,23 @@
 Roles: anonymous, another hub user, a pending participant, an approved participant, the
 organizer of another competition, the organizer, and a hub admin. The competition requires
 approval; its phase shows the leaderboard to participants only; the participant owns one
-uploaded submission; the task has reference data only organizers may read.
+uploaded submission; the task has reference data only organizers may read; the organizer has
+uploaded a bundle and started its import.
+
+Two matrices: ``MATRIX``, written by hand, with every role's exact answer for the verbs whose
+rules are data-dependent too; and the one read from the route table, where each verb's declared
+requirement (``@api(requires=...)``) says whom it refuses and with which status.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from conftest import competition_body, unique_slug, upload_dataset
+from podium.server.routes import api_routes
+from tornado.web import RequestHandler
 
 ROLES = ("anonymous", "other", "pending", "participant", "other_organizer", "organizer", "admin")
 DATA = b"reference answers"
@@ -48,10 +56,14 @@ def world(api, users, creator):
               json={"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}, expect=201).json()
     api.upload(sub["upload_url"], payload)
     api(people["participant"], "POST", f"/submissions/{sub['id']}/uploaded", expect=200)
+    bundle = api(creator, "POST", "/bundles", json={"name": "b.zip", "size": len(payload),
+                                                    "sha256": hashlib.sha256(payload).hexdigest()}, expect=201).json()
+    api.upload(bundle["upload_url"], payload)
+    bundle_import = api(creator, "POST", f"/bundles/{bundle['id']}/import", json={}, expect=202).json()
     return {
         "people": people, "c": comp["id"], "slug": comp["slug"], "p": phase_id, "s": sub["id"],
         "t": comp["tasks"][0]["id"], "ref": reference, "pub": public, "hidden": hidden["id"],
-        "lb": comp["leaderboards"][0]["id"],
+        "lb": comp["leaderboards"][0]["id"], "bundle": bundle["id"], "import": bundle_import["id"],
     }
 
 
@@ -101,6 +113,77 @@ def test_endpoint_by_role(api, world, method, template, body, expected) -> None:
         kwargs = {"json": body} if body is not None else {}
         got.append(api(people[role], method, path, **kwargs).status_code)
     assert tuple(got) == expected, dict(zip(ROLES, got, strict=True))
+
+
+DECLARED = [
+    (verb.upper(), template, getattr(handler, verb).operation)
+    for template, handler in api_routes()
+    for verb in ("get", "post", "put", "patch", "delete")
+    if getattr(handler, verb) is not getattr(RequestHandler, verb)
+]
+MANAGERS = ("organizer", "admin")
+CREATORS = ("other_organizer", "organizer", "admin")  # hub admins and the creator group
+
+
+def refusal(requires: str, resource: str | None, role: str) -> int | None:
+    """The status a verb with this requirement answers ``role`` on the world's objects (the
+    organizer's published competition; the participant's submission; the organizer's uploads),
+    or None when ``role`` meets it and the verb runs."""
+    if requires == "queue token":
+        return 401  # no hub token opens a worker's endpoint
+    if role == "anonymous":
+        return 401
+    if requires == "user":
+        return None
+    if requires == "admin":
+        return None if role == "admin" else 403
+    if requires == "create":
+        return None if role in CREATORS else 403
+    if resource == "submission" and role not in (*MANAGERS, "participant"):
+        return 404  # a submission is seen by its owner, the organizers and admins alone
+    if requires == "view":
+        return None
+    if requires == "participate":
+        return None if role in (*MANAGERS, "participant") else 403
+    if requires == "manage":
+        return None if role in MANAGERS else 403
+    assert requires == "own", requires
+    if resource == "submission":
+        return None if role == "participant" else 403
+    return None if role in MANAGERS else 404  # uploads and imports: their creator and admins
+
+
+def declared_path(template: str, world: dict, competition: int) -> str:
+    """``template`` with the world's objects in its path parameters."""
+    values = {
+        "competition": competition, "phase": world["p"], "task": world["t"], "leaderboard": world["lb"],
+        "submission": world["s"], "dataset": world["ref"], "bundle": world["bundle"],
+        "bundle_import": world["import"], "page": "overview", "username": world["people"]["participant"].name,
+        "queue": "default", "attempt": 1,
+    }
+    return re.sub(r"\{(\w+)(?::([^|}]+)[^}]*)?\}", lambda m: str(m.group(2) or values[m.group(1)]), template)
+
+
+@pytest.mark.parametrize(("method", "template", "op"), DECLARED, ids=[f"{m} {t}" for m, t, _ in DECLARED])
+def test_each_verb_refuses_whom_its_requirement_excludes(api, world, method, template, op) -> None:
+    """Each refusal comes before the body is read: the body sent is one no verb accepts, and a
+    refused caller gets the refusal, never the body's 400."""
+    people = world["people"]
+    body = {"json": {"not_a_field": 1}} if method in ("POST", "PUT", "PATCH") else {}
+    expected, got = {}, {}
+    path = declared_path(template, world, world["c"])
+    for role in ROLES:
+        status = refusal(op.requires, op.resource, role)
+        if status is not None:
+            expected[role] = status
+            got[role] = api(people[role], method, path, **body).status_code
+    if "{competition}" in template and op.requires in ("view", "participate", "manage"):
+        # the unpublished competition is not there for anyone but its organizers and admins
+        path = declared_path(template, world, world["hidden"])
+        for role in ("other", "pending", "participant", "other_organizer"):
+            expected[f"{role} (unpublished)"] = 404
+            got[f"{role} (unpublished)"] = api(people[role], method, path, **body).status_code
+    assert got == expected
 
 
 def test_reference_data_never_reaches_participants(api, world) -> None:

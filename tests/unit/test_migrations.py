@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import create_pg_database, drop_pg_database
 from podium.server import db
+from podium.server.errors import SchemaOutOfDate
 from podium.server.orm import Base
 
 
@@ -60,7 +61,7 @@ def test_migrations_match_the_models(empty_db: str) -> None:
 
 def test_service_refuses_an_empty_database(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
-    with pytest.raises(db.SchemaOutOfDate, match="podium db upgrade"):
+    with pytest.raises(SchemaOutOfDate, match="podium db upgrade"):
         db.check_schema(engine)
 
 
@@ -124,6 +125,6 @@ def test_the_head_read_without_alembic_is_alembics(empty_db: str) -> None:
     db.upgrade(empty_db, "0006")
     with engine.connect() as conn:
         assert db.current_revision(engine) == MigrationContext.configure(conn).get_current_revision() == "0006"
-    with pytest.raises(db.SchemaOutOfDate, match="at schema revision 0006"):
+    with pytest.raises(SchemaOutOfDate, match="at schema revision 0006"):
         db.check_schema(engine)
     engine.dispose()

@@ -16,21 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import tornado.web
-from podium.server.storage import (
-    Grant,
+from podium.server.errors import (
     InvalidStorageKey,
-    LocalStorage,
     MethodNotAllowedBySignature,
-    ObjectInfo,
     ObjectNotFound,
     ObjectTooLarge,
     SignatureExpired,
     SignatureInvalid,
-    Storage,
     StorageError,
-    UrlSigner,
-    validate_key,
 )
+from podium.server.storage import Grant, LocalStorage, ObjectInfo, Storage, UrlSigner, validate_key
 from podium.server.storage.local_handlers import SignedObjectHandler, default_handlers
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets

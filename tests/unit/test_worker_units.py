@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from podium.worker import archives, layout, scores
 from podium.worker.cache import DatasetCache
+from podium.worker.errors import ArchiveError, MetadataError, ScoresError, UnsafeExecutorRefused
 from podium.worker.executors.base import CappedLog, ContainerSpec, Mount
-from podium.worker.executors.local import LocalExecutor, UnsafeExecutorRefused
+from podium.worker.executors.local import LocalExecutor
 from podium.worker.images import DEFAULT_IMAGE, LEGACY_IMAGE, resolve_image
 
 
@@ -50,7 +51,7 @@ def test_scores_txt_forms(tmp_path: Path, text: str) -> None:
 ])
 def test_bad_scores_are_named(tmp_path: Path, name: str, text: str, message: str) -> None:
     write(tmp_path / name, text)
-    with pytest.raises(scores.ScoresError, match=message):
+    with pytest.raises(ScoresError, match=message):
         scores.read_scores(str(tmp_path))
 
 
@@ -75,10 +76,10 @@ def test_scores_txt_errors_never_quote_the_file(tmp_path: Path) -> None:
 
 
 def test_no_scores_and_symlinked_scores(tmp_path: Path) -> None:
-    with pytest.raises(scores.ScoresError, match="wrote no scores.json or scores.txt"):
+    with pytest.raises(ScoresError, match="wrote no scores.json or scores.txt"):
         scores.read_scores(str(tmp_path))
     os.symlink("/etc/hostname", tmp_path / "scores.txt")
-    with pytest.raises(scores.ScoresError, match="not a regular file"):
+    with pytest.raises(ScoresError, match="not a regular file"):
         scores.read_scores(str(tmp_path))
 
 
@@ -113,10 +114,10 @@ def test_metadata_yaml_and_errors(tmp_path: Path) -> None:
     write(tmp_path / "metadata.yaml", "command: python3 /app/program/run.py\n")
     assert layout.build_command(str(tmp_path), "p", "score") == ["python3", "/app/program/run.py"]
     (tmp_path / "metadata.yaml").unlink()
-    with pytest.raises(layout.MetadataError, match="has no 'command'"):
+    with pytest.raises(MetadataError, match="has no 'command'"):
         layout.build_command(str(tmp_path), "scoring_program", "score")
     write(tmp_path / "metadata", "command: [unclosed\n")
-    with pytest.raises(layout.MetadataError, match="not valid YAML"):
+    with pytest.raises(MetadataError, match="not valid YAML"):
         layout.build_command(str(tmp_path), "scoring_program", "score")
 
 
@@ -145,7 +146,7 @@ def zip_with(entries: list[tuple[str, bytes, int | None]]) -> bytes:
 def test_unsafe_archives_are_refused_and_leave_nothing(tmp_path: Path, entries, message) -> None:
     archive = tmp_path / "in.zip"
     archive.write_bytes(zip_with(entries))
-    with pytest.raises(archives.ArchiveError, match=message):
+    with pytest.raises(ArchiveError, match=message):
         archives.safe_extract(str(archive), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
@@ -155,10 +156,10 @@ def test_zip_bomb_stops_at_the_byte_cap(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("zeros", b"\0" * (20 * 1024 * 1024))
     assert archive.stat().st_size < 100_000
-    with pytest.raises(archives.ArchiveError, match="more than 1048576 bytes"):
+    with pytest.raises(ArchiveError, match="more than 1048576 bytes"):
         archives.safe_extract(str(archive), str(tmp_path / "out"), max_bytes=1024 * 1024)
     assert not (tmp_path / "out").exists()
-    with pytest.raises(archives.ArchiveError, match="entries"):
+    with pytest.raises(ArchiveError, match="entries"):
         many = tmp_path / "many.zip"
         many.write_bytes(zip_with([(f"f{i}", b"", None) for i in range(11)]))
         archives.safe_extract(str(many), str(tmp_path / "out2"), max_files=10)
@@ -175,15 +176,15 @@ def test_output_tree_refuses_links_and_caps(tmp_path: Path) -> None:
     write(tmp_path / "ok.txt", "1")
     assert archives.check_tree(str(tmp_path), 100, 10) == (1, 1)
     os.symlink("/etc/passwd", tmp_path / "leak")
-    with pytest.raises(archives.ArchiveError, match="symbolic link: leak"):
+    with pytest.raises(ArchiveError, match="symbolic link: leak"):
         archives.zip_tree(str(tmp_path), str(tmp_path.parent / "x.zip"))
     (tmp_path / "leak").unlink()
     os.mkfifo(tmp_path / "pipe")
-    with pytest.raises(archives.ArchiveError, match="special file"):
+    with pytest.raises(ArchiveError, match="special file"):
         archives.check_tree(str(tmp_path), 100, 10)
     (tmp_path / "pipe").unlink()
     write(tmp_path / "big.txt", "x" * 200)
-    with pytest.raises(archives.ArchiveError, match="larger than 100 bytes"):
+    with pytest.raises(ArchiveError, match="larger than 100 bytes"):
         archives.check_tree(str(tmp_path), 100, 10)
 
 

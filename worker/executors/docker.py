@@ -21,14 +21,11 @@ import threading
 import time
 from urllib.parse import quote
 
+from ..errors import DockerError
 from .base import CappedLog, ContainerSpec, ExecResult, Executor, supervise
 
 LABEL = "podium.worker"
 DEFAULT_SOCKET = "/var/run/docker.sock"
-
-
-class DockerError(RuntimeError):
-    """The engine is missing or refused a request."""
 
 
 class _UnixConnection(http.client.HTTPConnection):

@@ -17,16 +17,13 @@ import sys
 import threading
 import time
 
+from ..errors import UnsafeExecutorRefused
 from .base import CappedLog, ContainerSpec, ExecResult, Executor, supervise
 
 WARNING = (
     "WARNING: the local executor does NOT isolate participant code: it runs as this worker's "
     "user with its network and files. Use it for demos only; use Docker for real competitions."
 )
-
-
-class UnsafeExecutorRefused(RuntimeError):
-    pass
 
 
 class LocalExecutor(Executor):

@@ -1,0 +1,94 @@
+"""Every error a compute worker raises on purpose, in one tree.
+
+::
+
+    WorkerError
+    ├── AttemptFailed ............. this attempt ends failed; ``kind`` says whose fault (participant | platform)
+    ├── Cancelled ................. the submission was cancelled while the attempt ran
+    ├── ProtocolError ............. the service refused or could not be reached; ``status`` is the HTTP status if any
+    │   ├── LeaseLost ............. another worker holds the attempt now, or it ended: stop working on it
+    │   └── DownloadError ......... an input could not be fetched, or it does not match its checksum
+    ├── ArchiveError .............. an archive or directory that is unsafe or too large; names the entry
+    ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
+    ├── ScoresError ............... the scoring program's output has no usable scores
+    ├── DockerError ............... the Docker engine is missing or refused a request
+    ├── EngineError ............... the Docker engine cannot be made to answer here; ``fix`` is the command that helps
+    ├── UnsafeExecutorRefused ..... the local executor (no isolation) was not explicitly allowed
+    └── ImageBuildError ........... building a runtime image failed; says what to install
+
+The runner turns what a participant's or organizer's files cause (``ArchiveError``,
+``MetadataError``, ``ScoresError``, a program that fails) into ``AttemptFailed`` with a message
+for that person; any other error in an attempt is the platform's fault, which never costs a
+participant quota. This module imports nothing, so every worker module (and the service, for
+``ArchiveError``) may import it. A test (``tests/unit/test_error_trees.py``) checks that every
+exception class of ``podium.worker`` is drawn here under its parent.
+"""
+
+from __future__ import annotations
+
+
+class WorkerError(Exception):
+    """Base of every error the worker raises on purpose."""
+
+
+class AttemptFailed(WorkerError):
+    """The attempt ends failed: ``kind`` is ``participant`` or ``platform`` (only the latter is
+    retried, and only if ``retryable``); ``reason`` is the message the participant reads."""
+
+    def __init__(self, kind: str, reason: str, retryable: bool = True, exit_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind, self.reason, self.retryable, self.exit_code = kind, reason, retryable, exit_code
+
+
+class Cancelled(WorkerError):
+    """The submission was cancelled while its attempt ran; the attempt stops and reports so."""
+
+
+class ProtocolError(WorkerError):
+    """The service refused or could not be reached; ``status`` is the HTTP status if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LeaseLost(ProtocolError):
+    """Another worker holds the attempt now, or it ended: stop working on it."""
+
+
+class DownloadError(ProtocolError):
+    """An input could not be downloaded through its signed URL, or it does not match its checksum."""
+
+
+class ArchiveError(WorkerError):
+    """An archive or directory that is unsafe or too large; the message says which entry."""
+
+
+class MetadataError(WorkerError):
+    """A program's metadata is missing or unreadable; the message names the file."""
+
+
+class ScoresError(WorkerError):
+    """The scoring program's output has no usable scores; the message is for the participant."""
+
+
+class DockerError(WorkerError):
+    """The engine is missing or refused a request."""
+
+
+class UnsafeExecutorRefused(WorkerError):
+    """The local executor runs participant code without isolation; it refuses to start unless the
+    worker was started with ``--allow-unsafe-local-executor``."""
+
+
+class ImageBuildError(WorkerError):
+    """Building a runtime image failed; the message says what to install or shows the tool's output."""
+
+
+class EngineError(WorkerError):
+    """The Docker engine cannot be made to answer here; ``fix`` is the one command that helps."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message if fix is None else f"{message}: {fix}")
+        self.reason = message
+        self.fix = fix
