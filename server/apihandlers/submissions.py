@@ -228,21 +228,21 @@ class OutputsHandler(APIHandler):
 
 
 class ChildrenHandler(APIHandler):
-    @api("A multi-task submission's per-task submissions, each with its task's key, status and scores.")
-    async def get(self, submission: str) -> None:
-        obj, roles = self.visible_submission(submission)
+    @api("A multi-task submission's per-task submissions, each with its task's key, status and scores.",
+         requires="view")
+    async def get(self, submission: Submission) -> None:
         children = list(self.db.scalars(
-            select(Submission).where(Submission.parent_id == obj.id).order_by(Submission.id)
+            select(Submission).where(Submission.parent_id == submission.id).order_by(Submission.id)
             .options(joinedload(Submission.phase).joinedload(Phase.leaderboard))
         ))
         task_ids = [c.task_id for c in children if c.task_id is not None]
         keys = dict(self.db.execute(select(Task.id, Task.key).where(Task.id.in_(task_ids))).all()) if task_ids else {}
         models = []
         for child in children:
-            model = submission_model(child, roles)
+            model = submission_model(child, self.caller_roles)
             model["task"] = keys.get(child.task_id)
             models.append(model)
-        self.write_json({"submission": obj.id, "submissions": models})
+        self.write_json({"submission": submission.id, "submissions": models})
 
 
 default_handlers = [

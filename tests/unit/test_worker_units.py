@@ -12,10 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from podium.worker import archives, layout, scores
+import yaml
+from podium.worker import archives, layout, run_metadata, scores
 from podium.worker.cache import DatasetCache
 from podium.worker.errors import ArchiveError, MetadataError, ScoresError, UnsafeExecutorRefused
-from podium.worker.executors.base import CappedLog, ContainerSpec, Mount
+from podium.worker.executors.base import CappedLog, ContainerSpec, ExecResult, Mount
 from podium.worker.executors.local import LocalExecutor
 from podium.worker.images import DEFAULT_IMAGE, LEGACY_IMAGE, resolve_image
 
@@ -108,6 +109,28 @@ def test_predictions_is_where_each_step_finds_them(tmp_path: Path) -> None:
     write(tmp_path / "metadata", "command: python $ingestion_program/ingest.py $predictions\n")
     assert layout.build_command(str(tmp_path), "ingestion_program", "predict")[-1] == "/app/output"
     assert layout.build_command(str(tmp_path), "scoring_program", "score")[-1] == "/app/input/res"
+
+
+def test_result_submissions_are_told_from_code(tmp_path: Path) -> None:
+    write(tmp_path / "res" / "predictions.txt", "a\n")
+    write(tmp_path / "res" / "sub" / "more.csv", "1\n")
+    assert layout.is_result_submission(str(tmp_path / "res"))
+    write(tmp_path / "code" / "model.py", "def predict(x): ...\n")
+    assert not layout.is_result_submission(str(tmp_path / "code"))
+    write(tmp_path / "legacy" / "metadata", "command: python run.py\n")
+    assert not layout.is_result_submission(str(tmp_path / "legacy"))
+
+
+def test_metadata_in_codabench_flat_shape(tmp_path: Path) -> None:
+    """What legacy scorers read as input/res/metadata: flat keys, elapsedTime falling back."""
+    ran = ExecResult(exit_code=1, elapsed=2.34567, stdout=CappedLog(), stderr=CappedLog())
+    write(tmp_path / "metadata", "forged: true\n")
+    run_metadata.write(str(tmp_path), None, ran)
+    assert yaml.safe_load((tmp_path / "metadata").read_text()) == {
+        "exitCode": None, "elapsedTime": 2.346, "ingestionExitCode": 1, "ingestionElapsedTime": 2.346}
+    scored = ExecResult(exit_code=0, elapsed=1.0, stdout=CappedLog(), stderr=CappedLog())
+    assert run_metadata.codabench_metadata(scored, None) == {
+        "exitCode": 0, "elapsedTime": 1.0, "ingestionExitCode": None, "ingestionElapsedTime": None}
 
 
 def test_metadata_yaml_and_errors(tmp_path: Path) -> None:
