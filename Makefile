@@ -1,5 +1,5 @@
 # The commands a maintainer runs; each installs what it needs.
-.PHONY: up demo test bench bench-quick
+.PHONY: up demo test docs bench bench-quick
 
 up:
 	bash scripts/up.sh
@@ -8,6 +8,9 @@ demo: up
 
 test:
 	bash scripts/test.sh
+
+docs:
+	bash scripts/bootstrap.sh && bash scripts/docs.sh
 
 bench:
 	bash scripts/bench.sh

@@ -79,6 +79,7 @@ class ClaimOnlyRunner:
 
     def run(self, attempt_id: int) -> dict[str, Any] | None:
         from podium.worker.errors import LeaseLost
+        from podium.worker.protocol import attempt_report
 
         delivered = time.time()
         try:
@@ -86,8 +87,8 @@ class ClaimOnlyRunner:
         except LeaseLost:
             return None
         claimed = time.time()
-        report = {"state": "failed", "failure_kind": "participant", "reason": "B6: a claim-only job",
-                  "retryable": False, "files": [], "elapsed": 0.0}
+        report = attempt_report("failed", failure_kind="participant", reason="B6: a claim-only job",
+                                retryable=False, elapsed=0.0)
         self.client.finish(attempt_id, report)
         self.out.write(json.dumps({"attempt": attempt_id, "worker": self.client.worker_name, "delivered": delivered,
                                    "claimed": claimed, "finished": time.time()}) + "\n")

@@ -1,4 +1,4 @@
-"""Print the latest ``bench/results/summary.json`` as the Markdown table the README carries."""
+"""Print the latest ``bench/results/summary.json`` as the Markdown table ``bench/README.md`` carries."""
 
 from __future__ import annotations
 

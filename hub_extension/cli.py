@@ -63,10 +63,20 @@ def cmd_service(argv: list[str]) -> int:
     return 0
 
 
-def cmd_db(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="podium db", description="Manage Podium's database schema.")
+SERVICE_OPTIONS = ("Other options (--db-url, --config, --PodiumService.<option>=...) configure the service "
+                   "as for `podium service`.")
+
+
+def build_db_parser() -> argparse.ArgumentParser:
+    """``podium db``; other options (``--db-url``, ``--config``) go to the service's configuration."""
+    parser = argparse.ArgumentParser(prog="podium db", description="Manage Podium's database schema.",
+                                     epilog=SERVICE_OPTIONS)
     parser.add_argument("action", choices=["upgrade", "current"])
-    args, rest = parser.parse_known_args(argv)
+    return parser
+
+
+def cmd_db(argv: list[str]) -> int:
+    args, rest = build_db_parser().parse_known_args(argv)
     from podium.server import db
 
     app = _service_app(rest)
@@ -95,8 +105,10 @@ def cmd_worker(argv: list[str]) -> int:
     return worker_main(argv)
 
 
-def cmd_bundle(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="podium bundle", description="Import or export competition bundles.")
+def build_bundle_parser() -> argparse.ArgumentParser:
+    """``podium bundle``; other options (``--db-url``, ``--config``) go to the service's configuration."""
+    parser = argparse.ArgumentParser(prog="podium bundle", description="Import or export competition bundles.",
+                                     epilog=SERVICE_OPTIONS)
     sub = parser.add_subparsers(dest="action", required=True)
     imp = sub.add_parser("import", help="Import a CodaLab (v1, v1.5, v1.8) or Codabench (v2) bundle.")
     imp.add_argument("path", help="A bundle zip or folder with competition.yaml.")
@@ -106,7 +118,11 @@ def cmd_bundle(argv: list[str]) -> int:
     exp = sub.add_parser("export", help="Export a competition as a Codabench v2 bundle.")
     exp.add_argument("competition", help="Slug or id.")
     exp.add_argument("-o", "--output", help="Zip to write (default: <slug>.zip).")
-    args, rest = parser.parse_known_args(argv)
+    return parser
+
+
+def cmd_bundle(argv: list[str]) -> int:
+    args, rest = build_bundle_parser().parse_known_args(argv)
     from podium.server.auth.identity import Identity
     from podium.server.bundles.exporter import export_bundle
     from podium.server.bundles.importer import import_bundle
@@ -179,6 +195,26 @@ COMMANDS = {
     "up": (cmd_up, "Start hub, proxy, service and a worker on the embedded defaults, with a demo."),
     "demo": (cmd_up, "The same as `podium up`."),
 }
+
+
+def parser_for(name: str) -> argparse.ArgumentParser | None:
+    """The argparse parser of a subcommand, for the docs; None for ``service``, whose options are
+    the service's traitlets configuration."""
+    if name == "db":
+        return build_db_parser()
+    if name == "bundle":
+        return build_bundle_parser()
+    if name == "worker":
+        from podium.worker.app import build_parser
+    elif name == "images":
+        from podium.worker.images import build_parser
+    elif name in ("up", "demo"):
+        from podium.hub.demo import build_parser
+    elif name == "token":
+        from podium.hub.tokens import build_parser
+    else:
+        return None
+    return build_parser()
 
 
 def main(argv: list[str] | None = None) -> int:

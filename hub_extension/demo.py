@@ -296,7 +296,8 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "docker") -
         hub.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium up`` (also read by the docs' command reference)."""
     parser = argparse.ArgumentParser(prog="podium up", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(installation.default_data_dir()),
                         help="Where the hub and the service keep their state (default: $PODIUM_DEMO_DIR or "
@@ -307,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="How the demo worker runs participant code: in Docker (installed and started "
                         "here when run as root on Debian), or with the local executor, which does NOT "
                         "isolate it. 'auto', from older versions, now means docker.")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         run_demo(Path(args.data_dir).resolve(), args.port, serve=not args.no_serve, executor=args.executor)
     except (DemoError, PodiumAPIError) as e:

@@ -65,7 +65,8 @@ def request_token(
     return response.json()["token"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium token`` (also read by the docs' command reference)."""
     parser = argparse.ArgumentParser(
         prog="podium token", description="Print a new API token of a hub user, for scripts against Podium.",
         epilog=__doc__.split("\n\n")[2])
@@ -79,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="podium token", help="Shown on the hub's token page.")
     parser.add_argument("--env", action="store_true",
                         help="Print `export PODIUM_URL=... PODIUM_TOKEN=...` lines for a shell.")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     found = None if args.hub_url else installation.find(args.data_dir)
     if found is None and not args.hub_url:

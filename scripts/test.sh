@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh machine: installs what it needs, starts what is missing.
 #   scripts/test.sh            every tier: unit, service (real hub, PostgreSQL, RabbitMQ), e2e (Docker, browsers)
-#   scripts/test.sh --quick    ruff and tests/unit only: no hub, no Docker, no browser (a minute or two)
+#   scripts/test.sh --quick    ruff, the docs build and tests/unit only: no hub, no Docker, no browser (a minute or two)
 # Other arguments go to pytest (e.g. scripts/test.sh -k quota, scripts/test.sh tests/service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,8 @@ fi
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
 mkdir -p test-artifacts
-.venv/bin/ruff check server worker widgets hub_extension tests bench
+.venv/bin/ruff check server worker widgets hub_extension tests bench docs/conf.py docs/_ext
+bash scripts/docs.sh
 if [ "$quick" = 1 ]; then
     exec .venv/bin/python -m pytest -p no:cacheprovider -ra tests/unit "$@"
 fi

@@ -249,6 +249,16 @@ class PodiumService(Application):
         2.0, help="Seconds between retries of publishing pending outbox messages to the broker."
     ).tag(config=True)
 
+    metrics_token = Unicode(
+        help="Bearer token a Prometheus server sends to read <base_url>metrics "
+        "('Authorization: Bearer <token>'); hub admins' own tokens are always accepted. An empty "
+        "string (the default, unless $PODIUM_METRICS_TOKEN is set) accepts only hub admins."
+    ).tag(config=True)
+
+    @default("metrics_token")
+    def _metrics_token_default(self) -> str:
+        return os.environ.get("PODIUM_METRICS_TOKEN", "")
+
     aliases = {
         "config": "PodiumService.config_file",
         "db-url": "PodiumService.db_url",
@@ -274,6 +284,7 @@ class PodiumService(Application):
         self.init_storage()
         self.init_auth()
         self.init_jobs()
+        self.init_monitoring()
         self.init_tornado()
 
     def init_logging(self) -> None:
@@ -302,13 +313,13 @@ class PodiumService(Application):
         self.hub_login = web.HubLogin.from_app(self, self.hub)  # browser logins for the web pages
 
     def init_jobs(self) -> None:
-        from .compute import attempts as jobs
         from .compute import queues as queues
         from .compute.dispatch import Dispatcher
+        from .compute.limits import Limits
 
         with self.session_factory() as session:
             self.queue_token = queues.ensure_default_queue(session, self.data_dir, self.default_queue_token)
-        self.job_limits = jobs.Limits(
+        self.job_limits = Limits(
             lease_seconds=self.lease_seconds,
             max_attempts=self.max_attempts,
             unclaimed_timeout=self.unclaimed_timeout,
@@ -316,14 +327,29 @@ class PodiumService(Application):
         )
         self.dispatcher = Dispatcher(self.broker_url, self.data_dir, self.session_factory)
 
+    def init_monitoring(self) -> None:
+        """The metrics registry (database state read at scrape time, this process's own timings)
+        and the health checks of the parts the service needs."""
+        from .monitoring.database_metrics import DatabaseCollector
+        from .monitoring.health import HealthChecks, check_broker, check_database, check_storage
+        from .monitoring.process_metrics import ProcessMetrics
+
+        self.metrics = ProcessMetrics()
+        self.metrics.registry.register(DatabaseCollector(self.session_factory))
+        self.health = HealthChecks({
+            "database": lambda: check_database(self.engine),
+            "broker": lambda: check_broker(self.dispatcher.celery.connection_for_write),
+            "storage": lambda: check_storage(self.storage),
+        })
+
     def reap(self) -> None:
         """One reaper pass (in a thread: it touches the database)."""
         from .competitions import phase_migration as migration
-        from .compute import attempts as jobs
+        from .compute import reaper
 
         with self.session_factory() as session:
             migrated = migration.migrate_due_phases(session)
-            result = jobs.reap(session, self.job_limits)
+            result = reaper.reap(session, self.job_limits)
             session.commit()
         if migrated:
             self.log.info("Auto-migration queued %d submission(s)", len(migrated))
@@ -342,6 +368,7 @@ class PodiumService(Application):
             tornado.ioloop.PeriodicCallback(self.dispatcher.kick, self.dispatch_interval * 1000),
             tornado.ioloop.PeriodicCallback(in_thread(self.reap), self.reaper_interval * 1000),
         ]
+        self.timers.append(self.metrics.lag_monitor)
         for timer in self.timers:
             timer.start()
         self.dispatcher.kick()
@@ -357,11 +384,12 @@ class PodiumService(Application):
             "cookie_secret": web.cookie_secret(self.secret_key),
             "serve_traceback": False,
         }
-        self.tornado_app = tornado.web.Application(
-            build_handlers(self.base_url), **self.tornado_settings
-        )
+        handlers = build_handlers(self.base_url)
+        self.metrics.name_routes(handlers)
+        self.tornado_app = tornado.web.Application(handlers, **self.tornado_settings)
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
+        self.metrics.observe_request(handler)
         status = handler.get_status()
         level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
         self.log.log(
@@ -404,6 +432,7 @@ class PodiumService(Application):
         self.engine.dispose()
         self.reads.dispose()
         self.hub.close()
+        self.health.close()
 
 
 main = PodiumService.launch_instance

@@ -11,6 +11,7 @@
     ├── NotFound (404)
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   └── InvalidTransition (409) ... a submission status change the state machine forbids
+    ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
     │   ├── NotRegistered (403) ....... the user is not an approved participant
@@ -113,6 +114,13 @@ class Conflict(PodiumError):
 
 class InvalidTransition(Conflict):
     """A status change the submission state machine does not allow."""
+
+
+class WorkerProtocolRefused(PodiumError):
+    """A worker's claim names a job protocol version outside what this service serves; the
+    message (``podium.worker.protocol.mismatch_message``) says which side to upgrade."""
+
+    status_code = 426
 
 
 class SubmissionError(PodiumError):

@@ -45,7 +45,14 @@ ERROR_SCHEMA = {
 
 
 def _schema_ref(model: type, components: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    """A body's schema into ``components``: a pydantic model's, or a job protocol ``TypedDict``'s."""
+    template = "#/components/schemas/{model}"
+    if hasattr(model, "model_json_schema"):
+        schema = model.model_json_schema(ref_template=template)
+    else:
+        from pydantic import TypeAdapter
+
+        schema = TypeAdapter(model).json_schema(ref_template=template)
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
     components[model.__name__] = schema

@@ -2,15 +2,26 @@
 
 Unknown fields are refused (``extra="forbid"``), types are strict enough to catch a string where
 a number belongs, and cross-field rules (dates in order, unique keys, phases with tasks) are
-checked here so every problem in a body is reported at once with its location.
+checked here so every problem in a body is reported at once with its location. The job
+protocol's messages are ``TypedDict``s of ``podium.worker.protocol`` instead, validated here by
+the same ``parse``; their unknown fields are ignored, so workers and services upgrade separately.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ValidationFailed
 
@@ -323,10 +334,20 @@ def location(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def parse(model: type[Body], data: Any, where: str = "body") -> Body:
-    """Validate ``data`` against ``model``; every problem becomes one entry of ValidationFailed."""
+@functools.cache
+def adapter(typed: type) -> TypeAdapter:
+    """The validator of a ``TypedDict`` body (the job protocol's messages, defined without
+    pydantic in ``podium.worker.protocol``), built once per type."""
+    return TypeAdapter(typed)
+
+
+def parse(model: type[Body] | type, data: Any, where: str = "body") -> Any:
+    """Validate ``data`` against ``model`` (a ``Body`` model, or a ``TypedDict`` whose valid
+    value is the dict itself); every problem becomes one entry of ValidationFailed."""
     try:
-        return model.model_validate(data)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_validate(data)
+        return adapter(model).validate_python(data)
     except ValidationError as e:
         errors = []
         for err in e.errors(include_url=False):

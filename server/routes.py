@@ -23,6 +23,7 @@ from .apihandlers import (
     workers,
 )
 from .apihandlers.meta import ApiRootHandler, NotFoundHandler, OpenAPIHandler
+from .monitoring import handlers as monitoring_handlers
 from .storage import local_handlers as storage_handlers
 
 API_PREFIX = "api/v1"
@@ -51,6 +52,7 @@ def build_handlers(base_url: str) -> list[tuple]:
     handlers += [(api_base + template_to_pattern(t), h) for t, h in api_routes()]
     handlers += [(base_url.rstrip("/") + p, h) for p, h in storage_handlers.default_handlers]
     handlers.append((api_base + "/.*", NotFoundHandler))
+    handlers += [(base_url.rstrip("/") + p, h) for p, h in monitoring_handlers.default_handlers]
     # the HTML pages (the hub's OAuth login), after the API so that no page pattern shadows it
     handlers += [(base_url.rstrip("/") + template_to_pattern(t), *rest) for t, *rest in web.default_handlers]
     return handlers

@@ -133,6 +133,7 @@ class ServiceThread:
         self.app.init_storage()
         self.app.init_auth()
         self.app.init_jobs()
+        self.app.init_monitoring()
         self.app.init_tornado()
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()

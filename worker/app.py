@@ -22,10 +22,11 @@ from kombu import Queue
 
 from .cache import DatasetCache
 from .client import ServiceClient
-from .errors import ProtocolError
+from .disk_caps import release_stale_runs
+from .errors import ProtocolError, ProtocolMismatch
 from .executors.base import Executor
 from .protocol import TASK_NAME
-from .runner import AttemptRunner, WorkerSettings, release_stale_runs
+from .runner import AttemptRunner, WorkerSettings
 
 log = logging.getLogger("podium.worker")
 RUNNER: AttemptRunner | None = None
@@ -44,7 +45,8 @@ def make_worker_app(broker_url: str, options: dict, celery_queue: str) -> Celery
         task_default_queue=celery_queue,
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
+        # task events (received, started, succeeded, failed) on the queue's broker, for Flower
+        worker_send_task_events=True,
     )
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, max_retries=None)
@@ -53,6 +55,10 @@ def make_worker_app(broker_url: str, options: dict, celery_queue: str) -> Celery
         log.info("attempt %s (%s of submission %s)", attempt_id, step, submission_id)
         try:
             report = RUNNER.run(attempt_id)
+        except ProtocolMismatch as e:
+            # the message goes back to the queue for a worker that speaks the service's protocol
+            log.error("attempt %s not claimed: %s", attempt_id, e)
+            raise self.retry(countdown=60) from None
         except ProtocolError as e:
             log.warning("attempt %s: the service is unreachable (%s); retrying", attempt_id, e)
             raise self.retry(countdown=5) from None
@@ -82,7 +88,8 @@ def choose_executor(kind: str, name: str, allow_unsafe: bool) -> Executor:
     return LocalExecutor(allow_unsafe=allow_unsafe)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium worker`` (also read by the docs' command reference)."""
     p = argparse.ArgumentParser(prog="podium worker", description="Run a compute worker for one queue.")
     p.add_argument("--service-url", default=os.environ.get("PODIUM_URL"),
                    help="The Podium service URL, e.g. https://hub.example.org/services/podium/ ($PODIUM_URL).")
@@ -100,7 +107,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pids", type=int, default=256, help="Processes per container.")
     p.add_argument("--max-output-mb", type=int, default=256, help="Output and disk cap per container in MB.")
     p.add_argument("--log-level", default="INFO")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             config = client.config()
             break
+        except ProtocolMismatch as e:
+            print(f"podium worker: {e}", file=sys.stderr)
+            return 1
         except ProtocolError as e:
             if e.status in (401, 403) or time.monotonic() > deadline:
                 print(f"podium worker: {e}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The worker's side of the job protocol, over HTTP with its queue's token.
 
 Workers hold no database credentials: they claim attempts, renew leases, download inputs and
-upload outputs through signed URLs, and report results, all through the service.
+upload outputs through signed URLs, and report results, all through the service. The messages
+are ``protocol``'s; every claim carries the worker's protocol version.
 """
 
 from __future__ import annotations
@@ -12,47 +13,80 @@ from typing import Any
 
 import requests
 
-from .errors import DownloadError, LeaseLost, ProtocolError
+from .errors import DownloadError, LeaseLost, ProtocolError, ProtocolMismatch
+from .protocol import (
+    PROTOCOL_VERSION,
+    AttemptReport,
+    ClaimRequest,
+    FinishAnswer,
+    FinishRequest,
+    HeartbeatAnswer,
+    HeartbeatRequest,
+    JobInput,
+    JobSpec,
+    OutputSlot,
+    WorkerConfig,
+    mismatch_message,
+)
 
 CHUNK = 1024 * 1024
 
 
 class ServiceClient:
-    def __init__(self, service_url: str, token: str, worker_name: str, timeout: float = 30) -> None:
+    def __init__(self, service_url: str, token: str, worker_name: str, timeout: float = 30,
+                 protocol_version: int = PROTOCOL_VERSION) -> None:
         self.api = service_url.rstrip("/") + "/api/v1"
         self.worker_name = worker_name
         self.timeout = timeout
+        self.protocol_version = protocol_version
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {token}"
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: Any) -> Any:
         try:
             response = self.http.post(self.api + path, json=body, timeout=self.timeout)
         except requests.RequestException as e:
             raise ProtocolError(f"the service did not answer: {e}") from None
         if response.status_code == 409:
             raise LeaseLost(response.json()["error"]["message"], 409)
+        if response.status_code == 426:
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"the service refused this worker's job protocol {self.protocol_version}: {response.text[:300]}"
+            raise ProtocolMismatch(message)
         if response.status_code >= 400:
             raise ProtocolError(f"POST {path} → {response.status_code}: {response.text[:300]}", response.status_code)
         return response.json()
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> WorkerConfig:
+        """The queue's settings; ``ProtocolMismatch`` when the service announces job protocols this
+        worker does not speak (a service from before versions announces none)."""
         response = self.http.get(self.api + "/worker/config", timeout=self.timeout)
         if response.status_code != 200:
             raise ProtocolError(f"the service refused this worker's token ({response.status_code}): {response.text[:300]}",
                                 response.status_code)
-        return response.json()
+        config: WorkerConfig = response.json()
+        if "protocol" in config:
+            problem = mismatch_message(self.protocol_version, config.get("oldest_protocol", config["protocol"]),
+                                       config["protocol"])
+            if problem is not None:
+                raise ProtocolMismatch(problem)
+        return config
 
-    def claim(self, attempt_id: int, hostname: str) -> dict[str, Any]:
-        return self._post(f"/worker/attempts/{attempt_id}/claim", {"worker": self.worker_name, "hostname": hostname})
+    def claim(self, attempt_id: int, hostname: str) -> JobSpec:
+        body = ClaimRequest(worker=self.worker_name, hostname=hostname, protocol=self.protocol_version)
+        return self._post(f"/worker/attempts/{attempt_id}/claim", body)  # type: ignore[return-value]
 
-    def heartbeat(self, attempt_id: int) -> dict[str, Any]:
-        return self._post(f"/worker/attempts/{attempt_id}/heartbeat", {"worker": self.worker_name})
+    def heartbeat(self, attempt_id: int) -> HeartbeatAnswer:
+        body = HeartbeatRequest(worker=self.worker_name)
+        return self._post(f"/worker/attempts/{attempt_id}/heartbeat", body)  # type: ignore[return-value]
 
-    def finish(self, attempt_id: int, report: dict[str, Any]) -> dict[str, Any]:
-        return self._post(f"/worker/attempts/{attempt_id}/finish", {"worker": self.worker_name, **report})
+    def finish(self, attempt_id: int, report: AttemptReport) -> FinishAnswer:
+        body = FinishRequest(worker=self.worker_name, **report)  # type: ignore[typeddict-item]
+        return self._post(f"/worker/attempts/{attempt_id}/finish", body)  # type: ignore[return-value]
 
-    def download(self, spec: dict[str, Any], dest: str) -> None:
+    def download(self, spec: JobInput, dest: str) -> None:
         """Fetch a signed GET URL into ``dest`` and verify its sha256 and size."""
         digest = hashlib.sha256()
         size = 0
@@ -71,7 +105,7 @@ class ServiceClient:
             os.remove(dest)
             raise DownloadError("a downloaded input does not match its checksum")
 
-    def upload(self, spec: dict[str, Any], path: str) -> None:
+    def upload(self, spec: OutputSlot, path: str) -> None:
         size = os.path.getsize(path)
         if size > spec.get("max_size", size):
             raise ProtocolError(f"{os.path.basename(path)} is {size} bytes, over the {spec['max_size']} allowed")

@@ -8,6 +8,7 @@
     ├── ProtocolError ............. the service refused or could not be reached; ``status`` is the HTTP status if any
     │   ├── LeaseLost ............. another worker holds the attempt now, or it ended: stop working on it
     │   └── DownloadError ......... an input could not be fetched, or it does not match its checksum
+    ├── ProtocolMismatch .......... the worker and the service speak job protocols that do not overlap
     ├── ArchiveError .............. an archive or directory that is unsafe or too large; names the entry
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
     ├── ScoresError ............... the scoring program's output has no usable scores
@@ -92,3 +93,8 @@ class EngineError(WorkerError):
         super().__init__(message if fix is None else f"{message}: {fix}")
         self.reason = message
         self.fix = fix
+
+
+class ProtocolMismatch(WorkerError):
+    """The worker and the service speak job protocols that do not overlap: one side must be
+    upgraded. The message says which; the worker logs it and takes no job."""

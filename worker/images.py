@@ -380,8 +380,8 @@ def _list() -> None:
         print(f"  {alias:<34} -> {target}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``podium images build|list|engine``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``podium images`` (also read by the docs' command reference)."""
     parser = argparse.ArgumentParser(
         prog="podium images", description="Local runtime images built from Debian, no registry."
     )
@@ -393,7 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("list", help="Show the runtime images and the aliases that map to them.")
     sub.add_parser("engine", help="Install (Debian, as root) and start the Docker engine the images need.")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``podium images build|list|engine``."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.action == "engine":
         from .engine import main as engine_main
 

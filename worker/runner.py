@@ -9,13 +9,9 @@ scoring step never include the scoring program's output, which may contain refer
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,12 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import archives, layout, run_metadata, scores
+from . import archives, disk_caps, layout, run_metadata, scores
 from .cache import DatasetCache
 from .client import ServiceClient
 from .errors import AttemptFailed, Cancelled, LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, Mount
 from .images import resolve_image
+from .protocol import AttemptReport, JobSpec, attempt_report
 
 log = logging.getLogger("podium.worker")
 
@@ -53,6 +50,29 @@ class WorkerSettings:
     hard_disk_caps: bool = field(default_factory=lambda: os.geteuid() == 0)
 
 
+def succeeded(result: ExecResult, found: dict[str, Any] | None = None) -> AttemptReport:
+    """The report of a step whose last program ran well (``found``: the scores it wrote), with
+    that program's exit code (an ingestion's on a result submission may be non-zero)."""
+    return attempt_report("succeeded", exit_code=result.exit_code, elapsed=result.elapsed, scores=found)
+
+
+def ended_by(error: Exception) -> AttemptReport:
+    """The report of an attempt that an exception ended: cancelled, failed with the attempt's
+    reason, or failed by the worker's own bug or environment (never the participant's fault)."""
+    if isinstance(error, Cancelled):
+        return attempt_report("cancelled", reason="Cancelled.")
+    if isinstance(error, AttemptFailed):
+        return attempt_report("failed", failure_kind=error.kind, reason=error.reason, retryable=error.retryable,
+                              exit_code=error.exit_code)
+    return attempt_report("failed", failure_kind="platform", reason=f"The worker failed: {type(error).__name__}")
+
+
+def upload_failed(report: AttemptReport, problem: ProtocolError) -> AttemptReport:
+    """A successful step whose results could not be uploaded is the platform's failure."""
+    return attempt_report(**{**report, "state": "failed", "failure_kind": "platform",  # type: ignore[arg-type]
+                             "reason": f"Uploading the results failed: {problem}"})
+
+
 class RunLog:
     """The attempt's log: each program's stdout and stderr, capped, with headers."""
 
@@ -70,61 +90,6 @@ class RunLog:
         return "\n".join(self.parts)
 
 
-_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-_LIBC = _libc() if sys.platform.startswith("linux") else None
-
-
-def _mount_tmpfs(path: str, options: str) -> str | None:
-    """mount(2) a tmpfs on ``path``; None on success, else the reason. The system call, not the
-    ``mount`` command: eight fork-execs of mount and umount were 20-30 ms of every attempt."""
-    if _LIBC is not None:
-        if _LIBC.mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, options.encode()) == 0:
-            return None
-        return os.strerror(ctypes.get_errno())
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},nosuid,nodev", "tmpfs", path],
-                            capture_output=True)
-    return None if result.returncode == 0 else result.stderr.decode(errors="replace")
-
-
-def _unmount(path: str) -> None:
-    """Detach a mount (``umount -l``)."""
-    if _LIBC is not None and _LIBC.umount2(os.fsencode(path), _MNT_DETACH) == 0:
-        return
-    subprocess.run(["umount", "-l", path], capture_output=True)
-
-
-def _disk_cap(path: str, megabytes: int, settings: WorkerSettings) -> None:
-    """A hard size cap on a directory containers write to (a tmpfs), when running as root."""
-    if not settings.hard_disk_caps:
-        return
-    problem = _mount_tmpfs(path, f"size={megabytes}m,mode=0777")
-    if problem is not None:
-        log.warning("could not cap %s with a tmpfs: %s", path, problem)
-
-
-def _release(root: str) -> None:
-    for dirpath, _dirnames, _files in os.walk(root, topdown=False):
-        if os.path.ismount(dirpath):
-            _unmount(dirpath)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def release_stale_runs(work_dir: str) -> None:
-    """Unmount and remove the run directories a killed worker left in ``work_dir``."""
-    for name in os.listdir(work_dir):
-        if name.startswith("attempt-"):
-            _release(os.path.join(work_dir, name))
-
-
 def _flatten(path: str) -> None:
     """A zip of a folder holds one top folder; programs expect its contents at the top."""
     entries = [e for e in os.listdir(path) if e not in ("__MACOSX", ".DS_Store")]
@@ -139,6 +104,19 @@ def _write_metadata(output: str, results: dict[str, ExecResult]) -> None:
     """The worker's own account of the run (``run_metadata``): the step's program is the scoring
     program, else the participant's own; one the program wrote is replaced."""
     run_metadata.write(output, results.get("scoring") or results.get("prediction"), results.get("ingestion"))
+
+
+class _Background:
+    """A program run on its own thread (the ingestion program beside the scoring program)."""
+
+    def __init__(self, run: Any, spec: ContainerSpec, cancel: threading.Event) -> None:
+        self._holder: dict[str, ExecResult] = {}
+        self._thread = threading.Thread(target=lambda: self._holder.setdefault("r", run(spec, cancel)))
+        self._thread.start()
+
+    def result(self) -> ExecResult:
+        self._thread.join()
+        return self._holder["r"]
 
 
 class Steps:
@@ -173,7 +151,7 @@ class AttemptRunner:
 
     # --- the attempt's life -----------------------------------------------------------------
 
-    def run(self, attempt_id: int) -> dict[str, Any] | None:
+    def run(self, attempt_id: int) -> AttemptReport | None:
         """Claim and run an attempt; returns the report sent, or None when it was not ours."""
         self.steps = steps = Steps()
         try:
@@ -198,24 +176,22 @@ class AttemptRunner:
         run_log = RunLog()
         try:
             report = self._execute(job, layout.RunDirs(root).create(), cancel, files, run_log)
-        except Cancelled:
-            report = {"state": "cancelled", "reason": "Cancelled."}
-        except AttemptFailed as f:
-            report = {"state": "failed", "failure_kind": f.kind, "reason": f.reason, "retryable": f.retryable,
-                      "exit_code": f.exit_code}
-        except Exception as e:  # the worker's own bug or environment: never the participant's fault
-            log.exception("attempt %s: worker error", attempt_id)
-            report = {"state": "failed", "failure_kind": "platform", "reason": f"The worker failed: {type(e).__name__}"}
+        except Exception as e:
+            if not isinstance(e, Cancelled | AttemptFailed):
+                log.exception("attempt %s: worker error", attempt_id)
+            report = ended_by(e)
         finally:
             stop.set()
             beat.join(5)
         report["log_tail"] = run_log.participant_tail[-4000:]
         if lost.is_set():
             log.warning("attempt %s: lease lost; another worker owns it now", attempt_id)
-            _release(root)
+            disk_caps.release(root)
             return None
         with steps("upload"):
-            report["files"] = self._upload(job, files, run_log, report)
+            report["files"], problem = self._upload(job, files, run_log)
+        if problem is not None and report["state"] == "succeeded":
+            report = upload_failed(report, problem)
         try:
             with steps("finish"):
                 self.client.finish(attempt_id, report)
@@ -223,7 +199,7 @@ class AttemptRunner:
             log.warning("attempt %s: finished too late, the lease was taken over", attempt_id)
             return None
         finally:
-            _release(root)
+            disk_caps.release(root)
         log.info("attempt %s %s: %s", attempt_id, report["state"], steps)
         return report
 
@@ -241,7 +217,8 @@ class AttemptRunner:
             except ProtocolError as e:
                 log.warning("heartbeat of attempt %s failed: %s", attempt_id, e)
 
-    def _upload(self, job: dict[str, Any], files: dict[str, str], run_log: RunLog, report: dict[str, Any]) -> list[str]:
+    def _upload(self, job: JobSpec, files: dict[str, str], run_log: RunLog) -> tuple[list[str], ProtocolError | None]:
+        """PUT the log and the outputs; the names uploaded, and the first problem if any."""
         log_path = os.path.join(self.settings.work_dir, f"log-{job['attempt']}.txt")
         with open(log_path, "w", errors="replace") as f:
             f.write(run_log.text()[: job["outputs"]["log"]["max_size"]])
@@ -262,17 +239,15 @@ class AttemptRunner:
         finally:
             os.remove(log_path)
         failed = [e for e in problems.values() if e is not None]
-        if failed and report["state"] == "succeeded":
-            report.update(state="failed", failure_kind="platform", reason=f"Uploading the results failed: {failed[0]}")
-        return [name for name in names if problems[name] is None]
+        return [name for name in names if problems[name] is None], (failed[0] if failed else None)
 
     # --- the work ------------------------------------------------------------------------------
 
-    def _fetch(self, job: dict[str, Any], name: str, dest: str, owner: str) -> bool:
+    def _fetch(self, job: JobSpec, name: str, dest: str, owner: str) -> bool:
         with self.steps("fetch"):
             return self._fetch_unpacked(job, name, dest, owner)
 
-    def _fetch_unpacked(self, job: dict[str, Any], name: str, dest: str, owner: str) -> bool:
+    def _fetch_unpacked(self, job: JobSpec, name: str, dest: str, owner: str) -> bool:
         spec = job["inputs"].get(name)
         if spec is None:
             return False
@@ -298,7 +273,7 @@ class AttemptRunner:
         _flatten(dest)
         return True
 
-    def _spec(self, job: dict[str, Any], label: str, program: str, command: list[str], mounts: list[Mount]) -> ContainerSpec:
+    def _spec(self, job: JobSpec, label: str, program: str, command: list[str], mounts: list[Mount]) -> ContainerSpec:
         s = self.settings
         return ContainerSpec(
             name=f"podium-{s.name}-a{job['attempt']}-{label}",
@@ -327,8 +302,9 @@ class AttemptRunner:
                     return True
         return False
 
-    def _judge(self, result: ExecResult, what: str, job: dict[str, Any], cancel: threading.Event,
-               show_log: bool, run_log: RunLog, written: tuple[str, ...] = (), exit_code_decides: bool = True) -> None:
+    def _judge(self, result: ExecResult, what: str, job: JobSpec, cancel: threading.Event,
+               show_log: bool, run_log: RunLog, written: tuple[str, ...] = (),
+               exit_code_decides: bool = True) -> None:
         """Raise the failure a finished program's result means; a non-zero exit code only when
         ``exit_code_decides`` (Codabench checks no exit code; Podium does where the reason helps)."""
         if show_log:
@@ -371,7 +347,7 @@ class AttemptRunner:
         with self.steps("run"):
             return self.executor.run(spec, cancel)
 
-    def _ingestion_spec(self, job: dict[str, Any], dirs: layout.RunDirs, output: str, rw: list[Mount]) -> ContainerSpec:
+    def _ingestion_spec(self, job: JobSpec, dirs: layout.RunDirs, output: str, rw: list[Mount]) -> ContainerSpec:
         """Fetch the ingestion program, the participant's code and the input data; the spec that
         runs them with predictions going to ``output`` (and no reference data mounted)."""
         self._fetch(job, "ingestion_program", dirs.ingestion_program, "organizer")
@@ -382,74 +358,55 @@ class AttemptRunner:
             Mount(dirs.ingested_program, "/app/ingested_program"), Mount(dirs.input_data, "/app/input_data"),
             Mount(output, "/app/output", False), *rw])
 
-    def _execute(self, job: dict[str, Any], dirs: layout.RunDirs, cancel: threading.Event, files: dict[str, str],
-                 run_log: RunLog) -> dict[str, Any]:
+    def _execute(self, job: JobSpec, dirs: layout.RunDirs, cancel: threading.Event, files: dict[str, str],
+                 run_log: RunLog) -> AttemptReport:
         out_mb = self.settings.max_output_bytes // (1024 * 1024) + 1
-        for path in (dirs.output, dirs.predictions, dirs.shared, dirs.tmp):
-            _disk_cap(path, out_mb, self.settings)
+        if self.settings.hard_disk_caps:
+            for path in (dirs.output, dirs.predictions, dirs.shared, dirs.tmp):
+                disk_caps.cap(path, out_mb)
         rw = [Mount(dirs.shared, "/app/shared", False), Mount(dirs.tmp, "/app/tmp", False)]
-        results: dict[str, ExecResult] = {}
         if job["step"] == "predict":
-            spec = self._ingestion_spec(job, dirs, dirs.output, rw)
-            results_only = layout.is_result_submission(dirs.ingested_program)
-            if results_only:  # as Codabench: a result submission is copied into the prediction output
-                shutil.copytree(dirs.ingested_program, dirs.output, symlinks=True, dirs_exist_ok=True)
-            results["ingestion"] = result = self._run(spec, cancel)
-            run_log.add("ingestion program", result)
-            # on a result submission the ingestion's exit code is recorded, not judged (as Codabench)
-            self._judge(result, "ingestion program running your code", job, cancel, True, run_log,
-                        (dirs.output, dirs.shared, dirs.tmp), exit_code_decides=not results_only)
-            self._check_output(dirs.output, "prediction output")
-            _write_metadata(dirs.output, results)
-            files["output"] = self._zip(dirs.output, dirs.root, "output")
-            return {"state": "succeeded", "exit_code": result.exit_code, "elapsed": result.elapsed}
+            return self._predict(job, dirs, rw, cancel, files, run_log)
+        return self._score(job, dirs, rw, cancel, files, run_log)
 
-        # scoring: predictions come from the prediction step, or the submission is the result,
-        # or (legacy code submissions without an ingestion program) the submission runs first
-        ingestion_thread = None
+    def _predict(self, job: JobSpec, dirs: layout.RunDirs, rw: list[Mount], cancel: threading.Event,
+                 files: dict[str, str], run_log: RunLog) -> AttemptReport:
+        """The prediction step: the ingestion program runs the participant's code on the input data."""
+        spec = self._ingestion_spec(job, dirs, dirs.output, rw)
+        results_only = layout.is_result_submission(dirs.ingested_program)
+        if results_only:  # as Codabench: a result submission is copied into the prediction output
+            shutil.copytree(dirs.ingested_program, dirs.output, symlinks=True, dirs_exist_ok=True)
+        result = self._run(spec, cancel)
+        run_log.add("ingestion program", result)
+        # on a result submission the ingestion's exit code is recorded, not judged (as Codabench)
+        self._judge(result, "ingestion program running your code", job, cancel, True, run_log,
+                    (dirs.output, dirs.shared, dirs.tmp), exit_code_decides=not results_only)
+        self._check_output(dirs.output, "prediction output")
+        _write_metadata(dirs.output, {"ingestion": result})
+        files["output"] = self._zip(dirs.output, dirs.root, "output")
+        return succeeded(result)
+
+    def _score(self, job: JobSpec, dirs: layout.RunDirs, rw: list[Mount], cancel: threading.Event,
+               files: dict[str, str], run_log: RunLog) -> AttemptReport:
+        """The scoring step: predictions come from the prediction step, or the submission is the
+        result, or (legacy code submissions without an ingestion program) the submission runs
+        first, or the ingestion program runs beside the scoring program."""
+        results: dict[str, ExecResult] = {}
+        ingestion = None
+        res_dir = dirs.res
         if "predictions" in job["inputs"]:
             self._fetch(job, "predictions", dirs.res, "participant")
         elif job.get("ingestion_only_during_scoring") and "ingestion_program" in job["inputs"]:
-            spec = self._ingestion_spec(job, dirs, dirs.predictions, rw)
-            holder: dict[str, ExecResult] = {}
-            ingestion_thread = threading.Thread(target=lambda: holder.setdefault("r", self._run(spec, cancel)))
-            ingestion_thread.start()
-            dirs_res = dirs.predictions
+            ingestion = _Background(self._run, self._ingestion_spec(job, dirs, dirs.predictions, rw), cancel)
+            res_dir = dirs.predictions
         else:
-            self._fetch(job, "submission", dirs.ingested_program, "participant")
-            if layout.has_command(dirs.ingested_program):
-                self._fetch(job, "input_data", dirs.input_data, "organizer")
-                command = self._command(dirs.ingested_program, "submission", "predict", "participant")
-                spec = self._spec(job, "submission", dirs.ingested_program, command, [
-                    Mount(dirs.input_data, "/app/input_data"), Mount(dirs.predictions, "/app/output", False), *rw])
-                results["prediction"] = result = self._run(spec, cancel)
-                run_log.add("your code", result)
-                self._judge(result, "submitted code", job, cancel, True, run_log,
-                            (dirs.predictions, dirs.shared, dirs.tmp))
-                self._check_output(dirs.predictions, "prediction output")
-                shutil.rmtree(dirs.res)
-                shutil.copytree(dirs.predictions, dirs.res, symlinks=True)
-                _write_metadata(dirs.res, {"prediction": result})  # what a prediction step leaves
-            else:  # the submission is the predictions: moved into place, not copied
-                shutil.rmtree(dirs.res)
-                os.rename(dirs.ingested_program, dirs.res)
-                os.mkdir(dirs.ingested_program)
-                if not os.path.lexists(os.path.join(dirs.res, "metadata")):
-                    _write_metadata(dirs.res, {})  # as Codabench's copy of a result submission
-        if not self._fetch(job, "scoring_program", dirs.program, "organizer"):
-            raise AttemptFailed("platform", "This task has no scoring program; the organizers must add one.", False)
-        self._fetch(job, "reference_data", dirs.ref, "organizer")
-        command = self._command(dirs.program, "scoring_program", "score", "organizer")
-        res_dir = dirs_res if ingestion_thread is not None else dirs.res
-        spec = self._spec(job, "scoring", dirs.program, command, [
-            Mount(dirs.ref, "/app/input/ref"), Mount(res_dir, "/app/input/res"),
-            Mount(dirs.output, "/app/output", False), *rw])
-        results["scoring"] = result = self._run(spec, cancel)
+            self._predictions_from_submission(job, dirs, rw, cancel, run_log, results)
+        result = self._run_scoring_program(job, dirs, res_dir, rw, cancel)
+        results["scoring"] = result
         run_log.add("scoring program", result)
         ingested = None
-        if ingestion_thread is not None:
-            ingestion_thread.join()
-            results["ingestion"] = ingested = holder["r"]
+        if ingestion is not None:
+            results["ingestion"] = ingested = ingestion.result()
             run_log.add("ingestion program", ingested)
             # ingestion during scoring: the scoring program decides, as in Codabench
             self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log,
@@ -462,12 +419,50 @@ class AttemptRunner:
             raise
         _write_metadata(dirs.output, results)
         files["output"] = self._zip(dirs.output, dirs.root, "output")
-        return {"state": "succeeded", "exit_code": 0, "elapsed": result.elapsed, "scores": found}
+        return succeeded(result, found)
 
-    def _scores_of(self, job: dict[str, Any], dirs: layout.RunDirs, result: ExecResult, cancel: threading.Event,
+    def _predictions_from_submission(self, job: JobSpec, dirs: layout.RunDirs, rw: list[Mount],
+                                     cancel: threading.Event, run_log: RunLog, results: dict[str, ExecResult]) -> None:
+        """Put the submission's predictions in ``dirs.res``: run the submitted code when it has a
+        command (a legacy code submission), else the submission is the predictions."""
+        self._fetch(job, "submission", dirs.ingested_program, "participant")
+        if layout.has_command(dirs.ingested_program):
+            self._fetch(job, "input_data", dirs.input_data, "organizer")
+            command = self._command(dirs.ingested_program, "submission", "predict", "participant")
+            spec = self._spec(job, "submission", dirs.ingested_program, command, [
+                Mount(dirs.input_data, "/app/input_data"), Mount(dirs.predictions, "/app/output", False), *rw])
+            results["prediction"] = result = self._run(spec, cancel)
+            run_log.add("your code", result)
+            self._judge(result, "submitted code", job, cancel, True, run_log,
+                        (dirs.predictions, dirs.shared, dirs.tmp))
+            self._check_output(dirs.predictions, "prediction output")
+            shutil.rmtree(dirs.res)
+            shutil.copytree(dirs.predictions, dirs.res, symlinks=True)
+            _write_metadata(dirs.res, {"prediction": result})  # what a prediction step leaves
+        else:  # the submission is the predictions: moved into place, not copied
+            shutil.rmtree(dirs.res)
+            os.rename(dirs.ingested_program, dirs.res)
+            os.mkdir(dirs.ingested_program)
+            if not os.path.lexists(os.path.join(dirs.res, "metadata")):
+                _write_metadata(dirs.res, {})  # as Codabench's copy of a result submission
+
+    def _run_scoring_program(self, job: JobSpec, dirs: layout.RunDirs, res_dir: str, rw: list[Mount],
+                             cancel: threading.Event) -> ExecResult:
+        """Fetch the scoring program and the reference data and run it on the predictions in ``res_dir``."""
+        if not self._fetch(job, "scoring_program", dirs.program, "organizer"):
+            raise AttemptFailed("platform", "This task has no scoring program; the organizers must add one.", False)
+        self._fetch(job, "reference_data", dirs.ref, "organizer")
+        command = self._command(dirs.program, "scoring_program", "score", "organizer")
+        spec = self._spec(job, "scoring", dirs.program, command, [
+            Mount(dirs.ref, "/app/input/ref"), Mount(res_dir, "/app/input/res"),
+            Mount(dirs.output, "/app/output", False), *rw])
+        return self._run(spec, cancel)
+
+    def _scores_of(self, job: JobSpec, dirs: layout.RunDirs, result: ExecResult, cancel: threading.Event,
                    run_log: RunLog, files: dict[str, str]) -> dict[str, float]:
-        """Judge the scoring program and read the leaderboard columns it wrote; its detailed
-        results are kept even when the scores cannot be read (with its exit code recorded)."""
+        """Judge the scoring program and read the leaderboard columns it wrote (the job's
+        ``score_keys``); its detailed results are kept even when the scores cannot be read, and
+        then its exit code is recorded with the failure."""
         self._judge(result, "scoring program", job, cancel, False, run_log)
         self._check_output(dirs.output, "scoring output")
         detailed = scores.find_detailed_results(dirs.output)

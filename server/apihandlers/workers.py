@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 from sqlalchemy import or_, select
 
+from ...worker import protocol
 from ..clock import isoformat
 from ..compute import attempts as jobs
 from ..compute import queues as queues
 from ..compute.dispatch import celery_queue
+from ..compute.outbox import queue_depths
 from ..errors import Conflict
 from ..orm import (
     Attempt,
@@ -24,37 +26,13 @@ from ..orm import (
 from ..request_bodies import Body
 from .base import APIHandler, api
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,200}$")]
-
 
 class QueueIn(Body):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
-class ClaimIn(Body):
-    worker: Name
-    hostname: Annotated[str, Field(max_length=255)] = ""
-
-
-class HeartbeatIn(Body):
-    worker: Name
-
-
-class FinishIn(Body):
-    worker: Name
-    state: Literal["succeeded", "failed", "cancelled"]
-    failure_kind: Literal["participant", "platform"] | None = None
-    reason: Annotated[str, Field(max_length=20000)] | None = None
-    retryable: bool = True
-    exit_code: int | None = None
-    elapsed: float | None = None
-    log_tail: Annotated[str, Field(max_length=20000)] = ""
-    scores: dict[str, float | int | str | None] | None = None
-    files: list[Literal["output", "log", "detailed_results"]] = []
-
-
 def queue_model(session, queue: ComputeQueue) -> dict:
-    depth = jobs.queue_depths(session).get(queue.name, 0)
+    depth = queue_depths(session).get(queue.name, 0)
     running = session.scalars(
         select(Attempt).where(Attempt.state == AttemptState.running, Attempt.worker_id.in_([w.id for w in queue.workers] or [0]))
     ).all()
@@ -62,7 +40,7 @@ def queue_model(session, queue: ComputeQueue) -> dict:
     # default), newest id first: the primary key walked backwards, where ordering by finished_at
     # would sort every failure of the platform's history
     on_this_queue = Competition.queue_id == queue.id
-    if queue.name == jobs.DEFAULT_QUEUE:
+    if queue.name == queues.DEFAULT_QUEUE:
         on_this_queue = or_(on_this_queue, Competition.queue_id.is_(None))
     failures = session.scalars(
         select(Submission)
@@ -130,24 +108,28 @@ class WorkerConfigHandler(WorkerHandler):
         queue = self.worker_queue()
         podium = self.podium
         self.write_json(
-            {
-                "queue": queue.name,
-                "celery_queue": celery_queue(queue.name),
-                "broker_url": podium.worker_broker_url or podium.broker_url,
-                "broker_transport_options": podium.dispatcher.options,
-                "lease_seconds": podium.lease_seconds,
-            }
+            protocol.WorkerConfig(
+                queue=queue.name,
+                celery_queue=celery_queue(queue.name),
+                broker_url=podium.worker_broker_url or podium.broker_url,
+                broker_transport_options=podium.dispatcher.options,
+                lease_seconds=podium.lease_seconds,
+                protocol=protocol.PROTOCOL_VERSION,
+                oldest_protocol=protocol.OLDEST_PROTOCOL,
+            )
         )
 
 
 class ClaimHandler(WorkerHandler):
     @api("Claim an attempt (queue token): one holder at a time; answers the job with signed URLs.",
-         body=ClaimIn, requires="queue token", responses={409: "Held by another worker, finished or cancelled."})
+         body=protocol.ClaimRequest, requires="queue token",
+         responses={409: "Held by another worker, finished or cancelled.",
+                    426: "The worker speaks a job protocol this service does not serve: upgrade one side."})
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
-        body: ClaimIn = self.body
-        spec = jobs.claim(self.db, self.podium.storage, queue, int(attempt), body.worker, body.hostname,
-                          self.podium.job_limits)
+        body: protocol.ClaimRequest = self.body
+        spec = jobs.claim(self.db, self.podium.storage, queue, int(attempt), body["worker"], body.get("hostname", ""),
+                          self.podium.job_limits, body.get("protocol", protocol.UNVERSIONED))
         self.db.commit()
         self.write_json(spec)
 
@@ -159,23 +141,28 @@ class ClaimHandler(WorkerHandler):
 
 
 class HeartbeatHandler(WorkerHandler):
-    @api("Extend the lease of a held attempt (queue token); says whether to cancel.", body=HeartbeatIn, requires="queue token")
+    @api("Extend the lease of a held attempt (queue token); says whether to cancel.", body=protocol.HeartbeatRequest,
+         requires="queue token")
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
-        answer = jobs.heartbeat(self.db, queue, int(attempt), self.body.worker, self.podium.job_limits)
+        answer = jobs.heartbeat(self.db, queue, int(attempt), self.body["worker"], self.podium.job_limits)
         self.db.commit()
-        self.write_json({"cancel": answer["cancel"], "lease_expires_at": isoformat(answer["lease_expires_at"])})
+        self.write_json(protocol.HeartbeatAnswer(cancel=answer["cancel"],
+                                                 lease_expires_at=isoformat(answer["lease_expires_at"])))
 
 
 class FinishHandler(WorkerHandler):
-    @api("Report how a held attempt ended (queue token): outputs, scores or the failure.", body=FinishIn, requires="queue token")
+    @api("Report how a held attempt ended (queue token): outputs, scores or the failure.",
+         body=protocol.FinishRequest, requires="queue token")
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
-        body: FinishIn = self.body
-        report = jobs.FinishReport(**body.model_dump(exclude={"worker"}))
-        obj = jobs.finish(self.db, self.podium.storage, queue, int(attempt), body.worker, report, self.podium.job_limits)
+        body: protocol.FinishRequest = self.body
+        worker, fields = body["worker"], {k: v for k, v in body.items() if k != "worker"}
+        report = protocol.attempt_report(**fields)  # type: ignore[arg-type]
+        obj = jobs.finish(self.db, self.podium.storage, queue, int(attempt), worker, report, self.podium.job_limits)
         self.db.commit()
-        self.write_json({"attempt": obj.id, "state": obj.state.value, "submission_status": obj.submission.status.value})
+        self.write_json(protocol.FinishAnswer(attempt=obj.id, state=obj.state.value,
+                                              submission_status=obj.submission.status.value))
 
 
 default_handlers = [

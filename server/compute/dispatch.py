@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from ...worker.protocol import TASK_NAME, celery_queue
-from . import attempts as jobs
+from . import outbox
 
 log = logging.getLogger("podium.dispatch")
 
@@ -63,7 +63,7 @@ class Dispatcher:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-dispatch")
         self._lock = threading.Lock()  # one publisher at a time (the pool's thread, or a caller's)
         self._state = threading.Lock()  # guards what is waiting for the pool's thread
-        self._fresh: deque[jobs.Message] = deque()
+        self._fresh: deque[outbox.Message] = deque()
         self._sweep = False
         self._scheduled = False
         event.listen(session_factory, "after_commit", self._after_commit)
@@ -75,7 +75,7 @@ class Dispatcher:
         # never raises: the caller's commit is done, and a message not handed over here is
         # still pending in the outbox for the timer
         try:
-            messages = jobs.committed_messages(session)
+            messages = outbox.committed_messages(session)
             if messages:
                 with self._state:
                     self._fresh.extend(messages)
@@ -85,7 +85,7 @@ class Dispatcher:
 
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
         if transaction.parent is None:  # the outermost one ended without a commit (or after it)
-            jobs.forget_messages(session)
+            outbox.forget_messages(session)
 
     def kick(self) -> None:
         """Publish every pending outbox row soon, off the event loop."""
@@ -116,14 +116,14 @@ class Dispatcher:
 
     # --- publishing -----------------------------------------------------------------------
 
-    def _send(self, message: jobs.Message) -> None:
+    def _send(self, message: outbox.Message) -> None:
         self.celery.send_task(
             TASK_NAME, args=[message.submission_id, message.step, message.attempt_id],
             queue=celery_queue(message.queue), retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.5},
         )
 
-    def _send_all(self, messages: list[jobs.Message]) -> tuple[list[int], bool]:
+    def _send_all(self, messages: list[outbox.Message]) -> tuple[list[int], bool]:
         """Send in order, stopping at the first failure: the outbox ids sent, and whether all were."""
         done: list[int] = []
         for message in messages:
@@ -135,7 +135,7 @@ class Dispatcher:
             done.append(message.outbox_id)
         return done, True
 
-    def publish(self, messages: list[jobs.Message], batch: int = 200) -> int:
+    def publish(self, messages: list[outbox.Message], batch: int = 200) -> int:
         """Publish messages a commit just wrote, stamping their rows an UPDATE per ``batch``;
         returns how many were sent. A message that fails stays pending for the timer."""
         sent = 0
@@ -145,7 +145,7 @@ class Dispatcher:
                 if done:
                     with self.session_factory() as session:
                         # a row the timer (here or in another replica) published meanwhile keeps its stamp
-                        jobs.mark_published(session, done, only_pending=True)
+                        outbox.mark_published(session, done, only_pending=True)
                         session.commit()
                 sent += len(done)
                 if not complete:
@@ -156,10 +156,10 @@ class Dispatcher:
         """Publish every pending outbox row; returns how many were sent."""
         sent = 0
         with self._lock, self.session_factory() as session:
-            while rows := jobs.pending_outbox(session):
+            while rows := outbox.pending_outbox(session):
                 done, complete = self._send_all(rows)
                 if done:
-                    jobs.mark_published(session, done)
+                    outbox.mark_published(session, done)
                 session.commit()
                 sent += len(done)
                 if not complete:

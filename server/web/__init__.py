@@ -4,7 +4,7 @@
 ``podium.server.routes`` mounts it after the API. Modules: ``security`` (CSP, redirects, XSRF
 tokens), ``login`` (the hub's OAuth login and its cookies), ``content`` (sanitizing organizer
 pages), ``base`` (API verbs as pages), ``pages`` (GET pages), ``actions`` (form posts, the OAuth
-callback, login, logout, static files).
+callback, login, logout, static files), ``admin`` (the admins' queue page and its re-key form).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .actions import (
     RerunAction,
     StaticHandler,
 )
+from .admin import QueueRekeyAction, QueuesPage
 from .base import STATIC
 from .login import HubLogin
 from .pages import (
@@ -56,4 +57,6 @@ default_handlers: list[tuple] = [
     ("/submissions/{submission}/cancel", CancelAction),
     ("/submissions/{submission}/rerun", RerunAction),
     ("/datasets/{dataset}/download", DatasetDownload),
+    ("/admin/queues", QueuesPage),
+    ("/admin/queues/{queue}/token", QueueRekeyAction),
 ]

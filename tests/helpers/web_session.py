@@ -6,9 +6,11 @@
 ``create_queue``    a compute queue of the test module's own (an admin makes it), so no real
                     worker of another test takes its jobs
 ``make``            a published competition (``conftest.competition_body``) on such a queue
+``registered``      a new user registered in a competition, ready to submit
 ``play_worker``     finishes a submission's attempt over the job protocol with a queue token,
                     as a worker does (signed PUTs of the outputs, then ``finish``), so pages
-                    have scores, a log and a detailed_results.html without Docker
+                    have scores, a log and a detailed_results.html without Docker (or fails it
+                    with a reason)
 ``chromium``        a context manager: Playwright driving Debian's /usr/bin/chromium headless
 ``browser_login``   logs a Playwright page in through the hub's login form
 ``screenshot``      saves a page's screenshot in test-artifacts/screenshots/
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from podium.worker.protocol import PROTOCOL_VERSION
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,9 +119,18 @@ def make(api: Any, organizer: Any, queue: dict[str, str], **overrides: Any) -> d
     return api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200).json()
 
 
+def registered(api: Any, users: Any, competition: dict[str, Any], prefix: str) -> Any:
+    """A new hub user registered (and, in an open competition, approved) as a participant."""
+    user = users.make(prefix)
+    api(user, "POST", f"/competitions/{competition['id']}/register", expect=200)
+    return user
+
+
 def play_worker(service: Any, session: Any, queue_token: str, submission_id: int, *,
-                scores: dict[str, float], log: str = "", detailed_html: str | None = None) -> None:
-    """Claim the submission's queued attempt and finish it with ``scores``, as a worker would."""
+                scores: dict[str, float], log: str = "", detailed_html: str | None = None,
+                failure: str | None = None) -> None:
+    """Claim the submission's queued attempt and finish it with ``scores`` as a worker would, or
+    with ``failure``: the submission fails as the participant's fault, with that reason."""
     from podium.server.orm import Attempt, AttemptState
 
     session.expire_all()
@@ -129,7 +141,7 @@ def play_worker(service: Any, session: Any, queue_token: str, submission_id: int
     http = requests.Session()
     http.headers["Authorization"] = f"token {queue_token}"
     api = service.api_url
-    spec = http.post(f"{api}/worker/attempts/{attempt}/claim", json={"worker": "web-test"}, timeout=30)
+    spec = http.post(f"{api}/worker/attempts/{attempt}/claim", json={"worker": "web-test", "protocol": PROTOCOL_VERSION}, timeout=30)
     assert spec.status_code == 200, spec.text
     outputs = spec.json()["outputs"]
     files = ["log"]
@@ -138,14 +150,15 @@ def play_worker(service: Any, session: Any, queue_token: str, submission_id: int
         put = http.put(outputs["detailed_results"]["url"], data=detailed_html.encode(), timeout=30)
         assert put.status_code == 200, put.text
         files.append("detailed_results")
+    outcome = ({"state": "failed", "failure_kind": "participant", "reason": failure, "exit_code": 1}
+               if failure else {"state": "succeeded", "exit_code": 0, "scores": scores})
     done = http.post(
         f"{api}/worker/attempts/{attempt}/finish",
-        json={"worker": "web-test", "state": "succeeded", "exit_code": 0, "elapsed": 0.5,
-              "log_tail": log, "scores": scores, "files": files},
+        json={"worker": "web-test", "elapsed": 0.5, "log_tail": log, "files": files, **outcome},
         timeout=30,
     )
     assert done.status_code == 200, done.text
-    assert done.json()["submission_status"] == "finished", done.text
+    assert done.json()["submission_status"] == ("failed" if failure else "finished"), done.text
 
 
 @contextlib.contextmanager

@@ -94,3 +94,16 @@ def test_openapi_shows_what_each_verb_requires(service) -> None:
     claim = doc["paths"]["/worker/attempts/{attempt}/claim"]["post"]
     assert claim["x-podium-requires"] == "queue token" and claim["security"] == [{"queueToken": []}]
     assert doc["paths"]["/me"]["get"]["security"] == [{"hubToken": []}]
+
+
+def test_openapi_describes_the_worker_endpoints_from_the_job_protocol(service) -> None:
+    """The worker messages' schemas come from ``podium.worker.protocol``'s TypedDicts."""
+    doc = requests.get(service.api_url + "/openapi.json", timeout=10).json()
+    claim = doc["paths"]["/worker/attempts/{attempt}/claim"]["post"]
+    assert claim["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ClaimRequest"}
+    assert {"409", "426"} <= set(claim["responses"])
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["ClaimRequest"]["properties"]) == {"worker", "hostname", "protocol"}
+    assert schemas["ClaimRequest"]["required"] == ["worker"]
+    assert set(schemas["FinishRequest"]["required"]) == {"worker", "state"}
+    assert schemas["FinishRequest"]["properties"]["reason"]["anyOf"][0]["maxLength"] == 20000

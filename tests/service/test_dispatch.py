@@ -4,15 +4,18 @@ wrote (no read of the outbox), and a publish that fails stays in the outbox for 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
+import pytest
 import sqlalchemy as sa
 from podium.server.clock import utcnow
 from podium.server.compute import queues as queues
 from podium.server.orm import Attempt, DispatchOutbox
-from podium.worker.protocol import celery_queue
+from podium.worker.protocol import PROTOCOL_VERSION, celery_queue
 
 PAYLOAD = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
 
@@ -111,15 +114,15 @@ def test_a_failed_publish_stays_in_the_outbox_for_the_timer(
 
 
 def test_a_rolled_back_enqueue_publishes_nothing(service, dbsession, monkeypatch) -> None:
-    from podium.server.compute import attempts as jobs
+    from podium.server.compute import outbox
 
     dispatcher = service.app.dispatcher
     sent: list = []
     monkeypatch.setattr(dispatcher.celery, "send_task", lambda *a, **k: sent.append((a, k)))
-    dbsession.info[jobs.NEW_MESSAGES] = [(DispatchOutbox(attempt_id=0, queue="x"), 0, 0, "score", "x")]
+    dbsession.info[outbox.NEW_MESSAGES] = [(DispatchOutbox(attempt_id=0, queue="x"), 0, 0, "score", "x")]
     dbsession.execute(sa.select(1))
     dbsession.rollback()
-    assert jobs.NEW_MESSAGES not in dbsession.info
+    assert outbox.NEW_MESSAGES not in dbsession.info
     dbsession.execute(sa.select(1))
     dbsession.commit()
     dispatcher.pool.submit(lambda: None).result(10)
@@ -139,11 +142,11 @@ def test_a_lapsed_lease_is_taken_over_with_the_same_output_slots(
     clock.set(start)  # no reaper: the lapsed attempt stays running until someone takes it over
     sid = submit_and_confirm(api, user, phase_id)
     attempt_id = outbox_row(dbsession, sid).attempt_id
-    first = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "first"}, headers=worker,
+    first = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "first", "protocol": PROTOCOL_VERSION}, headers=worker,
                 expect=200).json()
-    api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "second"}, headers=worker, expect=409)
+    api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "second", "protocol": PROTOCOL_VERSION}, headers=worker, expect=409)
     clock.set(start + timedelta(seconds=service.app.lease_seconds + 1))
-    second = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "second"}, headers=worker,
+    second = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "second", "protocol": PROTOCOL_VERSION}, headers=worker,
                  expect=200).json()
     assert set(second["outputs"]) == set(first["outputs"]) == {"output", "log", "detailed_results"}
     dbsession.rollback()
@@ -154,3 +157,81 @@ def test_a_lapsed_lease_is_taken_over_with_the_same_output_slots(
         json={"worker": "first", "state": "failed", "failure_kind": "participant", "reason": "late"})
     api(None, "POST", f"/worker/attempts/{attempt_id}/finish", headers=worker, expect=200,
         json={"worker": "second", "state": "failed", "failure_kind": "participant", "reason": "done"})
+
+
+def exactly(typed, value, where: str = "") -> None:
+    """``value`` is what the ``TypedDict`` ``typed`` declares: every required key, no key it does
+    not know (the service would send what a worker ignores), each value of its type."""
+    from typing import get_type_hints, is_typeddict
+
+    from podium.server.request_bodies import adapter
+
+    adapter(typed).validate_python(value)
+    hints = get_type_hints(typed)
+    assert set(typed.__required_keys__) <= set(value) <= set(hints), (where, sorted(value), sorted(hints))
+    for key, item in value.items():
+        if is_typeddict(hints[key]):
+            exactly(hints[key], item, f"{where}.{key}")
+
+
+def test_the_messages_the_service_sends_are_the_ones_the_worker_reads(
+        api, creator, make_competition, users, service, clock, dbsession) -> None:
+    """Claim answer, heartbeat answer and finish answer, checked against ``podium.worker.protocol``."""
+    from podium.worker.protocol import FinishAnswer, HeartbeatAnswer, JobSpec, attempt_report
+
+    user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    clock.set(utcnow())
+    sid = submit_and_confirm(api, user, phase_id)
+    attempt_id = outbox_row(dbsession, sid).attempt_id
+    path = f"/worker/attempts/{attempt_id}"
+    spec = api(None, "POST", f"{path}/claim", headers=worker, expect=200,
+               json={"worker": "typed", "hostname": "box", "protocol": PROTOCOL_VERSION}).json()
+    exactly(JobSpec, spec)
+    assert spec["step"] == "score" and set(spec["inputs"]) == {"submission"}  # no programs in this competition
+    beat = api(None, "POST", f"{path}/heartbeat", headers=worker, expect=200, json={"worker": "typed"}).json()
+    exactly(HeartbeatAnswer, beat)
+    report = attempt_report("failed", failure_kind="participant", reason="typed", retryable=False)
+    done = api(None, "POST", f"{path}/finish", headers=worker, expect=200, json={"worker": "typed", **report}).json()
+    exactly(FinishAnswer, done)
+    assert done == {"attempt": attempt_id, "state": "failed", "submission_status": "failed"}
+
+
+def test_a_worker_speaking_another_job_protocol_is_refused_and_told_what_to_upgrade(
+        api, creator, make_competition, users, service, clock, dbsession, tmp_path) -> None:
+    from podium.worker.client import ServiceClient
+    from podium.worker.errors import ProtocolMismatch
+
+    user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    clock.set(utcnow())
+    sid = submit_and_confirm(api, user, phase_id)
+    attempt_id = outbox_row(dbsession, sid).attempt_id
+    claim = f"/worker/attempts/{attempt_id}/claim"
+    # a worker from before protocol versions sends none
+    error = api(None, "POST", claim, json={"worker": "old"}, headers=worker, expect=426).json()["error"]
+    assert error["reason"] == "WorkerProtocolRefused"
+    assert error["message"] == (f"this worker speaks job protocol 0, the service needs {PROTOCOL_VERSION}: "
+                                "upgrade jupyter-podium on the worker")
+    newer = api(None, "POST", claim, json={"worker": "new", "protocol": PROTOCOL_VERSION + 1}, headers=worker,
+                expect=426).json()["error"]["message"]
+    assert "upgrade jupyter-podium on the service" in newer
+    # the worker's client raises the service's sentence, at claim and already at start-up
+    token = worker["Authorization"].split()[1]
+    old_client = ServiceClient(service.url, token, "old", protocol_version=0)
+    with pytest.raises(ProtocolMismatch, match="upgrade jupyter-podium on the worker"):
+        old_client.claim(attempt_id, "box")
+    with pytest.raises(ProtocolMismatch, match="upgrade jupyter-podium on the worker"):
+        old_client.config()
+    assert ServiceClient(service.url, token, "current").config()["protocol"] == PROTOCOL_VERSION
+    # `podium worker` of an older protocol refuses to start, and says so
+    old_worker = ("import sys, podium.worker.protocol as p; p.PROTOCOL_VERSION = 0\n"
+                  "from podium.worker.app import main\nsys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", old_worker, "--service-url", service.url, "--token", token,
+                           "--name", "old", "--work-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == ("podium worker: this worker speaks job protocol 0, the service needs "
+                                   f"{PROTOCOL_VERSION}: upgrade jupyter-podium on the worker")
+    # refused claims leave the attempt queued for a worker that speaks the protocol
+    dbsession.rollback()
+    attempt = dbsession.get(Attempt, attempt_id)
+    assert attempt.state.value == "queued" and attempt.worker_id is None
+    api(None, "POST", claim, json={"worker": "current", "protocol": PROTOCOL_VERSION}, headers=worker, expect=200)

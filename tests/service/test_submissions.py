@@ -19,6 +19,7 @@ from conftest import free_port
 from podium.server.clock import utcnow
 from podium.server.orm import FailureKind, Submission
 from podium.server.submissions import lifecycle as submission_domain
+from podium.worker.protocol import PROTOCOL_VERSION
 
 PAYLOAD = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
 
@@ -262,7 +263,7 @@ def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creat
         assert [(a["step"], a["number"], a["state"]) for a in done["attempts"]] == [("score", 1, "queued")]
         attempt_id = dbsession.scalar(sa.select(Attempt.id).where(Attempt.submission_id == created["id"]))
         statements.clear()
-        spec = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "counter"},
+        spec = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", json={"worker": "counter", "protocol": PROTOCOL_VERSION},
                    headers=worker, expect=200).json()
         counts["claim"] = len(statements)
         claim_statements = list(statements)

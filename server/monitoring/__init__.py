@@ -1,0 +1,1 @@
+"""Watching the service run: Prometheus metrics, the health probe, and their HTTP handlers."""
