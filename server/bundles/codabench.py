@@ -244,6 +244,11 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
     }
     for name, default in DEFAULTS.items():
         out[name] = as_int(plan, phase.get(name), f"{where}.{name}", default)
+    if phase.get("execution_time_limit_ms") and "execution_time_limit" not in phase:
+        # Codabench's v2 unpacker copies this key's value into the phase's limit, which its
+        # compute worker reads in seconds: despite the name, the number is seconds
+        out["execution_time_limit"] = as_int(plan, phase["execution_time_limit_ms"],
+                                             f"{where}.execution_time_limit_ms", DEFAULTS["execution_time_limit"])
     if "auto_migrate_to_this_phase" in phase:
         out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
     for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):

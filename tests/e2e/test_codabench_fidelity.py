@@ -14,7 +14,7 @@ from helpers import programs
 from podium.server.auth.identity import Identity
 from podium.server.bundles.importer import import_bundle
 from podium.server.errors import BundleError
-from test_bundles import import_via_api, join
+from test_bundles import import_via_api, join, v2_with
 
 
 def imported(api, creator, data: bytes, prefix: str) -> dict:
@@ -157,3 +157,15 @@ def test_dates_read_as_codabench_reads_them(written, read, api, creator) -> None
     yaml_text = V2.replace("start: 2024-01-01\n    end: 2099-01-01", f"start: {written}\n    end: 2099-01-01")
     comp = imported(api, creator, bb.codabench_v2(yaml_text), "dates")
     assert comp["phases"][0]["start"] == read
+
+
+def test_execution_time_limit_ms_is_read_as_codabench_reads_it(api, creator) -> None:
+    """Codabench's v2 unpacker copies ``execution_time_limit_ms`` into the phase's limit, which its
+    worker reads in seconds; ``execution_time_limit`` (seconds), where given, wins."""
+    comp = imported(api, creator, v2_with("max_submissions_per_day: 10", "max_submissions_per_day: 10\n"
+                                          "    execution_time_limit_ms: 42"), "limitms")
+    assert comp["phases"][0]["execution_time_limit"] == 42
+    both = imported(api, creator, v2_with("max_submissions_per_day: 10", "max_submissions_per_day: 10\n"
+                                          "    execution_time_limit_ms: 42\n    execution_time_limit: 77"),
+                    "limitboth")
+    assert both["phases"][0]["execution_time_limit"] == 77
