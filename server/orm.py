@@ -535,7 +535,7 @@ class Attempt(Base):
     live_log: Mapped[str] = mapped_column(
         Text, default="", server_default="",
         doc="While a predict step runs: the tail of the participant's own stdout/stderr, from the "
-            "worker's heartbeats (bounded by LIVE_LOG_CHARS); the final log is the submission's log_tail.")
+            "worker's heartbeats (at most the job protocol's LIVE_LOG_CHARS); the final log is the submission's log_tail.")
 
     submission: Mapped[Submission] = relationship(back_populates="attempts")
     worker: Mapped[Worker | None] = relationship()

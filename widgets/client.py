@@ -314,7 +314,8 @@ class PodiumClient:
         last: tuple[Any, ...] | None = None
         while True:
             current = self.submission(submission_id)
-            seen = (current["status"], current.get("log_tail"), current.get("scores"))
+            seen = (current["status"], current.get("log_tail"), current.get("scores"), current.get("live_log"),
+                    (current.get("queue") or {}).get("position"), (current.get("queue") or {}).get("workers"))
             if on_update and seen != last:
                 on_update(current)
             last = seen

@@ -325,7 +325,9 @@ class Competition:
     def _on_update(self, submission: dict[str, Any]) -> None:
         self.last_submission = submission
         self.status_label.value = submission["status"]
-        lines = (submission.get("log_tail") or "").splitlines()[-LOG_LINES:]
+        if submission.get("queue"):
+            self.status_label.value += f": {display.queue_sentence(submission['queue'])}"
+        lines = (submission.get("live_log") or submission.get("log_tail") or "").splitlines()[-LOG_LINES:]
         if submission["status"] == "failed" or lines:
             sentence = display.html.escape(display.status_sentence(submission))
             log = display.html.escape("\n".join(lines))

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from ..auth.permissions import CompetitionRoles
 from ..clock import isoformat
+from ..compute import queue_estimates
 from ..orm import Attempt, AttemptState, AttemptStep, Submission
 from .base import APIHandler, api
 
@@ -24,6 +28,19 @@ def log_model(submission: Submission, manages: bool) -> dict[str, Any]:
     else:
         answer["text"] = "" if hidden else submission.log_tail
     return answer
+
+
+def waiting_and_live(session: Session, submission: Submission, roles: CompetitionRoles,
+                     lease_seconds: int) -> dict[str, Any]:
+    """What a submission's detail adds while it waits (``queue``) or its code runs (``live_log``)."""
+    extra: dict[str, Any] = {}
+    place = queue_estimates.queue_place(session, submission, lease_seconds)
+    if place is not None:
+        extra["queue"] = place.as_json()
+    log = log_model(submission, roles.manages)
+    if log["live"]:
+        extra["live_log"] = log["text"]
+    return extra
 
 
 class SubmissionLogHandler(APIHandler):
