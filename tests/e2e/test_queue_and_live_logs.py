@@ -141,6 +141,9 @@ def test_the_live_log_of_a_running_submission(api, setup, queue_worker, service,
         detail = api(user, "GET", f"/submissions/{sid}", expect=200).json()
         assert detail["status"] == "running" and "tick" in detail["live_log"]
         assert "tick 19" not in detail["live_log"]  # read before the code ends
+        widget = Competition(comp["slug"], PodiumClient(service.url, user.token), download_dir=tmp_path / "w")
+        widget._on_update(detail)
+        assert "tick" in widget.log_html.value and "x" * 100 in widget.log_html.value
 
         line = follower.stdout.readline()
         while line and "tick" not in line:
