@@ -8,6 +8,15 @@
     podium token USER [--env]                                      an API token for scripts
     podium images build|list|engine                                local runtime images (no registry), the Docker engine
     podium up                                                      the one-command platform (alias: demo)
+
+Participants' commands (``podium.hub.participant_cli``; exit codes there):
+
+    podium login [--url URL]                                       store the service and a token (outside the hub)
+    podium competitions [--mine] | show SLUG | register SLUG       find and join a competition
+    podium download SLUG [--phase P]                               public data and starting kit
+    podium submit SLUG FILE|DIR [--phase P] [--wait]               submit, and follow it to its score
+    podium status [SUBMISSION] | logs SUBMISSION [--follow]        queue place, ETA, live log
+    podium leaderboard SLUG [--phase P] [--csv] | select SUBMISSION
 """
 
 from __future__ import annotations
@@ -179,6 +188,17 @@ def cmd_up(argv: list[str]) -> int:
     return demo_main(argv)
 
 
+def _participant(name: str):
+    """The entry of participant command ``name``: runs it from ``participant_cli``."""
+
+    def run(argv: list[str]) -> int:
+        from . import participant_cli
+
+        return participant_cli.run(name, argv)
+
+    return run
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -194,6 +214,18 @@ COMMANDS = {
     "token": (cmd_token, "Print an API token of a hub user, for scripts against a running installation."),
     "up": (cmd_up, "Start hub, proxy, service and a worker on the embedded defaults, with a demo."),
     "demo": (cmd_up, "The same as `podium up`."),
+    **{name: (_participant(name), text) for name, text in (
+        ("login", "Store your Podium URL and token for the commands below (not needed in a hub terminal)."),
+        ("competitions", "List the competitions you may see (--mine: those you are in)."),
+        ("show", "A competition's phases, dates, your registration and quota."),
+        ("register", "Register for a competition."),
+        ("download", "Download a phase's public data and starting kit, unpacked."),
+        ("submit", "Submit a file or folder; --wait follows it to its score (exit 4 if it fails)."),
+        ("status", "A submission's status, queue place and estimated start; or your latest submissions."),
+        ("logs", "Your code's log in a submission; --follow shows it live while it runs."),
+        ("leaderboard", "A phase's leaderboard as a table (--csv: all of it)."),
+        ("select", "Choose a finished submission for the leaderboard."),
+    )},
 }
 
 
@@ -213,7 +245,11 @@ def parser_for(name: str) -> argparse.ArgumentParser | None:
     elif name == "token":
         from podium.hub.tokens import build_parser
     else:
-        return None
+        from podium.hub.participant_cli import COMMANDS as PARTICIPANT_COMMANDS
+
+        if name not in PARTICIPANT_COMMANDS:
+            return None
+        build_parser = PARTICIPANT_COMMANDS[name][1]
     return build_parser()
 
 
@@ -222,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print("usage: podium <command> [options]\n\ncommands:")
         for name, (_, text) in COMMANDS.items():
-            print(f"  {name:<10} {text}")
+            print(f"  {name:<13} {text}")
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:

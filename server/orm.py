@@ -532,6 +532,10 @@ class Attempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     failure_kind: Mapped[FailureKind | None] = mapped_column(str_enum(FailureKind, "attempt_failure_kind"))
     elapsed: Mapped[float | None] = mapped_column(Float, doc="Seconds the programs ran.")
+    live_log: Mapped[str] = mapped_column(
+        Text, default="", server_default="",
+        doc="While a predict step runs: the tail of the participant's own stdout/stderr, from the "
+            "worker's heartbeats (at most the job protocol's LIVE_LOG_CHARS); the final log is the submission's log_tail.")
 
     submission: Mapped[Submission] = relationship(back_populates="attempts")
     worker: Mapped[Worker | None] = relationship()

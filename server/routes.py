@@ -18,6 +18,7 @@ from .apihandlers import (
     me,
     participants,
     phases,
+    submission_logs,
     submissions,
     tasks,
     workers,
@@ -28,7 +29,7 @@ from .storage import local_handlers as storage_handlers
 
 API_PREFIX = "api/v1"
 API_MODULES = (
-    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, me, workers, bundles,
+    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, me, workers, bundles,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 

@@ -226,6 +226,10 @@ class PodiumClient:
     def competitions(self) -> list[dict[str, Any]]:
         return self.get("competitions")["competitions"]
 
+    def my_competitions(self) -> list[dict[str, Any]]:
+        """The competitions I organize or take part in, with my quota in each of their phases."""
+        return self.me()["competitions"]
+
     def competition(self, ref: str | int) -> dict[str, Any]:
         """A competition by slug or id, with its phases, tasks, leaderboards and pages."""
         return self.get(f"competitions/{ref}")
@@ -310,7 +314,8 @@ class PodiumClient:
         last: tuple[Any, ...] | None = None
         while True:
             current = self.submission(submission_id)
-            seen = (current["status"], current.get("log_tail"), current.get("scores"))
+            seen = (current["status"], current.get("log_tail"), current.get("scores"), current.get("live_log"),
+                    (current.get("queue") or {}).get("position"), (current.get("queue") or {}).get("workers"))
             if on_update and seen != last:
                 on_update(current)
             last = seen
@@ -322,6 +327,15 @@ class PodiumClient:
                     "it goes on in the background: look again later."
                 )
             time.sleep(interval)
+
+    def log(self, submission_id: int) -> dict[str, Any]:
+        """A submission's log: ``text`` is the live tail of my code's output while it runs
+        (``live``: True), the final log tail afterwards; ``status`` is the submission's."""
+        return self.get(f"submissions/{submission_id}/log")
+
+    def select(self, submission_id: int, selected: bool = True) -> dict[str, Any]:
+        """Choose (or, with ``selected=False``, un-choose) a finished submission for the leaderboard."""
+        return self.post(f"submissions/{submission_id}/select", {"selected": selected})
 
     def cancel(self, submission_id: int) -> dict[str, Any]:
         return self.post(f"submissions/{submission_id}/cancel")
@@ -383,3 +397,12 @@ class PodiumClient:
 
     def queue_token(self, queue: str) -> dict[str, Any]:
         return self.post(f"queues/{queue}/token")
+
+
+def current_phase(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The open phase; else the next to open; else the last one (to show its results)."""
+    for status in ("current", "next"):
+        found = [p for p in phases if p["status"] == status]
+        if found:
+            return found[0]
+    return phases[-1] if phases else {}

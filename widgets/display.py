@@ -107,6 +107,24 @@ def status_sentence(submission: dict[str, Any]) -> str:
     return f"Submission {sid}: {waiting.get(status, status)}"
 
 
+def queue_sentence(queue: dict[str, Any], now: datetime | None = None) -> str:
+    """Where a waiting submission stands: ``2nd of 3 waiting in queue 'default'; starts in about
+    4 min, done in about 6 min`` (estimates from recent runs), or that no worker serves the queue."""
+    place = queue["position"]
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    sentence = f"{place}{suffix} of {queue['waiting']} waiting in queue '{queue['name']}'"
+    if not queue.get("workers"):
+        return f"{sentence}; no worker is serving this queue"
+    start, finish = parse_time(queue.get("estimated_start")), parse_time(queue.get("estimated_finish"))
+    if start is None:
+        return f"{sentence}; no recent run to estimate its start from"
+    current = now or utcnow()
+    sentence += f"; starts in about {duration((start - current).total_seconds())}"
+    if finish is not None:
+        sentence += f", done in about {duration((finish - current).total_seconds())}"
+    return sentence
+
+
 def format_score(value: Any, precision: int | None = None) -> str:
     if isinstance(value, float) and precision is not None:
         return f"{value:.{precision}f}"

@@ -67,6 +67,15 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
 
 
+def unpack(saved: Path, folder: Path) -> Path:
+    """A downloaded zip unpacked into ``folder`` (returned); any other file stays as it is."""
+    if not zipfile.is_zipfile(saved):
+        return saved
+    with zipfile.ZipFile(saved) as zf:
+        zf.extractall(folder)
+    return folder
+
+
 def zip_upload(name: str, content: bytes) -> bytes:
     """A file chosen in the upload widget: a zip as it is, anything else zipped under its name."""
     if name.lower().endswith(".zip") and zipfile.is_zipfile(io.BytesIO(content)):

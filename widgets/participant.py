@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import ipywidgets as w
 
 from . import display, packaging
-from .client import TERMINAL_STATUSES, PodiumAPIError, PodiumClient
+from .client import TERMINAL_STATUSES, PodiumAPIError, PodiumClient, current_phase
 
 LOG_LINES = 30
 
@@ -223,11 +222,7 @@ class Competition:
         if not dataset:
             raise packaging.PackagingError(f"Phase '{self.phase.get('name')}' has no {kind.replace('_', ' ')}.")
         saved = self.client.download_dataset(dataset, self.download_dir / f"{kind}.zip")
-        target: Path = saved
-        if zipfile.is_zipfile(saved):
-            target = self.download_dir / kind
-            with zipfile.ZipFile(saved) as zf:
-                zf.extractall(target)
+        target = packaging.unpack(saved, self.download_dir / kind)
         self._say(f"Saved the {kind.replace('_', ' ')} in {target}")
         return target
 
@@ -330,7 +325,9 @@ class Competition:
     def _on_update(self, submission: dict[str, Any]) -> None:
         self.last_submission = submission
         self.status_label.value = submission["status"]
-        lines = (submission.get("log_tail") or "").splitlines()[-LOG_LINES:]
+        if submission.get("queue"):
+            self.status_label.value += f": {display.queue_sentence(submission['queue'])}"
+        lines = (submission.get("live_log") or submission.get("log_tail") or "").splitlines()[-LOG_LINES:]
         if submission["status"] == "failed" or lines:
             sentence = display.html.escape(display.status_sentence(submission))
             log = display.html.escape("\n".join(lines))
@@ -361,12 +358,3 @@ class Competition:
         if not target:
             raise packaging.PackagingError("Nothing was submitted yet.")
         return self.client.cancel(target["id"])
-
-
-def current_phase(phases: list[dict[str, Any]]) -> dict[str, Any]:
-    """The open phase; else the next to open; else the last one (to show its results)."""
-    for status in ("current", "next"):
-        found = [p for p in phases if p["status"] == status]
-        if found:
-            return found[0]
-    return phases[-1] if phases else {}

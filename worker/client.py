@@ -15,6 +15,7 @@ import requests
 
 from .errors import DownloadError, LeaseLost, ProtocolError, ProtocolMismatch
 from .protocol import (
+    LIVE_LOG_CHARS,
     PROTOCOL_VERSION,
     AttemptReport,
     ClaimRequest,
@@ -78,8 +79,10 @@ class ServiceClient:
         body = ClaimRequest(worker=self.worker_name, hostname=hostname, protocol=self.protocol_version)
         return self._post(f"/worker/attempts/{attempt_id}/claim", body)  # type: ignore[return-value]
 
-    def heartbeat(self, attempt_id: int) -> HeartbeatAnswer:
+    def heartbeat(self, attempt_id: int, log_tail: str | None = None) -> HeartbeatAnswer:
         body = HeartbeatRequest(worker=self.worker_name)
+        if log_tail is not None:
+            body["log_tail"] = log_tail[-LIVE_LOG_CHARS:]
         return self._post(f"/worker/attempts/{attempt_id}/heartbeat", body)  # type: ignore[return-value]
 
     def finish(self, attempt_id: int, report: AttemptReport) -> FinishAnswer:

@@ -185,10 +185,20 @@ class JobSpec(TypedDict):
 # --- heartbeat ------------------------------------------------------------------------------
 
 
-class HeartbeatRequest(TypedDict):
+class _HeartbeatRequired(TypedDict):
+    worker: WorkerName
+
+
+#: The most of the participant's live output one heartbeat carries (characters, the latest kept).
+LIVE_LOG_CHARS = 8000
+
+
+class HeartbeatRequest(_HeartbeatRequired, total=False):
     """A worker renews the lease of the attempt it holds."""
 
-    worker: WorkerName
+    # while a predict step runs: the tail of the participant's stdout/stderr so far, sent when it
+    # changed (at most LIVE_LOG_CHARS); a service before it ignores it, a worker before it sends none
+    log_tail: Annotated[str, Bounded(max_length=LIVE_LOG_CHARS)]
 
 
 class HeartbeatAnswer(TypedDict):

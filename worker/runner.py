@@ -25,11 +25,14 @@ from . import archives, disk_caps, layout, run_metadata, scores
 from .cache import DatasetCache
 from .client import ServiceClient
 from .errors import AttemptFailed, Cancelled, LeaseLost, ProtocolError
-from .executors.base import ContainerSpec, ExecResult, Executor, Mount
+from .executors.base import ContainerSpec, ExecResult, Executor, LiveTail, Mount
 from .images import resolve_image
-from .protocol import AttemptReport, JobSpec, attempt_report
+from .protocol import LIVE_LOG_CHARS, AttemptReport, JobSpec, attempt_report
 
 log = logging.getLogger("podium.worker")
+
+#: Seconds: the most often a heartbeat carries new live output of the participant's code.
+LIVE_LOG_INTERVAL = 3.0
 
 
 @dataclass
@@ -79,6 +82,7 @@ class RunLog:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.participant_tail = ""
+        self.live = LiveTail(LIVE_LOG_CHARS)  # the participant's output while the predict step runs
 
     def add(self, label: str, result: ExecResult) -> None:
         self.parts.append(
@@ -167,13 +171,13 @@ class AttemptRunner:
             raise
         cancel, lost = threading.Event(), threading.Event()
         stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(attempt_id, job["lease_seconds"], cancel, lost, stop),
-                                daemon=True)
+        run_log = RunLog()
+        beat = threading.Thread(target=self._heartbeat,
+                                args=(attempt_id, job["lease_seconds"], cancel, lost, stop, run_log.live), daemon=True)
         beat.start()
         root = tempfile.mkdtemp(prefix=f"attempt-{attempt_id}-", dir=self.settings.work_dir)
         os.chmod(root, 0o755)
         files: dict[str, str] = {}
-        run_log = RunLog()
         try:
             report = self._execute(job, layout.RunDirs(root).create(), cancel, files, run_log)
         except Exception as e:
@@ -204,11 +208,19 @@ class AttemptRunner:
         return report
 
     def _heartbeat(self, attempt_id: int, lease: int, cancel: threading.Event, lost: threading.Event,
-                   stop: threading.Event) -> None:
+                   stop: threading.Event, live: LiveTail) -> None:
+        """Renew the lease every third of it; and, at most every ``LIVE_LOG_INTERVAL`` seconds,
+        whenever the participant's code wrote something, to carry its live output."""
         interval = max(1.0, lease / 3)
-        while not stop.wait(interval):
+        tick = min(interval, LIVE_LOG_INTERVAL)
+        last = time.monotonic()
+        while not stop.wait(tick):
+            tail = live.take()
+            if tail is None and time.monotonic() - last < interval - tick / 2:
+                continue
+            last = time.monotonic()
             try:
-                if self.client.heartbeat(attempt_id).get("cancel"):
+                if self.client.heartbeat(attempt_id, tail).get("cancel"):
                     cancel.set()
             except LeaseLost:
                 lost.set()
@@ -373,6 +385,7 @@ class AttemptRunner:
                  files: dict[str, str], run_log: RunLog) -> AttemptReport:
         """The prediction step: the ingestion program runs the participant's code on the input data."""
         spec = self._ingestion_spec(job, dirs, dirs.output, rw)
+        spec.live = run_log.live  # the ingestion program running the participant's code, live
         results_only = layout.is_result_submission(dirs.ingested_program)
         if results_only:  # as Codabench: a result submission is copied into the prediction output
             shutil.copytree(dirs.ingested_program, dirs.output, symlinks=True, dirs_exist_ok=True)

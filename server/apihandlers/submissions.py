@@ -28,6 +28,7 @@ from ..submissions import lifecycle as domain
 from . import paging
 from .answers import artifact_model, submission_model
 from .base import APIHandler, api
+from .submission_logs import waiting_and_live
 
 
 class PhaseSubmissionsHandler(APIHandler):
@@ -144,9 +145,13 @@ class MySubmissionsHandler(APIHandler):
 
 
 class SubmissionHandler(APIHandler):
-    @api("Read a submission: status, timings, scores and the log tail.", requires="view")
+    @api("Read a submission: status, timings, scores and the log tail; while it waits, its `queue` "
+         "place and estimated start and finish; while its participant's code runs, its `live_log`.",
+         requires="view")
     async def get(self, submission: Submission) -> None:
-        self.write_json(submission_model(submission, self.caller_roles, detail=True))
+        model = submission_model(submission, self.caller_roles, detail=True)
+        model.update(waiting_and_live(self.db, submission, self.caller_roles, self.podium.lease_seconds))
+        self.write_json(model)
 
 
 class UploadedHandler(APIHandler):

@@ -147,7 +147,8 @@ class HeartbeatHandler(WorkerHandler):
          requires="queue token")
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
-        answer = jobs.heartbeat(self.db, queue, int(attempt), self.body["worker"], self.podium.job_limits)
+        answer = jobs.heartbeat(self.db, queue, int(attempt), self.body["worker"], self.podium.job_limits,
+                                log_tail=self.body.get("log_tail"))
         self.db.commit()
         self.write_json(protocol.HeartbeatAnswer(cancel=answer["cancel"],
                                                  lease_expires_at=isoformat(answer["lease_expires_at"])))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...worker.protocol import (
+    LIVE_LOG_CHARS,
     OLDEST_PROTOCOL,
     PROTOCOL_VERSION,
     AttemptReport,
@@ -231,9 +232,14 @@ def _held(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: s
     return attempt
 
 
-def heartbeat(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, limits: Limits) -> dict[str, Any]:
-    """Renew a held attempt's lease; answers whether to cancel and when the lease now ends."""
+def heartbeat(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, limits: Limits,
+              log_tail: str | None = None) -> dict[str, Any]:
+    """Renew a held attempt's lease; answers whether to cancel and when the lease now ends. The
+    participant's live output (``log_tail``) is kept for a predict step only: a scoring step's
+    output is the organizers' program's, never shown live."""
     attempt = _held(session, queue, attempt_id, worker_name)
+    if log_tail is not None and attempt.step == AttemptStep.predict:
+        attempt.live_log = log_tail[-LIVE_LOG_CHARS:]
     now = utcnow()
     attempt.lease_expires_at = now + timedelta(seconds=limits.lease_seconds)
     attempt.worker.last_seen = now

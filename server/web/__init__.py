@@ -4,7 +4,7 @@
 ``podium.server.routes`` mounts it after the API. Modules: ``security`` (CSP, redirects, XSRF
 tokens), ``login`` (the hub's OAuth login and its cookies), ``content`` (sanitizing organizer
 pages), ``base`` (API verbs as pages), ``pages`` (GET pages), ``actions`` (form posts, the OAuth
-callback, login, logout, static files), ``admin`` (the admins' queue page and its re-key form).
+callback, login, logout, static files), ``submit_form`` (the submission form's upload), ``admin`` (the admins' queue page and its re-key form).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .pages import (
     SubmissionPage,
 )
 from .security import cookie_secret
+from .submit_form import SubmitAction
 
 __all__ = ["default_handlers", "cookie_secret", "HubLogin"]
 
@@ -48,6 +49,7 @@ default_handlers: list[tuple] = [
     ("/competitions/{competition}/register", RegisterAction),
     ("/competitions/{competition}/participants", ParticipantsPage),
     ("/competitions/{competition}/participants/{username}/{decision:approve|deny}", DecisionAction),
+    ("/phases/{phase}/submit", SubmitAction),
     ("/phases/{phase}/leaderboard", LeaderboardPage),
     ("/phases/{phase}/leaderboard.csv", LeaderboardCsv),
     ("/phases/{phase}/submissions", PhaseSubmissionsPage),

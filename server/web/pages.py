@@ -39,7 +39,9 @@ class CompetitionPage(PageMixin, CompetitionHandler):
         wanted = self.get_query_argument("page", None)
         current = next((p for p in pages if p["key"] == wanted), pages[0] if pages else None)
         role = data["my_role"]
-        return {"current_page": current, "may_download": role["organizer"] or role["participant"] == "approved"}
+        open_phase = next((p for p in data["phases"] if p["status"] == "current"), None)
+        return {"current_page": current, "may_download": role["organizer"] or role["participant"] == "approved",
+                "submit_phase": open_phase if role["participant"] == "approved" else None}
 
 
 class LeaderboardPage(PageMixin, PhaseLeaderboardHandler):

@@ -39,20 +39,51 @@ class ContainerSpec:
     tmpfs_mb: int = 256
     max_file_bytes: int = 1024**3
     max_log_bytes: int = 32 * 1024 * 1024
+    live: LiveTail | None = None  # where the output also goes while it runs (the participant's code only)
+
+
+class LiveTail:
+    """The last ``size`` bytes a running program wrote to stdout and stderr together, in the order
+    they came, read from another thread while it runs (the live log its participant follows)."""
+
+    def __init__(self, size: int = 8000) -> None:
+        self.size = size
+        self._data = bytearray()
+        self._lock = threading.Lock()
+        self._changed = False
+
+    def feed(self, chunk: bytes) -> None:
+        with self._lock:
+            self._data += chunk
+            if len(self._data) > self.size:
+                del self._data[: len(self._data) - self.size]
+            self._changed = True
+
+    def take(self) -> str | None:
+        """The tail as text if it changed since the last take, else None."""
+        with self._lock:
+            if not self._changed:
+                return None
+            self._changed = False
+            return self._data.decode(errors="replace")
 
 
 class CappedLog:
     """Keeps the first ``head`` and the last ``tail`` bytes of a stream, counting the rest, so a
-    log flood costs bounded memory and the end (where errors are) is never lost."""
+    log flood costs bounded memory and the end (where errors are) is never lost. Each chunk also
+    goes to ``live``, when given."""
 
-    def __init__(self, head: int = 64 * 1024, tail: int = 64 * 1024) -> None:
+    def __init__(self, head: int = 64 * 1024, tail: int = 64 * 1024, live: LiveTail | None = None) -> None:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
+        self.live = live
 
     def feed(self, chunk: bytes) -> None:
         self.total += len(chunk)
+        if self.live is not None:
+            self.live.feed(chunk)
         room = self.head_limit - len(self.head)
         if room > 0:
             self.head += chunk[:room]
@@ -77,8 +108,11 @@ class CappedLog:
     def pump(self, stream: IO[bytes]) -> threading.Thread:
         """Read ``stream`` to its end in a thread."""
 
+        # read1: what the pipe holds now, not a full 64 KiB, so a live tail sees lines as they come
+        read = getattr(stream, "read1", stream.read)
+
         def run() -> None:
-            while chunk := stream.read(65536):
+            while chunk := read(65536):
                 self.feed(chunk)
 
         thread = threading.Thread(target=run, daemon=True)

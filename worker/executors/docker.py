@@ -146,7 +146,7 @@ class DockerExecutor(Executor):
         if pending is not None:  # the same name ran just before: let its removal end first
             pending.wait(60)
         self.remove(spec.name)
-        stdout, stderr = CappedLog(), CappedLog()
+        stdout, stderr = CappedLog(live=spec.live), CappedLog(live=spec.live)
         started = time.monotonic()
         proc = subprocess.Popen(self.argv(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         readers = [stdout.pump(proc.stdout), stderr.pump(proc.stderr)]  # type: ignore[arg-type]

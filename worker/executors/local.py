@@ -65,7 +65,7 @@ class LocalExecutor(Executor):
 
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1", "HOME": cwd,
                **{k: self._translate(v, spec) for k, v in spec.env.items()}}
-        stdout, stderr = CappedLog(), CappedLog()
+        stdout, stderr = CappedLog(live=spec.live), CappedLog(live=spec.live)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,5 +1,5 @@
 // Sort a table.sortable by the column whose header is clicked (again: reverse). Numbers sort by
-// the cell's data-value (the raw score), empty cells last; this file is the pages' only script.
+// the cell's data-value (the raw score), empty cells last; with upload.js, one of the pages' two scripts.
 "use strict";
 (function () {
   function key(cell, numeric) {
