@@ -80,6 +80,7 @@ class SignedObjectHandler(RequestHandler):
         self.filename = grant.filename
         if self.request.method != "PUT":
             return
+        self._check_purpose()
         self.max_size = grant.max_size if grant.max_size is not None else DEFAULT_MAX_PUT
         self.request.connection.set_max_body_size(_TORNADO_BODY_CAP)
         length = _content_length(self.request.headers)
@@ -88,6 +89,13 @@ class SignedObjectHandler(RequestHandler):
                 f"This file is {length} bytes; this upload link accepts at most {self.max_size} bytes."
             )
         self.writer = self.storage.writer(self.key)
+
+    def _check_purpose(self) -> None:
+        """Refuse an upload link whose purpose ended (``podium_upload_gate``: the object was
+        confirmed, or its attempt is over), however long its signature still runs."""
+        gate = self.settings.get("podium_upload_gate")
+        if gate is not None:
+            gate(self.key)
 
     # --- while the body streams ----------------------------------------------------------------
 
@@ -132,6 +140,7 @@ class SignedObjectHandler(RequestHandler):
             return  # already refused while the body streamed
         writer, self.writer = self.writer, None
         try:
+            self._check_purpose()  # again: the object may have been confirmed while the body streamed
             # the fsync in a thread: every other request waits while the event loop is blocked
             info = await IOLoop.current().run_in_executor(None, writer.commit)
         except StorageError as error:
