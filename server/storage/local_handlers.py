@@ -12,7 +12,7 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
-from ..errors import ObjectTooLarge, StorageError
+from ..errors import ObjectTooLarge, StorageError, UploadClosed
 from .base import validate_key
 from .local import CHUNK, AtomicWriter, LocalStorage
 
@@ -52,6 +52,8 @@ class SignedObjectHandler(RequestHandler):
         self.filename: str | None = None
         self.writer: AtomicWriter | None = None
         self.max_size = DEFAULT_MAX_PUT
+        self.closed: UploadClosed | None = None
+        self.dropped = 0
 
     @property
     def storage(self) -> LocalStorage:
@@ -80,7 +82,6 @@ class SignedObjectHandler(RequestHandler):
         self.filename = grant.filename
         if self.request.method != "PUT":
             return
-        self._check_purpose()
         self.max_size = grant.max_size if grant.max_size is not None else DEFAULT_MAX_PUT
         self.request.connection.set_max_body_size(_TORNADO_BODY_CAP)
         length = _content_length(self.request.headers)
@@ -88,6 +89,13 @@ class SignedObjectHandler(RequestHandler):
             raise ObjectTooLarge(
                 f"This file is {length} bytes; this upload link accepts at most {self.max_size} bytes."
             )
+        try:
+            self._check_purpose()
+        except UploadClosed as closed:
+            # a genuine link whose purpose ended: its (capped) body is read and dropped, so the
+            # client reads the 409 instead of a connection reset
+            self.closed = closed
+            return
         self.writer = self.storage.writer(self.key)
 
     def _check_purpose(self) -> None:
@@ -100,6 +108,11 @@ class SignedObjectHandler(RequestHandler):
     # --- while the body streams ----------------------------------------------------------------
 
     def data_received(self, chunk: bytes) -> None:
+        if self.closed is not None and not self._finished:
+            self.dropped += len(chunk)
+            if self.dropped > self.max_size:
+                self._refuse(self.closed)
+            return
         if self.writer is None:
             return
         if self.writer.size + len(chunk) > self.max_size:
@@ -136,6 +149,9 @@ class SignedObjectHandler(RequestHandler):
                     return  # the client went away
 
     async def put(self, _key: str) -> None:
+        if self.closed is not None:
+            self._refuse(self.closed)
+            return
         if self.writer is None:
             return  # already refused while the body streamed
         writer, self.writer = self.writer, None
