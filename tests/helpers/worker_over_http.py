@@ -5,15 +5,14 @@ running worker takes its attempts), claims, signed PUTs and finishes."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 import sqlalchemy as sa
 from conftest import competition_body, unique_slug, upload_dataset
-from podium.server.compute import queues
 from podium.server.orm import Attempt, AttemptState
 from podium.worker.protocol import PROTOCOL_VERSION
 
 from . import programs
+from .web_session import create_queue
 
 
 def competition_on_own_queue(api, service, organizer, users, *, ingestion: bool = False,
@@ -25,18 +24,14 @@ def competition_on_own_queue(api, service, organizer, users, *, ingestion: bool 
             "reference_data": upload_dataset(api, organizer, "reference_data", "r.zip", programs.REFERENCE)}
     if ingestion:
         task["ingestion_program"] = upload_dataset(api, organizer, "ingestion_program", "i.zip", programs.V2_INGESTION)
-    body = competition_body(unique_slug("hostile"), tasks=[task])
+    queue = create_queue(api, users)
+    body = competition_body(unique_slug("hostile"), tasks=[task], queue=queue["name"])
     body["phases"][0].update(phase)
     comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
-    name, token = f"hostile-{uuid.uuid4().hex[:6]}", f"hostile-token-{uuid.uuid4().hex}"
-    with service.app.session_factory() as session:
-        queues.create_queue(session, name, None, token=token)
-        session.commit()
-    api(organizer, "PATCH", f"/competitions/{comp['id']}", json={"queue": name}, expect=200)
     api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200)
     participant = users.make("hostile")
     api(participant, "POST", f"/competitions/{comp['id']}/register", expect=200)
-    return comp, participant, {"Authorization": f"token {token}"}
+    return comp, participant, {"Authorization": f"token {queue['token']}"}
 
 
 def submit(api, user, phase_id: int, data: bytes) -> tuple[int, str]:

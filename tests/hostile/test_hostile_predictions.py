@@ -137,8 +137,8 @@ def test_honest_code_still_scores_side_by_side(api, worker, side_by_side) -> Non
     honest = programs.code_submission("""
         import os
         def write(out):
-            open(os.path.join(out, "predictions.txt"), "w").write("a\\nb\\nc\\nd\\n" + "%s\\n")
-    """ % programs.SECRET)
+            open(os.path.join(out, "predictions.txt"), "w").write("a\\nb\\nc\\nd\\nREFERENCE\\n")
+    """.replace("REFERENCE", programs.SECRET))
     sub = wait_for(api, user, submit(api, user, phase_id, honest))
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"]["accuracy"] == 1.0
