@@ -71,6 +71,9 @@ class WorkerSettings:
     max_input_bytes: int = 4 * 1024**3
     image_aliases: dict[str, str] | None = None
     hard_disk_caps: bool = field(default_factory=lambda: os.geteuid() == 0)
+    #: False: never mount link-proof views (``guarded_views``); ingestion during scoring then runs
+    #: ingestion to its end, checks what it wrote, and only then starts the scoring program
+    link_proof_views: bool = True
 
 
 def succeeded(result: ExecResult, found: dict[str, Any] | None = None) -> AttemptReport:
@@ -383,7 +386,7 @@ class AttemptRunner:
         """Link-proof views of the folders ingestion writes, for a scorer running beside it: the
         predictions folder and the scorer's ``/app/shared`` and ``/app/tmp``; None where this
         worker cannot mount them (then the two programs run one after the other)."""
-        if not guarded_views.supported(self.settings.work_dir):
+        if not (self.settings.link_proof_views and guarded_views.supported(self.settings.work_dir)):
             return None
         views = os.path.join(dirs.root, "views")
         try:

@@ -142,3 +142,76 @@ def test_honest_code_still_scores_side_by_side(api, worker, side_by_side) -> Non
     sub = wait_for(api, user, submit(api, user, phase_id, honest))
     assert sub["status"] == "finished", sub["failure_reason"]
     assert sub["scores"]["accuracy"] == 1.0
+
+
+# CodaLab-style commands, so the local executor (which rewrites /app paths on the command line
+# only) runs them: the fallback where ingestion ends before the scorer starts
+LEGACY_INGESTION = programs.make_zip({
+    "metadata": "command: python3 $program/ingestion.py $submission_program $output $shared\n",
+    "ingestion.py": textwrap.dedent("""
+        import os, sys
+        sys.path.insert(0, sys.argv[1])
+        import model
+        model.write(sys.argv[2], sys.argv[3])
+        open(os.path.join(sys.argv[3], "done"), "w").write("1")
+    """),
+})
+LEGACY_SCORING = programs.make_zip({
+    "metadata": "command: python3 $program/score.py $input $shared $output\n",
+    "score.py": textwrap.dedent("""
+        import json, os, sys
+        truth = open(os.path.join(sys.argv[1], "ref", "truth.txt")).read()
+        assert os.path.exists(os.path.join(sys.argv[2], "done")), "ingestion has not ended"
+        pred = open(os.path.join(sys.argv[2], "answer.txt")).read()
+        json.dump({"accuracy": 1.0 if pred == truth else 0.0, "runtime": 1.0},
+                  open(os.path.join(sys.argv[3], "scores.json"), "w"))
+    """),
+})
+
+
+def test_without_views_ingestion_ends_and_is_checked_before_the_scorer_starts(api, service, creator, users,
+                                                                               tmp_path) -> None:
+    from helpers.web_session import create_queue
+    from helpers.worker_over_http import queued_attempt
+    from helpers.worker_over_http import submit as submit_by_hand
+    from podium.worker.cache import DatasetCache
+    from podium.worker.client import ServiceClient
+    from podium.worker.executors.local import LocalExecutor
+    from podium.worker.runner import AttemptRunner, WorkerSettings
+
+    queue = create_queue(api, users)
+    task = {"key": "main", "name": "Main",
+            "scoring_program": upload_dataset(api, creator, "scoring_program", "s.zip", LEGACY_SCORING),
+            "ingestion_program": upload_dataset(api, creator, "ingestion_program", "i.zip", LEGACY_INGESTION),
+            "reference_data": upload_dataset(api, creator, "reference_data", "r.zip", programs.REFERENCE)}
+    comp = api(creator, "POST", "/competitions", expect=201,
+               json=competition_body(unique_slug("seq"), tasks=[task], queue=queue["name"])).json()
+    task_id = api(creator, "GET", f"/competitions/{comp['id']}", expect=200).json()["tasks"][0]["id"]
+    api(creator, "PATCH", f"/tasks/{task_id}", json={"ingestion_only_during_scoring": True}, expect=200)
+    api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    user = users.make("sequential")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    runner = AttemptRunner(ServiceClient(service.url, queue["token"], "seq"), LocalExecutor(allow_unsafe=True),
+                           DatasetCache(str(tmp_path / "cache"), 10**8),
+                           WorkerSettings(name="seq", work_dir=str(tmp_path), hard_disk_caps=False,
+                                          link_proof_views=False))
+    honest = programs.code_submission("""
+        import os
+        def write(out, shared):
+            open(os.path.join(shared, "answer.txt"), "w").write("honest")
+    """)
+    sneaky = programs.code_submission("""
+        import os
+        def write(out, shared):
+            ref = os.path.join(os.path.dirname(os.path.dirname(out)), "input", "ref", "truth.txt")
+            os.symlink(ref, os.path.join(shared, "answer.txt"))
+    """)
+    phase_id = comp["phases"][0]["id"]
+    for code, expected in ((honest, "finished"), (sneaky, "failed")):
+        sid, _ = submit_by_hand(api, user, phase_id, code)
+        report = runner.run(queued_attempt(service, sid))
+        sub = api(user, "GET", f"/submissions/{sid}", expect=200).json()
+        assert sub["status"] == expected, (report, sub)
+    assert sub["scores"] is None or sub["scores"].get("accuracy") != 1.0
+    assert "shared folder (/app/shared) was refused: the output contains a symbolic link: answer.txt" in (
+        sub["failure_reason"]), sub["failure_reason"]
