@@ -378,9 +378,13 @@ class AttemptRunner:
     def _check_participant_writes(self, dirs: layout.RunDirs) -> None:
         """Refuse what participant code left for the scoring program (predictions, ``/app/shared``,
         ``/app/tmp``) if it holds a link, a device or a FIFO; called once that code has ended."""
-        for path, what in ((dirs.predictions, "prediction output"), (dirs.shared, "shared folder (/app/shared)"),
-                           (dirs.tmp, "temporary folder (/app/tmp)")):
-            self._check_output(path, what)
+        self._check_output(dirs.predictions, "prediction output")
+        # scratch folders: only what is in them is checked (their size is the tmpfs cap's business)
+        for path, what in ((dirs.shared, "shared folder (/app/shared)"), (dirs.tmp, "temporary folder (/app/tmp)")):
+            try:
+                archives.check_tree(path, max_bytes=2**62, max_files=2**62)
+            except archives.ArchiveError as e:
+                raise AttemptFailed("participant", f"The {what} was refused: {e}.", False) from None
 
     def _guarded_views(self, dirs: layout.RunDirs) -> tuple[Mount, list[Mount]] | None:
         """Link-proof views of the folders ingestion writes, for a scorer running beside it: the
