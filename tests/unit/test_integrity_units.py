@@ -52,6 +52,9 @@ def test_a_view_follows_no_link_and_a_read_only_view_takes_no_write(tmp_path) ->
         assert (source / "new.txt").read_text() == "written"
     finally:
         release(str(tmp_path))
+    with open("/proc/self/mountinfo") as f:
+        assert str(tmp_path) not in f.read()  # bind mounts on the same filesystem are released too
+    assert not tmp_path.exists()
 
 
 def test_signed_urls_are_removed_from_any_text() -> None:
