@@ -23,8 +23,9 @@ followed by a scorer. Which defence applies where:
   time-of-check race); hard links cannot cross into them (each bind mount is its own mount and
   the ingestion container never sees reference data); after both programs end the same check
   runs, so a participant gets "the ... contains a symbolic link" rather than a scorer's error.
-- ingestion during scoring where views cannot be mounted (worker not root, Linux < 5.10):
-  ingestion runs to its end first, its writes are checked, then the scorer runs.
+- ingestion during scoring where views cannot be mounted (worker not root, Linux < 5.10, or
+  ``WorkerSettings.link_proof_views`` off): ingestion runs to its end first, its writes are
+  checked, then the scorer runs.
 """
 
 from __future__ import annotations
@@ -401,8 +402,9 @@ class AttemptRunner:
             log.warning("no link-proof views (%s); ingestion and scoring run one after the other", e)
             return None
         # res is read-only on the host: Docker's own read-only remount would drop nosymfollow
-        return Mount(os.path.join(views, "res"), "/app/input/res", False), [Mount(os.path.join(views, "shared"), "/app/shared", False),
-                                            Mount(os.path.join(views, "tmp"), "/app/tmp", False)]
+        res = Mount(os.path.join(views, "res"), "/app/input/res", read_only=False)
+        return res, [Mount(os.path.join(views, "shared"), "/app/shared", False),
+                     Mount(os.path.join(views, "tmp"), "/app/tmp", False)]
 
     def _run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
         with self.steps("run"):
