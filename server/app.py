@@ -22,7 +22,7 @@ import tornado.web
 from traitlets import Bool, Dict, Float, Integer, Type, Unicode, default
 from traitlets.config import Application
 
-from . import db, web
+from . import db, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
 from .storage import LocalStorage, Storage, UrlSigner
@@ -379,6 +379,7 @@ class PodiumService(Application):
         self.tornado_settings = {
             "podium": self,
             "podium_storage": self.storage,
+            "podium_upload_gate": self.check_upload_purpose,
             "log_function": self._log_request,
             "xsrf_cookies": False,  # the web pages' forms check their login's XSRF token themselves
             "cookie_secret": web.cookie_secret(self.secret_key),
@@ -387,6 +388,13 @@ class PodiumService(Application):
         handlers = build_handlers(self.base_url)
         self.metrics.name_routes(handlers)
         self.tornado_app = tornado.web.Application(handlers, **self.tornado_settings)
+
+    def check_upload_purpose(self, key: str) -> None:
+        """Raise UploadClosed when a signed upload link to ``key`` has outlived its purpose."""
+        with self.session_factory() as session:
+            refusal = upload_gate.upload_refusal(session, key)
+        if refusal is not None:
+            raise refusal
 
     def _log_request(self, handler: tornado.web.RequestHandler) -> None:
         self.metrics.observe_request(handler)

@@ -24,6 +24,7 @@
     │   ├── SignatureInvalid (403) .... a link with a missing or tampered signature
     │   ├── SignatureExpired (403)
     │   ├── MethodNotAllowedBySignature (403)  a GET with a PUT link or the reverse
+    │   ├── UploadClosed (409) ........ an upload link whose purpose ended (object final, attempt over)
     │   └── ObjectTooLarge (413) ...... an upload larger than its link allows
     └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
 
@@ -206,6 +207,14 @@ class MethodNotAllowedBySignature(StorageError):
         "This link does not allow this kind of request: a download link cannot be used to "
         "upload, nor an upload link to download."
     )
+
+
+class UploadClosed(StorageError):
+    """An upload link used after its purpose ended: the object was confirmed (it is final), or the
+    attempt whose output it was has ended. The stored object is left as it was."""
+
+    status_code = 409
+    default_message = "This upload link is no longer valid: the file it was for is final."
 
 
 class ObjectTooLarge(StorageError):

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -247,6 +248,11 @@ class Phase(Base):
     hide_output: Mapped[bool] = mapped_column(Boolean, default=False)
     hide_prediction_output: Mapped[bool] = mapped_column(Boolean, default=False)
     hide_score_output: Mapped[bool] = mapped_column(Boolean, default=False)
+    show_scoring_output: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(),
+        doc="Whether participants may download the scoring program's output and log (which may quote "
+        "reference data). Off by default; never before a private leaderboard is revealed.",
+    )
     leaderboard_visibility: Mapped[LeaderboardVisibility] = mapped_column(
         str_enum(LeaderboardVisibility, "leaderboard_visibility"),
         default=LeaderboardVisibility.public,

@@ -136,6 +136,10 @@ class PhaseFields(Body):
     hide_output: bool | None = None
     hide_prediction_output: bool | None = None
     hide_score_output: bool | None = None
+    show_scoring_output: bool | None = Field(
+        None, description="Let participants download the scoring program's output and log (off by default: "
+        "they may quote reference data)."
+    )
     leaderboard_visibility: Literal["public", "participants", "private"] | None = None
     submission_rule: Literal["best", "last", "selected", "all"] | None = None
     leaderboard: Key | None = Field(None, description="Key of one of the competition's leaderboards.")

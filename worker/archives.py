@@ -2,8 +2,8 @@
 
 Extraction refuses entries with ``..``, absolute paths, drive letters, symlinks, devices and
 duplicate names, and stops at caps on real bytes written and on file count, leaving nothing
-behind on failure. Zipping a directory refuses symlinks, devices and FIFOs instead of following
-them: a container's output is hostile input.
+behind on failure. Checking or zipping a directory refuses symlinks, hard links to files outside
+it, devices and FIFOs instead of following them: a container's output is hostile input.
 """
 
 from __future__ import annotations
@@ -80,9 +80,10 @@ def safe_extract(
 
 
 def check_tree(root: str, max_bytes: int, max_files: int) -> tuple[int, int]:
-    """Walk ``root`` without following links; refuse links, devices, FIFOs and sockets and trees
-    over the caps. Returns (files, bytes)."""
+    """Walk ``root`` without following links; refuse symbolic links, hard links to files outside
+    ``root``, devices, FIFOs and sockets, and trees over the caps. Returns (files, bytes)."""
     files = total = 0
+    links: dict[tuple[int, int], list] = {}  # (device, inode) of files with several names: [nlink, seen, rel]
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
@@ -94,12 +95,20 @@ def check_tree(root: str, max_bytes: int, max_files: int) -> tuple[int, int]:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 raise ArchiveError(f"the output contains a special file (device, FIFO or socket): {rel}")
+            if st.st_nlink > 1:
+                seen = links.setdefault((st.st_dev, st.st_ino), [st.st_nlink, 0, rel])
+                seen[1] += 1
+                if seen[1] > 1:
+                    continue  # another name of a file counted already
             files += 1
             total += st.st_size
             if files > max_files:
                 raise ArchiveError(f"the output has more than {max_files} files")
             if total > max_bytes:
                 raise ArchiveError(f"the output is larger than {max_bytes} bytes")
+    for nlink, seen, rel in links.values():
+        if seen < nlink:
+            raise ArchiveError(f"the output contains a hard link to a file outside it: {rel}")
     return files, total
 
 

@@ -29,6 +29,7 @@ from .protocol import (
     WorkerConfig,
     mismatch_message,
 )
+from .redaction import without_urls
 
 CHUNK = 1024 * 1024
 
@@ -103,7 +104,7 @@ class ServiceClient:
                         size += len(chunk)
                         out.write(chunk)
         except requests.RequestException as e:
-            raise DownloadError(f"download failed: {e}") from None
+            raise DownloadError(f"download failed: {without_urls(str(e))}") from None
         if digest.hexdigest() != spec.get("sha256") or (spec.get("size") is not None and size != spec["size"]):
             os.remove(dest)
             raise DownloadError("a downloaded input does not match its checksum")
@@ -116,6 +117,6 @@ class ServiceClient:
             try:
                 r = self.http.put(spec["url"], data=f, timeout=max(self.timeout, 300), headers={"Authorization": ""})
             except requests.RequestException as e:
-                raise ProtocolError(f"upload failed: {e}") from None
+                raise ProtocolError(f"upload failed: {without_urls(str(e))}") from None
         if r.status_code != 200:
-            raise ProtocolError(f"upload refused ({r.status_code}): {r.text[:200]}", r.status_code)
+            raise ProtocolError(f"upload refused ({r.status_code}): {without_urls(r.text[:200])}", r.status_code)

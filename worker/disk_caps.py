@@ -5,6 +5,7 @@ crash. A full tmpfs is reported to the participant as the disk limit.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import ctypes.util
 import logging
@@ -54,11 +55,26 @@ def cap(path: str, megabytes: int) -> None:
         log.warning("could not cap %s with a tmpfs: %s", path, problem)
 
 
+def _mounts_under(root: str) -> list[str] | None:
+    """Mount points at or under ``root``, deepest first, from ``/proc/self/mountinfo`` (which also
+    knows bind mounts of a folder on the same filesystem, where ``os.path.ismount`` says no);
+    None where there is no such file."""
+    prefix = os.path.realpath(root)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            points = [codecs.decode(line.split()[4], "unicode_escape") for line in f]
+    except OSError:
+        return None
+    return sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), key=len, reverse=True)
+
+
 def release(root: str) -> None:
-    """Unmount what was mounted under ``root`` and remove it."""
-    for dirpath, _dirnames, _files in os.walk(root, topdown=False):
-        if os.path.ismount(dirpath):
-            _unmount(dirpath)
+    """Unmount what was mounted under ``root`` (tmpfs caps, link-proof views) and remove it."""
+    mounts = _mounts_under(root)
+    if mounts is None:
+        mounts = [d for d, _dirs, _files in os.walk(root, topdown=False) if os.path.ismount(d)]
+    for point in mounts:
+        _unmount(point)
     shutil.rmtree(root, ignore_errors=True)
 
 

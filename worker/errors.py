@@ -10,6 +10,7 @@
     │   └── DownloadError ......... an input could not be fetched, or it does not match its checksum
     ├── ProtocolMismatch .......... the worker and the service speak job protocols that do not overlap
     ├── ArchiveError .............. an archive or directory that is unsafe or too large; names the entry
+    ├── GuardedViewError .......... a link-proof view of a folder could not be mounted here
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
     ├── ScoresError ............... the scoring program's output has no usable scores
     ├── DockerError ............... the Docker engine is missing or refused a request
@@ -64,6 +65,11 @@ class DownloadError(ProtocolError):
 
 class ArchiveError(WorkerError):
     """An archive or directory that is unsafe or too large; the message says which entry."""
+
+
+class GuardedViewError(WorkerError):
+    """A view of a folder in which links are not followed could not be mounted (not root, or a
+    kernel older than Linux 5.10)."""
 
 
 class MetadataError(WorkerError):

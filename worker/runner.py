@@ -5,6 +5,27 @@ wrote no scores, produced a symlink) or to the platform (a download failed, the 
 the organizer's program is broken). Participant failures end the submission with a reason they
 can act on; platform failures are retried by the service and never cost quota. Reasons from the
 scoring step never include the scoring program's output, which may contain reference data.
+
+Everything participant code writes is hostile input to the scoring program, which can read the
+reference data: no symbolic link, hard link to a file outside, device or FIFO it wrote is ever
+followed by a scorer. Which defence applies where:
+
+- prediction step: the output is checked (``archives.check_tree``) and zipped as plain files; the
+  scoring step unpacks that zip with ``archives.safe_extract``, which refuses links and specials.
+  ``/app/shared`` and ``/app/tmp`` of the prediction step are thrown away.
+- result submissions: unpacked with ``safe_extract`` (no link or special file survives).
+- a code submission run in the scoring step (no ingestion program): once it has ended, its
+  predictions, ``/app/shared`` and ``/app/tmp`` are checked (``_check_participant_writes``) and
+  the predictions copied as new plain files; nothing writes them while the scorer runs.
+- ingestion during scoring, side by side: the scorer sees the folders ingestion is writing only
+  through ``guarded_views`` (bind mounts remounted ``nosymfollow,nodev,nosuid`` on the host, the
+  predictions read-only), so the kernel refuses to follow a link whenever it was made (no
+  time-of-check race); hard links cannot cross into them (each bind mount is its own mount and
+  the ingestion container never sees reference data); after both programs end the same check
+  runs, so a participant gets "the ... contains a symbolic link" rather than a scorer's error.
+- ingestion during scoring where views cannot be mounted (worker not root, Linux < 5.10, or
+  ``WorkerSettings.link_proof_views`` off): ingestion runs to its end first, its writes are
+  checked, then the scorer runs.
 """
 
 from __future__ import annotations
@@ -21,13 +42,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import archives, disk_caps, layout, run_metadata, scores
+from . import archives, disk_caps, guarded_views, layout, run_metadata, scores
 from .cache import DatasetCache
 from .client import ServiceClient
-from .errors import AttemptFailed, Cancelled, LeaseLost, ProtocolError
+from .errors import AttemptFailed, Cancelled, GuardedViewError, LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, LiveTail, Mount
 from .images import resolve_image
 from .protocol import LIVE_LOG_CHARS, AttemptReport, JobSpec, attempt_report
+from .redaction import without_urls
 
 log = logging.getLogger("podium.worker")
 
@@ -51,6 +73,9 @@ class WorkerSettings:
     max_input_bytes: int = 4 * 1024**3
     image_aliases: dict[str, str] | None = None
     hard_disk_caps: bool = field(default_factory=lambda: os.geteuid() == 0)
+    #: False: never mount link-proof views (``guarded_views``); ingestion during scoring then runs
+    #: ingestion to its end, checks what it wrote, and only then starts the scoring program
+    link_proof_views: bool = True
 
 
 def succeeded(result: ExecResult, found: dict[str, Any] | None = None) -> AttemptReport:
@@ -73,7 +98,7 @@ def ended_by(error: Exception) -> AttemptReport:
 def upload_failed(report: AttemptReport, problem: ProtocolError) -> AttemptReport:
     """A successful step whose results could not be uploaded is the platform's failure."""
     return attempt_report(**{**report, "state": "failed", "failure_kind": "platform",  # type: ignore[arg-type]
-                             "reason": f"Uploading the results failed: {problem}"})
+                             "reason": f"Uploading the results failed: {without_urls(str(problem))}"})
 
 
 class RunLog:
@@ -270,7 +295,8 @@ class AttemptRunner:
             else:
                 archive = self.cache.get(spec["sha256"], lambda tmp: self.client.download(spec, tmp))
         except ProtocolError as e:
-            raise AttemptFailed("platform", f"Fetching the {name.replace('_', ' ')} failed: {e}") from None
+            raise AttemptFailed("platform", f"Fetching the {name.replace('_', ' ')} failed: {without_urls(str(e))}"
+                                ) from None
         try:
             archives.safe_extract(archive, dest, max_bytes=self.settings.max_input_bytes)
         except archives.ArchiveError as e:
@@ -355,6 +381,36 @@ class AttemptRunner:
             raise AttemptFailed("participant", f"Disk limit exceeded: the {what} filled its "
                                 f"{self.settings.max_output_bytes // (1024 * 1024)} MB.", False)
 
+    def _check_participant_writes(self, dirs: layout.RunDirs) -> None:
+        """Refuse what participant code left for the scoring program (predictions, ``/app/shared``,
+        ``/app/tmp``) if it holds a link, a device or a FIFO; called once that code has ended."""
+        self._check_output(dirs.predictions, "prediction output")
+        # scratch folders: only what is in them is checked (their size is the tmpfs cap's business)
+        for path, what in ((dirs.shared, "shared folder (/app/shared)"), (dirs.tmp, "temporary folder (/app/tmp)")):
+            try:
+                archives.check_tree(path, max_bytes=2**62, max_files=2**62)
+            except archives.ArchiveError as e:
+                raise AttemptFailed("participant", f"The {what} was refused: {e}.", False) from None
+
+    def _guarded_views(self, dirs: layout.RunDirs) -> tuple[Mount, list[Mount]] | None:
+        """Link-proof views of the folders ingestion writes, for a scorer running beside it: the
+        predictions folder and the scorer's ``/app/shared`` and ``/app/tmp``; None where this
+        worker cannot mount them (then the two programs run one after the other)."""
+        if not (self.settings.link_proof_views and guarded_views.supported(self.settings.work_dir)):
+            return None
+        views = os.path.join(dirs.root, "views")
+        try:
+            for name, source, read_only in (("res", dirs.predictions, True), ("shared", dirs.shared, False),
+                                            ("tmp", dirs.tmp, False)):
+                guarded_views.make_view(source, os.path.join(views, name), read_only)
+        except GuardedViewError as e:
+            log.warning("no link-proof views (%s); ingestion and scoring run one after the other", e)
+            return None
+        # res is read-only on the host: Docker's own read-only remount would drop nosymfollow
+        res = Mount(os.path.join(views, "res"), "/app/input/res", read_only=False)
+        return res, [Mount(os.path.join(views, "shared"), "/app/shared", False),
+                     Mount(os.path.join(views, "tmp"), "/app/tmp", False)]
+
     def _run(self, spec: ContainerSpec, cancel: threading.Event) -> ExecResult:
         with self.steps("run"):
             return self.executor.run(spec, cancel)
@@ -405,25 +461,36 @@ class AttemptRunner:
         result, or (legacy code submissions without an ingestion program) the submission runs
         first, or the ingestion program runs beside the scoring program."""
         results: dict[str, ExecResult] = {}
-        ingestion = None
-        res_dir = dirs.res
+        ingestion, ingested = None, None
+        res = Mount(dirs.res, "/app/input/res")
+        scorer_rw = rw
         if "predictions" in job["inputs"]:
             self._fetch(job, "predictions", dirs.res, "participant")
         elif job.get("ingestion_only_during_scoring") and "ingestion_program" in job["inputs"]:
-            ingestion = _Background(self._run, self._ingestion_spec(job, dirs, dirs.predictions, rw), cancel)
-            res_dir = dirs.predictions
+            spec = self._ingestion_spec(job, dirs, dirs.predictions, rw)
+            views = self._guarded_views(dirs)
+            if views is not None:  # side by side: the scorer sees what ingestion writes through views
+                ingestion = _Background(self._run, spec, cancel)
+                res, scorer_rw = views
+            else:  # one after the other: the scorer starts once ingestion has ended and its writes are checked
+                results["ingestion"] = ingested = self._run(spec, cancel)
+                run_log.add("ingestion program", ingested)
+                self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log,
+                            (dirs.predictions, dirs.shared, dirs.tmp), exit_code_decides=False)
+                self._check_participant_writes(dirs)
+                res = Mount(dirs.predictions, "/app/input/res")
         else:
             self._predictions_from_submission(job, dirs, rw, cancel, run_log, results)
-        result = self._run_scoring_program(job, dirs, res_dir, rw, cancel)
+        result = self._run_scoring_program(job, dirs, res, scorer_rw, cancel)
         results["scoring"] = result
         run_log.add("scoring program", result)
-        ingested = None
         if ingestion is not None:
             results["ingestion"] = ingested = ingestion.result()
             run_log.add("ingestion program", ingested)
             # ingestion during scoring: the scoring program decides, as in Codabench
             self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log,
                         exit_code_decides=False)
+            self._check_participant_writes(dirs)
         try:
             found = self._scores_of(job, dirs, result, cancel, run_log, files)
         except AttemptFailed:
@@ -448,9 +515,9 @@ class AttemptRunner:
             run_log.add("your code", result)
             self._judge(result, "submitted code", job, cancel, True, run_log,
                         (dirs.predictions, dirs.shared, dirs.tmp))
-            self._check_output(dirs.predictions, "prediction output")
+            self._check_participant_writes(dirs)
             shutil.rmtree(dirs.res)
-            shutil.copytree(dirs.predictions, dirs.res, symlinks=True)
+            shutil.copytree(dirs.predictions, dirs.res)  # checked: regular files only, copied as new files
             _write_metadata(dirs.res, {"prediction": result})  # what a prediction step leaves
         else:  # the submission is the predictions: moved into place, not copied
             shutil.rmtree(dirs.res)
@@ -459,15 +526,15 @@ class AttemptRunner:
             if not os.path.lexists(os.path.join(dirs.res, "metadata")):
                 _write_metadata(dirs.res, {})  # as Codabench's copy of a result submission
 
-    def _run_scoring_program(self, job: JobSpec, dirs: layout.RunDirs, res_dir: str, rw: list[Mount],
+    def _run_scoring_program(self, job: JobSpec, dirs: layout.RunDirs, res: Mount, rw: list[Mount],
                              cancel: threading.Event) -> ExecResult:
-        """Fetch the scoring program and the reference data and run it on the predictions in ``res_dir``."""
+        """Fetch the scoring program and the reference data and run it on the predictions ``res``."""
         if not self._fetch(job, "scoring_program", dirs.program, "organizer"):
             raise AttemptFailed("platform", "This task has no scoring program; the organizers must add one.", False)
         self._fetch(job, "reference_data", dirs.ref, "organizer")
         command = self._command(dirs.program, "scoring_program", "score", "organizer")
         spec = self._spec(job, "scoring", dirs.program, command, [
-            Mount(dirs.ref, "/app/input/ref"), Mount(res_dir, "/app/input/res"),
+            Mount(dirs.ref, "/app/input/ref"), res,
             Mount(dirs.output, "/app/output", False), *rw])
         return self._run(spec, cancel)
 

@@ -25,6 +25,7 @@ from ..orm import (
 )
 from ..request_bodies import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
 from ..submissions import lifecycle as domain
+from ..submissions import visible_files
 from . import paging
 from .answers import artifact_model, submission_model
 from .base import APIHandler, api
@@ -207,20 +208,16 @@ class SelectHandler(APIHandler):
 
 
 class OutputsHandler(APIHandler):
-    @api("Download links for a submission's files, as far as the phase shows them.", requires="view")
+    @api("Download links for a submission's files: organizers get all of them; participants their own "
+         "upload and their code's output and log, the detailed results where the competition enables "
+         "them, and the scoring output and log only where the phase opts in (show_scoring_output), "
+         "never while its leaderboard is private.", requires="view")
     async def get(self, submission: Submission) -> None:
         phase: Phase = submission.phase
-        hidden: set[str] = set()
-        if not self.caller_roles.manages:  # which files participants see is the phase's setting
-            if phase.hide_output:
-                hidden |= {"prediction_output", "prediction_log", "scoring_output", "scoring_log", "detailed_results"}
-            if phase.hide_prediction_output:
-                hidden |= {"prediction_output", "prediction_log"}
-            if phase.hide_score_output:
-                hidden |= {"scoring_output", "scoring_log"}
+        manages = self.caller_roles.manages
         files = []
         for f in submission.files:
-            if f.role in hidden:
+            if not visible_files.may_download(phase, f.role, manages):
                 continue
             model = artifact_model(f.artifact)
             model["role"] = f.role

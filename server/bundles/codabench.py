@@ -251,7 +251,8 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
                                              f"{where}.execution_time_limit_ms", DEFAULTS["execution_time_limit"])
     if "auto_migrate_to_this_phase" in phase:
         out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
-    for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):
+    for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "show_scoring_output",
+                 "count_failed_submissions"):
         if flag in phase:
             out[flag] = bool(phase[flag])
     if phase.get("max_submission_size"):

@@ -122,6 +122,7 @@ def _phases(competition: Competition, files: _BundleFiles, task_index: dict[int,
             "tasks": [task_index[t.id] for t in phase.tasks],
             "hide_output": phase.hide_output, "hide_prediction_output": phase.hide_prediction_output,
             "hide_score_output": phase.hide_score_output,
+            "show_scoring_output": phase.show_scoring_output,
             "auto_migrate_to_this_phase": phase.auto_migrate,
             # Podium's own keys, ignored by Codabench
             "submission_rule": phase.submission_rule.value,

@@ -289,6 +289,7 @@ PHASE_SCALARS = (
     "hide_output",
     "hide_prediction_output",
     "hide_score_output",
+    "show_scoring_output",
     "name",
     "index",
     "auto_migrate",

@@ -28,6 +28,7 @@ from ...worker.protocol import (
     JobSpec,
     mismatch_message,
 )
+from ...worker.redaction import without_urls
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed, WorkerProtocolRefused
 from ..orm import (
@@ -294,8 +295,9 @@ def finish(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: 
         propagate_to_parent(session, submission)
         return attempt
     kind = FailureKind(report["failure_kind"] or "platform")
-    attempt.state, attempt.failure_kind, attempt.error = AttemptState.failed, kind, report["reason"]
-    retry_platform(session, submission, attempt, kind, report["reason"] or "The worker failed.", report["retryable"], limits)
+    reason = without_urls(report["reason"]) if report["reason"] else None  # a worker's reason may quote a link
+    attempt.state, attempt.failure_kind, attempt.error = AttemptState.failed, kind, reason
+    retry_platform(session, submission, attempt, kind, reason or "The worker failed.", report["retryable"], limits)
     propagate_to_parent(session, submission)
     return attempt
 

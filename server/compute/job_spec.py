@@ -39,6 +39,14 @@ def output_key(attempt: Attempt, name: str) -> str:
     return f"runs/{attempt.submission_id}/{attempt.id}/{OUTPUT_FILES[name]}"
 
 
+def attempt_of_output(key: str) -> int | None:
+    """The attempt whose output slot is stored under ``key`` (``output_key``'s inverse), or None."""
+    parts = key.split("/")
+    if len(parts) == 4 and parts[0] == "runs" and parts[2].isascii() and parts[2].isdigit():
+        return int(parts[2])
+    return None
+
+
 def phase_tasks(session: Session, phase: Phase) -> list[Task]:
     """The phase's tasks in order, with their rows in one query (``Phase.tasks`` alone loads the
     links, then each task by a query of its own)."""

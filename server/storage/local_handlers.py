@@ -12,7 +12,7 @@ from tornado.ioloop import IOLoop
 from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
-from ..errors import ObjectTooLarge, StorageError
+from ..errors import ObjectTooLarge, StorageError, UploadClosed
 from .base import validate_key
 from .local import CHUNK, AtomicWriter, LocalStorage
 
@@ -52,6 +52,8 @@ class SignedObjectHandler(RequestHandler):
         self.filename: str | None = None
         self.writer: AtomicWriter | None = None
         self.max_size = DEFAULT_MAX_PUT
+        self.closed: UploadClosed | None = None
+        self.dropped = 0
 
     @property
     def storage(self) -> LocalStorage:
@@ -87,11 +89,30 @@ class SignedObjectHandler(RequestHandler):
             raise ObjectTooLarge(
                 f"This file is {length} bytes; this upload link accepts at most {self.max_size} bytes."
             )
+        try:
+            self._check_purpose()
+        except UploadClosed as closed:
+            # a genuine link whose purpose ended: its (capped) body is read and dropped, so the
+            # client reads the 409 instead of a connection reset
+            self.closed = closed
+            return
         self.writer = self.storage.writer(self.key)
+
+    def _check_purpose(self) -> None:
+        """Refuse an upload link whose purpose ended (``podium_upload_gate``: the object was
+        confirmed, or its attempt is over), however long its signature still runs."""
+        gate = self.settings.get("podium_upload_gate")
+        if gate is not None:
+            gate(self.key)
 
     # --- while the body streams ----------------------------------------------------------------
 
     def data_received(self, chunk: bytes) -> None:
+        if self.closed is not None and not self._finished:
+            self.dropped += len(chunk)
+            if self.dropped > self.max_size:
+                self._refuse(self.closed)
+            return
         if self.writer is None:
             return
         if self.writer.size + len(chunk) > self.max_size:
@@ -128,10 +149,14 @@ class SignedObjectHandler(RequestHandler):
                     return  # the client went away
 
     async def put(self, _key: str) -> None:
+        if self.closed is not None:
+            self._refuse(self.closed)
+            return
         if self.writer is None:
             return  # already refused while the body streamed
         writer, self.writer = self.writer, None
         try:
+            self._check_purpose()  # again: the object may have been confirmed while the body streamed
             # the fsync in a thread: every other request waits while the event loop is blocked
             info = await IOLoop.current().run_in_executor(None, writer.commit)
         except StorageError as error:

@@ -23,6 +23,7 @@ from ..apihandlers.submissions import (
 )
 from ..errors import Conflict, NotFound
 from ..orm import Artifact, Competition, Phase, Submission
+from ..submissions import visible_files
 from .base import PageMixin
 from .security import DETAILED_RESULTS_CSP
 
@@ -78,7 +79,7 @@ class SubmissionPage(PageMixin, SubmissionHandler):
             "phase": phase,
             "manages": manages,
             "detailed": any(f.role == "detailed_results" for f in submission.files)
-            and (manages or not phase.hide_output),
+            and visible_files.may_download(phase, "detailed_results", manages),
         }
 
 

@@ -56,7 +56,7 @@ def page(browser):
 def scored_competition(api, creator, users, web_queue, service):
     """A competition whose overview has a script in its Markdown, and two scored submissions
     (with logs and a detailed_results.html that tries to read cookies)."""
-    comp = make(api, creator, web_queue, pages=[
+    comp = make(api, creator, web_queue, enable_detailed_results=True, pages=[
         {"key": "overview", "title": "Overview", "content": SCRIPTED_MARKDOWN},
     ])
     phase = comp["phases"][0]["id"]

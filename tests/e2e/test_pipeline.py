@@ -46,8 +46,11 @@ def test_codalab_v15_result_submission(api, worker, codalab, creator) -> None:
     assert sub["scores"] == {"accuracy": 0.75, "runtime": 1.5}
     board = api(user, "GET", f"/phases/{phase_id}/leaderboard", expect=200).json()
     assert [(e["owner"], e["display"]["accuracy"]) for e in board["entries"]] == [(user.name, "0.750")]
-    files = {f["role"]: f for f in api(user, "GET", f"/submissions/{sid}/outputs", expect=200).json()["files"]}
+    # the scorer's files are the organizer's by default (the participant gets only their upload)
+    files = {f["role"]: f for f in api(creator, "GET", f"/submissions/{sid}/outputs", expect=200).json()["files"]}
     assert {"submission", "scoring_output", "scoring_log", "detailed_results"} <= set(files)
+    assert {f["role"] for f in api(user, "GET", f"/submissions/{sid}/outputs", expect=200).json()["files"]} == {
+        "submission"}
     html = requests.get(files["detailed_results"]["download_url"], timeout=10).text
     assert "3 of 4" in html
 

@@ -208,7 +208,7 @@ def test_organizer_approves_cancels_and_reruns(api, creator, users, web, web_que
 
 
 def test_leaderboard_my_submissions_and_detailed_results(api, creator, users, web, web_queue, dbsession):
-    comp = make(api, creator, web_queue)
+    comp = make(api, creator, web_queue, enable_detailed_results=True)  # participants see them only then
     phase = comp["phases"][0]["id"]
     me, rival = users.make("ivy"), users.make("jack")
     scored = {}

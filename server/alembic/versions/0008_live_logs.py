@@ -1,6 +1,6 @@
 """attempts keep the live tail of the participant's own log while their step runs
 
-Revision ID: 0008_participant
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-06 09:00:00.000000
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_participant'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
