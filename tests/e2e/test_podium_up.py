@@ -166,7 +166,7 @@ def test_podium_up_no_serve_runs_participant_code_in_docker_by_default(tmp_path:
     assert "==> engine: the Docker engine answers" in out.stdout
     assert "Scored by demo-worker with the docker executor (participant code ran isolated in a container)" \
         in out.stdout
-    assert "(DockerExecutor)" in (data_dir / "worker" / "worker.log").read_text()
+    assert "(DockerExecutor, " in (data_dir / "worker" / "worker.log").read_text()
     assert "does NOT isolate" not in out.stdout
 
 
