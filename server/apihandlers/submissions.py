@@ -11,7 +11,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import artifacts
 from ..auth.permissions import CompetitionRoles
 from ..compute import attempts as jobs
-from ..errors import PermissionDenied
+from ..compute import waiting
+from ..errors import PermissionDenied, UploadMismatch
 from ..leaderboards import store as leaderboard_store
 from ..orm import Competition, Phase, PhaseTask, Score, Submission, SubmissionFile, SubmissionStatus
 from ..request_bodies import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
@@ -137,7 +138,9 @@ class MySubmissionsHandler(APIHandler):
 class SubmissionHandler(APIHandler):
     @api("Read a submission: status, timings, scores and the log tail.", requires="view")
     async def get(self, submission: Submission) -> None:
-        self.write_json(submission_model(submission, self.caller_roles, detail=True))
+        model = submission_model(submission, self.caller_roles, detail=True)
+        model["waiting"] = waiting.reason(self.db, submission, self.podium.job_limits)
+        self.write_json(model)
 
 
 class UploadedHandler(APIHandler):
@@ -162,6 +165,12 @@ class UploadedHandler(APIHandler):
         model = submission_model(submission, self.caller_roles, detail=True)
         self.db.commit()
         self.write_json(model)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # a refused upload gave its quota slot back (``finalize``): keep that, answer the refusal
+        if self._session is not None and isinstance(e, UploadMismatch):
+            self._session.commit()
+        super()._handle_request_exception(e)
 
 
 class CancelHandler(APIHandler):
