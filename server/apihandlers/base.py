@@ -110,6 +110,8 @@ def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
         async def wrapper(self: APIHandler, *args: str, **path: Any) -> None:
             if self._finished:
                 return  # refused while the body streamed
+            if self._refusal is not None:
+                raise self._refusal
             if self._chunks:
                 self.request.body = b"".join(self._chunks)
                 self._chunks = []
@@ -132,8 +134,11 @@ class APIHandler(RequestHandler):
     """Base of the JSON API.
 
     The body streams in (``data_received``) only after ``prepare`` has refused a body announced
-    too large and authenticated the caller: nobody unauthenticated makes the service read, let
-    alone hold, a byte of a body, and nobody makes it hold more than ``max_request_body``.
+    too large and authenticated the caller: nobody makes the service hold more than
+    ``max_request_body``, and a caller who failed authentication makes it hold nothing. Their
+    body, if already on its way, is read and dropped up to that cap before the refusal is sent
+    (answering while the client still sends makes its TCP stack reset the connection and lose
+    the answer); a client that waits for ``100 Continue`` is refused before it sends a byte.
     """
 
     identity: Identity | None = None
@@ -152,6 +157,8 @@ class APIHandler(RequestHandler):
     _body: Any = None
     _chunks: list[bytes] | None = None
     _received = 0
+    #: why the caller was refused before the body was read; answered once it has been dropped
+    _refusal: PodiumError | None = None
 
     @property
     def body(self) -> Any:
@@ -174,16 +181,28 @@ class APIHandler(RequestHandler):
         """Before any of the body is read: refuse one announced too large, then authenticate
         the caller of a verb that needs a hub token."""
         self._chunks, self._received = [], 0
+        limit = self.podium.max_request_body
         length = announced_length(self.request.headers.get("Content-Length"))
         if length is not None:
-            check_length(length, self.podium.max_request_body)
+            check_length(length, limit)
+        # Tornado's own cap counts a chunk's announced size before delivering a byte and answers a
+        # bare 400; ours counts what arrives (``data_received``) and answers in JSON: give Tornado
+        # room, so that it only stops chunks announcing far more than our cap
+        self.request.connection.set_max_body_size(2 * limit)
         verb = getattr(type(self), (self.request.method or "").lower(), None)
         op = getattr(verb, "operation", None)
-        if op is not None and op.auth:
+        if op is None or not op.auth:
+            return
+        try:
             await self.authenticate()
+        except NotAuthenticated as refused:
+            if self.request.headers.get("Expect", "").lower() == "100-continue":
+                raise  # the client waits to send its body: refuse now
+            self._refusal = refused
 
     def data_received(self, chunk: bytes) -> None:
-        """Keep the body's bytes, refusing it (413) once past ``max_request_body``."""
+        """Keep the body's bytes (drop them for a refused caller), refusing it once past
+        ``max_request_body``: 413, or the caller's own refusal."""
         if self._finished:
             return
         self._received += len(chunk)
@@ -191,9 +210,10 @@ class APIHandler(RequestHandler):
             check_length(self._received, self.podium.max_request_body)
         except PodiumError as e:
             self._chunks = []
-            self._handle_request_exception(e)
+            self._handle_request_exception(self._refusal or e)
             return
-        self._chunks.append(chunk)
+        if self._refusal is None:
+            self._chunks.append(chunk)
 
     def on_finish(self) -> None:
         if self._session is not None:
