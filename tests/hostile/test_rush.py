@@ -7,7 +7,7 @@ from __future__ import annotations
 import requests
 import sqlalchemy as sa
 from conftest import submit
-from helpers.web_session import create_queue, make, registered
+from helpers.web_session import WebSession, create_queue, make, registered
 from podium.server.clock import utcnow
 from podium.server.orm import Attempt, AttemptState
 from podium.worker.protocol import PROTOCOL_VERSION
@@ -42,7 +42,7 @@ def queued_attempt(dbsession, submission_id: int) -> int:
 
 
 def test_a_rush_waits_behind_a_busy_worker_and_fails_only_once_nobody_serves(
-        api, users, service, clock, dbsession, monkeypatch) -> None:
+        api, users, hub, service, clock, dbsession, monkeypatch) -> None:
     limits = service.app.job_limits
     monkeypatch.setattr(limits, "unclaimed_timeout", 20)  # a give-up window of 3 × 20 s
     queue = create_queue(api, users)
@@ -64,6 +64,9 @@ def test_a_rush_waits_behind_a_busy_worker_and_fails_only_once_nobody_serves(
 
     assert read(busy)["waiting"] is None
     assert [read(s)["waiting"] for s in waiting] == [f"waiting for a compute worker: {n} ahead" for n in range(3)]
+    page = WebSession(hub, user.name)
+    page.login()
+    assert "waiting for a compute worker: 2 ahead" in page.get(f"submissions/{waiting[2]}").text
     # ten times the old give-up time (3 × unclaimed_timeout) passes while the worker heartbeats
     for step in range(1, 121):
         clock.advance(seconds=5)
