@@ -87,3 +87,13 @@ def test_undecodable_bodies_are_validation_failures() -> None:
     for body in (b"\xff\xfe", b"{", b"1" * 5000):
         with pytest.raises(ValidationFailed):
             decode_json(body)
+
+
+def test_a_worker_report_carries_an_exit_code_the_column_holds() -> None:
+    from podium.worker import protocol
+
+    report = {"worker": "w", "state": "failed", "exit_code": 2**40}
+    with pytest.raises(ValidationFailed) as refused:
+        request_bodies.parse(protocol.FinishRequest, report)
+    assert refused.value.extra["errors"][0]["location"] == "exit_code"
+    assert request_bodies.parse(protocol.FinishRequest, {**report, "exit_code": -9})["exit_code"] == -9
