@@ -7,14 +7,15 @@ same host's clock):
   decides a job exists, inside the transaction that finalizes the upload. Measuring from there,
   rather than from the broker publish (``DispatchOutbox.published_at``), covers the platform's
   whole dispatch path: the commit, the outbox, the dispatcher thread's publish, RabbitMQ, the
-  worker's Celery consumer and the claim request.
+  worker's broker consumer and the claim request.
 * **claim** is the worker's successful claim call: the moment ``ServiceClient.claim`` returns the
   job to the worker ("answered"). The instant the service grants it, its conditional UPDATE
   (``Attempt.started_at``, "granted"), is reported beside it, with the publish and the worker's
   delivery of the message, so the figure splits along the path.
 
-Both measurements use *claim-only* workers: the real worker's Celery app (``make_worker_app``:
-solo pool, prefetch 1, late ack) and the real ``ServiceClient``, with a runner that claims the
+Both measurements use *claim-only* workers: the real worker's broker consumer (``JobConsumer``:
+one message at a time, acknowledged on receipt with no consumer left while a job runs) and the
+real ``ServiceClient``, with a runner that claims the
 attempt and reports it ended at once (a participant failure: no scores, no leaderboard work)
 instead of running programs. Everything up
 to the claim is the real worker's path (its runner's first act is the same claim call); only what
@@ -45,6 +46,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -98,6 +100,7 @@ class ClaimOnlyRunner:
 def claim_worker_main(argv: list[str]) -> int:
     from podium.worker import app as worker_app
     from podium.worker.client import ServiceClient
+    from podium.worker.consumer import JobConsumer
 
     p = argparse.ArgumentParser(prog="dispatch.py claim-worker")
     p.add_argument("--service-url", required=True)
@@ -107,13 +110,13 @@ def claim_worker_main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     client = ServiceClient(args.service_url, args.token, args.name)
     config = client.config()
-    worker_app.RUNNER = ClaimOnlyRunner(client, args.samples)
-    app = worker_app.make_worker_app(config["broker_url"], config.get("broker_transport_options") or {},
-                                     config["celery_queue"])
-    worker = app.Worker(pool="solo", concurrency=1, hostname=f"{args.name}@podium", loglevel="WARNING",
-                        without_heartbeat=True, without_mingle=True, without_gossip=True, quiet=True)
-    worker.start()
-    return worker.exitcode or 0
+    runner = ClaimOnlyRunner(client, args.samples)
+    stop = threading.Event()
+    worker_app.stop_on_signals(stop)
+    consumer = JobConsumer(config["broker_url"], config.get("broker_transport_options") or {}, config["celery_queue"],
+                           lambda task: worker_app.run_task(runner, task, stop))  # type: ignore[arg-type]
+    consumer.serve(stop)
+    return 0
 
 
 # --- the benchmark (runs in bench/run.py's process) ----------------------------------------------
@@ -222,7 +225,7 @@ def sequential(platform, organizer, participant, args, row: Callable, summary: C
                       "publish = DispatchOutbox.published_at (stamped after send_task returns); delivered = the "
                       "worker's task starts; granted = Attempt.started_at (the claim's conditional UPDATE); "
                       "answered = the worker's claim call returned (worker clock, same host)",
-        "worker": "one claim-only worker (podium worker's Celery app and ServiceClient), idle at every enqueue",
+        "worker": "one claim-only worker (podium worker's broker consumer and ServiceClient), idle at every enqueue",
         "samples": [{"attempt": a, "created": c, "published": p, "granted": s, **worker_side.get(a, {})}
                     for a, c, p, s in rows],
         "enqueue_to_claim_answered": sa_, "enqueue_to_claim_granted": sg, "enqueue_to_publish": sp,
@@ -304,7 +307,7 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
     write_result("B6-burst", {
         "definition": "enqueue = commit of the burst's attempt rows (bench clock); claim = Attempt.started_at "
                       "(granted); claims/s over first delivery → last claim; claim-only workers: the worker's "
-                      "Celery app and ServiceClient, claim then finish as a participant failure, no program, "
+                      "broker consumer and ServiceClient, claim then finish as a participant failure, no program, "
                       "no scores",
         "count": count, "workers": workers, "claimed": len(claimed), "complete": complete,
         "claims_per_second": per_second, "span_s": span, "publish_span_s": publish_span,

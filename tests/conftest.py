@@ -191,16 +191,13 @@ def broker_url() -> Iterator[str]:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def service(
-    hub: HubHarness, db_url: str, service_port: int, broker_url: str, tmp_path_factory
-) -> Iterator[ServiceThread]:
-    data_dir = tmp_path_factory.mktemp("podium-data")
-    svc = ServiceThread(
+def service_config(hub: HubHarness, db_url: str, port: int, broker_url: str, data_dir: Path) -> dict[str, Any]:
+    """The test service's configuration: authenticating through ``hub``, short leases and timers."""
+    return dict(
         db_url=db_url,
         data_dir=str(data_dir),
         ip="127.0.0.1",
-        port=service_port,
+        port=port,
         base_url="/services/podium/",
         hub_api_url=hub.hub_api_url,
         hub_api_token=hub.service_api_token,
@@ -214,6 +211,14 @@ def service(
         reaper_interval=1.0,
         dispatch_interval=0.5,
     )
+
+
+@pytest.fixture(scope="session")
+def service(
+    hub: HubHarness, db_url: str, service_port: int, broker_url: str, tmp_path_factory
+) -> Iterator[ServiceThread]:
+    data_dir = tmp_path_factory.mktemp("podium-data")
+    svc = ServiceThread(**service_config(hub, db_url, service_port, broker_url, data_dir))
     svc.start()
     try:
         yield svc
@@ -437,13 +442,14 @@ TERMINAL = {"finished", "failed", "cancelled"}
 class WorkerProcess:
     """`podium worker` as a child process, as an admin would run it."""
 
-    def __init__(self, service, workdir: Path, *, podium: Path | None = None,
-                 token: str = "test-queue-token") -> None:
+    def __init__(self, service, workdir: Path, name: str | None = None, extra_args: tuple[str, ...] = (), *,
+                 podium: Path | None = None, token: str = "test-queue-token") -> None:
         self.service = service
-        self.name = f"w-{uuid.uuid4().hex[:6]}"
+        self.name = name or f"w-{uuid.uuid4().hex[:6]}"
         self.workdir = workdir
         self.podium = podium or Path(sys.executable).parent / "podium"  # another install's command
         self.token = token
+        self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
         self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
 
@@ -452,7 +458,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [str(self.podium), "worker", "--service-url", self.service.url, "--token", self.token,
              "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
-             "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64"],
+             "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64", *self.extra_args],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         time.sleep(1.5)
@@ -485,6 +491,28 @@ def worker(service, runtime_images, tmp_path_factory):
         yield process
     finally:
         process.stop()
+
+
+def make_pipeline_competition(api, organizer, users, *, image: str, scoring: bytes, ingestion: bytes | None = None,
+                              input_data: bytes | None = None, time_limit: int = 60, **overrides: Any):
+    """A published competition whose phase runs the given programs, with no submission limits
+    (``overrides`` for the competition's body); returns (its phase id, a registered participant)."""
+    from helpers import programs
+
+    task = {"key": "main", "name": "Main",
+            "scoring_program": upload_dataset(api, organizer, "scoring_program", "scoring.zip", scoring),
+            "reference_data": upload_dataset(api, organizer, "reference_data", "ref.zip", programs.REFERENCE)}
+    if ingestion is not None:
+        task["ingestion_program"] = upload_dataset(api, organizer, "ingestion_program", "ingestion.zip", ingestion)
+    if input_data is not None:
+        task["input_data"] = upload_dataset(api, organizer, "input_data", "input.zip", input_data)
+    body = competition_body(unique_slug("pipe"), tasks=[task], docker_image=image, **overrides)
+    body["phases"][0].update(max_submissions_per_day=0, max_submissions=0, execution_time_limit=time_limit)
+    comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
+    api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    participant = users.make("runner")
+    api(participant, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    return comp["phases"][0]["id"], participant
 
 
 def submit(api, user, phase_id: int, data: bytes) -> int:

@@ -14,6 +14,7 @@
     ├── ScoresError ............... the scoring program's output has no usable scores
     ├── DockerError ............... the Docker engine is missing or refused a request
     ├── EngineError ............... the Docker engine cannot be made to answer here; ``fix`` is the command that helps
+    ├── WorkerNameTaken ........... a live worker of the same name already uses this Docker engine
     ├── UnsafeExecutorRefused ..... the local executor (no isolation) was not explicitly allowed
     └── ImageBuildError ........... building a runtime image failed; says what to install
 
@@ -75,6 +76,11 @@ class ScoresError(WorkerError):
 
 class DockerError(WorkerError):
     """The engine is missing or refused a request."""
+
+
+class WorkerNameTaken(WorkerError):
+    """A live worker of the same name already uses this Docker engine: a second one would remove
+    its containers at start-up, so it refuses to start."""
 
 
 class UnsafeExecutorRefused(WorkerError):

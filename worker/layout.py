@@ -100,6 +100,23 @@ def has_command(program_dir: str) -> bool:
         return False
 
 
+#: files that make a submission code an ingestion program runs (anything else is results)
+CODE_SUFFIXES = (".py", ".ipynb", ".r", ".jl", ".m", ".sh", ".java", ".jar", ".c", ".cpp", ".so", ".pkl",
+                 ".pickle", ".joblib", ".pt", ".pth", ".h5", ".onnx")
+
+
+def is_result_submission(submission_dir: str) -> bool:
+    """Whether a submission holds results only: no ``metadata`` and no code or model file. Codabench
+    copies every submission without ``metadata`` into the prediction output and ignores exit codes;
+    Podium does the same for results, and still fails code whose ingestion exits non-zero, with
+    that code's own log (a reason the participant can act on)."""
+    for _root, _dirs, files in os.walk(submission_dir):
+        for name in files:
+            if name in ("metadata", "metadata.yaml", "metadata.yml") or name.lower().endswith(CODE_SUFFIXES):
+                return False
+    return True
+
+
 def legacy_variables(step: str) -> dict[str, str]:
     """What ``$input`` and friends mean in the prediction and the scoring step."""
     common = {
@@ -109,10 +126,11 @@ def legacy_variables(step: str) -> dict[str, str]:
         "$submission_program": f"{APP}/ingested_program",
         "$shared": f"{APP}/shared",
         "$tmp": f"{APP}/tmp",
-        "$predictions": f"{APP}/input/res",
         "$hidden": f"{APP}/input/ref",
     }
     common["$input"] = f"{APP}/input_data" if step == "predict" else f"{APP}/input"
+    # as Codabench: a prediction step's $predictions is where it writes them (v1.8 ingestion programs)
+    common["$predictions"] = f"{APP}/output" if step == "predict" else f"{APP}/input/res"
     return common
 
 

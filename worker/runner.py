@@ -21,9 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from . import archives, disk_caps, layout, scores
+from . import archives, disk_caps, layout, run_metadata, scores
 from .cache import DatasetCache
 from .client import ServiceClient
 from .errors import AttemptFailed, Cancelled, LeaseLost, ProtocolError
@@ -53,8 +51,9 @@ class WorkerSettings:
 
 
 def succeeded(result: ExecResult, found: dict[str, Any] | None = None) -> AttemptReport:
-    """The report of a step whose last program ran well (``found``: the scores it wrote)."""
-    return attempt_report("succeeded", exit_code=0, elapsed=result.elapsed, scores=found)
+    """The report of a step whose last program ran well (``found``: the scores it wrote), with
+    that program's exit code (an ingestion's on a result submission may be non-zero)."""
+    return attempt_report("succeeded", exit_code=result.exit_code, elapsed=result.elapsed, scores=found)
 
 
 def ended_by(error: Exception) -> AttemptReport:
@@ -102,20 +101,9 @@ def _flatten(path: str) -> None:
 
 
 def _write_metadata(output: str, results: dict[str, ExecResult]) -> None:
-    """The worker's own account of the run; one the program wrote is replaced."""
-    path = os.path.join(output, "metadata")
-    if os.path.lexists(path):
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-    data = {
-        label: {"exitCode": r.exit_code, "elapsedTime": round(r.elapsed, 3), "timedOut": r.timed_out,
-                "oomKilled": r.oom_killed}
-        for label, r in results.items()
-    }
-    with open(path, "w") as f:
-        yaml.safe_dump(data, f)
+    """The worker's own account of the run (``run_metadata``): the step's program is the scoring
+    program, else the participant's own; one the program wrote is replaced."""
+    run_metadata.write(output, results.get("scoring") or results.get("prediction"), results.get("ingestion"))
 
 
 class _Background:
@@ -315,7 +303,10 @@ class AttemptRunner:
         return False
 
     def _judge(self, result: ExecResult, what: str, job: JobSpec, cancel: threading.Event,
-               show_log: bool, run_log: RunLog, written: tuple[str, ...] = ()) -> None:
+               show_log: bool, run_log: RunLog, written: tuple[str, ...] = (),
+               exit_code_decides: bool = True) -> None:
+        """Raise the failure a finished program's result means; a non-zero exit code only when
+        ``exit_code_decides`` (Codabench checks no exit code; Podium does where the reason helps)."""
         if show_log:
             run_log.participant_tail = (result.stdout.tail_text(2000) + "\n" + result.stderr.tail_text(2000)).strip()
         if cancel.is_set() or result.cancelled:
@@ -331,6 +322,8 @@ class AttemptRunner:
         if result.log_exceeded:
             raise AttemptFailed("participant", f"Log limit exceeded: the {what} printed more than "
                                 f"{self.settings.max_log_bytes // (1024 * 1024)} MB.", False)
+        if result.exit_code != 0 and not exit_code_decides:
+            return
         if result.exit_code != 0 and self._disk_full(*written):
             raise AttemptFailed("participant", f"Disk limit exceeded: the {what} filled the "
                                 f"{self.settings.max_output_bytes // (1024 * 1024)} MB it may write.", False)
@@ -380,10 +373,14 @@ class AttemptRunner:
                  files: dict[str, str], run_log: RunLog) -> AttemptReport:
         """The prediction step: the ingestion program runs the participant's code on the input data."""
         spec = self._ingestion_spec(job, dirs, dirs.output, rw)
+        results_only = layout.is_result_submission(dirs.ingested_program)
+        if results_only:  # as Codabench: a result submission is copied into the prediction output
+            shutil.copytree(dirs.ingested_program, dirs.output, symlinks=True, dirs_exist_ok=True)
         result = self._run(spec, cancel)
         run_log.add("ingestion program", result)
+        # on a result submission the ingestion's exit code is recorded, not judged (as Codabench)
         self._judge(result, "ingestion program running your code", job, cancel, True, run_log,
-                    (dirs.output, dirs.shared, dirs.tmp))
+                    (dirs.output, dirs.shared, dirs.tmp), exit_code_decides=not results_only)
         self._check_output(dirs.output, "prediction output")
         _write_metadata(dirs.output, {"ingestion": result})
         files["output"] = self._zip(dirs.output, dirs.root, "output")
@@ -407,13 +404,19 @@ class AttemptRunner:
         result = self._run_scoring_program(job, dirs, res_dir, rw, cancel)
         results["scoring"] = result
         run_log.add("scoring program", result)
+        ingested = None
         if ingestion is not None:
             results["ingestion"] = ingested = ingestion.result()
             run_log.add("ingestion program", ingested)
-            self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log)
-        self._judge(result, "scoring program", job, cancel, False, run_log)
-        self._check_output(dirs.output, "scoring output")
-        found = self._read_scores(dirs.output, files)
+            # ingestion during scoring: the scoring program decides, as in Codabench
+            self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log,
+                        exit_code_decides=False)
+        try:
+            found = self._scores_of(job, dirs, result, cancel, run_log, files)
+        except AttemptFailed:
+            if ingested is not None and ingested.exit_code != 0:  # its own reason tells more
+                self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log)
+            raise
         _write_metadata(dirs.output, results)
         files["output"] = self._zip(dirs.output, dirs.root, "output")
         return succeeded(result, found)
@@ -435,10 +438,13 @@ class AttemptRunner:
             self._check_output(dirs.predictions, "prediction output")
             shutil.rmtree(dirs.res)
             shutil.copytree(dirs.predictions, dirs.res, symlinks=True)
+            _write_metadata(dirs.res, {"prediction": result})  # what a prediction step leaves
         else:  # the submission is the predictions: moved into place, not copied
             shutil.rmtree(dirs.res)
             os.rename(dirs.ingested_program, dirs.res)
             os.mkdir(dirs.ingested_program)
+            if not os.path.lexists(os.path.join(dirs.res, "metadata")):
+                _write_metadata(dirs.res, {})  # as Codabench's copy of a result submission
 
     def _run_scoring_program(self, job: JobSpec, dirs: layout.RunDirs, res_dir: str, rw: list[Mount],
                              cancel: threading.Event) -> ExecResult:
@@ -452,17 +458,20 @@ class AttemptRunner:
             Mount(dirs.output, "/app/output", False), *rw])
         return self._run(spec, cancel)
 
-    @staticmethod
-    def _read_scores(output: str, files: dict[str, str]) -> dict[str, Any]:
-        """The scores the scoring program wrote, and its detailed results page if any."""
-        try:
-            found = scores.read_scores(output)
-        except scores.ScoresError as e:
-            raise AttemptFailed("participant", f"No scores: {e}.", False) from None
-        detailed = scores.find_detailed_results(output)
+    def _scores_of(self, job: JobSpec, dirs: layout.RunDirs, result: ExecResult, cancel: threading.Event,
+                   run_log: RunLog, files: dict[str, str]) -> dict[str, float]:
+        """Judge the scoring program and read the leaderboard columns it wrote (the job's
+        ``score_keys``); its detailed results are kept even when the scores cannot be read, and
+        then its exit code is recorded with the failure."""
+        self._judge(result, "scoring program", job, cancel, False, run_log)
+        self._check_output(dirs.output, "scoring output")
+        detailed = scores.find_detailed_results(dirs.output)
         if detailed is not None:
             files["detailed_results"] = detailed
-        return found
+        try:
+            return scores.read_scores(dirs.output, job.get("score_keys") or None)
+        except scores.ScoresError as e:
+            raise AttemptFailed("participant", f"No scores: {e}.", False, exit_code=result.exit_code) from None
 
     def _zip(self, path: str, root: str, name: str) -> str:
         archive = os.path.join(root, f"{name}.zip")

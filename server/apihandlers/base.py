@@ -65,11 +65,13 @@ class Operation:
     """What one verb of one handler requires, accepts and answers, for checking, parsing and OpenAPI.
 
     ``requires`` is a key of ``REQUIREMENTS`` or None (public); ``resource`` is the path
-    parameter it is checked on, for the requirements in ``ON_THE_PATH``."""
+    parameter it is checked on, for the requirements in ``ON_THE_PATH``; ``refusal``, when set,
+    is the sentence a refused caller reads instead of the requirement's general one."""
 
     summary: str
     requires: str | None
     resource: str | None = None
+    refusal: str | None = None
     body: type[Body] | None = None
     query: type[Body] | None = None
     status: int = 200
@@ -303,7 +305,7 @@ class APIHandler(RequestHandler):
         if requires == "queue token":
             self.token_queue = queues.queue_for_token(self.db, token_from_header(self.request.headers.get("Authorization")))
         elif requires == "admin" and not self.user.admin:
-            raise PermissionDenied("Only hub admins may do this.")
+            raise PermissionDenied(op.refusal or "Only hub admins may do this.")
         elif requires == "create" and not can_create_competitions(self.user, self.podium.creator_group):
             raise PermissionDenied(
                 f"Only hub admins and members of the hub group '{self.podium.creator_group}' "

@@ -14,7 +14,16 @@ from ..compute import attempts as jobs
 from ..compute import waiting
 from ..errors import PermissionDenied, UploadMismatch
 from ..leaderboards import store as leaderboard_store
-from ..orm import Competition, Phase, PhaseTask, Score, Submission, SubmissionFile, SubmissionStatus
+from ..orm import (
+    Competition,
+    Phase,
+    PhaseTask,
+    Score,
+    Submission,
+    SubmissionFile,
+    SubmissionStatus,
+    Task,
+)
 from ..request_bodies import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
 from ..submissions import lifecycle as domain
 from . import paging
@@ -227,6 +236,24 @@ class OutputsHandler(APIHandler):
         self.write_json({"submission": submission.id, "files": files})
 
 
+class ChildrenHandler(APIHandler):
+    @api("A multi-task submission's per-task submissions, each with its task's key, status and scores.",
+         requires="view")
+    async def get(self, submission: Submission) -> None:
+        children = list(self.db.scalars(
+            select(Submission).where(Submission.parent_id == submission.id).order_by(Submission.id)
+            .options(joinedload(Submission.phase).joinedload(Phase.leaderboard))
+        ))
+        task_ids = [c.task_id for c in children if c.task_id is not None]
+        keys = dict(self.db.execute(select(Task.id, Task.key).where(Task.id.in_(task_ids))).all()) if task_ids else {}
+        models = []
+        for child in children:
+            model = submission_model(child, self.caller_roles)
+            model["task"] = keys.get(child.task_id)
+            models.append(model)
+        self.write_json({"submission": submission.id, "submissions": models})
+
+
 default_handlers = [
     ("/phases/{phase}/submissions", PhaseSubmissionsHandler),
     ("/me/submissions", MySubmissionsHandler),
@@ -236,6 +263,7 @@ default_handlers = [
     ("/submissions/{submission}/rerun", RerunHandler),
     ("/submissions/{submission}/select", SelectHandler),
     ("/submissions/{submission}/outputs", OutputsHandler),
+    ("/submissions/{submission}/children", ChildrenHandler),
 ]
 
 

@@ -27,6 +27,8 @@ from ..request_bodies import Body
 from .base import APIHandler, api
 from .input_limits import path_id
 
+ADMINS_ONLY = "Only hub admins manage compute queues."
+
 
 class QueueIn(Body):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -73,13 +75,13 @@ def queue_model(session, queue: ComputeQueue) -> dict:
 
 
 class QueueListHandler(APIHandler):
-    @api("List compute queues with their workers, depth and recent failures (admins).", requires="admin")
+    @api("List compute queues with their workers, depth and recent failures (admins).", requires="admin", refusal=ADMINS_ONLY)
     async def get(self) -> None:
         rows = self.db.scalars(select(ComputeQueue).order_by(ComputeQueue.id)).all()
         self.write_json({"queues": [queue_model(self.db, q) for q in rows]})
 
     @api("Create a compute queue; the answer carries its worker token, shown once (admins).",
-         requires="admin", body=QueueIn, status=201)
+         requires="admin", refusal=ADMINS_ONLY, body=QueueIn, status=201)
     async def post(self) -> None:
         queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
         self.db.commit()
@@ -87,7 +89,7 @@ class QueueListHandler(APIHandler):
 
 
 class QueueTokenHandler(APIHandler):
-    @api("Replace a queue's worker token (admins); workers with the old one are refused.", requires="admin")
+    @api("Replace a queue's worker token (admins); workers with the old one are refused.", requires="admin", refusal=ADMINS_ONLY)
     async def post(self, queue: str) -> None:
         obj = queues.find_queue(self.db, queue)
         token = queues.rotate_token(obj)

@@ -112,12 +112,21 @@ class CompetitionRoles(Standing):
             )
 
     def require_participant(self) -> None:
+        """Approved participants (and organizers) pass; others learn where their registration stands."""
         self.require_view()
-        if not (self.is_participant or self.manages):
+        if self.is_participant or self.manages:
+            return
+        slug = self.competition.slug
+        if self.participant_status == ParticipantStatus.pending:
             raise PermissionDenied(
-                "Register for this competition first: only approved participants of "
-                f"'{self.competition.slug}' may do this."
+                f"Your registration for '{slug}' is waiting for approval by its organizers; "
+                "you can submit once they approve it."
             )
+        if self.participant_status == ParticipantStatus.denied:
+            raise PermissionDenied(f"Your registration for '{slug}' was not approved by its organizers.")
+        raise PermissionDenied(
+            f"Register for this competition first: only approved participants of '{slug}' may do this."
+        )
 
     def can_see_leaderboard(self, phase: Phase) -> bool:
         return self.sees_leaderboard(

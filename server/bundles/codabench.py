@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .plan import Plan, as_int, check_phase_dates, read_when, slugify
+from .plan import Plan, as_int, as_key, as_list, check_phase_dates, read_when, shown, slugify
 
+#: decimals shown when a column gives no ``precision`` (Codabench's Column default)
+DEFAULT_PRECISION = 2
 DEFAULTS = {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600}
 SUBMISSION_RULES = {
     "Add": "selected",
@@ -27,17 +29,18 @@ COMPUTATIONS = {"avg": "mean", "mean": "mean", "sum": "sum", "min": "min", "max"
 PROGRAMS = ("scoring_program", "ingestion_program", "input_data", "reference_data")
 
 
+#: what each top-level list holds, for the problem when it is not a list
+LIST_OF = {"phases": "phases", "pages": "pages (title and file)", "tasks": "tasks (index and programs)",
+           "solutions": "solutions (index, tasks and path)", "leaderboards": "leaderboards (key, title and columns)"}
+
+
 def _list(plan: Plan, data: dict, key: str) -> list:
-    value = data.get(key) or []
-    if not isinstance(value, list):
-        plan.bad(key, "must be a list")
-        return []
-    return value
+    return as_list(plan, data.get(key), key, LIST_OF[key])
 
 
 def _mapping(plan: Plan, item: Any, where: str) -> dict:
     if not isinstance(item, dict):
-        plan.bad(where, "must be a mapping")
+        plan.bad(where, f"must be a mapping of keys to values, not {shown(item)}")
         return {}
     return item
 
@@ -76,7 +79,7 @@ def _competition(plan: Plan, data: dict, source) -> dict[str, Any]:
         "title": title[:200],
         "description": str(data.get("description") or ""),
         "registration_mode": "open" if data.get("registration_auto_approve", False) else "approval",
-        "docker_image": data.get("docker_image") or "codalab/codalab-legacy:py37",
+        "docker_image": data.get("docker_image") or "codalab/codalab-legacy:py3",  # Codabench v2's default
         "enable_detailed_results": bool(data.get("enable_detailed_results", False)),
         "make_programs_available": bool(data.get("make_programs_available", False)),
     }
@@ -110,7 +113,8 @@ def _tasks(plan: Plan, data: dict, source) -> tuple[list[dict[str, Any]], dict[A
     tasks, task_keys = [], {}
     for i, task in enumerate(_list(plan, data, "tasks")):
         task = _mapping(plan, task, f"tasks[{i}]")
-        index = task.get("index", i)
+        index = as_key(plan, task.get("index", i), f"tasks[{i}].index", "a number")
+        index = i if index is None else index
         key = str(task.get("key") or f"task-{index}")
         task_keys[index] = key
         out = {"key": key, "name": str(task.get("name") or key)[:200], "description": str(task.get("description") or ""),
@@ -130,8 +134,9 @@ def _check_solutions(plan: Plan, data: dict, source, task_keys: dict[Any, str]) 
     for i, solution in enumerate(_list(plan, data, "solutions")):
         solution = _mapping(plan, solution, f"solutions[{i}]")
         plan.ref(solution.get("path"), "solution", f"solutions[{i}]", "path", source)
-        for t in solution.get("tasks") or []:
-            if t not in task_keys:
+        for t in as_list(plan, solution.get("tasks"), f"solutions[{i}].tasks", "task indexes (for example [0, 1])"):
+            t = as_key(plan, t, f"solutions[{i}].tasks", "a list of task indexes")
+            if t is not None and t not in task_keys:
                 plan.bad(f"solutions[{i}].tasks", f"no task with index {t}")
 
 
@@ -141,11 +146,15 @@ def _leaderboards(plan: Plan, data: dict) -> tuple[list[dict[str, Any]], list[st
     for i, board in enumerate(_list(plan, data, "leaderboards")):
         board = _mapping(plan, board, f"leaderboards[{i}]")
         rule = board.get("submission_rule", "Add")
-        if rule not in SUBMISSION_RULES and rule not in SUBMISSION_RULES.values():
+        if not isinstance(rule, str) or (rule not in SUBMISSION_RULES and rule not in SUBMISSION_RULES.values()):
             plan.bad(f"leaderboards[{i}].submission_rule",
+                     f"must be one of {', '.join(SUBMISSION_RULES)}, not {shown(rule)}"
+                     if not isinstance(rule, str) else
                      f"unknown rule {rule!r} (expected one of {', '.join(SUBMISSION_RULES)})")
+            rule = "Add"
         rules.append(SUBMISSION_RULES.get(rule, rule))
-        columns = _columns(plan, f"leaderboards[{i}]", board.get("columns") or [])
+        columns = _columns(plan, f"leaderboards[{i}]", as_list(plan, board.get("columns"), f"leaderboards[{i}].columns",
+                                                               "columns (key, title, index, sorting)"))
         if not columns:
             plan.bad(f"leaderboards[{i}].columns", "a leaderboard needs at least one column")
         boards.append({"key": str(board.get("key") or f"leaderboard-{i}")[:64], "title": str(board.get("title") or "Results")[:200],
@@ -165,24 +174,32 @@ def _columns(plan: Plan, board_where: str, raw_columns: list) -> list[dict[str, 
         elif key in seen:
             plan.bad(f"{board_where}.columns[{j}].key", f"{key!r} is used twice (also columns[{seen[key]}])")
         seen.setdefault(key, j)
-        by_index[column.get("index", j)] = key
+        index = as_key(plan, column.get("index", j), f"{board_where}.columns[{j}].index", "a number")
+        by_index[j if index is None else index] = key
     columns = []
     for j, column in enumerate(raw_columns):
         if not isinstance(column, dict):
             continue
         where = f"{board_where}.columns[{j}]"
+        index = column.get("index", j)
+        index = index if isinstance(index, int | float | str) and not isinstance(index, bool) else j
         out = {"key": str(column.get("key") or f"column-{j}"), "title": str(column.get("title") or column.get("key") or "")[:200] or None,
-               "index": column.get("index", j), "sorting": column.get("sorting", "desc"),
+               "index": index, "sorting": column.get("sorting", "desc"),
                "hidden": bool(column.get("hidden", False))}
         if out["sorting"] not in ("asc", "desc"):
             plan.bad(f"{where}.sorting", f"must be asc or desc, not {out['sorting']!r}")
         if column.get("precision") is not None:
             out["precision"] = as_int(plan, column["precision"], f"{where}.precision", None)
+        elif not column.get("full_precision"):  # Podium's exports mark columns shown in full
+            out["precision"] = DEFAULT_PRECISION
         computation = column.get("computation")
         if computation:
-            if computation not in COMPUTATIONS:
-                plan.bad(f"{where}.computation", f"unknown computation {computation!r} (expected avg)")
-            keys = _computation_keys(plan, where, column.get("index", j), column.get("computation_indexes") or [], by_index)
+            if not isinstance(computation, str) or computation not in COMPUTATIONS:
+                plan.bad(f"{where}.computation", f"unknown computation {shown(computation)} (expected avg, sum, min or max)")
+                computation = "avg"
+            indexes = as_list(plan, column.get("computation_indexes"), f"{where}.computation_indexes",
+                              "column indexes (for example [0, 1])")
+            keys = _computation_keys(plan, where, out["index"], indexes, by_index)
             out["computation"] = COMPUTATIONS.get(computation, "mean")
             out["computation_keys"] = keys
         columns.append(out)
@@ -193,14 +210,17 @@ def _computation_keys(plan: Plan, where: str, own_index: Any, indexes: list, by_
     """The keys of the columns a computed column reads, from its ``computation_indexes``."""
     keys = []
     for ref in indexes:
+        ref = as_key(plan, ref, f"{where}.computation_indexes", "a list of column indexes")
+        if ref is None:
+            continue
         if ref == own_index:
             plan.bad(f"{where}.computation_indexes", "references the column itself")
         elif ref not in by_index:
             plan.bad(f"{where}.computation_indexes", f"no column with index {ref}")
         else:
             keys.append(by_index[ref])
-    if not indexes:
-        plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes")
+    if not indexes and not plan.problems_at(f"{where}.computation_indexes"):
+        plan.bad(f"{where}.computation_indexes", "a computed column needs computation_indexes (for example [0, 1])")
     return keys
 
 
@@ -224,6 +244,11 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
     }
     for name, default in DEFAULTS.items():
         out[name] = as_int(plan, phase.get(name), f"{where}.{name}", default)
+    if phase.get("execution_time_limit_ms") and "execution_time_limit" not in phase:
+        # Codabench's v2 unpacker copies this key's value into the phase's limit, which its
+        # compute worker reads in seconds: despite the name, the number is seconds
+        out["execution_time_limit"] = as_int(plan, phase["execution_time_limit_ms"],
+                                             f"{where}.execution_time_limit_ms", DEFAULTS["execution_time_limit"])
     if "auto_migrate_to_this_phase" in phase:
         out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
     for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "count_failed_submissions"):
@@ -234,6 +259,9 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
     if phase.get("leaderboard_visibility") in ("public", "participants", "private"):
         out["leaderboard_visibility"] = phase["leaderboard_visibility"]
     rule = phase.get("submission_rule") or (rules[0] if rules else None)
+    if rule is not None and not isinstance(rule, str):
+        plan.bad(f"{where}.submission_rule", f"must be one of {', '.join(SUBMISSION_RULES)}, not {shown(rule)}")
+        rule = None
     if rule:
         out["submission_rule"] = SUBMISSION_RULES.get(rule, rule) if rule in SUBMISSION_RULES or rule in SUBMISSION_RULES.values() else "best"
     board_key = phase.get("leaderboard") or (boards[0]["key"] if boards else None)
@@ -249,7 +277,10 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
 def _phase_tasks(plan: Plan, where: str, phase: dict, task_keys: dict[Any, str]) -> list[str]:
     """The keys of a phase's tasks, named by Codabench index or (in Podium's exports) by key."""
     keys = []
-    for t in phase.get("tasks") or []:
+    for t in as_list(plan, phase.get("tasks"), f"{where}.tasks", "task indexes (for example [0, 1])"):
+        t = as_key(plan, t, f"{where}.tasks", "a list of task indexes (for example [0, 1])")
+        if t is None:
+            continue
         if t in task_keys:
             keys.append(task_keys[t])
         elif t in task_keys.values():
@@ -257,7 +288,7 @@ def _phase_tasks(plan: Plan, where: str, phase: dict, task_keys: dict[Any, str])
         else:
             plan.bad(f"{where}.tasks", f"no task with index {t!r}")
     if not phase.get("tasks"):
-        plan.bad(f"{where}.tasks", "a phase needs at least one task")
+        plan.bad(f"{where}.tasks", "a phase needs at least one task (a list of task indexes, for example [0])")
     return keys
 
 

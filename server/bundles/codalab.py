@@ -6,7 +6,7 @@ Podium task per phase), each phase ending where the next starts and the last at 
 ``leaderboards`` and ``columns`` (``label``, ``rank``, ``sort``, ``numeric_format``, ``hidden``,
 ``computed`` ``Avg`` as the average rank); ``force_submission_to_leaderboard`` → the last
 submission, ``force_best_submission_to_leaderboard`` → the best, otherwise the participant's
-choice; ``has_registration`` → approval; ``competition_docker_image``. Defaults are CodaLab's:
+choice; ``has_registration`` (unset: true, as Codabench reads it) → approval; ``competition_docker_image``. Defaults are CodaLab's:
 100 submissions in total, no daily limit, 300 s.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .plan import Plan, as_int, check_phase_dates, read_when, slugify
+from .plan import Plan, as_int, as_rank, check_phase_dates, read_when, shown, slugify
 
 PAGE_KEYS = {"overview": "Overview", "evaluation": "Evaluation", "terms": "Terms and Conditions",
              "terms_and_conditions": "Terms and Conditions", "data": "Get Data"}
@@ -52,7 +52,9 @@ def _competition(plan: Plan, data: dict, source) -> dict[str, Any]:
         "slug": slugify(title),
         "title": title[:200],
         "description": str(data.get("description") or ""),
-        "registration_mode": "approval" if data.get("has_registration") else "open",
+        # as Codabench's v1 unpacker: an unset has_registration means approval (CodaLab's own
+        # default was open); the participant is told their registration waits for approval
+        "registration_mode": "approval" if data.get("has_registration", True) else "open",
         "docker_image": data.get("competition_docker_image") or "codalab/codalab-legacy:py37",
         "enable_detailed_results": bool(data.get("enable_detailed_results", False)),
     }
@@ -139,7 +141,8 @@ def _tasks_and_phases(plan: Plan, data: dict, source, version: str) -> tuple[lis
 def _task(plan: Plan, source, number: int, where: str, phase: dict) -> dict[str, Any]:
     """The Podium task holding one CodaLab phase's programs and data (CodaLab keeps them per phase)."""
     task = {"key": f"phase-{number}", "name": str(phase.get("label") or f"Phase {number}")[:200],
-            "description": str(phase.get("description") or "")}
+            "description": str(phase.get("description") or ""),
+            "ingestion_only_during_scoring": bool(phase.get("ingestion_program_only_during_scoring", False))}
     if not phase.get("scoring_program"):
         plan.bad(where, "scoring_program is required")
     for name in PROGRAMS:
@@ -199,17 +202,31 @@ def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
         return []
     boards: list[dict[str, Any]] = []
     by_label: dict[str, dict[str, Any]] = {}
-    for i, (name, board) in enumerate(sorted(boards_in.items(), key=lambda kv: (kv[1] or {}).get("rank", 0) if isinstance(kv[1], dict) else 0)):
-        board = board if isinstance(board, dict) else {}
+    def board_rank(kv: tuple) -> float:
+        board = kv[1] if isinstance(kv[1], dict) else {}
+        return as_rank(plan, board.get("rank"), f"leaderboard.leaderboards.{kv[0]}.rank")
+
+    def column_rank(kv: tuple) -> float:
+        column = kv[1] if isinstance(kv[1], dict) else {}
+        return as_rank(plan, column.get("rank"), f"leaderboard.columns.{kv[0]}.rank")
+
+    ranked_boards = sorted(((name, board, board_rank((name, board))) for name, board in boards_in.items()),
+                           key=lambda item: item[2])
+    for i, (name, board, _rank) in enumerate(ranked_boards):
+        if not isinstance(board, dict):
+            plan.bad(f"leaderboard.leaderboards.{name}", f"must be a mapping with a label, not {shown(board)}")
+            board = {}
         label = str(board.get("label") or name)
         out = {"key": slugify(name)[:64], "title": label[:200], "index": i, "columns": []}
         boards.append(out)
         by_label[label] = out
         by_label[str(name)] = out
-    for key, column in sorted(columns_in.items(), key=lambda kv: (kv[1] or {}).get("rank", 0) if isinstance(kv[1], dict) else 0):
+    ranked_columns = sorted(((key, column, column_rank((key, column))) for key, column in columns_in.items()),
+                            key=lambda item: item[2])
+    for key, column, rank in ranked_columns:
         where = f"leaderboard.columns.{key}"
         if not isinstance(column, dict):
-            plan.bad(where, "must be a mapping")
+            plan.bad(where, f"must be a mapping (leaderboard, label, rank, sort), not {shown(column)}")
             continue
         owner = column.get("leaderboard")
         label = owner.get("label") if isinstance(owner, dict) else owner
@@ -219,11 +236,12 @@ def _leaderboards(plan: Plan, section: Any) -> list[dict[str, Any]]:
             continue
         sort = column.get("sort", "desc")
         if sort not in ("asc", "desc"):
-            plan.bad(f"{where}.sort", f"must be asc or desc, not {sort!r}")
-        out: dict[str, Any] = {"key": str(key), "title": str(column.get("label") or key)[:200], "index": column.get("rank", 0),
+            plan.bad(f"{where}.sort", f"must be asc or desc, not {shown(sort)}")
+        out: dict[str, Any] = {"key": str(key), "title": str(column.get("label") or key)[:200],
+                               "index": int(rank),
                                "sorting": sort, "hidden": bool(column.get("hidden", False))}
-        if column.get("numeric_format") is not None:
-            out["precision"] = as_int(plan, column["numeric_format"], f"{where}.numeric_format", None)
+        # without numeric_format Codabench's v1 unpacker shows 2 decimals
+        out["precision"] = as_int(plan, column.get("numeric_format", 2), f"{where}.numeric_format", 2)
         computed = column.get("computed")
         if computed:
             out["computation"] = "avg_rank"
@@ -244,7 +262,14 @@ def _average_rank_of(plan: Plan, where: str, key: str, computed: Any, columns_in
     if operation != "Avg":
         plan.bad(f"{where}.computed.operation", f"unknown operation {operation!r} (CodaLab knows Avg)")
     fields = computed.get("fields") if isinstance(computed, dict) else None
-    names = [f.strip() for f in fields.split(",")] if isinstance(fields, str) else list(fields or [])
+    if isinstance(fields, str):
+        names = [f.strip() for f in fields.split(",")]
+    elif isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+        names = list(fields)
+    else:
+        if fields is not None:
+            plan.bad(f"{where}.computed.fields", f"must be column names separated by commas, not {shown(fields)}")
+        names = []
     if key in names:
         plan.bad(f"{where}.computed.fields", "references the column itself")
     unknown = [n for n in names if n not in columns_in]

@@ -98,6 +98,8 @@ def _leaderboards(competition: Competition) -> list[dict[str, Any]]:
                                       "hidden": c.hidden}
             if c.precision is not None:
                 column["precision"] = c.precision
+            else:  # Codabench shows 2 decimals without a precision; Podium reads this key back
+                column["full_precision"] = True
             if c.computation:
                 column["computation"] = "avg" if c.computation == "mean" else c.computation
                 column["computation_indexes"] = [column_index[k] for k in c.computation_keys]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from dateutil import parser as dateparser
+
 from ..request_bodies import naive_utc
 
 YAML = "competition.yaml"
@@ -34,6 +36,10 @@ class Plan:
     def bad(self, where: str, message: str) -> None:
         self.problems.append(f"{YAML}: {where}: {message}")
 
+    def problems_at(self, where: str) -> bool:
+        """Whether a problem was already recorded at ``where`` (so a second one would repeat it)."""
+        return any(p.startswith(f"{YAML}: {where}: ") for p in self.problems)
+
     def ref(self, value: Any, kind: str, where: str, name: str, source) -> str | None:
         """Register a program or dataset reference; returns its placeholder, or None when absent
         (after recording a problem if it is missing from the bundle)."""
@@ -50,26 +56,30 @@ class Plan:
         return placeholder
 
 
+#: what the error says a date may look like (Codabench reads any form ``dateutil`` reads)
+ACCEPTED_DATES = ("YYYY-MM-DD, M-D-YYYY or M/D/YYYY (month first), optionally with a time "
+                  "(2024-03-01 12:00, 2024-03-01T12:00:00Z); times are UTC")
+
+
 def parse_when(value: Any) -> datetime | None:
-    """A YAML date, datetime or string as naive UTC; None when absent; ValueError when bad."""
-    if value is None or value == "":
+    """A YAML date, datetime or string as naive UTC, read as Codabench reads it (``dateutil``,
+    month first, UTC unless an offset is written); None when absent; ValueError when no date.
+
+    Two deliberate differences from Codabench's ``get_datetime``: a YAML datetime keeps its time
+    (Codabench's ``datetime.combine`` drops it) and a written offset is converted to UTC
+    (Codabench replaces it with UTC)."""
+    if value is None or value == "" or (isinstance(value, str) and value.strip().lower() in ("null", "none")):
         return None
     if isinstance(value, datetime):
         return naive_utc(value)
     if isinstance(value, date):
         return datetime.combine(value, time())
-    if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
+    if isinstance(value, str) and value.strip():
         try:
-            return naive_utc(datetime.fromisoformat(text))
-        except ValueError:
+            return naive_utc(dateparser.parse(value.strip(), dayfirst=False))
+        except (ValueError, OverflowError):
             pass
-        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y"):
-            try:
-                return datetime.strptime(value.strip(), fmt)
-            except ValueError:
-                continue
-    raise ValueError(f"not a date: {value!r}")
+    raise ValueError(f"not a date: {value!r} (accepted: {ACCEPTED_DATES})")
 
 
 def read_when(plan: Plan, value: Any, where: str) -> datetime | None:
@@ -106,6 +116,51 @@ def as_int(plan: Plan, value: Any, where: str, default: int | None) -> int | Non
         plan.bad(where, f"must not be negative ({number})")
         return default
     return number
+
+
+def shown(value: Any) -> str:
+    """A value as a problem quotes it: its kind for mappings and lists, else its short repr."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple | set):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_key(plan: Plan, value: Any, where: str, what: str = "a number or a name") -> int | str | None:
+    """A task, solution or column index (or a key): a number or a text, never a mapping or a
+    list; None (after recording a problem) otherwise."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float | str):
+        if value is not None:
+            plan.bad(where, f"must be {what}, not {shown(value)}")
+        return None
+    return value
+
+
+def as_list(plan: Plan, value: Any, where: str, what: str) -> list:
+    """A list in the bundle (absent → empty); anything else is a problem naming ``what`` it should hold."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        plan.bad(where, f"must be a list of {what}, not {shown(value)}")
+        return []
+    return value
+
+
+def as_rank(plan: Plan, value: Any, where: str, default: float = 0) -> float:
+    """A CodaLab ``rank`` (an order): a number, or a text holding one; a problem otherwise."""
+    if value is None:
+        return default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    plan.bad(where, f"must be a number (the column's order), not {shown(value)}")
+    return default
 
 
 def check_phase_dates(plan: Plan, phases: list[dict[str, Any]], labels: list[str], allow_parallel: bool) -> None:

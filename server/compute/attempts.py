@@ -51,6 +51,7 @@ from ..orm import (
 )
 from ..storage.base import Storage
 from ..submissions import lifecycle as subs
+from ..submissions import task_scores
 from . import outbox as outbox_messages
 from .job_spec import OUTPUT_FILES, job_spec, output_key, phase_tasks, task_of
 from .limits import Limits
@@ -306,7 +307,7 @@ def retry_platform(session: Session, submission: Submission, attempt: Attempt, k
 
 def propagate_to_parent(session: Session, child: Submission) -> None:
     """A multi-task parent runs while any child runs, fails if one fails, finishes when all do
-    (its scores are the union of its children's)."""
+    (each column's score the mean over the tasks that wrote it; every task's own stay on its child)."""
     if child.parent_id is None:
         return
     parent = session.get(Submission, child.parent_id)
@@ -325,9 +326,7 @@ def propagate_to_parent(session: Session, child: Submission) -> None:
             .where(Score.submission_id.in_(list(by_child))).order_by(Score.id)
         ):
             by_child[sid][key] = value
-        scores: dict[str, float] = {}
-        for c in children:
-            scores.update(by_child[c.id])
+        scores = task_scores.parent_scores(by_child[c.id] for c in children)
         try:
             subs.finish(session, parent, scores)
         except ValidationFailed as e:

@@ -7,6 +7,12 @@ pending: messages whose publish failed, rows written by other processes, and row
 put back. So a crash between commit and publish only delays a message, and publishing twice
 is harmless: a second claim of the same attempt is refused.
 
+On AMQP every publish waits for the broker's confirmation (publisher confirms): without it a
+message written into a connection the broker already closed (a restart, a deleted vhost, a
+killed connection) is lost without an error, and its row would be stamped published until the
+reaper notices, ``unclaimed_timeout`` later. With it the publish raises, Celery retries on a new
+connection, and a message that still fails stays pending in the outbox for the timer.
+
 All publishing happens on one thread, in order, off the event loop.
 """
 
@@ -41,10 +47,21 @@ def transport_options(broker_url: str, data_dir: str) -> dict[str, Any]:
     return {}
 
 
+#: how long a publish waits for the broker's confirmation before it counts as failed (seconds)
+CONFIRM_TIMEOUT = 10.0
+
+
+def publisher_options(broker_url: str) -> dict[str, Any]:
+    """Transport options of the publishing side only: publisher confirms on AMQP (py-amqp)."""
+    if broker_url.split("://", 1)[0] in ("amqp", "pyamqp", "amqps"):
+        return {"confirm_publish": True}
+    return {}
+
+
 def make_celery(broker_url: str, options: dict[str, Any]) -> Celery:
     app = Celery("podium", broker=broker_url)
     app.conf.update(
-        broker_transport_options=options,
+        broker_transport_options={**options, **publisher_options(broker_url)},
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         accept_content=["json"],
@@ -119,7 +136,7 @@ class Dispatcher:
     def _send(self, message: outbox.Message) -> None:
         self.celery.send_task(
             TASK_NAME, args=[message.submission_id, message.step, message.attempt_id],
-            queue=celery_queue(message.queue), retry=True,
+            queue=celery_queue(message.queue), retry=True, confirm_timeout=CONFIRM_TIMEOUT,
             retry_policy={"max_retries": 3, "interval_start": 0.5},
         )
 

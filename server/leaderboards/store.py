@@ -34,6 +34,7 @@ from ..orm import (
     SubmissionStatus,
 )
 from ..submissions import fact_sheets as facts
+from ..submissions import task_scores
 from .ranking import (
     ColumnSpec,
     RankedEntry,
@@ -198,35 +199,33 @@ def rebuild_for_leaderboard(session: Session, board: Leaderboard) -> None:
         rebuild(session, phase)
 
 
-def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any], complete: bool = True) -> None:
-    """Write a submission's scores once.
+def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any]) -> None:
+    """Write a submission's scores once, as Codabench's ``upload_submission_scores`` does.
 
-    Every value must be a finite number, and with ``complete`` every non-computed column of the
-    phase's leaderboard must have one (a task of a multi-task phase reports only its own
-    columns; its parent is checked as a whole). Anything else is refused with the key named, so
-    the caller can fail the submission clearly.
+    Only the keys that are (non-computed) columns of the phase's leaderboard are kept; other keys
+    are ignored. A column the scoring program did not write stays missing (ranked last), so a
+    task of a multi-task phase or a program that writes some columns is stored as it is. Every
+    kept value must be a finite number; anything else is refused with the key named (never the
+    value, which comes from the scoring program), so the caller can fail the submission clearly.
     """
     if session.scalar(select(func.count(Score.id)).where(Score.submission_id == submission.id)):
         raise Conflict(f"Submission {submission.id} already has scores; scores are written once.")
     board = submission.phase.leaderboard
+    wanted = None if board is None else {c.key for c in board.columns if c.computation is None}
     problems = []
     values: dict[str, float] = {}
     for key, raw in scores.items():
+        if wanted is not None and str(key) not in wanted:
+            continue
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            problems.append({"location": key, "message": f"not a number: {raw!r}"})
+            problems.append({"location": key, "message": "not a number"})
             continue
         if not math.isfinite(value):
-            problems.append({"location": key, "message": f"not a finite number: {raw!r}"})
+            problems.append({"location": key, "message": "not a finite number"})
             continue
         values[str(key)] = value
-    if board is not None and complete:
-        for column in board.columns:
-            if column.computation is None and column.key not in values and not any(
-                p["location"] == column.key for p in problems
-            ):
-                problems.append({"location": column.key, "message": "missing score for leaderboard column"})
     if problems:
         raise ValidationFailed(
             "Invalid scores: " + "; ".join(f"{p['location']}: {p['message']}" for p in problems), problems
@@ -360,6 +359,8 @@ def _build_page(
         .offset(offset)
     ).all()
     questions = facts.leaderboard_questions(phase.competition.fact_sheet or {})
+    # a multi-task phase shows every task's scores (its children's), as Codabench does
+    per_task = task_scores.by_task(session, [e.submission_id for e in entries]) if len(phase.phase_tasks) > 1 else None
     answers: dict[int, dict] = {}
     if questions and entries:
         answers = dict(session.execute(
@@ -394,6 +395,9 @@ def _build_page(
                 "scores": {c.key: (e.values or {}).get(c.key) for c in columns},
                 "display": {c.key: format_value((e.values or {}).get(c.key), c.precision) for c in columns},
                 "facts": {q["key"]: (answers.get(e.submission_id) or {}).get(q["key"]) for q in questions},
+                **({} if per_task is None else {"tasks": {
+                    task: {c.key: values[c.key] for c in columns if c.key in values}
+                    for task, values in per_task.get(e.submission_id, {}).items()}}),
             }
             for e in entries
         ],

@@ -67,7 +67,8 @@ def transition(submission: Submission, new: SubmissionStatus) -> None:
     now = utcnow()
     if new == S.submitted:
         submission.submitted_at = now
-    elif new == S.running and submission.started_at is None:
+    elif new in (S.running, S.scoring) and submission.started_at is None:
+        # a submission whose first step is scoring (results, no ingestion) starts when it scores
         submission.started_at = now
     elif new in TERMINAL_STATUSES:
         submission.finished_at = now
@@ -414,7 +415,7 @@ def finish(session: Session, submission: Submission, scores: dict[str, float]) -
     """Record the scores of a scored submission, mark it finished and re-rank its phase."""
     from ..leaderboards import store as leaderboard_store
 
-    leaderboard_store.record_scores(session, submission, scores, complete=submission.parent_id is None)
+    leaderboard_store.record_scores(session, submission, scores)
     if submission.status in (S.submitted, S.running):
         transition(submission, S.scoring)
     transition(submission, S.finished)

@@ -59,7 +59,7 @@ def test_codalab_v15_bundle(api, creator, users, worker) -> None:
     assert (dev["submission_rule"], final["submission_rule"]) == ("selected", "best")
     assert (dev["max_submissions"], dev["max_submissions_per_day"], dev["execution_time_limit"]) == (50, 0, 300)
     assert comp["leaderboards"][0]["columns"][1] | {} == {
-        "key": "runtime", "title": "Runtime", "index": 2, "sorting": "asc", "precision": None, "hidden": False,
+        "key": "runtime", "title": "Runtime", "index": 2, "sorting": "asc", "precision": 2, "hidden": False,
         "computation": None, "computation_keys": []}
     ann, bob = join(api, creator, users, comp["slug"], "ann", "bob")
     a = wait_for(api, ann, submit(api, ann, dev["id"], programs.result_submission("a\nb\nc\nx\n")))

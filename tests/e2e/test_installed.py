@@ -79,7 +79,7 @@ def test_worker_extra_alone_scores_a_submission(name, installs, api, users, crea
                                                 dbsession, tmp_path) -> None:
     bin_dir = installs[name]
     # only what a worker box needs: no service dependencies came along
-    assert importable(bin_dir, "celery") and importable(bin_dir, "podium.worker.executors.docker")
+    assert importable(bin_dir, "kombu") and importable(bin_dir, "podium.worker.executors.docker")
     assert not importable(bin_dir, "tornado") and not importable(bin_dir, "sqlalchemy")
 
     admin = users.make("qadmin", admin=True)

@@ -15,28 +15,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
+from conftest import make_pipeline_competition as make_competition
 from helpers import programs
 from podium.server.clock import utcnow
 from podium.server.orm import Attempt, Score, Submission
 from podium.worker.protocol import TASK_NAME, celery_queue
-
-
-def make_competition(api, organizer, users, *, image: str, scoring: bytes, ingestion: bytes | None = None,
-                     input_data: bytes | None = None, time_limit: int = 60):
-    task = {"key": "main", "name": "Main",
-            "scoring_program": upload_dataset(api, organizer, "scoring_program", "scoring.zip", scoring),
-            "reference_data": upload_dataset(api, organizer, "reference_data", "ref.zip", programs.REFERENCE)}
-    if ingestion is not None:
-        task["ingestion_program"] = upload_dataset(api, organizer, "ingestion_program", "ingestion.zip", ingestion)
-    if input_data is not None:
-        task["input_data"] = upload_dataset(api, organizer, "input_data", "input.zip", input_data)
-    body = competition_body(unique_slug("pipe"), tasks=[task], docker_image=image)
-    body["phases"][0].update(max_submissions_per_day=0, max_submissions=0, execution_time_limit=time_limit)
-    comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
-    api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200)
-    participant = users.make("runner")
-    api(participant, "POST", f"/competitions/{comp['id']}/register", expect=200)
-    return comp["phases"][0]["id"], participant
 
 
 @pytest.fixture(scope="module")

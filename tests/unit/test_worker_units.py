@@ -12,10 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from podium.worker import archives, layout, scores
+import yaml
+from podium.worker import archives, layout, run_metadata, scores
 from podium.worker.cache import DatasetCache
 from podium.worker.errors import ArchiveError, MetadataError, ScoresError, UnsafeExecutorRefused
-from podium.worker.executors.base import CappedLog, ContainerSpec, Mount
+from podium.worker.executors.base import CappedLog, ContainerSpec, ExecResult, Mount
 from podium.worker.executors.local import LocalExecutor
 from podium.worker.images import DEFAULT_IMAGE, LEGACY_IMAGE, resolve_image
 
@@ -43,7 +44,7 @@ def test_scores_txt_forms(tmp_path: Path, text: str) -> None:
 
 @pytest.mark.parametrize(("name", "text", "message"), [
     ("scores.json", '{"acc": NaN}', "not a finite number"),
-    ("scores.json", '{"acc": "high"}', "not a number: 'high'"),
+    ("scores.json", '{"acc": "high"}', "score 'acc' is not a number$"),
     ("scores.json", "[1, 2]", "must hold an object"),
     ("scores.json", "{oops", "not valid JSON"),
     ("scores.txt", "acc: inf\n", "not a finite number"),
@@ -53,6 +54,26 @@ def test_bad_scores_are_named(tmp_path: Path, name: str, text: str, message: str
     write(tmp_path / name, text)
     with pytest.raises(ScoresError, match=message):
         scores.read_scores(str(tmp_path))
+
+
+def test_only_the_leaderboard_columns_are_kept(tmp_path: Path) -> None:
+    """As Codabench's upload_submission_scores: other keys, nested ones too, are ignored."""
+    write(tmp_path / "scores.json", '{"acc": 0.5, "all_costs": {"a": [1, 2]}, "note": "fine", "extra": 3}')
+    assert scores.read_scores(str(tmp_path), columns=["acc", "duration"]) == {"acc": 0.5}
+    write(tmp_path / "scores.json", '{"acc": "secret-label-7"}')
+    with pytest.raises(scores.ScoresError) as error:
+        scores.read_scores(str(tmp_path), columns=["acc"])
+    assert str(error.value) == "score 'acc' is not a number" and "secret" not in str(error.value)
+    write(tmp_path / "scores.json", '{"other": 1}')
+    with pytest.raises(scores.ScoresError, match="no value for any leaderboard column .expected acc, f1"):
+        scores.read_scores(str(tmp_path), columns=["f1", "acc"])
+
+
+def test_scores_txt_errors_never_quote_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "scores.txt", "acc: 0.5\nlabel-of-row-12 is cat\n")
+    with pytest.raises(scores.ScoresError) as error:
+        scores.read_scores(str(tmp_path))
+    assert str(error.value) == "scores.txt: cannot read line 2 (expected 'key: value')"
 
 
 def test_no_scores_and_symlinked_scores(tmp_path: Path) -> None:
@@ -81,6 +102,35 @@ def test_legacy_variables_and_no_shell(tmp_path: Path) -> None:
     write(tmp_path / "metadata", "command: python $ingestion_program/ingest.py $input $output $submission_program\n")
     assert layout.build_command(str(tmp_path), "ingestion_program", "predict") == [
         "python", "/app/program/ingest.py", "/app/input_data", "/app/output", "/app/ingested_program"]
+
+
+def test_predictions_is_where_each_step_finds_them(tmp_path: Path) -> None:
+    """As Codabench's compute worker: the prediction step writes $predictions, scoring reads it."""
+    write(tmp_path / "metadata", "command: python $ingestion_program/ingest.py $predictions\n")
+    assert layout.build_command(str(tmp_path), "ingestion_program", "predict")[-1] == "/app/output"
+    assert layout.build_command(str(tmp_path), "scoring_program", "score")[-1] == "/app/input/res"
+
+
+def test_result_submissions_are_told_from_code(tmp_path: Path) -> None:
+    write(tmp_path / "res" / "predictions.txt", "a\n")
+    write(tmp_path / "res" / "sub" / "more.csv", "1\n")
+    assert layout.is_result_submission(str(tmp_path / "res"))
+    write(tmp_path / "code" / "model.py", "def predict(x): ...\n")
+    assert not layout.is_result_submission(str(tmp_path / "code"))
+    write(tmp_path / "legacy" / "metadata", "command: python run.py\n")
+    assert not layout.is_result_submission(str(tmp_path / "legacy"))
+
+
+def test_metadata_in_codabench_flat_shape(tmp_path: Path) -> None:
+    """What legacy scorers read as input/res/metadata: flat keys, elapsedTime falling back."""
+    ran = ExecResult(exit_code=1, elapsed=2.34567, stdout=CappedLog(), stderr=CappedLog())
+    write(tmp_path / "metadata", "forged: true\n")
+    run_metadata.write(str(tmp_path), None, ran)
+    assert yaml.safe_load((tmp_path / "metadata").read_text()) == {
+        "exitCode": None, "elapsedTime": 2.346, "ingestionExitCode": 1, "ingestionElapsedTime": 2.346}
+    scored = ExecResult(exit_code=0, elapsed=1.0, stdout=CappedLog(), stderr=CappedLog())
+    assert run_metadata.codabench_metadata(scored, None) == {
+        "exitCode": 0, "elapsedTime": 1.0, "ingestionExitCode": None, "ingestionElapsedTime": None}
 
 
 def test_metadata_yaml_and_errors(tmp_path: Path) -> None:

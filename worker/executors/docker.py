@@ -3,8 +3,11 @@
 Every program runs with no network, a read-only root filesystem plus a size-capped ``/tmp``,
 all capabilities dropped, no new privileges, an unprivileged user, process / memory / CPU and
 file-size limits, the phase's wall-clock limit, and stdout / stderr read through a bounded
-buffer (the engine keeps no log: ``--log-driver none``). Containers are named after their
-attempt and labelled with the worker, so leftovers are removed when a worker starts.
+buffer (the engine keeps no log: ``--log-driver none``). With ``cpuset_cpus`` every container
+is pinned to the worker's own cores, so workers sharing a host do not slow each other's runs
+(``--cpus`` alone caps CPU time, not which cores are shared). Containers are named after their
+attempt and labelled with the worker, so leftovers are removed when a worker starts; a lock
+(``name_lock``) keeps a second live worker of the same name from removing the first one's.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import http.client
 import json
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +26,7 @@ import time
 from urllib.parse import quote
 
 from ..errors import DockerError
+from ..name_lock import WorkerNameLock
 from .base import CappedLog, ContainerSpec, ExecResult, Executor, supervise
 
 LABEL = "podium.worker"
@@ -76,9 +81,14 @@ class EngineSocket:
 
 
 class DockerExecutor(Executor):
-    def __init__(self, worker_name: str, user: str = "1000:1000", docker: str | None = None) -> None:
+    def __init__(self, worker_name: str, user: str = "1000:1000", docker: str | None = None,
+                 cpuset_cpus: str | None = None) -> None:
         self.worker_name = worker_name
         self.user = user
+        self.cpuset_cpus = cpuset_cpus  # e.g. "0-1" or "2,3": the cores every container may use
+        self.engine_id = ""
+        self.engine_cpus = 0
+        self.name_lock: WorkerNameLock | None = None
         self.docker = docker or shutil.which("docker")
         if self.docker is None:
             raise DockerError("The docker command is not installed (apt-get install docker.io).")
@@ -90,10 +100,12 @@ class DockerExecutor(Executor):
         self._remover: threading.Thread | None = None
 
     def available(self) -> bool:
-        out = subprocess.run([self.docker, "info", "--format", "{{.ID}}"], capture_output=True, text=True)
+        out = subprocess.run([self.docker, "info", "--format", "{{.ID}} {{.NCPU}}"], capture_output=True, text=True)
         if out.returncode != 0:
             return False
-        self._engine = EngineSocket.matching(out.stdout.strip())
+        engine_id, _, cpus = out.stdout.strip().partition(" ")
+        self.engine_id, self.engine_cpus = engine_id, int(cpus) if cpus.isdigit() else 0
+        self._engine = EngineSocket.matching(engine_id)
         self._engine_checked = True
         return True
 
@@ -116,7 +128,8 @@ class DockerExecutor(Executor):
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--user", self.user, "--pids-limit", str(spec.pids),
             "--memory", f"{spec.memory_mb}m", "--memory-swap", f"{spec.memory_mb}m",
-            "--cpus", str(spec.cpus), "--ulimit", f"fsize={spec.max_file_bytes}",
+            "--cpus", str(spec.cpus), *(["--cpuset-cpus", self.cpuset_cpus] if self.cpuset_cpus else []),
+            "--ulimit", f"fsize={spec.max_file_bytes}",
             "--ulimit", "nofile=1024:1024", "--ulimit", "core=0",
             "--log-driver", "none", "--workdir", spec.workdir,
             "--env", "PYTHONUNBUFFERED=1", "--env", "HOME=/tmp", "--env", "MPLCONFIGDIR=/tmp",
@@ -218,7 +231,27 @@ class DockerExecutor(Executor):
                     if self._pending.get(name) is done:
                         del self._pending[name]
 
+    def check_cpuset(self) -> None:
+        """Refuse a ``cpuset_cpus`` naming cores the engine's host does not have (every run would
+        fail to start otherwise)."""
+        if not self.cpuset_cpus:
+            return
+        if not self._engine_checked:
+            self.available()
+        highest = max(cpuset_cores(self.cpuset_cpus))
+        if self.engine_cpus and highest >= self.engine_cpus:
+            raise DockerError(f"--cpuset-cpus {self.cpuset_cpus} names core {highest}, but the Docker engine's "
+                              f"host has cores 0-{self.engine_cpus - 1}.")
+
     def cleanup_leftovers(self) -> int:
+        """Take this worker's name on the engine (``WorkerNameTaken`` if a live worker holds it),
+        then remove the containers a previous run of this name left behind."""
+        if self.name_lock is None:
+            if not self._engine_checked:
+                self.available()
+            lock = WorkerNameLock(self.worker_name, self.engine_id or self.docker or "docker")
+            lock.acquire()
+            self.name_lock = lock
         out = subprocess.run(
             [self.docker, "ps", "--all", "--quiet", "--filter", f"label={LABEL}={self.worker_name}"],
             capture_output=True, text=True,
@@ -227,3 +260,18 @@ class DockerExecutor(Executor):
         if ids:
             subprocess.run([self.docker, "rm", "--force", *ids], capture_output=True)
         return len(ids)
+
+
+def cpuset_cores(cpuset: str) -> list[int]:
+    """The cores of a cpuset list such as ``0-1`` or ``0,2-3``; ``ValueError`` if it is not one."""
+    cores: list[int] = []
+    for part in cpuset.split(","):
+        match = re.fullmatch(r"([0-9]{1,4})(?:-([0-9]{1,4}))?", part.strip())
+        if match is None:
+            raise ValueError(f"not a list of CPU numbers such as 0-1 or 0,2: {cpuset!r}")
+        low = int(match[1])
+        high = int(match[2]) if match[2] is not None else low
+        if high < low:
+            raise ValueError(f"a CPU range must go up: {part!r}")
+        cores.extend(range(low, high + 1))
+    return cores

@@ -1,0 +1,170 @@
+"""Taking jobs from the broker one at a time, so that no job length and no broker error stops the
+worker.
+
+RabbitMQ closes a channel whose delivery stays unacknowledged longer than its
+``consumer_timeout`` (30 minutes by default, node-wide before RabbitMQ 3.12). A Celery worker
+cannot avoid that for long jobs: with late acknowledgement the running job's own message times
+out; with early acknowledgement the prefetch window (at least one message: AMQP has no
+"prefetch nothing") lets the broker deliver the *next* message while the job runs, and that
+reserved message times out instead; ``worker_disable_prefetch`` is for Redis only; and Celery
+treats the resulting ``PreconditionFailed`` channel error as unrecoverable and exits.
+
+So the worker consumes with kombu directly, and holds no delivery while a job runs:
+
+1. consume the queue with prefetch 1 and wait for one message;
+2. cancel the consumer (``basic.cancel`` is confirmed by the broker, and with prefetch 1
+   nothing else can have been delivered meanwhile), then acknowledge the message;
+3. run the job with nothing delivered, nothing unacknowledged and no consumer on the queue
+   (other workers take the queue's next messages meanwhile);
+4. consume again.
+
+Acknowledging before the job cannot lose it, because the service owns the job's life, not the
+broker: a message is only a hint to claim an attempt over HTTP. A worker that dies after the
+acknowledgement and before its claim leaves the attempt unclaimed, and the service's reaper
+publishes it again; one that dies after its claim stops heartbeating, and the reaper expires
+the lease and queues a new attempt (``server/compute/attempts.py``). A second delivery of the
+same message is refused by the claim. The price is a delay (the reaper's timeouts) after a
+worker crash, where late acknowledgement would have redelivered at once.
+
+Any broker error (connection lost, channel closed, vhost gone, authentication refused) drops
+the connection and reconnects with a capped backoff; the worker never exits because of its
+broker. Messages speak Celery's task protocol (version 2): the service publishes with Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kombu import Connection, Consumer, Exchange, Queue
+from kombu.message import Message
+
+log = logging.getLogger("podium.worker")
+
+#: how long one wait for a message lasts before the stop flag is checked again (seconds)
+POLL_SECONDS = 1.0
+#: the first and the largest pause before reconnecting to the broker (seconds)
+RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    """A Celery task message: the task's name, id and positional arguments."""
+
+    task: str
+    task_id: str
+    args: tuple[Any, ...]
+
+
+def task_message(message: Message) -> TaskMessage | None:
+    """The task a message carries, or None when it is not a Celery protocol 2 task message."""
+    headers = message.headers or {}
+    try:
+        body = message.decode()
+    except Exception:  # a body kombu cannot decode (content type not accepted, bad JSON)
+        return None
+    if "task" not in headers or not isinstance(body, list | tuple) or not body or not isinstance(body[0], list):
+        return None
+    return TaskMessage(str(headers["task"]), str(headers.get("id", "")), tuple(body[0]))
+
+
+def broker_queue(name: str) -> Queue:
+    """The broker queue as Celery declares it for a queue name (a direct exchange of the same
+    name, durable), so that the service's and the worker's declarations agree."""
+    return Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True)
+
+
+class JobConsumer:
+    """Takes messages from one broker queue, one at a time, and hands each to ``handle`` with no
+    delivery outstanding (see the module docstring)."""
+
+    def __init__(self, broker_url: str, transport_options: dict[str, Any], queue: str,
+                 handle: Callable[[TaskMessage], None]) -> None:
+        self.broker_url, self.transport_options = broker_url, transport_options
+        self.queue = broker_queue(queue)
+        self.handle = handle
+        self.connection: Connection | None = None
+        self.connected = threading.Event()  # set while a connection is up (for tests and logs)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        """Take and handle messages until ``stop`` is set; broker errors never end this loop."""
+        delay = RECONNECT_FIRST
+        while not stop.is_set():
+            try:
+                message = self.next_message(stop)
+            except Exception as e:  # any broker error: the connection is dropped and made again
+                self.disconnect()
+                log.warning("broker %s: %s: %s; reconnecting in %.0f s", self.where(), type(e).__name__, e, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+                continue
+            delay = RECONNECT_FIRST
+            if message is None:
+                continue
+            task = task_message(message)
+            if task is None:
+                log.warning("dropping a message that is not a task: headers %s", message.headers)
+                continue
+            try:
+                self.handle(task)
+            except Exception:  # the job's own failure never stops the worker
+                log.exception("task %s (%s) failed", task.task_id, task.task)
+        self.disconnect()
+
+    def next_message(self, stop: threading.Event) -> Message | None:
+        """Wait for one message and acknowledge it with no consumer left on the queue; None
+        when ``stop`` was set first."""
+        connection = self.connect()
+        received: list[Message] = []
+        # raw messages: one that cannot be decoded is still taken (and dropped), never left
+        # to come back forever
+        consumer = Consumer(connection.default_channel, queues=[self.queue], prefetch_count=1, accept=["json"],
+                            on_message=received.append,
+                            on_decode_error=lambda message, _error: received.append(message))
+        consumer.consume()
+        try:
+            while not received and not stop.is_set():
+                try:
+                    connection.drain_events(timeout=POLL_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            if connection.connected:
+                consumer.cancel()
+        if not received:
+            return None
+        message = received[0]
+        message.ack()
+        return message
+
+    # --- the connection ---------------------------------------------------------------------
+
+    def connect(self) -> Connection:
+        if self.connection is None:
+            # no AMQP heartbeat: nothing reads the connection while a job runs (TCP keepalive
+            # and the next use notice a dead one)
+            connection = Connection(self.broker_url, transport_options=self.transport_options, heartbeat=0)
+            connection.connect()
+            self.queue(connection.default_channel).declare()
+            self.connection = connection
+            self.connected.set()
+            log.info("connected to the broker %s, queue '%s'", self.where(), self.queue.name)
+        return self.connection
+
+    def disconnect(self) -> None:
+        self.connected.clear()
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # already broken: nothing to close cleanly
+                log.debug("closing a broken broker connection", exc_info=True)
+
+    def where(self) -> str:
+        """The broker's URL without its password, for logs."""
+        return Connection(self.broker_url).as_uri()
