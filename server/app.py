@@ -209,6 +209,13 @@ class PodiumService(Application):
         "max_submission_size caps submissions further.",
     ).tag(config=True)
 
+    max_request_body = Integer(
+        8 * 1024 * 1024,
+        help="Largest request body in bytes the API and the pages accept (JSON and forms; files go "
+        "to signed upload URLs, capped by max_upload_size). A larger body is refused (413) by its "
+        "announced length before the caller is authenticated, or as soon as more arrives.",
+    ).tag(config=True)
+
     default_queue_token = Unicode(
         help="Token of the 'default' compute queue, which workers present to claim jobs. "
         "Default: $PODIUM_QUEUE_TOKEN, else a random token kept in data_dir/default_queue_token."
@@ -237,8 +244,10 @@ class PodiumService(Application):
 
     unclaimed_timeout = Integer(
         600,
-        help="Seconds a published attempt may wait unclaimed before it is published again "
-        "(max_attempts times, then failed as a platform failure).",
+        help="Seconds a published attempt may wait unclaimed before it is published again. It is "
+        "failed (as a platform failure, which costs no quota) only once published max_attempts "
+        "times while no worker of its queue claimed or heartbeat for max_attempts times this long: "
+        "submissions wait behind busy workers as long as a rush lasts.",
     ).tag(config=True)
 
     reaper_interval = Float(
@@ -324,6 +333,7 @@ class PodiumService(Application):
             max_attempts=self.max_attempts,
             unclaimed_timeout=self.unclaimed_timeout,
             url_expiry=self.upload_url_expiry,
+            abandoned_upload_timeout=self.upload_url_expiry + 300,
         )
         self.dispatcher = Dispatcher(self.broker_url, self.data_dir, self.session_factory)
 
@@ -410,9 +420,11 @@ class PodiumService(Application):
         )
 
     def listen(self) -> tornado.httpserver.HTTPServer:
-        """Bind the HTTP server (the body size cap is enforced per request by the handlers)."""
+        """Bind the HTTP server. No request body may be larger than ``max_request_body``, except
+        an upload to a signed storage URL, whose handler raises the cap for its own request once
+        the signature is checked (and counts the bytes against the link's own cap)."""
         server = tornado.httpserver.HTTPServer(
-            self.tornado_app, max_body_size=self.max_upload_size, xheaders=True
+            self.tornado_app, max_body_size=self.max_request_body, xheaders=True
         )
         server.listen(self.port, self.ip)
         return server

@@ -5,7 +5,9 @@
     PodiumError (500)
     ├── ValidationFailed (400) ........ the request body or query is wrong; ``errors`` lists each problem
     │   ├── BundleError (400) ......... a competition bundle is wrong; each problem names file and key
-    │   └── UnsafeRedirect (400) ...... a ``next`` URL that would leave this service
+    │   ├── UnsafeRedirect (400) ...... a ``next`` URL that would leave this service
+    │   └── JsonTooDeep (400) ......... a JSON body nested deeper than the API ever needs
+    ├── RequestTooLarge (413) ......... a request body larger than any the API accepts (refused unread)
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
     ├── NotFound (404)
@@ -95,6 +97,17 @@ class UnsafeRedirect(ValidationFailed):
             f"Refusing to redirect to {target!r}: after login Podium only goes to its own pages.",
             [{"location": "next", "message": "must be a path on this service"}],
         )
+
+
+class JsonTooDeep(ValidationFailed):
+    """A JSON body nested deeper than any body the API accepts; refused before it is walked."""
+
+
+class RequestTooLarge(PodiumError):
+    """A request body larger than the API accepts, refused by its announced length before
+    authentication, or as soon as more bytes arrive than that."""
+
+    status_code = 413
 
 
 class NotAuthenticated(PodiumError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -28,8 +28,14 @@ from .errors import ValidationFailed
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Lowercase URL name.")]
 Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Title = Annotated[str, Field(min_length=1, max_length=200)]
-NonNegative = Annotated[int, Field(ge=0)]
-ArtifactRef = Annotated[int, Field(ge=1, description="Id of an uploaded dataset or program.")]
+#: every integer a body or query carries fits the column it is stored in or compared with:
+#: INTEGER (ids, counts, positions) or BIGINT (sizes in bytes), on PostgreSQL and SQLite alike
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+NonNegative = Annotated[int, Field(ge=0, le=INT_MAX)]
+Position = Annotated[int, Field(ge=-INT_MAX, le=INT_MAX, description="Sort position (lowest first).")]
+ByteSize = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+ArtifactRef = Annotated[int, Field(ge=1, le=INT_MAX, description="Id of an uploaded dataset or program.")]
 GroupName = Annotated[str, Field(min_length=1, max_length=255)]
 
 
@@ -44,17 +50,29 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class Update(Body):
+    """A PATCH body: a field left out keeps its value; ``null`` clears a field only where the
+    stored value may be empty (``nullable``), and is refused, naming the field, anywhere else."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    def refused_nulls(self) -> list[str]:
+        """The fields sent as ``null`` that may not be empty."""
+        return sorted(name for name in self.model_fields_set
+                      if getattr(self, name) is None and name not in self.nullable)
+
+
 class PageIn(Body):
     key: Key
     title: Title
     content: str = ""
-    index: int | None = None
+    index: Position | None = None
 
 
-class PageUpdate(Body):
+class PageUpdate(Update):
     title: Title | None = None
     content: str | None = None
-    index: int | None = None
+    index: Position | None = None
 
 
 class TaskIn(Body):
@@ -68,7 +86,9 @@ class TaskIn(Body):
     ingestion_only_during_scoring: bool = False
 
 
-class TaskUpdate(Body):
+class TaskUpdate(Update):
+    nullable = frozenset({"scoring_program", "ingestion_program", "input_data", "reference_data"})
+
     name: Title | None = None
     description: str | None = None
     scoring_program: ArtifactRef | None = None
@@ -81,7 +101,7 @@ class TaskUpdate(Body):
 class ColumnIn(Body):
     key: Key
     title: Title | None = None
-    index: int | None = None
+    index: Position | None = None
     sorting: Literal["desc", "asc"] = "desc"
     precision: Annotated[int, Field(ge=0, le=12)] | None = None
     hidden: bool = False
@@ -102,7 +122,7 @@ class ColumnIn(Body):
 class LeaderboardIn(Body):
     key: Key
     title: Title
-    index: int | None = None
+    index: Position | None = None
     primary_column: Key | None = None
     hidden: bool = False
     columns: Annotated[list[ColumnIn], Field(min_length=1)]
@@ -131,7 +151,7 @@ class PhaseFields(Body):
     max_submissions_per_day: NonNegative | None = Field(None, description="0: no limit.")
     max_submissions: NonNegative | None = Field(None, description="0: no limit.")
     execution_time_limit: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] | None = None
-    max_submission_size: Annotated[int, Field(ge=1)] | None = None
+    max_submission_size: Annotated[int, Field(ge=1, le=BIGINT_MAX)] | None = None
     count_failed_submissions: bool | None = None
     hide_output: bool | None = None
     hide_prediction_output: bool | None = None
@@ -165,14 +185,16 @@ class PhaseFields(Body):
 
 class PhaseIn(PhaseFields):
     name: Title
-    index: int | None = None
+    index: Position | None = None
     start: datetime
     tasks: Annotated[list[Key], Field(min_length=1, description="Keys of the phase's tasks.")]
 
 
-class PhaseUpdate(PhaseFields):
+class PhaseUpdate(PhaseFields, Update):
+    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit"})
+
     name: Title | None = None
-    index: int | None = None
+    index: Position | None = None
     tasks: Annotated[list[Key], Field(min_length=1)] | None = None
 
 
@@ -237,7 +259,9 @@ class CompetitionIn(CompetitionFields):
         return self
 
 
-class CompetitionUpdate(CompetitionFields):
+class CompetitionUpdate(CompetitionFields, Update):
+    nullable = frozenset({"organizer_group", "queue"})
+
     title: Title | None = None
 
 
@@ -253,12 +277,12 @@ class DatasetIn(Body):
         "logo",
     ]
     name: Annotated[str, Field(min_length=1, max_length=255)]
-    size: Annotated[int, Field(ge=0)] = Field(description="Exact size in bytes of the upload.")
+    size: ByteSize = Field(description="Exact size in bytes of the upload.")
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class SubmissionIn(Body):
-    size: Annotated[int, Field(ge=1)] = Field(description="Exact size in bytes of the zip to upload.")
+    size: Annotated[int, Field(ge=1, le=BIGINT_MAX)] = Field(description="Exact size in bytes of the zip to upload.")
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     description: Annotated[str, Field(max_length=2000)] = ""
     is_public: bool = False
@@ -287,7 +311,7 @@ class PageQuery(Body):
     """Pagination of list endpoints: bounded from the first release."""
 
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Annotated[int, Field(ge=0, le=BIGINT_MAX)] = 0
 
 
 #: list answers count at most this many rows (``total``)
@@ -303,7 +327,7 @@ class SubmissionPageQuery(Body):
 
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     offset: Offset = 0
-    before: Annotated[int | None, Field(ge=1, description=(
+    before: Annotated[int | None, Field(ge=1, le=INT_MAX, description=(
         "Cursor: only submissions older than this id, i.e. the previous answer's `next`."))] = None
 
 
@@ -313,7 +337,7 @@ class ParticipantQuery(Body):
 
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     offset: Offset = 0
-    after: Annotated[int | None, Field(ge=0, description=(
+    after: Annotated[int | None, Field(ge=0, le=INT_MAX, description=(
         "Cursor: the registrations after this one, i.e. the previous answer's `next`."))] = None
 
 
@@ -350,7 +374,14 @@ def parse(model: type[Body] | type, data: Any, where: str = "body") -> Any:
     value is the dict itself); every problem becomes one entry of ValidationFailed."""
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
-            return model.model_validate(data)
+            parsed = model.model_validate(data)
+            if isinstance(parsed, Update) and (nulls := parsed.refused_nulls()):
+                raise ValidationFailed(
+                    f"Invalid {where}: " + "; ".join(f"{n}: may not be null (leave it out to keep its value)"
+                                                     for n in nulls),
+                    [{"location": n, "message": "may not be null; leave it out to keep its value"} for n in nulls],
+                )
+            return parsed
         return adapter(model).validate_python(data)
     except ValidationError as e:
         errors = []

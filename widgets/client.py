@@ -284,7 +284,17 @@ class PodiumClient:
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         created = self.request("POST", f"phases/{phase_id}/submissions", json=body, headers=headers)
         if created["status"] == "submitting" and created.get("upload_url"):
-            self.put_object(created["upload_url"], data, progress)
+            try:
+                self.put_object(created["upload_url"], data, progress)
+            except TransferFailed as refused:
+                # tell the service: a refused upload gives its quota slot back at once (and one
+                # that arrived after all, the answer lost, is queued)
+                try:
+                    finalized = self.post(f"submissions/{created['id']}/uploaded")
+                except PodiumAPIError:
+                    raise refused from None
+                finalized["quota"] = created.get("quota")
+                return finalized
             finalized = self.post(f"submissions/{created['id']}/uploaded")
             finalized["quota"] = created.get("quota")
             return finalized

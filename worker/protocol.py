@@ -71,14 +71,19 @@ def mismatch_message(worker_version: int, oldest: int = OLDEST_PROTOCOL, newest:
 
 
 class Bounded:
-    """A length or pattern limit on a string field. Metadata only on the worker; pydantic (on the
-    service) turns it into the check and the JSON schema keyword."""
+    """A length or pattern limit on a string field, or a range on an integer. Metadata only on
+    the worker; pydantic (on the service) turns it into the check and the JSON schema keyword."""
 
-    def __init__(self, max_length: int | None = None, pattern: str | None = None) -> None:
-        self.max_length, self.pattern = max_length, pattern
+    def __init__(self, max_length: int | None = None, pattern: str | None = None,
+                 ge: int | None = None, le: int | None = None) -> None:
+        self.max_length, self.pattern, self.ge, self.le = max_length, pattern, ge, le
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         schema = handler(source)
+        if self.ge is not None:
+            schema["ge"] = self.ge
+        if self.le is not None:
+            schema["le"] = self.le
         if self.max_length is not None:
             schema["max_length"] = self.max_length
         if self.pattern is not None:
@@ -86,11 +91,13 @@ class Bounded:
         return schema
 
     def __repr__(self) -> str:
-        return f"Bounded(max_length={self.max_length!r}, pattern={self.pattern!r})"
+        return f"Bounded(max_length={self.max_length!r}, pattern={self.pattern!r}, ge={self.ge!r}, le={self.le!r})"
 
 
 WorkerName = Annotated[str, Bounded(pattern=r"^[A-Za-z0-9_.@-]{1,200}$")]
 Text = Annotated[str, Bounded(max_length=20000)]
+#: an exit code as the service stores it (an INTEGER column)
+ExitCode = Annotated[int, Bounded(ge=-(2**31), le=2**31 - 1)]
 Step = Literal["predict", "score"]
 OutputName = Literal["output", "log", "detailed_results"]
 ScoreValue = float | int | str | None
@@ -220,7 +227,7 @@ class AttemptReport(_ReportRequired, total=False):
     failure_kind: Literal["participant", "platform"] | None
     reason: Text | None
     retryable: bool  # a platform failure may be tried again (never a participant's)
-    exit_code: int | None
+    exit_code: ExitCode | None
     elapsed: float | None  # seconds the step's main program ran
     log_tail: Text  # what the participant may see of their program's output
     scores: dict[str, ScoreValue] | None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..auth.identity import Identity, token_from_header
 from ..auth.permissions import (
@@ -28,7 +28,7 @@ from ..auth.permissions import (
     competition_roles,
 )
 from ..compute import queues
-from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError, ValidationFailed
+from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError
 from ..orm import (
     Artifact,
     ArtifactKind,
@@ -41,6 +41,7 @@ from ..orm import (
     Task,
 )
 from ..request_bodies import Body, parse
+from .input_limits import announced_length, check_length, decode_json, path_id
 
 if TYPE_CHECKING:
     from ..app import PodiumService
@@ -109,7 +110,14 @@ def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
 
         @functools.wraps(method)
         async def wrapper(self: APIHandler, *args: str, **path: Any) -> None:
-            if op.auth:
+            if self._finished:
+                return  # refused while the body streamed
+            if self._refusal is not None:
+                raise self._refusal
+            if self._chunks:
+                self.request.body = b"".join(self._chunks)
+                self._chunks = []
+            if op.auth and self.identity is None:
                 await self.authenticate()
             if op.query is not None:
                 self.query = parse(op.query, self.query_arguments(), where="query")
@@ -123,8 +131,17 @@ def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
     return decorate
 
 
+@stream_request_body
 class APIHandler(RequestHandler):
-    """Base of the JSON API."""
+    """Base of the JSON API.
+
+    The body streams in (``data_received``) only after ``prepare`` has refused a body announced
+    too large and authenticated the caller: nobody makes the service hold more than
+    ``max_request_body``, and a caller who failed authentication makes it hold nothing. Their
+    body, if already on its way, is read and dropped up to that cap before the refusal is sent
+    (answering while the client still sends makes its TCP stack reset the connection and lose
+    the answer); a client that waits for ``100 Continue`` is refused before it sends a byte.
+    """
 
     identity: Identity | None = None
     query: Any = None
@@ -140,6 +157,10 @@ class APIHandler(RequestHandler):
     _session: Session | None = None
     _body_model: type[Body] | None = None
     _body: Any = None
+    _chunks: list[bytes] | None = None
+    _received = 0
+    #: why the caller was refused before the body was read; answered once it has been dropped
+    _refusal: PodiumError | None = None
 
     @property
     def body(self) -> Any:
@@ -157,6 +178,44 @@ class APIHandler(RequestHandler):
         if self._session is None:
             self._session = self.podium.session_factory()
         return self._session
+
+    async def prepare(self) -> None:
+        """Before any of the body is read: refuse one announced too large, then authenticate
+        the caller of a verb that needs a hub token."""
+        self._chunks, self._received = [], 0
+        limit = self.podium.max_request_body
+        length = announced_length(self.request.headers.get("Content-Length"))
+        if length is not None:
+            check_length(length, limit)
+        # Tornado's own cap counts a chunk's announced size before delivering a byte and answers a
+        # bare 400; ours counts what arrives (``data_received``) and answers in JSON: give Tornado
+        # room, so that it only stops chunks announcing far more than our cap
+        self.request.connection.set_max_body_size(2 * limit)
+        verb = getattr(type(self), (self.request.method or "").lower(), None)
+        op = getattr(verb, "operation", None)
+        if op is None or not op.auth:
+            return
+        try:
+            await self.authenticate()
+        except NotAuthenticated as refused:
+            if self.request.headers.get("Expect", "").lower() == "100-continue":
+                raise  # the client waits to send its body: refuse now
+            self._refusal = refused
+
+    def data_received(self, chunk: bytes) -> None:
+        """Keep the body's bytes (drop them for a refused caller), refusing it once past
+        ``max_request_body``: 413, or the caller's own refusal."""
+        if self._finished:
+            return
+        self._received += len(chunk)
+        try:
+            check_length(self._received, self.podium.max_request_body)
+        except PodiumError as e:
+            self._chunks = []
+            self._handle_request_exception(self._refusal or e)
+            return
+        if self._refusal is None:
+            self._chunks.append(chunk)
 
     def on_finish(self) -> None:
         if self._session is not None:
@@ -195,10 +254,7 @@ class APIHandler(RequestHandler):
     def json_body(self) -> Any:
         if not self.request.body:
             return {}
-        try:
-            return json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValidationFailed(f"The request body is not valid JSON: {e}") from None
+        return decode_json(self.request.body)
 
     def query_arguments(self) -> dict[str, str]:
         return {k: self.get_query_argument(k) for k in self.request.query_arguments}
@@ -270,9 +326,9 @@ class APIHandler(RequestHandler):
 
     def find_competition(self, ref: str) -> Competition:
         """By id or slug; 404 also when the caller may not see it (unpublished)."""
-        column = Competition.id if ref.isdigit() else Competition.slug
-        value: Any = int(ref) if ref.isdigit() else ref
-        competition = self.db.scalar(select(Competition).where(column == value))
+        ident = path_id(ref)
+        competition = self.db.scalar(select(Competition).where(
+            Competition.id == ident if ident is not None else Competition.slug == ref))
         if competition is None:
             raise NotFound(f"No such competition: {ref}")
         return competition
@@ -287,7 +343,8 @@ class APIHandler(RequestHandler):
         return competition, roles
 
     def find_by_id(self, model: type, ref: str, label: str) -> Any:
-        obj = self.db.get(model, int(ref)) if ref.isdigit() else None
+        ident = path_id(ref)
+        obj = self.db.get(model, ident) if ident is not None else None
         if obj is None:
             raise NotFound(f"No such {label}: {ref}")
         return obj
@@ -295,9 +352,10 @@ class APIHandler(RequestHandler):
     def visible_phase(self, ref: str) -> tuple[Phase, CompetitionRoles]:
         # one query for the phase, its competition and its leaderboard, which every phase
         # verb reads next (the leaderboard read is the hottest path: bench B2)
+        ident = path_id(ref)
         phase = self.db.get(
-            Phase, int(ref), options=[joinedload(Phase.competition), joinedload(Phase.leaderboard)]
-        ) if ref.isdigit() else None
+            Phase, ident, options=[joinedload(Phase.competition), joinedload(Phase.leaderboard)]
+        ) if ident is not None else None
         if phase is None:
             raise NotFound(f"No such phase: {ref}")
         roles = self.roles(phase.competition)
@@ -326,11 +384,11 @@ class APIHandler(RequestHandler):
         One query for the submission, its phase, the phase's competition (the permission check)
         and leaderboard (the answer's scores), instead of a lazy load each; the handler's
         ``lookup_options`` eager-load more for the verb at hand."""
-        phase = joinedload(Submission.phase)
+        phase, ident = joinedload(Submission.phase), path_id(ref)
         submission = self.db.scalars(
-            select(Submission).where(Submission.id == int(ref))
+            select(Submission).where(Submission.id == ident)
             .options(phase.joinedload(Phase.competition), phase.joinedload(Phase.leaderboard), *self.lookup_options)
-        ).unique().one_or_none() if ref.isdigit() else None
+        ).unique().one_or_none() if ident is not None else None
         if submission is None:
             raise NotFound(f"No such submission: {ref}")
         roles = self.roles(submission.phase.competition)

@@ -13,6 +13,7 @@ from ..orm import Competition, Leaderboard, Phase
 from ..request_bodies import LeaderboardIn, LeaderboardQuery
 from .answers import leaderboard_model
 from .base import APIHandler, api
+from .input_limits import path_id
 
 NOT_VISIBLE = "This leaderboard is not visible to you."
 
@@ -93,7 +94,8 @@ class PhaseLeaderboardHandler(APIHandler):
     def finish_from_cache(self, phase: str) -> bool:
         """Answer from the page cache after one access query (``leaderboards.reads``); False
         when the page is not cached yet, so the full path builds it."""
-        access = leaderboard_access.check(self.podium.reads, self.user, int(phase)) if phase.isdigit() else None
+        ident = path_id(phase)
+        access = leaderboard_access.check(self.podium.reads, self.user, ident) if ident is not None else None
         if access is None or not access.can_view:
             raise NotFound(f"No such phase: {phase}")
         if not access.can_see:

@@ -11,7 +11,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import artifacts
 from ..auth.permissions import CompetitionRoles
 from ..compute import attempts as jobs
-from ..errors import PermissionDenied
+from ..compute import waiting
+from ..errors import PermissionDenied, UploadMismatch
 from ..leaderboards import store as leaderboard_store
 from ..orm import (
     Competition,
@@ -152,6 +153,7 @@ class SubmissionHandler(APIHandler):
     async def get(self, submission: Submission) -> None:
         model = submission_model(submission, self.caller_roles, detail=True)
         model.update(waiting_and_live(self.db, submission, self.caller_roles, self.podium.lease_seconds))
+        model["waiting"] = waiting.reason(self.db, submission, self.podium.job_limits)
         self.write_json(model)
 
 
@@ -177,6 +179,12 @@ class UploadedHandler(APIHandler):
         model = submission_model(submission, self.caller_roles, detail=True)
         self.db.commit()
         self.write_json(model)
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # a refused upload gave its quota slot back (``finalize``): keep that, answer the refusal
+        if self._session is not None and isinstance(e, UploadMismatch):
+            self._session.commit()
+        super()._handle_request_exception(e)
 
 
 class CancelHandler(APIHandler):

@@ -13,7 +13,7 @@ from ..compute import attempts as jobs
 from ..compute import queues as queues
 from ..compute.dispatch import celery_queue
 from ..compute.outbox import queue_depths
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from ..orm import (
     Attempt,
     AttemptState,
@@ -25,6 +25,7 @@ from ..orm import (
 )
 from ..request_bodies import Body
 from .base import APIHandler, api
+from .input_limits import path_id
 
 ADMINS_ONLY = "Only hub admins manage compute queues."
 
@@ -99,6 +100,13 @@ class QueueTokenHandler(APIHandler):
 class WorkerHandler(APIHandler):
     """Workers authenticate with their queue's token, not a hub token (``requires="queue token"``)."""
 
+    def attempt_id(self, ref: str) -> int:
+        """The attempt a path names; 404 for anything but an id."""
+        ident = path_id(ref)
+        if ident is None:
+            raise NotFound(f"No attempt {ref} in queue '{self.token_queue.name}'.")
+        return ident
+
     def worker_queue(self) -> ComputeQueue:
         """The queue whose token the request carries, found by ``@api`` before the verb ran."""
         return self.token_queue
@@ -130,7 +138,7 @@ class ClaimHandler(WorkerHandler):
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
         body: protocol.ClaimRequest = self.body
-        spec = jobs.claim(self.db, self.podium.storage, queue, int(attempt), body["worker"], body.get("hostname", ""),
+        spec = jobs.claim(self.db, self.podium.storage, queue, self.attempt_id(attempt), body["worker"], body.get("hostname", ""),
                           self.podium.job_limits, body.get("protocol", protocol.UNVERSIONED))
         self.db.commit()
         self.write_json(spec)
@@ -147,7 +155,7 @@ class HeartbeatHandler(WorkerHandler):
          requires="queue token")
     async def post(self, attempt: str) -> None:
         queue = self.worker_queue()
-        answer = jobs.heartbeat(self.db, queue, int(attempt), self.body["worker"], self.podium.job_limits,
+        answer = jobs.heartbeat(self.db, queue, self.attempt_id(attempt), self.body["worker"], self.podium.job_limits,
                                 log_tail=self.body.get("log_tail"))
         self.db.commit()
         self.write_json(protocol.HeartbeatAnswer(cancel=answer["cancel"],
@@ -162,7 +170,7 @@ class FinishHandler(WorkerHandler):
         body: protocol.FinishRequest = self.body
         worker, fields = body["worker"], {k: v for k, v in body.items() if k != "worker"}
         report = protocol.attempt_report(**fields)  # type: ignore[arg-type]
-        obj = jobs.finish(self.db, self.podium.storage, queue, int(attempt), worker, report, self.podium.job_limits)
+        obj = jobs.finish(self.db, self.podium.storage, queue, self.attempt_id(attempt), worker, report, self.podium.job_limits)
         self.db.commit()
         self.write_json(protocol.FinishAnswer(attempt=obj.id, state=obj.state.value,
                                               submission_status=obj.submission.status.value))

@@ -1,6 +1,7 @@
 """The reaper: nothing stays "running" or "submitting" forever. Attempts whose lease expired are
-retried (or failed), attempts nobody claimed are published again, and submissions whose upload
-never came are cancelled; none of it costs the participant quota.
+retried (or failed), attempts nobody claimed are published again (and failed only when no worker
+served their queue for the whole give-up window: waiting behind busy workers is not failing), and
+submissions whose upload never came are cancelled; none of it costs the participant quota.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..orm import (
 from ..submissions import lifecycle as subs
 from .attempts import propagate_to_parent, retry_platform
 from .limits import Limits
+from .waiting import queue_last_seen, served
 
 S = SubmissionStatus
 
@@ -64,9 +66,12 @@ def reap(session: Session, limits: Limits, now: datetime | None = None) -> ReapR
         )
         .limit(500)
     ).all()
+    last_seen: dict[str, datetime | None] = {}
     for row in stale:
         attempt = session.get(Attempt, row.attempt_id)
-        if row.publish_count >= limits.max_attempts:
+        if row.queue not in last_seen:
+            last_seen[row.queue] = queue_last_seen(session, row.queue)
+        if row.publish_count >= limits.max_attempts and not served(last_seen[row.queue], limits, now):
             attempt.state, attempt.finished_at = AttemptState.failed, now
             attempt.failure_kind = FailureKind.platform
             subs.fail(attempt.submission, "No compute worker took this submission; it does not count "

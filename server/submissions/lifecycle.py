@@ -6,8 +6,10 @@ PostgreSQL and takes SQLite's write lock), then counts and inserts. Any number o
 requests, on any number of service replicas, therefore accept exactly the quota.
 
 What counts toward a quota: every top-level submission of the participant in the phase, except
-those failed through the platform's fault, those the participant cancelled before they ran, and,
-when the phase says so (``count_failed_submissions`` false), those failed through their own fault.
+those failed through the platform's fault, those the participant cancelled before they ran, those
+whose upload was refused (until an upload is accepted, which takes a slot again if one is left) or
+abandoned, and, when the phase says so (``count_failed_submissions`` false), those failed through
+their own fault.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..errors import (
     PhaseClosed,
     QuotaExceeded,
     SubmissionTooLarge,
+    UploadMismatch,
     ValidationFailed,
 )
 from ..orm import (
@@ -333,8 +336,28 @@ def finalize(session: Session, storage: Storage, submission: Submission) -> None
             .order_by(SubmissionFile.id)
         ).all()
         set_committed_value(submission, "files", list(files))
-    artifacts.verify_upload(storage, upload_of(submission))
+    try:
+        artifacts.verify_upload(storage, upload_of(submission))
+    except UploadMismatch:
+        # the caller commits this before answering: a refused upload holds no slot
+        submission.counts_toward_quota = False
+        raise
+    if gave_slot_back(submission):
+        _take_slot_again(session, submission)
     transition(submission, S.submitted)
+
+
+def gave_slot_back(submission: Submission) -> bool:
+    """A participant's submission whose refused upload released its quota slot."""
+    return not submission.counts_toward_quota and not submission.is_dry_run and submission.parent_id is None
+
+
+def _take_slot_again(session: Session, submission: Submission) -> None:
+    """An upload accepted after a refused one counts again, if the quota still has room."""
+    phase = submission.phase
+    _begin_locked(session, phase.id, submission.owner)
+    _check_quota_left(phase, quota(session, phase, submission.owner, utcnow()))
+    submission.counts_toward_quota = True
 
 
 def cancel(submission: Submission, by_owner: bool) -> None:

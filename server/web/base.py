@@ -81,6 +81,9 @@ class PageMixin:
 
     template = ""
     answers_json = False  # answers go through write_json, rendered as HTML
+    # a form's XSRF token is in its body, read before the login is checked: pages read their
+    # (small) bodies whole, within the server's cap (``PodiumService.max_request_body``)
+    _stream_request_body = False
     _login_token: str | None = None
 
     @property
