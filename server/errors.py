@@ -24,7 +24,8 @@
     │   ├── SignatureInvalid (403) .... a link with a missing or tampered signature
     │   ├── SignatureExpired (403)
     │   ├── MethodNotAllowedBySignature (403)  a GET with a PUT link or the reverse
-    │   └── ObjectTooLarge (413) ...... an upload larger than its link allows
+    │   ├── ObjectTooLarge (413) ...... an upload larger than its link allows
+    │   └── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
     └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
@@ -213,6 +214,13 @@ class ObjectTooLarge(StorageError):
 
     status_code = 413
     default_message = "This file is larger than this upload link accepts."
+
+
+class StorageMisconfigured(StorageError):
+    """The storage settings cannot work (a missing bucket, no credentials, an endpoint that does not
+    answer); raised at start-up, with one sentence that names the setting to fix."""
+
+    default_message = "The storage settings are not usable."
 
 
 class SchemaOutOfDate(PodiumError):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
+from urllib.parse import quote
 
 from ..errors import MAX_KEY_LENGTH, InvalidStorageKey
 
@@ -31,6 +32,12 @@ def validate_key(key: str) -> str:
         if segment in (".", "..") or not _SEGMENT.fullmatch(segment):
             raise InvalidStorageKey(f"The file name {key[:80]!r} is not valid. " + InvalidStorageKey.default_message)
     return key
+
+
+def content_disposition(filename: str) -> str:
+    """A ``Content-Disposition`` header value naming a download (RFC 6266, any characters)."""
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,21 @@ class Storage(ABC):
         expires_in: int,
         max_size: int | None = None,
         filename: str | None = None,
+        exact_size: int | None = None,
     ) -> str:
         """A URL allowing ``method`` on ``key`` for ``expires_in`` seconds, so clients never hold
-        storage credentials (uploads capped at ``max_size`` bytes; downloads named ``filename``)."""
+        storage credentials (uploads capped at ``max_size`` bytes, or of exactly ``exact_size``
+        bytes where the backend can sign a length; downloads named ``filename``)."""
+
+    @classmethod
+    def from_config(cls, parent: Any) -> Storage:
+        """Build the backend from its traitlets settings (``parent`` is the service application)."""
+        raise NotImplementedError(f"{cls.__name__} is built by the service itself.")
+
+    def check(self) -> None:
+        """Raise StorageMisconfigured, naming the setting, when the storage cannot be used (at start-up)."""
+        return None  # a local directory was made usable by the constructor
+
+    def upload_headers(self) -> dict[str, str]:
+        """Headers a client must send with a PUT to a signed upload URL of this backend."""
+        return {}

@@ -131,8 +131,11 @@ class LocalStorage(Storage):
         expires_in: int,
         max_size: int | None = None,
         filename: str | None = None,
+        exact_size: int | None = None,
     ) -> str:
         validate_key(key)
+        if max_size is None and exact_size is not None:
+            max_size = exact_size
         params = self.signer.sign(
             key, method, int(self.signer.clock()) + int(expires_in), max_size=max_size, filename=filename
         )
