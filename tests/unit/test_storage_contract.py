@@ -16,12 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 from helpers.emulators import Emulator, start_azurite, start_s3
-from test_storage import Server
-
 from podium.server.errors import StorageMisconfigured
 from podium.server.storage import Storage
 from podium.server.storage.azure import AzureConfig, AzureStorage
 from podium.server.storage.s3 import S3Config, S3Storage
+from test_storage import Server
 
 BACKENDS = ["local", "s3", "azure"]
 
