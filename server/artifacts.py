@@ -57,8 +57,10 @@ def announce(
 
 
 def upload_url(storage: Storage, artifact: Artifact, expires_in: int) -> str:
+    # the announced size is exact: a backend that can sign a length (S3) makes its server refuse any other
+    exact = artifact.size if artifact.size is not None and artifact.size == artifact.max_size else None
     return storage.signed_url(
-        artifact.storage_key, "PUT", expires_in=expires_in, max_size=artifact.max_size
+        artifact.storage_key, "PUT", expires_in=expires_in, max_size=artifact.max_size, exact_size=exact
     )
 
 

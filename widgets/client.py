@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,13 @@ UPLOAD_CHUNK = 256 * 1024
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes sent, total bytes) while an upload goes on."""
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def without_signatures(text: str) -> str:
+    """``text`` with every URL's query cut off, so no signed link reaches an error or a log."""
+    return _QUERY.sub("?…", text)
 
 
 class PodiumAPIError(Exception):
@@ -194,18 +202,20 @@ class PodiumClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def put_object(self, upload_url: str, data: bytes, progress: ProgressCallback | None = None) -> None:
-        """Send ``data`` to a signed upload URL, reporting progress chunk by chunk."""
+    def put_object(self, upload_url: str, data: bytes, progress: ProgressCallback | None = None,
+                   upload_headers: dict[str, str] | None = None) -> None:
+        """Send ``data`` to a signed upload URL, reporting progress chunk by chunk (with the
+        ``upload_headers`` the service's answer named, which some storages need)."""
         total = len(data)
         # A sized reader, not a generator: requests sends a generator chunked, and a request with
         # both Transfer-Encoding and Content-Length is refused (400) by the storage.
         body = _ProgressReader(data, progress) if total else b""
         url = urljoin(self.url, upload_url)
-        headers = {"Content-Length": str(total), "Content-Type": "application/octet-stream"}
+        headers = {**(upload_headers or {}), "Content-Length": str(total), "Content-Type": "application/octet-stream"}
         try:
             response = requests.put(url, data=body, headers=headers, timeout=max(self.timeout, 300))
         except requests.ConnectionError as exc:
-            raise TransferFailed(f"The upload did not reach the storage: {exc}") from exc
+            raise TransferFailed(f"The upload did not reach the storage: {without_signatures(str(exc))}") from None
         if response.status_code >= 400:
             error = error_from_response(response)
             raise TransferFailed(f"The upload was refused: {error.message}", response.status_code, error.reason, error.body)
@@ -280,7 +290,7 @@ class PodiumClient:
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         created = self.request("POST", f"phases/{phase_id}/submissions", json=body, headers=headers)
         if created["status"] == "submitting" and created.get("upload_url"):
-            self.put_object(created["upload_url"], data, progress)
+            self.put_object(created["upload_url"], data, progress, created.get("upload_headers"))
             finalized = self.post(f"submissions/{created['id']}/uploaded")
             finalized["quota"] = created.get("quota")
             return finalized
@@ -350,7 +360,7 @@ class PodiumClient:
         body = {"kind": kind, "name": name, "size": len(data), "sha256": sha256_of(data)}
         path = f"competitions/{competition}/datasets" if competition is not None else "datasets"
         announced = self.post(path, body)
-        self.put_object(announced["upload_url"], data, progress)
+        self.put_object(announced["upload_url"], data, progress, announced.get("upload_headers"))
         return self.post(f"datasets/{announced['id']}/uploaded")
 
     def participants(self, competition: str | int, *, limit: int = 100, offset: int = 0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from typing import Any
 
 import requests
@@ -30,6 +31,13 @@ from .protocol import (
 )
 
 CHUNK = 1024 * 1024
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
+
+
+def without_signatures(text: str) -> str:
+    """``text`` with every URL's query cut off, so no signed link reaches an error or a log."""
+    return _QUERY.sub("?…", text)
 
 
 class ServiceClient:
@@ -91,7 +99,7 @@ class ServiceClient:
         digest = hashlib.sha256()
         size = 0
         try:
-            with self.http.get(spec["url"], stream=True, timeout=self.timeout, headers={"Authorization": ""}) as r:
+            with self.http.get(spec["url"], stream=True, timeout=self.timeout, headers={**spec.get("headers", {}), "Authorization": ""}) as r:
                 if r.status_code != 200:
                     raise DownloadError(f"download refused ({r.status_code})", r.status_code)
                 with open(dest, "wb") as out:
@@ -100,7 +108,7 @@ class ServiceClient:
                         size += len(chunk)
                         out.write(chunk)
         except requests.RequestException as e:
-            raise DownloadError(f"download failed: {e}") from None
+            raise DownloadError(f"download failed: {without_signatures(str(e))}") from None
         if digest.hexdigest() != spec.get("sha256") or (spec.get("size") is not None and size != spec["size"]):
             os.remove(dest)
             raise DownloadError("a downloaded input does not match its checksum")
@@ -111,8 +119,8 @@ class ServiceClient:
             raise ProtocolError(f"{os.path.basename(path)} is {size} bytes, over the {spec['max_size']} allowed")
         with open(path, "rb") as f:
             try:
-                r = self.http.put(spec["url"], data=f, timeout=max(self.timeout, 300), headers={"Authorization": ""})
+                r = self.http.put(spec["url"], data=f, timeout=max(self.timeout, 300), headers={**spec.get("headers", {}), "Authorization": ""})
             except requests.RequestException as e:
-                raise ProtocolError(f"upload failed: {e}") from None
-        if r.status_code != 200:
+                raise ProtocolError(f"upload failed: {without_signatures(str(e))}") from None
+        if r.status_code not in (200, 201):  # Azure answers a stored blob with 201
             raise ProtocolError(f"upload refused ({r.status_code}): {r.text[:200]}", r.status_code)

@@ -41,6 +41,7 @@ class DatasetCreateMixin:
             self.podium.storage, artifact, self.podium.upload_url_expiry
         )
         model["upload_method"] = "PUT"
+        model["upload_headers"] = self.podium.storage.upload_headers()
         self.write_json(model, 201)
 
 

@@ -45,6 +45,7 @@ class PhaseSubmissionsHandler(APIHandler):
                 self.podium.storage, upload, self.podium.upload_url_expiry
             )
             model["upload_method"] = "PUT"
+            model["upload_headers"] = self.podium.storage.upload_headers()
         model["quota"] = domain.quota(self.db, phase, submission.owner).as_json()
         self.write_json(model, 201 if created else 200)
 

@@ -237,3 +237,27 @@ def test_azure_misconfiguration_names_the_setting(azurite: Emulator) -> None:
     unreachable = azurite.settings["connection_string"].replace(azurite.url, "http://127.0.0.1:9/devstoreaccount1")
     with pytest.raises(StorageMisconfigured, match=r"cannot be reached"):
         azure_storage(azurite, "c", connection_string=unreachable).check()
+
+
+def test_client_errors_never_carry_a_signed_link() -> None:
+    from podium.widgets.client import without_signatures as widget_side
+    from podium.worker.client import without_signatures as worker_side
+
+    text = ("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: "
+            "/bucket/k?X-Amz-Signature=abc&X-Amz-Credential=test (Caused by ...)")
+    for redact in (widget_side, worker_side):
+        assert "X-Amz" not in redact(text) and "/bucket/k?…" in redact(text)
+
+
+def test_the_service_refuses_to_start_on_unusable_storage(tmp_path: Path) -> None:
+    """``podium service`` with a bucket that is not set says so in one sentence, no traceback."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "PODIUM_DATA_DIR": str(tmp_path), "PODIUM_STORAGE": "s3"}
+    podium = str(Path(sys.executable).with_name("podium"))
+    done = subprocess.run([podium, "service", "--upgrade-db"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "No S3 bucket is set: set S3Config.bucket" in done.stderr
+    assert "Traceback" not in done.stderr
