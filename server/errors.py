@@ -25,7 +25,8 @@
     │   ├── SignatureExpired (403)
     │   ├── MethodNotAllowedBySignature (403)  a GET with a PUT link or the reverse
     │   ├── ObjectTooLarge (413) ...... an upload larger than its link allows
-    │   └── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
+    │   ├── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
+    │   └── MigrationFailed ........... ``podium storage migrate``: an object did not read back as sent
     └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
@@ -221,6 +222,12 @@ class StorageMisconfigured(StorageError):
     answer); raised at start-up, with one sentence that names the setting to fix."""
 
     default_message = "The storage settings are not usable."
+
+
+class MigrationFailed(StorageError):
+    """An object copied by ``podium storage migrate`` did not read back as it was sent."""
+
+    default_message = "An object could not be copied to the new storage."
 
 
 class SchemaOutOfDate(PodiumError):

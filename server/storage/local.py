@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
@@ -107,6 +107,14 @@ class LocalStorage(Storage):
     def _forget(self, key: str) -> None:
         with self._digests_lock:
             self._digests.pop(key, None)
+
+    def keys(self) -> Iterator[str]:
+        """Every object key under the root, in a stable order (uploads in progress left out)."""
+        for directory, folders, files in os.walk(self.root):
+            folders.sort()
+            for name in sorted(files):
+                if not name.startswith(TEMP_PREFIX):
+                    yield os.path.relpath(os.path.join(directory, name), self.root).replace(os.sep, "/")
 
     def delete(self, key: str) -> None:
         self._forget(key)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
-from helpers.emulators import Emulator, start_azurite, start_s3
+from helpers.emulators import Emulator
 from podium.server.errors import StorageMisconfigured
 from podium.server.storage import Storage
 from podium.server.storage.azure import AzureConfig, AzureStorage
@@ -23,24 +23,6 @@ from podium.server.storage.s3 import S3Config, S3Storage
 from test_storage import Server
 
 BACKENDS = ["local", "s3", "azure"]
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    emulator = start_s3(tmp_path_factory.mktemp("s3"))
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    emulator = start_azurite(tmp_path_factory.mktemp("azurite"))
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 def s3_storage(server: Emulator, bucket: str, prefix: str = "", **overrides: str) -> S3Storage:
