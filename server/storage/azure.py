@@ -16,7 +16,15 @@ from traitlets import Unicode, default
 from traitlets.config import Configurable
 
 from ..errors import ObjectNotFound, StorageMisconfigured
-from .base import Method, ObjectInfo, Storage, content_disposition, validate_key
+from .base import (
+    Method,
+    ObjectInfo,
+    RememberedDigests,
+    Storage,
+    content_disposition,
+    hash_stream,
+    validate_key,
+)
 
 CHUNK = 1024 * 1024
 
@@ -88,6 +96,7 @@ class AzureStorage(Storage):
         if not config.container:
             raise StorageMisconfigured("No Azure container is set: set AzureConfig.container (or $PODIUM_AZURE_CONTAINER).")
         self.config = config
+        self.digests = RememberedDigests()
         try:
             if config.connection_string:
                 self.service = BlobServiceClient.from_connection_string(config.connection_string)
@@ -180,16 +189,22 @@ class AzureStorage(Storage):
         return _DownloadReader(downloader.chunks())
 
     def stat(self, key: str) -> ObjectInfo | None:
+        """Size and sha256, read back in chunks; a digest read before is reused while the blob's
+        ETag is the same (see ``S3Storage.stat``)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
         try:
-            body = self.open(key)
-        except ObjectNotFound:
+            downloader = self.container.download_blob(self._blob(key))
+        except ResourceNotFoundError:
             return None
-        digest, size = hashlib.sha256(), 0
-        with body:
-            while chunk := body.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return ObjectInfo(key, size, digest.hexdigest())
+        etag = downloader.properties.etag or ""
+        remembered = self.digests.get(key, etag)
+        if remembered is not None:
+            return remembered
+        with _DownloadReader(downloader.chunks()) as body:
+            info = hash_stream(key, body)
+        self.digests.put(key, etag, info)
+        return info
 
     def delete(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError

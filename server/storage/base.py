@@ -7,8 +7,11 @@ size for uploads. Their refusals are the ``StorageError`` branch of ``podium.ser
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
@@ -47,6 +50,37 @@ class ObjectInfo:
     key: str
     size: int
     sha256: str
+
+
+def hash_stream(key: str, stream: BinaryIO, chunk: int = 1024 * 1024) -> ObjectInfo:
+    """Size and sha256 of what ``stream`` yields, read in chunks."""
+    digest, size = hashlib.sha256(), 0
+    while data := stream.read(chunk):
+        digest.update(data)
+        size += len(data)
+    return ObjectInfo(key, size, digest.hexdigest())
+
+
+class RememberedDigests:
+    """Digests of remote objects by (key, ETag), so a checksum read once (say in a thread, before
+    a request handler needs it) is not read again while the object is unchanged."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, tuple[str, ObjectInfo]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, etag: str) -> ObjectInfo | None:
+        with self._lock:
+            entry = self._items.get(key)
+        return entry[1] if entry is not None and etag and entry[0] == etag else None
+
+    def put(self, key: str, etag: str, info: ObjectInfo) -> None:
+        with self._lock:
+            self._items[key] = (etag, info)
+            self._items.move_to_end(key)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
 
 
 class Storage(ABC):

@@ -16,7 +16,15 @@ from traitlets import Bool, Unicode, default
 from traitlets.config import Configurable
 
 from ..errors import ObjectNotFound, StorageError, StorageMisconfigured
-from .base import Method, ObjectInfo, Storage, content_disposition, validate_key
+from .base import (
+    Method,
+    ObjectInfo,
+    RememberedDigests,
+    Storage,
+    content_disposition,
+    hash_stream,
+    validate_key,
+)
 
 CHUNK = 1024 * 1024
 
@@ -109,6 +117,7 @@ class S3Storage(Storage):
                 "(or neither, to use boto3's usual credential chain)."
             )
         self.config = config
+        self.digests = RememberedDigests()
         self.bucket = config.bucket
         self.prefix = config.key_prefix.strip("/") + "/" if config.key_prefix.strip("/") else ""
         self.client = boto3.client(
@@ -188,16 +197,24 @@ class S3Storage(Storage):
             raise StorageError() from None
 
     def stat(self, key: str) -> ObjectInfo | None:
+        """Size and sha256, read back in chunks; a digest read before (e.g. in a thread, so the
+        event loop does not wait for a large object) is reused while the object's ETag is the same."""
+        from botocore.exceptions import ClientError
+
         try:
-            body = self.open(key)
-        except ObjectNotFound:
-            return None
-        digest, size = hashlib.sha256(), 0
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StorageError() from None
+        body, etag = response["Body"], response.get("ETag", "")
         with body:
-            while chunk := body.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return ObjectInfo(key, size, digest.hexdigest())
+            remembered = self.digests.get(key, etag)
+            if remembered is not None:
+                return remembered
+            info = hash_stream(key, body)
+        self.digests.put(key, etag, info)
+        return info
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
