@@ -199,6 +199,41 @@ def _participant(name: str):
     return run
 
 
+def build_storage_parser() -> argparse.ArgumentParser:
+    """``podium storage``; other options (``--S3Config.bucket=...``, ``--config``) configure the target."""
+    parser = argparse.ArgumentParser(
+        prog="podium storage", description="Move an installation's files to object storage.",
+        epilog="The target is configured as for `podium service` (--S3Config.<option>=..., "
+               "--AzureConfig.<option>=..., PODIUM_S3_* / PODIUM_AZURE_*, or --config).")
+    sub = parser.add_subparsers(dest="action", required=True)
+    move = sub.add_parser("migrate", help="Copy every object of the local storage to S3 or Azure, verified and "
+                                          "resumable; switches nothing.")
+    move.add_argument("--to", required=True, choices=["s3", "azure"], help="The backend to copy to.")
+    return parser
+
+
+def cmd_storage(argv: list[str]) -> int:
+    args, rest = build_storage_parser().parse_known_args(argv)
+    from podium.server.errors import StorageError
+    from podium.server.storage import LocalStorage, UrlSigner
+    from podium.server.storage.factory import STORAGE_ALIASES
+    from podium.server.storage.migrate import migrate
+
+    app = _service_app(rest)
+    source = LocalStorage(app.storage_root, app.public_url, UrlSigner(b"unused: no links are signed here"))
+    try:
+        target = STORAGE_ALIASES[args.to]().from_config(app)
+        target.check()
+        report = migrate(source, target, progress=lambda key: print(f"copied {key}", file=sys.stderr))
+    except StorageError as e:
+        print(f"podium storage migrate: {e.message}", file=sys.stderr)
+        return 1
+    print(f"{report.copied} objects copied ({report.bytes_sent} bytes), {report.already_there} already there: "
+          f"every object of {source.root} is in {args.to}. Now set PodiumService.storage_class = '{args.to}' "
+          "(with the same settings) and restart the service.")
+    return 0
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -210,6 +245,7 @@ COMMANDS = {
     "db": (cmd_db, "Create or migrate the database schema: `podium db upgrade`."),
     "worker": (cmd_worker, "Run a compute worker for one queue (service URL and queue token)."),
     "bundle": (cmd_bundle, "Import a CodaLab / Codabench bundle, or export a competition."),
+    "storage": (cmd_storage, "Copy the local storage's files to S3 or Azure: `podium storage migrate --to s3`."),
     "images": (cmd_images, "Build or list the local runtime images; `podium images engine` starts Docker."),
     "token": (cmd_token, "Print an API token of a hub user, for scripts against a running installation."),
     "up": (cmd_up, "Start hub, proxy, service and a worker on the embedded defaults, with a demo."),
@@ -236,6 +272,8 @@ def parser_for(name: str) -> argparse.ArgumentParser | None:
         return build_db_parser()
     if name == "bundle":
         return build_bundle_parser()
+    if name == "storage":
+        return build_storage_parser()
     if name == "worker":
         from podium.worker.app import build_parser
     elif name == "images":

@@ -6,8 +6,10 @@ The Podium service runs on the hub host (managed by the hub); compute workers ru
     pip install 'jupyter-podium[worker]' && podium images build
     podium worker --service-url https://hub.example.org/services/podium/ --token <queue token>
 
-(S3 and Azure Blob storage backends are planned; until then ``PODIUM_STORAGE_ROOT`` must be a
-directory the service can write, and signed URLs are served by the service itself.)
+Files live in an S3 bucket here (``PODIUM_STORAGE=s3``): clients and workers get presigned URLs
+from the bucket itself. For Azure Blob, use the commented lines instead; for the embedded default,
+drop the storage lines and set ``PODIUM_STORAGE_ROOT`` to a directory the service can write.
+See the docs' how-to "Keep files in S3 or Azure Blob storage" (settings, CORS).
 
 For Zero to JupyterHub on Kubernetes, see ``z2jh-values.yaml`` beside this file.
 """
@@ -31,6 +33,18 @@ configure(
         "PODIUM_PUBLIC_URL": "https://hub.example.org/services/podium/",
         "PODIUM_SECRET_KEY": os.environ["PODIUM_SECRET_KEY"],  # the same on every replica
         "PODIUM_QUEUE_TOKEN": os.environ["PODIUM_QUEUE_TOKEN"],  # the default queue's worker token
-        "PODIUM_STORAGE_ROOT": "/srv/podium/storage",
+        "PODIUM_STORAGE": "s3",
+        "PODIUM_S3_BUCKET": "podium-data",
+        "PODIUM_S3_REGION": "eu-west-1",
+        "PODIUM_S3_KEY_PREFIX": "hub-prod/",
+        # credentials: boto3's usual chain (an instance role), or explicitly:
+        # "PODIUM_S3_ACCESS_KEY_ID": os.environ["PODIUM_S3_ACCESS_KEY_ID"],
+        # "PODIUM_S3_SECRET_ACCESS_KEY": os.environ["PODIUM_S3_SECRET_ACCESS_KEY"],
+        # an S3-compatible server instead of AWS (clients must reach it too):
+        # "PODIUM_S3_ENDPOINT_URL": "https://s3.example.org",
+        # Azure Blob instead:
+        # "PODIUM_STORAGE": "azure",
+        # "PODIUM_AZURE_CONTAINER": "podium",
+        # "PODIUM_AZURE_CONNECTION_STRING": os.environ["PODIUM_AZURE_CONNECTION_STRING"],
     },
 )

@@ -19,3 +19,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 bash scripts/ensure-node-tools.sh
+bash scripts/ensure-storage-emulators.sh

@@ -19,13 +19,17 @@ from urllib.parse import urlparse
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
-from traitlets import Bool, Dict, Float, Integer, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Integer, Unicode, default
 from traitlets.config import Application
 
 from . import db, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
+from .errors import StorageMisconfigured
 from .storage import LocalStorage, Storage, UrlSigner
+from .storage.azure import AzureConfig
+from .storage.factory import STORAGE_ALIASES, StorageType, make_storage
+from .storage.s3 import S3Config
 
 
 def _env(name: str, fallback: str) -> str:
@@ -36,6 +40,7 @@ class PodiumService(Application):
     """The Podium service: REST API, signed storage URLs and (later) HTML pages."""
 
     name = "podium-service"
+    classes = [S3Config, AzureConfig]
     description = "Podium: competitions inside JupyterHub."
 
     config_file = Unicode(
@@ -67,12 +72,18 @@ class PodiumService(Application):
         help="Run the schema migrations at startup instead of refusing an out-of-date database.",
     ).tag(config=True)
 
-    storage_class = Type(
+    storage_class = StorageType(
         LocalStorage,
         klass=Storage,
-        help="Storage backend class. The default keeps objects in storage_root and serves "
-        "HMAC-signed URLs from this service.",
+        help="Storage backend: local, s3 or azure, or a Storage class. local (the default) keeps "
+        "objects in storage_root and serves HMAC-signed URLs from this service; s3 (configured by "
+        "c.S3Config) and azure (c.AzureConfig) hand out the object store's own signed URLs, so the "
+        "bytes never pass through the service. Default: $PODIUM_STORAGE, else local.",
     ).tag(config=True)
+
+    @default("storage_class")
+    def _storage_class_default(self) -> type:
+        return STORAGE_ALIASES[os.environ.get("PODIUM_STORAGE") or "local"]()
 
     storage_root = Unicode(
         help="Directory of the local storage backend. Default: $PODIUM_STORAGE_ROOT or "
@@ -290,7 +301,11 @@ class PodiumService(Application):
                 self.parse_command_line(argv)
         self.init_logging()
         self.init_db()
-        self.init_storage()
+        try:
+            self.init_storage()
+        except StorageMisconfigured as e:
+            self.log.critical("%s", e.message)  # one sentence naming the setting, no traceback
+            self.exit(1)
         self.init_auth()
         self.init_jobs()
         self.init_monitoring()
@@ -311,10 +326,10 @@ class PodiumService(Application):
         self.session_factory = db.make_session_factory(self.engine)
 
     def init_storage(self) -> None:
+        """The storage backend, checked: a bucket or container that cannot be used stops the start
+        with StorageMisconfigured, whose message names the setting."""
         self.signer = UrlSigner(self.secret_key.encode())
-        self.storage = self.storage_class(
-            root=self.storage_root, base_url=self.public_url, signer=self.signer
-        )
+        self.storage = make_storage(self)
 
     def init_auth(self) -> None:
         self.hub = HubClient(self.hub_api_url, self.hub_api_token, cache_max_age=self.auth_cache_max_age)

@@ -7,6 +7,7 @@ size and checksum before anyone may use it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import select
@@ -57,13 +58,22 @@ def announce(
 
 
 def upload_url(storage: Storage, artifact: Artifact, expires_in: int) -> str:
+    # the announced size is exact: a backend that can sign a length (S3) makes its server refuse any other
+    exact = artifact.size if artifact.size is not None and artifact.size == artifact.max_size else None
     return storage.signed_url(
-        artifact.storage_key, "PUT", expires_in=expires_in, max_size=artifact.max_size
+        artifact.storage_key, "PUT", expires_in=expires_in, max_size=artifact.max_size, exact_size=exact
     )
 
 
 def download_url(storage: Storage, artifact: Artifact, expires_in: int) -> str:
     return storage.signed_url(artifact.storage_key, "GET", expires_in=expires_in, filename=artifact.name)
+
+
+async def read_checksum_off_the_loop(storage: Storage, artifact: Artifact | None) -> None:
+    """Read a pending upload's checksum in a thread, so confirming a large object in S3 or Azure
+    does not stall the event loop; ``verify_upload`` then reuses the digest (same ETag)."""
+    if artifact is not None and artifact.state == ArtifactState.pending:
+        await asyncio.get_running_loop().run_in_executor(None, storage.stat, artifact.storage_key)
 
 
 def verify_upload(storage: Storage, artifact: Artifact) -> None:

@@ -27,7 +27,9 @@
     │   ├── SignatureExpired (403)
     │   ├── MethodNotAllowedBySignature (403)  a GET with a PUT link or the reverse
     │   ├── UploadClosed (409) ........ an upload link whose purpose ended (object final, attempt over)
-    │   └── ObjectTooLarge (413) ...... an upload larger than its link allows
+    │   ├── ObjectTooLarge (413) ...... an upload larger than its link allows
+    │   ├── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
+    │   └── MigrationFailed ........... ``podium storage migrate``: an object did not read back as sent
     └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
@@ -235,6 +237,19 @@ class ObjectTooLarge(StorageError):
 
     status_code = 413
     default_message = "This file is larger than this upload link accepts."
+
+
+class StorageMisconfigured(StorageError):
+    """The storage settings cannot work (a missing bucket, no credentials, an endpoint that does not
+    answer); raised at start-up, with one sentence that names the setting to fix."""
+
+    default_message = "The storage settings are not usable."
+
+
+class MigrationFailed(StorageError):
+    """An object copied by ``podium storage migrate`` did not read back as it was sent."""
+
+    default_message = "An object could not be copied to the new storage."
 
 
 class SchemaOutOfDate(PodiumError):

@@ -14,6 +14,7 @@ api            ``api(user, "POST", "/competitions", json=..., expect=201)``: rea
 make_competition  a published competition with one task, one leaderboard and one open phase
 worker         a real `podium worker` process (Docker executor) serving the service's default queue
 dbsession      a SQLAlchemy session on the service's database, to look behind the API
+s3_server, azurite  LocalStack's S3 (verifying SigV4) and Azurite on loopback, started on first use
 
 PostgreSQL comes from ``PODIUM_TEST_PG_URL`` (default: the machine's server on 127.0.0.1:5432);
 each session creates and drops its own database there.
@@ -41,6 +42,7 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
+from helpers.emulators import Emulator, start_azurite, start_s3
 from helpers.hub_harness import HubHarness
 from podium.server import clock as podium_clock
 from podium.server import db
@@ -533,3 +535,22 @@ def wait_for(api, user, submission_id: int, statuses=TERMINAL, timeout: float = 
     raise AssertionError(f"submission {submission_id} stayed {sub['status']}: {sub}")
 
 
+# --- object-storage emulators (tests/helpers/emulators.py) ---
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    emulator = start_s3(tmp_path_factory.mktemp("s3"))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    emulator = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

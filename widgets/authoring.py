@@ -455,7 +455,7 @@ class CompetitionDraft:
             body["task"] = task
         created = self.client.request("POST", f"phases/{phase_id}/submissions", json=body,
                                       headers={"Idempotency-Key": f"dry-run-{uuid.uuid4().hex}"})
-        self.client.put_object(created["upload_url"], data)
+        self.client.put_object(created["upload_url"], data, upload_headers=created.get("upload_headers"))
         self.client.post(f"submissions/{created['id']}/uploaded")
         say(f"Dry run {created['id']} submitted to {self.slug} (phase {phase_id}); waiting for the worker...")
         began = time.monotonic()

@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from podium.worker.redaction import without_urls
 
 TERMINAL_STATUSES = frozenset({"finished", "failed", "cancelled"})
 UPLOAD_CHUNK = 256 * 1024
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes sent, total bytes) while an upload goes on."""
-
 
 class PodiumAPIError(Exception):
     """An error answer from the service: ``status``, ``reason`` and the service's message."""
@@ -194,18 +194,20 @@ class PodiumClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def put_object(self, upload_url: str, data: bytes, progress: ProgressCallback | None = None) -> None:
-        """Send ``data`` to a signed upload URL, reporting progress chunk by chunk."""
+    def put_object(self, upload_url: str, data: bytes, progress: ProgressCallback | None = None,
+                   upload_headers: dict[str, str] | None = None) -> None:
+        """Send ``data`` to a signed upload URL, reporting progress chunk by chunk (with the
+        ``upload_headers`` the service's answer named, which some storages need)."""
         total = len(data)
         # A sized reader, not a generator: requests sends a generator chunked, and a request with
         # both Transfer-Encoding and Content-Length is refused (400) by the storage.
         body = _ProgressReader(data, progress) if total else b""
         url = urljoin(self.url, upload_url)
-        headers = {"Content-Length": str(total), "Content-Type": "application/octet-stream"}
+        headers = {**(upload_headers or {}), "Content-Length": str(total), "Content-Type": "application/octet-stream"}
         try:
             response = requests.put(url, data=body, headers=headers, timeout=max(self.timeout, 300))
         except requests.ConnectionError as exc:
-            raise TransferFailed(f"The upload did not reach the storage: {exc}") from exc
+            raise TransferFailed(f"The upload did not reach the storage: {without_urls(str(exc))}") from None
         if response.status_code >= 400:
             error = error_from_response(response)
             raise TransferFailed(f"The upload was refused: {error.message}", response.status_code, error.reason, error.body)
@@ -285,7 +287,7 @@ class PodiumClient:
         created = self.request("POST", f"phases/{phase_id}/submissions", json=body, headers=headers)
         if created["status"] == "submitting" and created.get("upload_url"):
             try:
-                self.put_object(created["upload_url"], data, progress)
+                self.put_object(created["upload_url"], data, progress, created.get("upload_headers"))
             except TransferFailed as refused:
                 # tell the service: a refused upload gives its quota slot back at once (and one
                 # that arrived after all, the answer lost, is queued)
@@ -374,7 +376,7 @@ class PodiumClient:
         body = {"kind": kind, "name": name, "size": len(data), "sha256": sha256_of(data)}
         path = f"competitions/{competition}/datasets" if competition is not None else "datasets"
         announced = self.post(path, body)
-        self.put_object(announced["upload_url"], data, progress)
+        self.put_object(announced["upload_url"], data, progress, announced.get("upload_headers"))
         return self.post(f"datasets/{announced['id']}/uploaded")
 
     def participants(self, competition: str | int, *, limit: int = 100, offset: int = 0,

@@ -33,7 +33,6 @@ from .redaction import without_urls
 
 CHUNK = 1024 * 1024
 
-
 class ServiceClient:
     def __init__(self, service_url: str, token: str, worker_name: str, timeout: float = 30,
                  protocol_version: int = PROTOCOL_VERSION) -> None:
@@ -95,7 +94,7 @@ class ServiceClient:
         digest = hashlib.sha256()
         size = 0
         try:
-            with self.http.get(spec["url"], stream=True, timeout=self.timeout, headers={"Authorization": ""}) as r:
+            with self.http.get(spec["url"], stream=True, timeout=self.timeout, headers={**spec.get("headers", {}), "Authorization": ""}) as r:
                 if r.status_code != 200:
                     raise DownloadError(f"download refused ({r.status_code})", r.status_code)
                 with open(dest, "wb") as out:
@@ -115,8 +114,8 @@ class ServiceClient:
             raise ProtocolError(f"{os.path.basename(path)} is {size} bytes, over the {spec['max_size']} allowed")
         with open(path, "rb") as f:
             try:
-                r = self.http.put(spec["url"], data=f, timeout=max(self.timeout, 300), headers={"Authorization": ""})
+                r = self.http.put(spec["url"], data=f, timeout=max(self.timeout, 300), headers={**spec.get("headers", {}), "Authorization": ""})
             except requests.RequestException as e:
                 raise ProtocolError(f"upload failed: {without_urls(str(e))}") from None
-        if r.status_code != 200:
+        if r.status_code not in (200, 201):  # Azure answers a stored blob with 201
             raise ProtocolError(f"upload refused ({r.status_code}): {without_urls(r.text[:200])}", r.status_code)

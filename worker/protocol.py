@@ -36,7 +36,7 @@ pydantic applies on the service (through ``__get_pydantic_core_schema__``), so t
 written once and appear in the OpenAPI document.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 try:  # pydantic reads TypedDicts from typing_extensions before Python 3.12; the service has it
     from typing_extensions import TypedDict
@@ -144,10 +144,12 @@ class JobInput(TypedDict):
 
 
 class OutputSlot(TypedDict):
-    """An object the attempt may write: a signed PUT URL and its size cap in bytes."""
+    """An object the attempt may write: a signed PUT URL, its size cap in bytes, and (only for a
+    storage that needs them, e.g. Azure's ``x-ms-blob-type``) headers the PUT must carry."""
 
     url: str
     max_size: int
+    headers: NotRequired[dict[str, str]]
 
 
 class JobInputs(TypedDict, total=False):

@@ -75,6 +75,7 @@ class BundleUploadHandler(APIHandler):
         model = artifact_model(artifact)
         model["upload_url"] = artifacts.upload_url(self.podium.storage, artifact, self.podium.upload_url_expiry)
         model["upload_method"] = "PUT"
+        model["upload_headers"] = self.podium.storage.upload_headers()
         self.write_json(model, 201)
 
 

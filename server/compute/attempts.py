@@ -262,6 +262,9 @@ def _attach_outputs(session: Session, storage: Storage, attempt: Attempt, names:
         info = storage.stat(key) if artifact is not None else None
         if artifact is None or info is None:
             continue
+        if artifact.max_size is not None and info.size > artifact.max_size:
+            storage.delete(key)  # a storage that cannot bind a PUT's size (Azure): the cap is checked here
+            continue
         artifact.size, artifact.sha256, artifact.state = info.size, info.sha256, ArtifactState.ready
         attempt.submission.files.append(SubmissionFile(artifact=artifact, role=OUTPUT_ROLES[(attempt.step, name)]))
 

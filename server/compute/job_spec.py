@@ -133,6 +133,9 @@ def _output_slots(session: Session, storage: Storage, attempt: Attempt, sizes: d
             ))
         slots[name] = OutputSlot(url=storage.signed_url(key, "PUT", expires_in=expiry, max_size=max_size),
                                  max_size=max_size)
+    if headers := storage.upload_headers():
+        for slot in slots.values():
+            slot["headers"] = headers
     return JobOutputs(**slots)  # type: ignore[typeddict-item]
 
 

@@ -7,10 +7,14 @@ size for uploads. Their refusals are the ``StorageError`` branch of ``podium.ser
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
+from urllib.parse import quote
 
 from ..errors import MAX_KEY_LENGTH, InvalidStorageKey
 
@@ -33,6 +37,12 @@ def validate_key(key: str) -> str:
     return key
 
 
+def content_disposition(filename: str) -> str:
+    """A ``Content-Disposition`` header value naming a download (RFC 6266, any characters)."""
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """What callers check an upload against: its exact size and content digest."""
@@ -40,6 +50,37 @@ class ObjectInfo:
     key: str
     size: int
     sha256: str
+
+
+def hash_stream(key: str, stream: BinaryIO, chunk: int = 1024 * 1024) -> ObjectInfo:
+    """Size and sha256 of what ``stream`` yields, read in chunks."""
+    digest, size = hashlib.sha256(), 0
+    while data := stream.read(chunk):
+        digest.update(data)
+        size += len(data)
+    return ObjectInfo(key, size, digest.hexdigest())
+
+
+class RememberedDigests:
+    """Digests of remote objects by (key, ETag), so a checksum read once (say in a thread, before
+    a request handler needs it) is not read again while the object is unchanged."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, tuple[str, ObjectInfo]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, etag: str) -> ObjectInfo | None:
+        with self._lock:
+            entry = self._items.get(key)
+        return entry[1] if entry is not None and etag and entry[0] == etag else None
+
+    def put(self, key: str, etag: str, info: ObjectInfo) -> None:
+        with self._lock:
+            self._items[key] = (etag, info)
+            self._items.move_to_end(key)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
 
 
 class Storage(ABC):
@@ -77,6 +118,21 @@ class Storage(ABC):
         expires_in: int,
         max_size: int | None = None,
         filename: str | None = None,
+        exact_size: int | None = None,
     ) -> str:
         """A URL allowing ``method`` on ``key`` for ``expires_in`` seconds, so clients never hold
-        storage credentials (uploads capped at ``max_size`` bytes; downloads named ``filename``)."""
+        storage credentials (uploads capped at ``max_size`` bytes, or of exactly ``exact_size``
+        bytes where the backend can sign a length; downloads named ``filename``)."""
+
+    @classmethod
+    def from_config(cls, parent: Any) -> Storage:
+        """Build the backend from its traitlets settings (``parent`` is the service application)."""
+        raise NotImplementedError(f"{cls.__name__} is built by the service itself.")
+
+    def check(self) -> None:
+        """Raise StorageMisconfigured, naming the setting, when the storage cannot be used (at start-up)."""
+        return None  # a local directory was made usable by the constructor
+
+    def upload_headers(self) -> dict[str, str]:
+        """Headers a client must send with a PUT to a signed upload URL of this backend."""
+        return {}

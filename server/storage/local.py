@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
@@ -108,6 +108,14 @@ class LocalStorage(Storage):
         with self._digests_lock:
             self._digests.pop(key, None)
 
+    def keys(self) -> Iterator[str]:
+        """Every object key under the root, in a stable order (uploads in progress left out)."""
+        for directory, folders, files in os.walk(self.root):
+            folders.sort()
+            for name in sorted(files):
+                if not name.startswith(TEMP_PREFIX):
+                    yield os.path.relpath(os.path.join(directory, name), self.root).replace(os.sep, "/")
+
     def delete(self, key: str) -> None:
         self._forget(key)
         try:
@@ -131,8 +139,11 @@ class LocalStorage(Storage):
         expires_in: int,
         max_size: int | None = None,
         filename: str | None = None,
+        exact_size: int | None = None,
     ) -> str:
         validate_key(key)
+        if max_size is None and exact_size is not None:
+            max_size = exact_size
         params = self.signer.sign(
             key, method, int(self.signer.clock()) + int(expires_in), max_size=max_size, filename=filename
         )

@@ -77,9 +77,11 @@ def render_class(cls: type, cli_names: dict[str, str]) -> str:
 
 
 def render() -> str:
-    """The options of ``PodiumService``, as ``podium service --help-all`` knows them."""
+    """The options of ``PodiumService`` and of the storage backends it configures (``classes``),
+    as ``podium service --help-all`` knows them."""
     from podium.server.app import PodiumService
 
     aliases = {target.split(".", 1)[1]: alias for alias, target in PodiumService.aliases.items()
                if isinstance(target, str) and target.startswith("PodiumService.")}
-    return render_class(PodiumService, aliases)
+    return "\n".join([render_class(PodiumService, aliases),
+                      *(render_class(cls, {}) for cls in PodiumService.classes if cls is not PodiumService)])

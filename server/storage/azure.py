@@ -1,0 +1,295 @@
+"""Objects as block blobs in an Azure Storage container, reached by clients through SAS URLs.
+
+The service signs a service SAS for one blob, one permission (read, or create+write) and a short
+expiry; it never carries the bytes. A SAS cannot bind a length, so an upload's size (and sha256)
+is checked when it is confirmed, by reading the blob back in chunks, and a mismatch deletes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any, BinaryIO
+
+from traitlets import Unicode, default
+from traitlets.config import Configurable
+
+from ..errors import ObjectNotFound, StorageMisconfigured
+from .base import (
+    Method,
+    ObjectInfo,
+    RememberedDigests,
+    Storage,
+    content_disposition,
+    hash_stream,
+    validate_key,
+)
+
+CHUNK = 1024 * 1024
+
+
+class AzureConfig(Configurable):
+    """Where the Azure backend keeps objects (``c.AzureConfig.<option>``; each has an environment variable)."""
+
+    connection_string = Unicode(
+        help="Storage account connection string (holds the account URL and key); either this or "
+        "account_url with account_key. Default: $PODIUM_AZURE_CONNECTION_STRING, else "
+        "$AZURE_STORAGE_CONNECTION_STRING."
+    ).tag(config=True)
+
+    @default("connection_string")
+    def _connection_string_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_CONNECTION_STRING") or os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "")
+
+    account_url = Unicode(
+        help="Blob service URL, e.g. https://<account>.blob.core.windows.net. Clients and workers "
+        "must reach it, since SAS URLs point at it. Default: $PODIUM_AZURE_ACCOUNT_URL."
+    ).tag(config=True)
+
+    @default("account_url")
+    def _account_url_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_ACCOUNT_URL", "")
+
+    account_name = Unicode(
+        help="Storage account name; default: taken from the connection string or account_url "
+        "($PODIUM_AZURE_ACCOUNT_NAME)."
+    ).tag(config=True)
+
+    @default("account_name")
+    def _account_name_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_ACCOUNT_NAME", "")
+
+    account_key = Unicode(
+        help="Storage account key, used to sign SAS URLs (with account_url). "
+        "Default: $PODIUM_AZURE_ACCOUNT_KEY."
+    ).tag(config=True)
+
+    @default("account_key")
+    def _account_key_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_ACCOUNT_KEY", "")
+
+    container = Unicode(
+        help="Container holding every object. Required. Default: $PODIUM_AZURE_CONTAINER."
+    ).tag(config=True)
+
+    @default("container")
+    def _container_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_CONTAINER", "")
+
+    key_prefix = Unicode(
+        help="Prefix put before every blob name (e.g. podium/), so one container can hold several "
+        "installations. Default: $PODIUM_AZURE_KEY_PREFIX, else none."
+    ).tag(config=True)
+
+    @default("key_prefix")
+    def _key_prefix_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_KEY_PREFIX", "")
+
+
+class AzureStorage(Storage):
+    """Objects under ``key_prefix`` in one container; clients get service SAS URLs."""
+
+    def __init__(self, config: AzureConfig) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        if not config.container:
+            raise StorageMisconfigured("No Azure container is set: set AzureConfig.container (or $PODIUM_AZURE_CONTAINER).")
+        self.config = config
+        self.digests = RememberedDigests()
+        try:
+            if config.connection_string:
+                self.service = BlobServiceClient.from_connection_string(config.connection_string)
+            elif config.account_url and config.account_key:
+                name = config.account_name or _account_from_url(config.account_url)
+                self.service = BlobServiceClient(
+                    config.account_url, credential={"account_name": name, "account_key": config.account_key}
+                )
+            else:
+                raise StorageMisconfigured(
+                    "No Azure credentials are set: set AzureConfig.connection_string, or "
+                    "AzureConfig.account_url with AzureConfig.account_key."
+                )
+        except ValueError as e:
+            raise StorageMisconfigured(
+                f"AzureConfig.connection_string or AzureConfig.account_url is not usable: {e}"
+            ) from None
+        credential = self.service.credential
+        self.account_name = config.account_name or getattr(credential, "account_name", "") or ""
+        self.account_key = getattr(credential, "account_key", None) or config.account_key
+        if not self.account_key:
+            raise StorageMisconfigured(
+                "No Azure account key is set to sign SAS URLs: set AzureConfig.account_key or a "
+                "connection string with an AccountKey."
+            )
+        self.container = self.service.get_container_client(config.container)
+        self.prefix = config.key_prefix.strip("/") + "/" if config.key_prefix.strip("/") else ""
+
+    @classmethod
+    def from_config(cls, parent: Any) -> AzureStorage:
+        return cls(AzureConfig(parent=parent))
+
+    def check(self) -> None:
+        """Raise StorageMisconfigured, naming the setting, unless the container answers."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+        )
+
+        where = self.service.url
+        try:
+            exists = self.container.exists(timeout=10)
+        except ServiceRequestError:
+            raise StorageMisconfigured(
+                f"The Azure blob service at {where} cannot be reached: check AzureConfig.account_url "
+                "or AzureConfig.connection_string."
+            ) from None
+        except (ClientAuthenticationError, HttpResponseError) as e:
+            raise StorageMisconfigured(
+                f"The Azure blob service at {where} refused the account key ({getattr(e, 'error_code', None) or e.status_code}): "
+                "check AzureConfig.account_key or AzureConfig.connection_string."
+            ) from None
+        if not exists:
+            raise StorageMisconfigured(
+                f"The Azure container {self.config.container!r} does not exist at {where}: check AzureConfig.container."
+            )
+
+    def _blob(self, key: str) -> str:
+        return self.prefix + validate_key(key)
+
+    def upload_headers(self) -> dict[str, str]:
+        return {"x-ms-blob-type": "BlockBlob"}
+
+    def put(self, key: str, data: bytes | BinaryIO) -> ObjectInfo:
+        digest, size = hashlib.sha256(), 0
+
+        def chunks():
+            nonlocal size
+            if isinstance(data, bytes | bytearray | memoryview):
+                digest.update(data)
+                size = len(data)
+                yield bytes(data)
+                return
+            while chunk := data.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        self.container.upload_blob(self._blob(key), chunks(), overwrite=True)
+        return ObjectInfo(key, size, digest.hexdigest())
+
+    def open(self, key: str) -> BinaryIO:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self.container.download_blob(self._blob(key))
+        except ResourceNotFoundError:
+            raise ObjectNotFound() from None
+        return _DownloadReader(downloader.chunks())
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size and sha256, read back in chunks; a digest read before is reused while the blob's
+        ETag is the same (see ``S3Storage.stat``)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self.container.download_blob(self._blob(key))
+        except ResourceNotFoundError:
+            return None
+        etag = downloader.properties.etag or ""
+        remembered = self.digests.get(key, etag)
+        if remembered is not None:
+            return remembered
+        with _DownloadReader(downloader.chunks()) as body:
+            info = hash_stream(key, body)
+        self.digests.put(key, etag, info)
+        return info
+
+    def delete(self, key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.container.delete_blob(self._blob(key))
+        except ResourceNotFoundError:
+            pass  # already gone: deletes are retried
+
+    def delete_prefix(self, prefix: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        for blob in self.container.list_blobs(name_starts_with=self._blob(prefix.rstrip("/")) + "/"):
+            try:
+                self.container.delete_blob(blob.name)
+            except ResourceNotFoundError:
+                pass
+
+    def signed_url(
+        self,
+        key: str,
+        method: Method,
+        expires_in: int,
+        max_size: int | None = None,
+        filename: str | None = None,
+        exact_size: int | None = None,
+    ) -> str:
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        if method == "GET":
+            permission = BlobSasPermissions(read=True)
+        elif method == "PUT":
+            permission = BlobSasPermissions(create=True, write=True)
+        else:
+            raise ValueError(f"Storage URLs are signed for GET or PUT, not {method!r}.")
+        blob = self._blob(key)
+        now = datetime.now(timezone.utc)
+        sas = generate_blob_sas(
+            account_name=self.account_name,
+            container_name=self.config.container,
+            blob_name=blob,
+            account_key=self.account_key,
+            permission=permission,
+            start=now - timedelta(minutes=1),  # the storage's clock may be a little behind ours
+            expiry=now + timedelta(seconds=int(expires_in)),
+            content_disposition=content_disposition(filename) if method == "GET" and filename else None,
+        )
+        return f"{self.container.get_blob_client(blob).url}?{sas}"
+
+
+def _account_from_url(url: str) -> str:
+    """The account name in https://<account>.blob.core.windows.net or http://host:port/<account>."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    if host.endswith(".blob.core.windows.net"):
+        return host.split(".", 1)[0]
+    return parsed.path.strip("/").split("/", 1)[0]
+
+
+class _DownloadReader:
+    """A blob's chunks as a file-like reader (what ``Storage.open`` returns)."""
+
+    def __init__(self, chunks: Any) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def close(self) -> None:
+        self._chunks = iter(())
+
+    def __enter__(self) -> _DownloadReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
