@@ -19,4 +19,3 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 bash scripts/ensure-node-tools.sh
-bash scripts/ensure-storage-emulators.sh

@@ -12,6 +12,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
+bash scripts/ensure-storage-emulators.sh  # Azurite and LocalStack's S3, for the storage tests
 mkdir -p test-artifacts
 .venv/bin/ruff check server worker widgets hub_extension tests bench docs/conf.py docs/_ext
 bash scripts/docs.sh
