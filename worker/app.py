@@ -27,7 +27,8 @@ from .cache import DatasetCache
 from .client import ServiceClient
 from .consumer import JobConsumer, TaskMessage
 from .disk_caps import release_stale_runs
-from .errors import DockerError, ProtocolError, ProtocolMismatch, WorkerNameTaken
+from .disk_space import DiskGuard
+from .errors import DiskFull, DockerError, ProtocolError, ProtocolMismatch, WorkerNameTaken
 from .executors.base import Executor
 from .protocol import TASK_NAME
 from .runner import AttemptRunner, WorkerSettings
@@ -54,8 +55,8 @@ def runs_dir(requested: str | None, work_dir: str, name: str) -> str:
 
 
 def run_task(runner: AttemptRunner, task: TaskMessage, stop: threading.Event) -> str:
-    """Run the attempt a task message names; returns its end state, ``skipped`` (not ours) or
-    ``dropped`` (not a podium task). While the service cannot be reached the attempt is tried
+    """Run the attempt a task message names; returns its end state, ``skipped`` (not ours),
+    ``no room`` (left unclaimed: the disk is too full) or ``dropped`` (not a podium task). While the service cannot be reached the attempt is tried
     again every few seconds, until it ends or the worker stops."""
     args = task.args
     if task.task != TASK_NAME or len(args) != 3 or not (isinstance(args[0], int) and isinstance(args[1], str)
@@ -72,6 +73,10 @@ def run_task(runner: AttemptRunner, task: TaskMessage, stop: threading.Event) ->
             # speaks its protocol; this worker takes no job until it is upgraded
             log.error("attempt %s not claimed: %s", attempt_id, e)
             return "refused"
+        except DiskFull as e:
+            # unclaimed, the attempt stays queued on the service, which publishes it again
+            log.warning("attempt %s not claimed, left to the service: the disk is too full: %s", attempt_id, e)
+            return "no room"
         except ProtocolError as e:
             log.warning("attempt %s: the service is unreachable (%s); retrying in %.0f s", attempt_id, e,
                         SERVICE_RETRY_SECONDS)
@@ -136,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
                         f"Default: {NEUTRAL_RUNS_DIR}/<a hash of the worker's name> when it can be created "
                         "(as root), else --work-dir.")
     p.add_argument("--cache-size-mb", type=int, default=10240, help="Dataset cache cap in MB.")
+    p.add_argument("--min-free-mb", type=int, default=1024, metavar="MB",
+                   help="Free disk space in MB this worker keeps where it runs attempts and caches datasets. "
+                        "Below it, the worker prunes its dataset cache and, if still below, takes no job (the "
+                        "service gives the job to another worker or to this one once space is freed). "
+                        "0 means no floor. Default: 1024.")
     p.add_argument("--memory-mb", type=int, default=2048, help="Memory limit per container in MB.")
     p.add_argument("--cpus", type=float, default=1.0, help="CPUs per container.")
     p.add_argument("--cpuset-cpus", type=cpuset, default=None, metavar="LIST",
@@ -207,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = WorkerSettings(name=args.name, work_dir=runs, memory_mb=args.memory_mb, cpus=args.cpus,
                               pids=args.pids, max_output_bytes=args.max_output_mb * 1024 * 1024)
     cache = DatasetCache(os.path.join(args.work_dir, "cache"), args.cache_size_mb * 1024 * 1024)
-    runner = AttemptRunner(client, executor, cache, settings)
+    disk = DiskGuard(sorted({args.work_dir, runs}), args.min_free_mb * 1024 * 1024, cache)
+    runner = AttemptRunner(client, executor, cache, settings, disk=disk)
     stop = threading.Event()
     stop_on_signals(stop)
 
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("task %s: %s", task.task_id, run_task(runner, task, stop))
 
     consumer = JobConsumer(args.broker_url or config["broker_url"], config.get("broker_transport_options") or {},
-                           config["celery_queue"], handle)
+                           config["celery_queue"], handle, before_next=disk.wait_for_room)
     log.info("worker %s serving queue '%s' (%s, runs in %s)", args.name, config["queue"], type(executor).__name__,
              runs)
     consumer.serve(stop)

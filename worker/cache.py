@@ -36,21 +36,39 @@ class DatasetCache:
         self.evict()
         return path
 
+    def _entries(self) -> list[tuple[float, int, str]]:
+        """Complete cached files as (last use, size, path), least recently used first; downloads
+        in progress (``.part-``) are not entries."""
+        entries = []
+        for name in os.listdir(self.root):
+            full = os.path.join(self.root, name)
+            if ".part-" in name or not os.path.isfile(full):
+                continue
+            st = os.stat(full)
+            entries.append((st.st_mtime, st.st_size, full))
+        return sorted(entries)
+
     def evict(self) -> None:
         with self._lock:
-            entries = []
-            for name in os.listdir(self.root):
-                full = os.path.join(self.root, name)
-                if ".part-" in name or not os.path.isfile(full):
-                    continue
-                st = os.stat(full)
-                entries.append((st.st_mtime, st.st_size, full))
+            entries = self._entries()
             total = sum(size for _, size, _ in entries)
-            for _, size, full in sorted(entries):
+            for _, size, full in entries:
                 if total <= self.max_bytes:
                     break
                 os.remove(full)
                 total -= size
+
+    def prune(self, enough: Callable[[], bool]) -> int:
+        """Remove cached files, least recently used first, until ``enough()`` holds or none is
+        left (the disk is short of space); returns the bytes removed."""
+        freed = 0
+        with self._lock:
+            for _, size, full in self._entries():
+                if enough():
+                    break
+                os.remove(full)
+                freed += size
+        return freed
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -26,6 +26,9 @@ the lease and queues a new attempt (``server/compute/attempts.py``). A second de
 same message is refused by the claim. The price is a delay (the reaper's timeouts) after a
 worker crash, where late acknowledgement would have redelivered at once.
 
+Before it takes a message the worker may wait (``before_next``: while its disk is too full), so
+that the queue's messages go to other workers meanwhile.
+
 Any broker error (connection lost, channel closed, vhost gone, authentication refused) drops
 the connection and reconnects with a capped backoff; the worker never exits because of its
 broker. Messages speak Celery's task protocol (version 2): the service publishes with Celery.
@@ -79,13 +82,15 @@ def broker_queue(name: str) -> Queue:
 
 class JobConsumer:
     """Takes messages from one broker queue, one at a time, and hands each to ``handle`` with no
-    delivery outstanding (see the module docstring)."""
+    delivery outstanding (see the module docstring); ``before_next``, if given, is called before
+    each message is taken and returns once the worker can take one (or ``stop`` is set)."""
 
     def __init__(self, broker_url: str, transport_options: dict[str, Any], queue: str,
-                 handle: Callable[[TaskMessage], None]) -> None:
+                 handle: Callable[[TaskMessage], None],
+                 before_next: Callable[[threading.Event], None] | None = None) -> None:
         self.broker_url, self.transport_options = broker_url, transport_options
         self.queue = broker_queue(queue)
-        self.handle = handle
+        self.handle, self.before_next = handle, before_next
         self.connection: Connection | None = None
         self.connected = threading.Event()  # set while a connection is up (for tests and logs)
 
@@ -95,6 +100,10 @@ class JobConsumer:
         """Take and handle messages until ``stop`` is set; broker errors never end this loop."""
         delay = RECONNECT_FIRST
         while not stop.is_set():
+            if self.before_next is not None:
+                self.before_next(stop)  # no consumer on the queue meanwhile: other workers take its messages
+                if stop.is_set():
+                    break
             try:
                 message = self.next_message(stop)
             except Exception as e:  # any broker error: the connection is dropped and made again

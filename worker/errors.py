@@ -9,6 +9,7 @@
     │   ├── LeaseLost ............. another worker holds the attempt now, or it ended: stop working on it
     │   └── DownloadError ......... an input could not be fetched, or it does not match its checksum
     ├── ProtocolMismatch .......... the worker and the service speak job protocols that do not overlap
+    ├── DiskFull .................. too little free disk to take an attempt, even with the dataset cache pruned
     ├── ArchiveError .............. an archive or directory that is unsafe or too large; names the entry
     ├── GuardedViewError .......... a link-proof view of a folder could not be mounted here
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
@@ -110,3 +111,8 @@ class EngineError(WorkerError):
 class ProtocolMismatch(WorkerError):
     """The worker and the service speak job protocols that do not overlap: one side must be
     upgraded. The message says which; the worker logs it and takes no job."""
+
+
+class DiskFull(WorkerError):
+    """The worker's disk has less free space than ``--min-free-mb``, even with its dataset cache
+    pruned: it claims no attempt until space is freed (the message says where and how much)."""

@@ -45,6 +45,7 @@ from typing import Any
 from . import archives, disk_caps, guarded_views, layout, run_metadata, scores
 from .cache import DatasetCache
 from .client import ServiceClient
+from .disk_space import WORKER_DISK_FULL, DiskGuard, no_room
 from .errors import AttemptFailed, Cancelled, GuardedViewError, LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, LiveTail, Mount
 from .images import resolve_image
@@ -173,16 +174,21 @@ class Steps:
 
 class AttemptRunner:
     def __init__(self, client: ServiceClient, executor: Executor, cache: DatasetCache, settings: WorkerSettings,
-                 hostname: str = "") -> None:
+                 hostname: str = "", disk: DiskGuard | None = None) -> None:
         self.client, self.executor, self.cache, self.settings = client, executor, cache, settings
+        self.disk = disk  # None: no floor of free disk space
         self.hostname = hostname or os.uname().nodename
         self.steps = Steps()
 
     # --- the attempt's life -----------------------------------------------------------------
 
     def run(self, attempt_id: int) -> AttemptReport | None:
-        """Claim and run an attempt; returns the report sent, or None when it was not ours."""
+        """Claim and run an attempt; returns the report sent, or None when it was not ours.
+        Raises ``DiskFull`` without claiming when the disk has too little room (the service
+        publishes the unclaimed attempt again)."""
         self.steps = steps = Steps()
+        if self.disk is not None:
+            self.disk.check()
         try:
             with steps("claim"):
                 job = self.client.claim(attempt_id, self.hostname)
@@ -281,8 +287,16 @@ class AttemptRunner:
     # --- the work ------------------------------------------------------------------------------
 
     def _fetch(self, job: JobSpec, name: str, dest: str, owner: str) -> bool:
+        """Fetch and unpack an input; the worker's disk filling up meanwhile is the platform's
+        failure, retried at no cost (the participant's own disk cap is their containers')."""
         with self.steps("fetch"):
-            return self._fetch_unpacked(job, name, dest, owner)
+            try:
+                return self._fetch_unpacked(job, name, dest, owner)
+            except OSError as e:
+                if no_room(e):
+                    log.warning("attempt %s: no room on the worker's disk for the %s: %s", job["attempt"], name, e)
+                    raise AttemptFailed("platform", WORKER_DISK_FULL, True) from None
+                raise
 
     def _fetch_unpacked(self, job: JobSpec, name: str, dest: str, owner: str) -> bool:
         spec = job["inputs"].get(name)

@@ -33,6 +33,16 @@ def test_the_cpuset_option_is_checked_and_documented(capsys) -> None:
     assert "--cpus only caps CPU time" in help_text
 
 
+def test_the_free_disk_floor_option_is_documented(capsys) -> None:
+    assert parse_args([]).min_free_mb == 1024
+    assert parse_args(["--min-free-mb", "0"]).min_free_mb == 0
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--min-free-mb MB Free disk space in MB this worker keeps" in help_text
+    assert "0 means no floor. Default: 1024." in help_text
+
+
 def test_one_live_worker_per_name_and_engine(tmp_path) -> None:
     first = WorkerNameLock("w1", "engine-a", str(tmp_path))
     first.acquire()

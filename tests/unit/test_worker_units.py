@@ -241,6 +241,18 @@ def test_dataset_cache_by_hash_under_a_cap(tmp_path: Path) -> None:
     assert not os.path.exists(a) and os.path.exists(cache.path_for("c" * 64))
 
 
+def test_dataset_cache_prunes_least_recently_used_first_until_enough(tmp_path: Path) -> None:
+    cache = DatasetCache(str(tmp_path), max_bytes=10**9)
+    paths = [cache.path_for(name) for name in ("old", "middle", "new")]
+    for age, path in enumerate(paths):
+        Path(path).write_bytes(b"x" * 10)
+        os.utime(path, (100 + age, 100 + age))
+    Path(cache.path_for("d") + ".part-1-2").write_bytes(b"downloading")  # a download in progress stays
+    assert cache.prune(lambda: not os.path.exists(paths[1])) == 20  # until the middle one is gone
+    assert [os.path.exists(p) for p in paths] == [False, False, True]
+    assert cache.prune(lambda: False) == 10 and os.listdir(tmp_path) == ["d.part-1-2"]
+
+
 def test_image_aliases() -> None:
     assert resolve_image("codalab/codalab-legacy:py37") == LEGACY_IMAGE
     assert resolve_image("codalab/codalab-legacy:py312") == DEFAULT_IMAGE
