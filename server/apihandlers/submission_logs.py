@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from ..auth.permissions import CompetitionRoles
 from ..clock import isoformat
-from ..compute import queue_estimates
+from ..compute import waiting
+from ..compute.limits import Limits
 from ..orm import Attempt, AttemptState, AttemptStep, Submission
 from .base import APIHandler, api
 
@@ -31,12 +32,13 @@ def log_model(submission: Submission, manages: bool) -> dict[str, Any]:
 
 
 def waiting_and_live(session: Session, submission: Submission, roles: CompetitionRoles,
-                     lease_seconds: int) -> dict[str, Any]:
-    """What a submission's detail adds while it waits (``queue``) or its code runs (``live_log``)."""
-    extra: dict[str, Any] = {}
-    place = queue_estimates.queue_place(session, submission, lease_seconds)
-    if place is not None:
-        extra["queue"] = place.as_json()
+                     limits: Limits) -> dict[str, Any]:
+    """What a submission's detail adds: why it waits (``waiting``, None when it does not) and,
+    while it waits, its ``queue`` place; while its code runs, its ``live_log``."""
+    standing = waiting.standing(session, submission, limits)
+    extra: dict[str, Any] = {"waiting": standing.reason() if standing is not None else None}
+    if standing is not None:
+        extra["queue"] = waiting.queue_place(session, standing).as_json()
     log = log_model(submission, roles.manages)
     if log["live"]:
         extra["live_log"] = log["text"]

@@ -11,7 +11,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import artifacts
 from ..auth.permissions import CompetitionRoles
 from ..compute import attempts as jobs
-from ..compute import waiting
 from ..errors import PermissionDenied, UploadMismatch
 from ..leaderboards import store as leaderboard_store
 from ..orm import (
@@ -153,8 +152,7 @@ class SubmissionHandler(APIHandler):
          requires="view")
     async def get(self, submission: Submission) -> None:
         model = submission_model(submission, self.caller_roles, detail=True)
-        model.update(waiting_and_live(self.db, submission, self.caller_roles, self.podium.lease_seconds))
-        model["waiting"] = waiting.reason(self.db, submission, self.podium.job_limits)
+        model.update(waiting_and_live(self.db, submission, self.caller_roles, self.podium.job_limits))
         self.write_json(model)
 
 

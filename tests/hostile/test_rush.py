@@ -67,6 +67,9 @@ def test_a_rush_waits_behind_a_busy_worker_and_fails_only_once_nobody_serves(
     page = WebSession(hub, user.name)
     page.login()
     assert "waiting for a compute worker: 2 ahead" in page.get(f"submissions/{waiting[2]}").text
+    # the queue place is read with the reason: one position, one count of live workers
+    assert [(read(s)["queue"]["position"], read(s)["queue"]["workers"]) for s in waiting] == [(1, 1), (2, 1), (3, 1)]
+    assert f"2 ahead; 3 of 3 waiting in queue '{queue['name']}'" in page.get(f"submissions/{waiting[2]}").text
     # ten times the old give-up time (3 × unclaimed_timeout) passes while the worker heartbeats
     for step in range(1, 121):
         clock.advance(seconds=5)
@@ -82,6 +85,8 @@ def test_a_rush_waits_behind_a_busy_worker_and_fails_only_once_nobody_serves(
     clock.advance(seconds=limits.lease_seconds * limits.worker_alive_leases + 1)
     service.app.reap()
     assert read(waiting[0])["waiting"] == "waiting for a compute worker: no worker is serving this queue right now"
+    place = read(waiting[0])["queue"]
+    assert (place["workers"], place["message"], place["estimated_start"]) == (0, "no worker is serving this queue", None)
     assert read(waiting[0])["status"] == "submitted"
     for _ in range(12):
         clock.advance(seconds=limits.unclaimed_timeout + 1)

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from podium.hub.participant_cli import unseen
-from podium.server.compute.queue_estimates import start_offset
+from podium.server.compute.waiting import start_offset
 from podium.server.errors import ValidationFailed
 from podium.server.request_bodies import parse
 from podium.worker.executors.base import CappedLog, LiveTail
