@@ -369,11 +369,36 @@ def adapter(typed: type) -> TypeAdapter:
     return TypeAdapter(typed)
 
 
+NUL_REFUSED = "may not contain the NUL character (\\u0000)"
+
+
+def nul_location(data: Any, loc: tuple[Any, ...] = ()) -> str | None:
+    """Where in ``data`` a text holds a NUL character (PostgreSQL cannot store one), as
+    ``location`` writes it ("" for the top); None when there is none. Iterative: any depth."""
+    stack = [(loc, data)]
+    while stack:
+        here, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return location(here)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return location(here)
+                stack.append(((*here, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*here, i), item) for i, item in enumerate(value))
+    return None
+
+
 def parse(model: type[Body] | type, data: Any, where: str = "body") -> Any:
     """Validate ``data`` against ``model`` (a ``Body`` model, or a ``TypedDict`` whose valid
     value is the dict itself); every problem becomes one entry of ValidationFailed."""
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
+            if (nul := nul_location(data)) is not None:
+                raise ValidationFailed(f"Invalid {where}: {nul or where}: {NUL_REFUSED}",
+                                       [{"location": nul or where, "message": NUL_REFUSED}])
             parsed = model.model_validate(data)
             if isinstance(parsed, Update) and (nulls := parsed.refused_nulls()):
                 raise ValidationFailed(

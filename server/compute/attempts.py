@@ -70,6 +70,12 @@ OUTPUT_ROLES = {
 }
 
 
+def storable(text: str) -> str:
+    """Text a worker sent, as the database can store it: NUL characters (PostgreSQL refuses them,
+    and they come from participant output) become U+FFFD."""
+    return text.replace("\x00", "\ufffd")
+
+
 def queue_name(submission: Submission) -> str:
     """The compute queue a submission's attempts go to: its competition's, else the default."""
     queue = submission.phase.competition.queue
@@ -240,7 +246,7 @@ def heartbeat(session: Session, queue: ComputeQueue, attempt_id: int, worker_nam
     output is the organizers' program's, never shown live."""
     attempt = _held(session, queue, attempt_id, worker_name)
     if log_tail is not None and attempt.step == AttemptStep.predict:
-        attempt.live_log = log_tail[-LIVE_LOG_CHARS:]
+        attempt.live_log = storable(log_tail[-LIVE_LOG_CHARS:])
     now = utcnow()
     attempt.lease_expires_at = now + timedelta(seconds=limits.lease_seconds)
     attempt.worker.last_seen = now
@@ -281,7 +287,7 @@ def finish(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: 
     attempt.finished_at, attempt.exit_code, attempt.elapsed = now, report["exit_code"], report["elapsed"]
     attempt.lease_expires_at = None
     if report["log_tail"] and not (submission.phase.hide_output and attempt.step == AttemptStep.score):
-        submission.log_tail = report["log_tail"][-8000:]
+        submission.log_tail = storable(report["log_tail"][-8000:])
     if submission.status in TERMINAL_STATUSES or report["state"] == "cancelled":
         attempt.state = AttemptState.cancelled
         return attempt
@@ -298,7 +304,7 @@ def finish(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: 
         propagate_to_parent(session, submission)
         return attempt
     kind = FailureKind(report["failure_kind"] or "platform")
-    reason = without_urls(report["reason"]) if report["reason"] else None  # a worker's reason may quote a link
+    reason = storable(without_urls(report["reason"])) if report["reason"] else None  # it may quote a link
     attempt.state, attempt.failure_kind, attempt.error = AttemptState.failed, kind, reason
     retry_platform(session, submission, attempt, kind, reason or "The worker failed.", report["retryable"], limits)
     propagate_to_parent(session, submission)

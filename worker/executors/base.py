@@ -15,6 +15,12 @@ from typing import IO
 CHECK_INTERVAL = 0.05
 
 
+def as_text(data: bytes) -> str:
+    """Program output as text: undecodable bytes and NUL characters (which PostgreSQL refuses in
+    text, and participant code may print on purpose) become U+FFFD."""
+    return data.decode(errors="replace").replace("\x00", "\ufffd")
+
+
 @dataclass(frozen=True)
 class Mount:
     host: str
@@ -65,7 +71,7 @@ class LiveTail:
             if not self._changed:
                 return None
             self._changed = False
-            return self._data.decode(errors="replace")
+            return as_text(self._data)
 
 
 class CappedLog:
@@ -99,11 +105,11 @@ class CappedLog:
 
     def text(self) -> str:
         middle = f"\n[... {self.truncated} bytes omitted ...]\n" if self.truncated > 0 else ""
-        return self.head.decode(errors="replace") + middle + self.tail.decode(errors="replace")
+        return as_text(self.head) + middle + as_text(self.tail)
 
     def tail_text(self, size: int = 4000) -> str:
         data = bytes(self.head + self.tail) if self.truncated <= 0 else bytes(self.tail)
-        return data[-size:].decode(errors="replace")
+        return as_text(data[-size:])
 
     def pump(self, stream: IO[bytes]) -> threading.Thread:
         """Read ``stream`` to its end in a thread."""
