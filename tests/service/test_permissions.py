@@ -17,6 +17,7 @@ import hashlib
 import re
 
 import pytest
+import requests
 from conftest import competition_body, unique_slug, upload_dataset
 from podium.server.routes import api_routes
 from tornado.web import RequestHandler
@@ -201,10 +202,12 @@ def test_reference_data_never_reaches_participants(api, world) -> None:
 def test_token_without_service_scope_is_refused(api, hub, users) -> None:
     user = users.make("noscope")
     token = hub.token_for(user.name, scopes=())
-    r = api.http.get(api.service.api_url + "/me", headers={"Authorization": f"token {token}"}, timeout=10)
+    # fresh connections: in the full module run a pooled keep-alive connection was found reset
+    # here (cause not found yet; see the closing note of 2026-12-06)
+    r = requests.get(api.service.api_url + "/me", headers={"Authorization": f"token {token}"}, timeout=10)
     assert r.status_code == 403
     assert "access:services!service=" in r.json()["error"]["message"]
-    r = api.http.get(api.service.api_url + "/me", headers={"Authorization": "token not-a-token"}, timeout=10)
+    r = requests.get(api.service.api_url + "/me", headers={"Authorization": "token not-a-token"}, timeout=10)
     assert r.status_code == 401
 
 
