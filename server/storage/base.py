@@ -125,9 +125,9 @@ class Storage(ABC):
         bytes where the backend can sign a length; downloads named ``filename``)."""
 
     @classmethod
+    @abstractmethod
     def from_config(cls, parent: Any) -> Storage:
-        """Build the backend from its traitlets settings (``parent`` is the service application)."""
-        raise NotImplementedError(f"{cls.__name__} is built by the service itself.")
+        """Build the backend from its settings (``parent`` is the service application)."""
 
     def check(self) -> None:
         """Raise StorageMisconfigured, naming the setting, when the storage cannot be used (at start-up)."""

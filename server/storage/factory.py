@@ -44,11 +44,6 @@ class StorageType(Type):
 def make_storage(app: Any) -> Storage:
     """Build and check ``app.storage_class``: the local backend from the service's own settings,
     the others from their traitlets configuration (``c.S3Config``, ``c.AzureConfig``)."""
-    from .local import LocalStorage
-
-    cls = app.storage_class
-    if issubclass(cls, LocalStorage):
-        return cls(root=app.storage_root, base_url=app.public_url, signer=app.signer)
-    storage = cls.from_config(app)
+    storage = app.storage_class.from_config(app)
     storage.check()
     return storage

@@ -9,7 +9,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
 
 from ..errors import InvalidStorageKey, ObjectNotFound
@@ -37,6 +37,11 @@ def _conflict(key: str) -> InvalidStorageKey:
 
 class LocalStorage(Storage):
     """Objects as files under ``root``; clients reach them through ``{base_url}storage/<key>``."""
+
+    @classmethod
+    def from_config(cls, parent: Any) -> LocalStorage:
+        """The service's own directory (``storage_root``), its public URL and its URL signer."""
+        return cls(root=parent.storage_root, base_url=parent.public_url, signer=parent.signer)
 
     def __init__(self, root: str, base_url: str, signer: UrlSigner) -> None:
         self.root = os.path.abspath(root)
