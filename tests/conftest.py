@@ -14,6 +14,8 @@ api            ``api(user, "POST", "/competitions", json=..., expect=201)``: rea
 make_competition  a published competition with one task, one leaderboard and one open phase
 worker         a real `podium worker` process (Docker executor) serving the service's default queue
 dbsession      a SQLAlchemy session on the service's database, to look behind the API
+browser        headless Chromium (Debian's, driven by Playwright), one per test module
+page           a fresh browser page (1200×900) per test
 s3_server, azurite  LocalStack's S3 (verifying SigV4) and Azurite on loopback, started on first use
 
 PostgreSQL comes from ``PODIUM_TEST_PG_URL`` (default: the machine's server on 127.0.0.1:5432);
@@ -554,3 +556,23 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+# --- browsers: one headless Chromium per module and a fresh page per test ---
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from helpers.web_session import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

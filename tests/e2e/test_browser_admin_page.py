@@ -8,19 +8,12 @@ import pytest
 from conftest import submit
 from helpers.web_session import (
     browser_login,
-    chromium,
     create_queue,
     make,
     play_worker,
     registered,
     screenshot,
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.mark.one_backend

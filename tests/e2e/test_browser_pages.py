@@ -12,7 +12,7 @@ import re
 
 import pytest
 from conftest import submit
-from helpers.web_session import browser_login, chromium, create_queue, make, play_worker, screenshot
+from helpers.web_session import browser_login, create_queue, make, play_worker, screenshot
 
 SCRIPTED_MARKDOWN = """# Welcome to the challenge
 
@@ -35,21 +35,6 @@ document.getElementById("out").textContent = text;
 @pytest.fixture(scope="module")
 def web_queue(api, users) -> dict[str, str]:
     return create_queue(api, users)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 from helpers.web_session import (
     WebSession,
     browser_login,
-    chromium,
     create_queue,
     make,
     play_worker,
@@ -23,21 +22,6 @@ pytestmark = pytest.mark.one_backend  # the browser and the form are what is tes
 
 FACT_SHEET = {"team": {"type": "text", "title": "Team name", "is_required": True},
               "used_external_data": {"type": "checkbox", "title": "External data?"}}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def test_submit_from_the_competition_page(api, users, creator, hub, service, page) -> None:
