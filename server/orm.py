@@ -355,6 +355,13 @@ class Leaderboard(Base):
         String(64), doc="None: the column with the lowest index."
     )
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    bootstrap_resamples: Mapped[int] = mapped_column(
+        Integer, default=1000, server_default="1000",
+        doc="Resamples of the per-example scores for each column's confidence interval; 0: no intervals.",
+    )
+    bootstrap_level: Mapped[float] = mapped_column(Float, default=0.95, server_default="0.95")
+    bootstrap_seed: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="The same seed and scores give the same intervals.")
 
     competition: Mapped[Competition] = relationship(back_populates="leaderboards")
     columns: Mapped[list[LeaderboardColumn]] = relationship(
@@ -555,6 +562,9 @@ class Score(Base):
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     column_key: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
+    low: Mapped[float | None] = mapped_column(Float, doc="The bootstrap confidence interval's bounds, "
+                                              "when the scoring program wrote per-example scores.")
+    high: Mapped[float | None] = mapped_column(Float)
 
 
 class LeaderboardEntry(Base):

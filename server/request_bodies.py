@@ -119,6 +119,15 @@ class ColumnIn(Body):
         return self
 
 
+class BootstrapIn(Body):
+    """How the columns' confidence intervals are computed from the per-example scores a scoring
+    program writes (``per_example_scores.csv``); ``resamples`` 0 turns them off."""
+
+    resamples: Annotated[int, Field(ge=0, le=100_000)] = 1000
+    level: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+
+
 class LeaderboardIn(Body):
     key: Key
     title: Title
@@ -126,6 +135,7 @@ class LeaderboardIn(Body):
     primary_column: Key | None = None
     hidden: bool = False
     columns: Annotated[list[ColumnIn], Field(min_length=1)]
+    bootstrap: BootstrapIn = BootstrapIn()
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> LeaderboardIn:

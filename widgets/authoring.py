@@ -245,12 +245,18 @@ class CompetitionDraft:
         return self
 
     def add_leaderboard(self, key: str, title: str, columns: list[Column | str], *,
-                        primary_column: str | None = None, hidden: bool = False) -> CompetitionDraft:
-        """A leaderboard; the first one is every phase's unless a phase names another."""
+                        primary_column: str | None = None, hidden: bool = False,
+                        bootstrap: dict[str, Any] | None = None) -> CompetitionDraft:
+        """A leaderboard; the first one is every phase's unless a phase names another.
+        ``bootstrap`` (``resamples``, ``level``, ``seed``) sets how confidence intervals are
+        computed when the scoring program writes ``per_example_scores.csv``; ``{"resamples": 0}``
+        turns them off."""
         cols = [c if isinstance(c, Column) else Column(c) for c in columns]
         body: dict[str, Any] = {"key": key, "title": title, "hidden": hidden, "columns": [c.as_json() for c in cols]}
         if primary_column:
             body["primary_column"] = primary_column
+        if bootstrap is not None:
+            body["bootstrap"] = bootstrap
         self.leaderboards[key] = body
         return self
 

@@ -165,17 +165,22 @@ def leaderboard_html(board: dict[str, Any], me: str | None = None) -> str:
     if not board.get("entries"):
         return "<p>The leaderboard is empty: no submission has been scored yet.</p>"
     columns = [c for c in board["columns"] if not c.get("hidden")]
+    tied_on = board.get("tied_on")  # the board has confidence intervals
     rows, mine = [], set()
     for i, entry in enumerate(board["entries"]):
         display = entry.get("display") or {}
-        values = [display.get(c["key"], format_score(entry["scores"].get(c["key"]), c.get("precision")))
+        bounds = entry.get("interval_display") or {}
+        values = [f"{display.get(c['key'], format_score(entry['scores'].get(c['key']), c.get('precision')))}"
+                  + (f" {bounds[c['key']]}" if c["key"] in bounds else "")
                   for c in columns]
-        rows.append([entry["rank"], entry["owner"], *values, (entry.get("submitted_at") or "")[:16].replace("T", " ")])
+        tied = ["≈ tied" if entry.get("tied_with_leader") else ""] if tied_on else []
+        rows.append([entry["rank"], entry["owner"], *values, *tied,
+                     (entry.get("submitted_at") or "")[:16].replace("T", " ")])
         if me and entry["owner"] == me:
             mine.add(i)
     title = html.escape(board.get("title") or "Leaderboard")
-    table = html_table(["#", "participant", *[c["title"] for c in columns], "submitted"], rows, mine,
-                       "podium-leaderboard")
+    headers = ["#", "participant", *[c["title"] for c in columns], *(["tied with leader"] if tied_on else []), "submitted"]
+    table = html_table(headers, rows, mine, "podium-leaderboard")
     more = f"<p>Showing {len(rows)} of {board['total']}.</p>" if board.get("total", 0) > len(rows) else ""
     return f"<h4>{title}</h4>{table}{more}"
 

@@ -101,6 +101,8 @@ ExitCode = Annotated[int, Bounded(ge=-(2**31), le=2**31 - 1)]
 Step = Literal["predict", "score"]
 OutputName = Literal["output", "log", "detailed_results"]
 ScoreValue = float | int | str | None
+#: a score's confidence interval: [low, high]
+Interval = tuple[float, float]
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -174,6 +176,14 @@ class JobOutputs(_JobOutputsRequired, total=False):
     detailed_results: OutputSlot
 
 
+class BootstrapSettings(TypedDict):
+    """How a leaderboard's confidence intervals are computed from per-example scores (``uncertainty``)."""
+
+    resamples: Annotated[int, Bounded(ge=0, le=100_000)]
+    level: float
+    seed: Annotated[int, Bounded(ge=0, le=2**32 - 1)]
+
+
 class JobSpec(TypedDict):
     """The claim's answer: everything the worker needs for one attempt, with signed URLs for
     exactly the objects this step may touch."""
@@ -189,6 +199,8 @@ class JobSpec(TypedDict):
     inputs: JobInputs
     outputs: JobOutputs
     score_keys: list[str]
+    #: how to compute the columns' confidence intervals (``uncertainty``); absent: none
+    bootstrap: NotRequired[BootstrapSettings | None]
 
 
 # --- heartbeat ------------------------------------------------------------------------------
@@ -233,6 +245,8 @@ class AttemptReport(_ReportRequired, total=False):
     elapsed: float | None  # seconds the step's main program ran
     log_tail: Text  # what the participant may see of their program's output
     scores: dict[str, ScoreValue] | None
+    #: each column's bootstrap confidence interval [low, high], when per-example scores were written
+    intervals: dict[str, Interval] | None
     files: list[OutputName]  # the output slots that were uploaded
 
 
@@ -252,7 +266,9 @@ def attempt_report(state: Literal["succeeded", "failed", "cancelled"], *,
                    failure_kind: Literal["participant", "platform"] | None = None, reason: str | None = None,
                    retryable: bool = True, exit_code: int | None = None, elapsed: float | None = None,
                    log_tail: str = "", scores: dict[str, ScoreValue] | None = None,
+                   intervals: dict[str, Interval] | None = None,
                    files: list[OutputName] | tuple[OutputName, ...] = ()) -> AttemptReport:
     """An ``AttemptReport`` with every field, defaults filled: the one place reports are made."""
     return AttemptReport(state=state, failure_kind=failure_kind, reason=reason, retryable=retryable,
-                         exit_code=exit_code, elapsed=elapsed, log_tail=log_tail, scores=scores, files=list(files))
+                         exit_code=exit_code, elapsed=elapsed, log_tail=log_tail, scores=scores,
+                         intervals=intervals, files=list(files))

@@ -42,14 +42,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import archives, disk_caps, guarded_views, layout, run_metadata, scores
+from . import archives, disk_caps, guarded_views, layout, run_metadata, scores, uncertainty
 from .cache import DatasetCache
 from .client import ServiceClient
 from .disk_space import WORKER_DISK_FULL, DiskGuard, no_room
 from .errors import AttemptFailed, Cancelled, GuardedViewError, LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, LiveTail, Mount
 from .images import resolve_image
-from .protocol import LIVE_LOG_CHARS, AttemptReport, JobSpec, attempt_report
+from .protocol import LIVE_LOG_CHARS, AttemptReport, Interval, JobSpec, attempt_report
 from .redaction import without_urls
 
 log = logging.getLogger("podium.worker")
@@ -79,10 +79,13 @@ class WorkerSettings:
     link_proof_views: bool = True
 
 
-def succeeded(result: ExecResult, found: dict[str, Any] | None = None) -> AttemptReport:
-    """The report of a step whose last program ran well (``found``: the scores it wrote), with
-    that program's exit code (an ingestion's on a result submission may be non-zero)."""
-    return attempt_report("succeeded", exit_code=result.exit_code, elapsed=result.elapsed, scores=found)
+def succeeded(result: ExecResult, found: dict[str, Any] | None = None,
+              intervals: dict[str, Interval] | None = None) -> AttemptReport:
+    """The report of a step whose last program ran well (``found``: the scores it wrote,
+    ``intervals``: their bootstrap intervals), with that program's exit code (an ingestion's on a
+    result submission may be non-zero)."""
+    return attempt_report("succeeded", exit_code=result.exit_code, elapsed=result.elapsed, scores=found,
+                          intervals=intervals)
 
 
 def ended_by(error: Exception) -> AttemptReport:
@@ -511,9 +514,10 @@ class AttemptRunner:
             if ingested is not None and ingested.exit_code != 0:  # its own reason tells more
                 self._judge(ingested, "ingestion program running your code", job, cancel, True, run_log)
             raise
+        intervals = self._intervals_of(job, dirs, result)
         _write_metadata(dirs.output, results)
         files["output"] = self._zip(dirs.output, dirs.root, "output")
-        return succeeded(result, found)
+        return succeeded(result, found, intervals)
 
     def _predictions_from_submission(self, job: JobSpec, dirs: layout.RunDirs, rw: list[Mount],
                                      cancel: threading.Event, run_log: RunLog, results: dict[str, ExecResult]) -> None:
@@ -566,6 +570,14 @@ class AttemptRunner:
             return scores.read_scores(dirs.output, job.get("score_keys") or None)
         except scores.ScoresError as e:
             raise AttemptFailed("participant", f"No scores: {e}.", False, exit_code=result.exit_code) from None
+
+    def _intervals_of(self, job: JobSpec, dirs: layout.RunDirs, result: ExecResult) -> dict[str, Interval]:
+        """The bootstrap intervals of the columns whose per-example scores the scoring program
+        wrote (``uncertainty``); a file it wrote wrong fails the attempt as a wrong scores file does."""
+        try:
+            return uncertainty.intervals_in(dirs.output, job.get("score_keys") or (), job.get("bootstrap"))
+        except scores.ScoresError as e:
+            raise AttemptFailed("participant", f"No confidence intervals: {e}.", False, exit_code=result.exit_code) from None
 
     def _zip(self, path: str, root: str, name: str) -> str:
         archive = os.path.join(root, f"{name}.zip")

@@ -67,6 +67,8 @@ def leaderboard_model(board: Leaderboard) -> dict[str, Any]:
         "index": board.index,
         "primary_column": board.primary_column_key,
         "hidden": board.hidden,
+        "bootstrap": {"resamples": board.bootstrap_resamples, "level": board.bootstrap_level,
+                      "seed": board.bootstrap_seed},
         "columns": [
             {
                 "key": c.key,

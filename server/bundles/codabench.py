@@ -159,8 +159,33 @@ def _leaderboards(plan: Plan, data: dict) -> tuple[list[dict[str, Any]], list[st
             plan.bad(f"leaderboards[{i}].columns", "a leaderboard needs at least one column")
         boards.append({"key": str(board.get("key") or f"leaderboard-{i}")[:64], "title": str(board.get("title") or "Results")[:200],
                        "index": board.get("index", i), "hidden": bool(board.get("hidden", False)),
-                       "primary_column": board.get("primary_column"), "columns": columns})
+                       "primary_column": board.get("primary_column"), "columns": columns,
+                       **_bootstrap(plan, board.get("bootstrap"), f"leaderboards[{i}].bootstrap")})
     return boards, rules
+
+
+def _bootstrap(plan: Plan, raw: Any, where: str) -> dict[str, Any]:
+    """Podium's ``bootstrap`` key of a leaderboard (Codabench has none): confidence intervals'
+    ``resamples`` (0: none), ``level`` and ``seed``; each checked here so the error names it."""
+    if raw is None:
+        return {}
+    raw = _mapping(plan, raw, where)
+    settings: dict[str, Any] = {}
+    for key, kind, ok, rule in (("resamples", int, lambda v: 0 <= v <= 100_000, "a whole number from 0 to 100000"),
+                                ("level", float, lambda v: 0 < v < 1, "a number between 0 and 1, such as 0.95"),
+                                ("seed", int, lambda v: 0 <= v < 2**31, "a whole number from 0")):
+        if key not in raw:
+            continue
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not float(value).is_integer()) \
+                or not ok(value):
+            plan.bad(f"{where}.{key}", f"must be {rule}, not {shown(value)}")
+            continue
+        settings[key] = kind(value)
+    unknown = sorted(str(k) for k in raw if k not in ("resamples", "level", "seed"))
+    if unknown:
+        plan.bad(where, f"unknown key(s) {', '.join(unknown)} (expected resamples, level, seed)")
+    return {"bootstrap": settings}
 
 
 def _columns(plan: Plan, board_where: str, raw_columns: list) -> list[dict[str, Any]]:

@@ -15,10 +15,18 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from ..orm import Artifact, Competition, RegistrationMode
+from ..orm import Artifact, Competition, Leaderboard, RegistrationMode
+from ..request_bodies import BootstrapIn
 from ..storage.base import Storage
 
 RULES_BACK = {"selected": "Add", "last": "Force_Last", "best": "Force_Best", "all": "Force_Latest_Multiple"}
+
+
+def _bootstrap(board: Leaderboard) -> dict[str, Any]:
+    """Podium's ``bootstrap`` key, written only when it differs from the defaults (a bundle for
+    Codabench then carries nothing Codabench does not know)."""
+    settings = {"resamples": board.bootstrap_resamples, "level": board.bootstrap_level, "seed": board.bootstrap_seed}
+    return {} if settings == BootstrapIn().model_dump() else {"bootstrap": settings}
 
 
 def _when(moment) -> str | None:
@@ -106,7 +114,7 @@ def _leaderboards(competition: Competition) -> list[dict[str, Any]]:
             columns.append(column)
         boards.append({"index": board.index, "key": board.key, "title": board.title, "hidden": board.hidden,
                        "submission_rule": RULES_BACK[rule], "primary_column": board.primary_column_key,
-                       "columns": columns})
+                       "columns": columns, **_bootstrap(board)})
     return boards
 
 

@@ -254,6 +254,9 @@ def add_leaderboard(
         primary_column_key=body.primary_column,
         hidden=body.hidden,
         columns=_columns(body),
+        bootstrap_resamples=body.bootstrap.resamples,
+        bootstrap_level=body.bootstrap.level,
+        bootstrap_seed=body.bootstrap.seed,
     )
     competition.leaderboards.append(board)
     session.flush()
@@ -266,6 +269,8 @@ def replace_leaderboard(session: Session, board: Leaderboard, body: LeaderboardI
         raise Conflict(f"A leaderboard with key '{body.key}' already exists.")
     board.key, board.title, board.hidden = body.key, body.title, body.hidden
     board.primary_column_key = body.primary_column
+    board.bootstrap_resamples = body.bootstrap.resamples
+    board.bootstrap_level, board.bootstrap_seed = body.bootstrap.level, body.bootstrap.seed
     if body.index is not None:
         board.index = body.index
     board.columns.clear()

@@ -297,7 +297,7 @@ def finish(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: 
             enqueue(session, submission, AttemptStep.score)
         else:
             try:
-                subs.finish(session, submission, report["scores"] or {})
+                subs.finish(session, submission, report["scores"] or {}, report.get("intervals"))
             except ValidationFailed as e:
                 problems = "; ".join(f"{p['location']}: {p['message']}" for p in e.extra.get("errors", []))
                 subs.fail(submission, f"The scoring program's scores are not usable ({problems}).", FailureKind.participant)

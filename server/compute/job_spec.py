@@ -13,7 +13,14 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ...worker.protocol import JobInput, JobInputs, JobOutputs, JobSpec, OutputSlot
+from ...worker.protocol import (
+    BootstrapSettings,
+    JobInput,
+    JobInputs,
+    JobOutputs,
+    JobSpec,
+    OutputSlot,
+)
 from ..orm import (
     Artifact,
     ArtifactKind,
@@ -168,4 +175,6 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
         inputs=inputs,
         outputs=outputs,
         score_keys=[c.key for c in board.columns if c.computation is None] if board else [],
+        bootstrap=BootstrapSettings(resamples=board.bootstrap_resamples, level=board.bootstrap_level,
+                                    seed=board.bootstrap_seed) if board else None,
     )

@@ -426,3 +426,8 @@ def format_value(value: float | None, precision: int | None) -> str | None:
             return str(int(number))
         return str(number)
     return f"{number:.{precision}f}"
+
+
+def format_interval(interval: tuple[float, float] | list[float], precision: int | None) -> str:
+    """A confidence interval as displayed beside its score: ``[low, high]`` at the column's precision."""
+    return f"[{format_value(interval[0], precision)}, {format_value(interval[1], precision)}]"

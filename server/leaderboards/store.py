@@ -35,11 +35,13 @@ from ..orm import (
 )
 from ..submissions import fact_sheets as facts
 from ..submissions import task_scores
+from . import uncertainty
 from .ranking import (
     ColumnSpec,
     RankedEntry,
     ScoredSubmission,
     build_leaderboard,
+    format_interval,
     format_value,
 )
 from .rerank import (
@@ -199,7 +201,19 @@ def rebuild_for_leaderboard(session: Session, board: Leaderboard) -> None:
         rebuild(session, phase)
 
 
-def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any]) -> None:
+def _interval(raw: Any) -> tuple[float, float]:
+    """A reported ``[low, high]`` as two finite floats (not checked against the score: a bootstrap
+    interval of a mean need not hold a score that is not that mean); ValueError says why not."""
+    if not isinstance(raw, list | tuple) or len(raw) != 2:
+        raise ValueError("the interval is not [low, high]")
+    low, high = float(raw[0]), float(raw[1])
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise ValueError("the interval's bounds are not finite with low <= high")
+    return low, high
+
+
+def record_scores(session: Session, submission: Submission, scores: Mapping[str, Any],
+                  intervals: Mapping[str, Any] | None = None) -> None:
     """Write a submission's scores once, as Codabench's ``upload_submission_scores`` does.
 
     Only the keys that are (non-computed) columns of the phase's leaderboard are kept; other keys
@@ -226,11 +240,21 @@ def record_scores(session: Session, submission: Submission, scores: Mapping[str,
             problems.append({"location": key, "message": "not a finite number"})
             continue
         values[str(key)] = value
+    bounds: dict[str, tuple[float, float]] = {}
+    for key, raw in (intervals or {}).items():
+        if str(key) not in values:
+            continue  # an interval of a column that is not stored is as ignored as its score
+        try:
+            bounds[str(key)] = _interval(raw)
+        except (TypeError, ValueError) as e:
+            problems.append({"location": f"{key} interval", "message": str(e) if isinstance(e, ValueError) else "not numbers"})
     if problems:
         raise ValidationFailed(
             "Invalid scores: " + "; ".join(f"{p['location']}: {p['message']}" for p in problems), problems
         )
-    session.add_all(Score(submission_id=submission.id, column_key=k, value=v) for k, v in values.items())
+    session.add_all(Score(submission_id=submission.id, column_key=k, value=v,
+                          low=bounds.get(k, (None, None))[0], high=bounds.get(k, (None, None))[1])
+                    for k, v in values.items())
     session.flush()
 
 
@@ -361,6 +385,7 @@ def _build_page(
     questions = facts.leaderboard_questions(phase.competition.fact_sheet or {})
     # a multi-task phase shows every task's scores (its children's), as Codabench does
     per_task = task_scores.by_task(session, [e.submission_id for e in entries]) if len(phase.phase_tasks) > 1 else None
+    bounds = _page_intervals(session, phase, board, entries)
     answers: dict[int, dict] = {}
     if questions and entries:
         answers = dict(session.execute(
@@ -383,6 +408,7 @@ def _build_page(
             }
             for c in columns
         ],
+        **({} if bounds is None else {"tied_on": bounds.column, "confidence_level": board.bootstrap_level}),
         "total": total or 0,
         "limit": limit,
         "offset": offset,
@@ -398,10 +424,41 @@ def _build_page(
                 **({} if per_task is None else {"tasks": {
                     task: {c.key: values[c.key] for c in columns if c.key in values}
                     for task, values in per_task.get(e.submission_id, {}).items()}}),
+                **({} if bounds is None else {
+                    "intervals": {c.key: list(bounds.intervals[e.submission_id][c.key]) for c in columns
+                                  if c.key in bounds.intervals.get(e.submission_id, {})},
+                    "interval_display": {c.key: format_interval(bounds.intervals[e.submission_id][c.key], c.precision)
+                                         for c in columns if c.key in bounds.intervals.get(e.submission_id, {})},
+                    "tied_with_leader": bounds.tied[e.submission_id],
+                }),
             }
             for e in entries
         ],
     }
+
+
+@dataclass(frozen=True)
+class PageIntervals:
+    intervals: dict[int, dict[str, uncertainty.Interval]]
+    tied: dict[int, bool]
+    #: the column the ties are judged on
+    column: str | None
+
+
+def _page_intervals(session: Session, phase: Phase, board: Leaderboard | None,
+                    entries: list) -> PageIntervals | None:
+    """The page's intervals and ties with the leader, or None when the phase has no intervals
+    (the page then looks as it always did)."""
+    if board is None or not entries:
+        return None
+    leader = session.scalar(select(LeaderboardEntry.submission_id)
+                            .where(LeaderboardEntry.phase_id == phase.id).order_by(LeaderboardEntry.rank).limit(1))
+    found = uncertainty.intervals_of(session, [e.submission_id for e in entries] + [leader])
+    if not found:
+        return None
+    column = uncertainty.primary_key(board)
+    ties = uncertainty.tied_with_leader([(e.rank, e.submission_id) for e in entries], found, leader, column)
+    return PageIntervals(found, ties, column)
 
 
 def _cell(value: Any) -> Any:
@@ -412,13 +469,23 @@ def _cell(value: Any) -> Any:
 
 
 def to_csv(page: dict[str, Any]) -> str:
-    """The leaderboard page as CSV: rank, participant, submission, time, then each column."""
+    """The leaderboard page as CSV: rank, participant, submission, time, then each column; with
+    confidence intervals, each column that has them is followed by its low and high bounds, and
+    a last column says who is statistically tied with the leader."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "participant", "submission", "submitted_at"] + [c["title"] for c in page["columns"]])
+    has_bounds = {k for e in page["entries"] for k in e.get("intervals", {})}
+    header = ["rank", "participant", "submission", "submitted_at"]
+    for c in page["columns"]:
+        header += [c["title"]] + ([f"{c['title']} low", f"{c['title']} high"] if c["key"] in has_bounds else [])
+    tied = any("tied_with_leader" in e for e in page["entries"])
+    writer.writerow(header + (["tied with leader"] if tied else []))
     for entry in page["entries"]:
-        writer.writerow(
-            [entry["rank"], _cell(entry["owner"]), entry["submission"], entry["submitted_at"]]
-            + [entry["display"][c["key"]] if entry["display"][c["key"]] is not None else "" for c in page["columns"]]
-        )
+        row = [entry["rank"], _cell(entry["owner"]), entry["submission"], entry["submitted_at"]]
+        for c in page["columns"]:
+            row.append(entry["display"][c["key"]] if entry["display"][c["key"]] is not None else "")
+            if c["key"] in has_bounds:
+                low, high = entry.get("intervals", {}).get(c["key"], ("", ""))
+                row += [low, high]
+        writer.writerow(row + ([entry.get("tied_with_leader", False)] if tied else []))
     return out.getvalue()

@@ -14,8 +14,10 @@ their own fault.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -411,11 +413,13 @@ def set_selected(session: Session, submission: Submission, selected: bool) -> No
     submission.selected = selected
 
 
-def finish(session: Session, submission: Submission, scores: dict[str, float]) -> None:
-    """Record the scores of a scored submission, mark it finished and re-rank its phase."""
+def finish(session: Session, submission: Submission, scores: dict[str, float],
+           intervals: Mapping[str, Any] | None = None) -> None:
+    """Record the scores of a scored submission (with their confidence intervals, when the
+    scoring program wrote per-example scores), mark it finished and re-rank its phase."""
     from ..leaderboards import store as leaderboard_store
 
-    leaderboard_store.record_scores(session, submission, scores)
+    leaderboard_store.record_scores(session, submission, scores, intervals)
     if submission.status in (S.submitted, S.running):
         transition(submission, S.scoring)
     transition(submission, S.finished)

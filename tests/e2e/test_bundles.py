@@ -234,6 +234,7 @@ def competition_snapshot(session, competition: Competition) -> dict:
         "tasks": [(t.key, t.name, t.description, t.ingestion_only_during_scoring, sha(t.scoring_program_id),
                    sha(t.ingestion_program_id), sha(t.input_data_id), sha(t.reference_data_id)) for t in competition.tasks],
         "leaderboards": [(b.key, b.title, b.index, b.hidden, b.primary_column_key,
+                          (b.bootstrap_resamples, b.bootstrap_level, b.bootstrap_seed),
                           [(c.key, c.title, c.index, c.sorting, c.precision, c.hidden, c.computation,
                             list(c.computation_keys)) for c in b.columns]) for b in competition.leaderboards],
         "phases": [(p.index, p.name, p.description, p.start, p.end, p.max_submissions_per_day, p.max_submissions,
@@ -257,6 +258,7 @@ def test_export_then_import_gives_an_equal_competition(api, creator, service, tm
     body["leaderboards"][0]["columns"].append({"key": "avg", "title": "Average rank", "computation": "avg_rank",
                                                "computation_keys": ["accuracy", "runtime"], "hidden": True})
     body["leaderboards"][0]["primary_column"] = "avg"
+    body["leaderboards"][0]["bootstrap"] = {"resamples": 300, "level": 0.8, "seed": 5}
     body["phases"][0].update(leaderboard_visibility="participants", submission_rule="selected", hide_output=True,
                              count_failed_submissions=False, public_data=public, max_submission_size=12345,
                              auto_migrate=True)

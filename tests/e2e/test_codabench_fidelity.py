@@ -122,6 +122,10 @@ MALFORMED = {
     "computation_indexes is a number": (V2.replace("computation_indexes: [0, 1]", "computation_indexes: 5"),
                                         ["competition.yaml: leaderboards[0].columns[2].computation_indexes: must be "
                                          "a list of column indexes (for example [0, 1]), not 5"]),
+    "a bootstrap level that is no level": (
+        V2.replace("submission_rule: Force_Last\n", "submission_rule: Force_Last\n    bootstrap: {level: 2, sample: 3}\n"),
+        ["competition.yaml: leaderboards[0].bootstrap.level: must be a number between 0 and 1, such as 0.95, not 2",
+         "competition.yaml: leaderboards[0].bootstrap: unknown key(s) sample (expected resamples, level, seed)"]),
 }
 CODALAB_MALFORMED = {
     "a column rank that is text": (bb.CODALAB_V15_YAML.replace("rank: 2", "rank: second"),

@@ -128,9 +128,12 @@ def registered(api: Any, users: Any, competition: dict[str, Any], prefix: str) -
 
 def play_worker(service: Any, session: Any, queue_token: str, submission_id: int, *,
                 scores: dict[str, float], log: str = "", detailed_html: str | None = None,
-                failure: str | None = None) -> None:
-    """Claim the submission's queued attempt and finish it with ``scores`` as a worker would, or
-    with ``failure``: the submission fails as the participant's fault, with that reason."""
+                failure: str | None = None, intervals: dict[str, list[float]] | None = None,
+                expect_status: str | None = None) -> None:
+    """Claim the submission's queued attempt and finish it with ``scores`` (and ``intervals``) as
+    a worker would, or with ``failure``: the submission fails as the participant's fault, with
+    that reason. ``expect_status``: the submission's status the finish must answer, when it is
+    not the usual one."""
     from podium.server.orm import Attempt, AttemptState
 
     session.expire_all()
@@ -151,14 +154,14 @@ def play_worker(service: Any, session: Any, queue_token: str, submission_id: int
         assert put.status_code == 200, put.text
         files.append("detailed_results")
     outcome = ({"state": "failed", "failure_kind": "participant", "reason": failure, "exit_code": 1}
-               if failure else {"state": "succeeded", "exit_code": 0, "scores": scores})
+               if failure else {"state": "succeeded", "exit_code": 0, "scores": scores, "intervals": intervals})
     done = http.post(
         f"{api}/worker/attempts/{attempt}/finish",
         json={"worker": "web-test", "elapsed": 0.5, "log_tail": log, "files": files, **outcome},
         timeout=30,
     )
     assert done.status_code == 200, done.text
-    assert done.json()["submission_status"] == ("failed" if failure else "finished"), done.text
+    assert done.json()["submission_status"] == (expect_status or ("failed" if failure else "finished")), done.text
 
 
 @contextlib.contextmanager

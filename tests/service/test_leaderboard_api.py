@@ -38,7 +38,7 @@ def world(api, users, creator, service, clock):
     base = utcnow()
     state = {"t": 0}
 
-    def scored(who: str, **scores: float) -> int:
+    def scored(who: str, intervals: dict[str, list[float]] | None = None, **scores: float) -> int:
         state["t"] += 1
         clock.set(base + timedelta(minutes=state["t"]))
         with service.app.session_factory() as session:
@@ -46,7 +46,7 @@ def world(api, users, creator, service, clock):
                              created_at=base + timedelta(minutes=state["t"]))
             session.add(sub)
             session.flush()
-            domain.finish(session, sub, {"secret": 1.0, **scores})
+            domain.finish(session, sub, {"secret": 1.0, **scores}, intervals)
             session.commit()
             return sub.id
 
@@ -188,6 +188,47 @@ def test_scores_must_be_finite_numbers_where_written(api, world, service) -> Non
             domain.finish(session, sub, {"accuracy": float("nan"), "runtime": "fast"})
         assert {p["location"] for p in e.value.extra["errors"]} == {"accuracy", "runtime"}
         session.rollback()
+
+
+def test_intervals_must_be_ordered_finite_pairs(api, world, service) -> None:
+    """What a worker reports as an interval is checked like a score; one for a column that is
+    not stored is ignored like its score."""
+    from podium.server.errors import ValidationFailed
+
+    comp, phase_id, people, scored = world
+    with service.app.session_factory() as session:
+        sub = Submission(phase_id=phase_id, owner=people["ann"].name, status=SubmissionStatus.submitted)
+        session.add(sub)
+        session.flush()
+        with pytest.raises(ValidationFailed) as e:
+            domain.finish(session, sub, {"accuracy": 0.5, "runtime": 1.0},
+                          {"accuracy": [0.6, 0.4], "runtime": [float("-inf"), 2.0], "nope": [1, 0]})
+        assert {p["location"] for p in e.value.extra["errors"]} == {"accuracy interval", "runtime interval"}
+        session.rollback()
+
+
+def test_intervals_and_ties_with_the_leader_on_every_page(api, creator, world) -> None:
+    comp, phase_id, people, scored = world
+    plain = board(api, people["ann"], phase_id)
+    scored("ann", accuracy=0.9, runtime=1.0, intervals={"accuracy": [0.85, 0.95]})
+    scored("bob", accuracy=0.88, runtime=1.0, intervals={"accuracy": [0.84, 0.92], "runtime": [0.5, 1.5]})
+    scored("cat", accuracy=0.5, runtime=1.0, intervals={"accuracy": [0.40, 0.60]})
+    assert "tied_on" not in plain  # a board without intervals looks as it always did
+    page = board(api, people["cat"], phase_id)
+    assert page["tied_on"] == "accuracy" and page["confidence_level"] == 0.95
+    got = {e["owner"]: (e["intervals"], e["interval_display"], e["tied_with_leader"]) for e in page["entries"]}
+    assert got[people["ann"].name] == ({"accuracy": [0.85, 0.95]}, {"accuracy": "[0.850, 0.950]"}, False)
+    assert got[people["bob"].name] == ({"accuracy": [0.84, 0.92], "runtime": [0.5, 1.5]},
+                                       {"accuracy": "[0.840, 0.920]", "runtime": "[0.5, 1.5]"}, True)
+    assert got[people["cat"].name][2] is False
+    # a later page is judged against the leader too, though the leader is not on it
+    second = board(api, people["cat"], phase_id, limit=1, offset=1)
+    assert [e["tied_with_leader"] for e in second["entries"]] == [True]
+    rows = list(csv.reader(io.StringIO(api(creator, "GET", f"/phases/{phase_id}/leaderboard", params={"format": "csv"}, expect=200).text)))
+    assert rows[0][4:] == ["Accuracy", "Accuracy low", "Accuracy high", "Runtime", "Runtime low", "Runtime high",
+                           "Secret", "tied with leader"]  # the organizer's export has the hidden column
+    assert rows[2][4:] == ["0.880", "0.84", "0.92", "1.0", "0.5", "1.5", "1", "True"]
+    assert rows[1][-5:] == ["1.0", "", "", "1", "False"]
 
 
 def test_pagination_and_csv(api, creator, world) -> None:

@@ -64,7 +64,17 @@ def test_a_minimal_report_gets_the_constructors_defaults_on_the_service() -> Non
     received = parse(FinishRequest, {"worker": "w", "state": "failed", "failure_kind": "participant"})
     report = attempt_report(**{k: v for k, v in received.items() if k != "worker"})
     assert report == {"state": "failed", "failure_kind": "participant", "reason": None, "retryable": True,
-                      "exit_code": None, "elapsed": None, "log_tail": "", "scores": None, "files": []}
+                      "exit_code": None, "elapsed": None, "log_tail": "", "scores": None, "intervals": None,
+                      "files": []}
+
+
+def test_intervals_arrive_as_pairs_and_anything_else_is_refused() -> None:
+    received = parse(FinishRequest, {"worker": "w", "state": "succeeded", "scores": {"acc": 0.5},
+                                     "intervals": {"acc": [0.4, 0.6]}})
+    assert received["intervals"] == {"acc": (0.4, 0.6)}
+    for wrong in ({"acc": [0.4]}, {"acc": [0.4, 0.5, 0.6]}, {"acc": ["low", "high"]}, [0.4, 0.6]):
+        with pytest.raises(ValidationFailed):
+            parse(FinishRequest, {"worker": "w", "state": "succeeded", "intervals": wrong})
 
 
 def test_unknown_fields_are_ignored_and_limits_are_checked_by_the_service() -> None:
