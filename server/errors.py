@@ -12,7 +12,8 @@
     ├── PermissionDenied (403)
     ├── NotFound (404)
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
-    │   └── InvalidTransition (409) ... a submission status change the state machine forbids
+    │   ├── InvalidTransition (409) ... a submission status change the state machine forbids
+    │   └── CodeNotRevealed (409) ..... a phase's code asked for before it ends, or in a phase that reveals none
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
@@ -130,6 +131,10 @@ class Conflict(PodiumError):
 
 class InvalidTransition(Conflict):
     """A status change the submission state machine does not allow."""
+
+
+class CodeNotRevealed(Conflict):
+    pass
 
 
 class WorkerProtocolRefused(PodiumError):

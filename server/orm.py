@@ -272,6 +272,13 @@ class Phase(Base):
         doc="At this phase's start, re-run the previous phase's leaderboard submissions on its tasks.",
     )
     migrated_at: Mapped[datetime | None] = mapped_column(doc="When the auto-migration into this phase ran.")
+    code_reveal: Mapped[str] = mapped_column(
+        String(16), default="none", server_default="none",
+        doc="Whose code every participant may download once the phase has ended: none, chosen (by the "
+        "organizers), top (the leaderboard's first code_reveal_top) or opted_in (every public "
+        "submission); only submissions their owner made public (is_public) are ever revealed.",
+    )
+    code_reveal_top: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     public_data_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
     starting_kit_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
 
@@ -461,7 +468,12 @@ class Submission(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     size: Mapped[int | None] = mapped_column(BigInteger, doc="Announced size in bytes.")
     sha256: Mapped[str | None] = mapped_column(String(64), doc="Announced checksum.")
-    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_public: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="The owner's consent to show this submission's code to every participant "
+        "once the phase ends (CodaLab's public submissions), where the phase reveals code.")
+    reveal_chosen: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), doc="Chosen by the organizers for a phase that reveals "
+        "chosen submissions (still only with the owner's consent).")
     selected: Mapped[bool] = mapped_column(
         Boolean, default=False, doc="Chosen by the participant for the leaderboard."
     )

@@ -178,6 +178,12 @@ class PhaseFields(Body):
     )
     public_data: ArtifactRef | None = None
     starting_kit: ArtifactRef | None = None
+    code_reveal: Literal["none", "chosen", "top", "opted_in"] | None = Field(
+        None, description="Whose code every participant may download once the phase ends: the organizers' "
+        "chosen submissions, the leaderboard's top code_reveal_top, or every submission its owner made "
+        "public. Only public submissions (the owner's consent) are ever shown."
+    )
+    code_reveal_top: Annotated[int, Field(ge=1, le=1000)] | None = None
 
     @field_validator("start", "end")
     @classmethod
@@ -303,6 +309,18 @@ class SubmissionIn(Body):
     dry_run: bool = Field(
         False, description="Organizers only: a trial run that costs no quota and never ranks."
     )
+
+
+class SubmissionUpdate(Update):
+    """What a submission's owner may change after submitting."""
+
+    is_public: bool | None = Field(None, description="Consent to show this submission's code to every "
+                                   "participant once the phase ends, where the phase reveals code.")
+    description: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class RevealChoiceIn(Body):
+    chosen: bool
 
 
 class DecisionIn(Body):

@@ -11,6 +11,7 @@ import re
 from . import web
 from .apihandlers import (
     bundles,
+    code_reveal,
     competition_pages,
     competitions,
     datasets,
@@ -29,7 +30,8 @@ from .storage import local_handlers as storage_handlers
 
 API_PREFIX = "api/v1"
 API_MODULES = (
-    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, me, workers, bundles,
+    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, code_reveal, me, workers,
+    bundles,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 

@@ -355,6 +355,19 @@ class PodiumClient:
     def outputs(self, submission_id: int) -> list[dict[str, Any]]:
         return self.get(f"submissions/{submission_id}/outputs")["files"]
 
+    def update_submission(self, submission_id: int, **fields: Any) -> dict[str, Any]:
+        """Change my submission's ``description`` or ``is_public`` (consent to reveal its code)."""
+        return self.patch(f"submissions/{submission_id}", fields)
+
+    def revealed_code(self, phase_id: int) -> list[dict[str, Any]]:
+        """The submissions whose code the phase reveals (after its end), each with ``code``:
+        ``name``, ``size``, ``sha256`` and ``download_url``."""
+        return self.get(f"phases/{phase_id}/revealed-code")["submissions"]
+
+    def choose_for_reveal(self, submission_id: int, chosen: bool = True) -> dict[str, Any]:
+        """Organizers: choose a submission for a phase that reveals chosen code."""
+        return self.post(f"submissions/{submission_id}/reveal-choice", {"chosen": chosen})
+
     # -- organizing ----------------------------------------------------------------------------
     def create_competition(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.post("competitions", body)

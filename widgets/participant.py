@@ -226,6 +226,29 @@ class Competition:
         self._say(f"Saved the {kind.replace('_', ' ')} in {target}")
         return target
 
+    def share_code(self, submission_id: int, share: bool = True) -> dict[str, Any]:
+        """Consent (or not) to show a submission's code to every participant once the phase
+        ends, where the phase reveals code."""
+        return self.client.update_submission(submission_id, is_public=share)
+
+    def revealed_code(self) -> list[dict[str, Any]]:
+        """The code the current phase reveals, once it has ended: rank, owner, scores and a
+        download link for each revealed submission."""
+        return self.client.revealed_code(self.phase_id)
+
+    def start_from(self, submission_id: int) -> Path:
+        """Start from a revealed submission: its code unpacked in ``download_dir/revealed-<id>/``
+        (returned), to read, change and submit as your own."""
+        found = next((s for s in self.revealed_code() if s["id"] == submission_id), None)
+        if found is None or not found.get("code"):
+            raise packaging.PackagingError(f"Submission {submission_id} is not among this phase's revealed code.")
+        saved = self.download_dir / f"revealed-{submission_id}.zip"
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_bytes(self.client.get_object(found["code"]["download_url"]))
+        target = packaging.unpack(saved, self.download_dir / f"revealed-{submission_id}")
+        self._say(f"Submission {submission_id} by {found['owner']} is in {target}")
+        return target
+
     def download_all(self) -> dict[str, Path]:
         """Every dataset the phase offers participants, by kind."""
         return {kind: self.download(kind) for kind in ("public_data", "starting_kit") if self.phase.get(kind)}

@@ -111,6 +111,8 @@ def phase_model(phase: Phase, roles: CompetitionRoles | None = None) -> dict[str
         "public_data": phase.public_data_id,
         "starting_kit": phase.starting_kit_id,
         "auto_migrate": phase.auto_migrate,
+        "code_reveal": phase.code_reveal,
+        "code_reveal_top": phase.code_reveal_top,
     }
 
 
@@ -180,6 +182,7 @@ def submission_model(submission: Submission, roles: CompetitionRoles, detail: bo
         "size": submission.size,
         "sha256": submission.sha256,
         "is_public": submission.is_public,
+        "reveal_chosen": submission.reveal_chosen,
         "selected": submission.selected,
         "counts_toward_quota": submission.counts_toward_quota,
         "dry_run": submission.is_dry_run,

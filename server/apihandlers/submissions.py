@@ -23,7 +23,13 @@ from ..orm import (
     SubmissionStatus,
     Task,
 )
-from ..request_bodies import SelectionIn, SubmissionIn, SubmissionPageQuery, SubmissionQuery
+from ..request_bodies import (
+    SelectionIn,
+    SubmissionIn,
+    SubmissionPageQuery,
+    SubmissionQuery,
+    SubmissionUpdate,
+)
 from ..submissions import lifecycle as domain
 from ..submissions import visible_files
 from . import paging
@@ -154,6 +160,14 @@ class SubmissionHandler(APIHandler):
         model = submission_model(submission, self.caller_roles, detail=True)
         model.update(waiting_and_live(self.db, submission, self.caller_roles, self.podium.job_limits))
         self.write_json(model)
+
+    @api("Change my submission: its description, or whether its code may be shown to every participant "
+         "once the phase ends (`is_public`, where the phase reveals code).", requires="own", body=SubmissionUpdate)
+    async def patch(self, submission: Submission) -> None:
+        for name, value in self.body.model_dump(exclude_unset=True).items():
+            setattr(submission, name, value)
+        self.db.commit()
+        self.write_json(submission_model(submission, self.caller_roles, detail=True))
 
 
 class UploadedHandler(APIHandler):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..submissions.code_reveal import CODE_REVEAL_MODES
 from .plan import Plan, as_int, as_key, as_list, check_phase_dates, read_when, shown, slugify
 
 #: decimals shown when a column gives no ``precision`` (Codabench's Column default)
@@ -164,6 +165,18 @@ def _leaderboards(plan: Plan, data: dict) -> tuple[list[dict[str, Any]], list[st
     return boards, rules
 
 
+def _code_reveal(plan: Plan, phase: dict, where: str, out: dict[str, Any]) -> None:
+    """Podium's ``code_reveal`` and ``code_reveal_top`` keys of a phase (Codabench has none)."""
+    if "code_reveal" in phase:
+        mode = phase["code_reveal"]
+        if isinstance(mode, str) and mode in CODE_REVEAL_MODES:
+            out["code_reveal"] = mode
+        else:
+            plan.bad(f"{where}.code_reveal", f"must be one of {', '.join(CODE_REVEAL_MODES)}, not {shown(mode)}")
+    if "code_reveal_top" in phase:
+        out["code_reveal_top"] = as_int(plan, phase["code_reveal_top"], f"{where}.code_reveal_top", 3)
+
+
 def _bootstrap(plan: Plan, raw: Any, where: str) -> dict[str, Any]:
     """Podium's ``bootstrap`` key of a leaderboard (Codabench has none): confidence intervals'
     ``resamples`` (0: none), ``level`` and ``seed``; each checked here so the error names it."""
@@ -290,6 +303,7 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
         rule = None
     if rule:
         out["submission_rule"] = SUBMISSION_RULES.get(rule, rule) if rule in SUBMISSION_RULES or rule in SUBMISSION_RULES.values() else "best"
+    _code_reveal(plan, phase, where, out)
     board_key = phase.get("leaderboard") or (boards[0]["key"] if boards else None)
     if board_key:
         out["leaderboard"] = board_key

@@ -137,6 +137,8 @@ def _phases(competition: Competition, files: _BundleFiles, task_index: dict[int,
             "leaderboard_visibility": phase.leaderboard_visibility.value,
             "count_failed_submissions": phase.count_failed_submissions,
             "max_submission_size": phase.max_submission_size,
+            "code_reveal": phase.code_reveal,
+            "code_reveal_top": phase.code_reveal_top,
             "leaderboard": phase.leaderboard.key if phase.leaderboard else None,
         }
         for field in ("public_data", "starting_kit"):

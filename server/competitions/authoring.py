@@ -298,6 +298,8 @@ PHASE_SCALARS = (
     "name",
     "index",
     "auto_migrate",
+    "code_reveal",
+    "code_reveal_top",
 )
 
 

@@ -126,6 +126,9 @@ MALFORMED = {
         V2.replace("submission_rule: Force_Last\n", "submission_rule: Force_Last\n    bootstrap: {level: 2, sample: 3}\n"),
         ["competition.yaml: leaderboards[0].bootstrap.level: must be a number between 0 and 1, such as 0.95, not 2",
          "competition.yaml: leaderboards[0].bootstrap: unknown key(s) sample (expected resamples, level, seed)"]),
+    "a code_reveal that is no rule": (V2.replace("    tasks: [0]\nfact_sheet", "    tasks: [0]\n    code_reveal: everyone\nfact_sheet"),
+                                      ["competition.yaml: phases[0].code_reveal: must be one of none, chosen, top, "
+                                       "opted_in, not 'everyone'"]),
 }
 CODALAB_MALFORMED = {
     "a column rank that is text": (bb.CODALAB_V15_YAML.replace("rank: 2", "rank: second"),
