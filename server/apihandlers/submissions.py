@@ -169,7 +169,6 @@ class UploadedHandler(APIHandler):
     @api("Confirm the upload: the service checks size and sha256, then queues the submission.", requires="own")
     async def post(self, submission: Submission) -> None:
         if submission.status == SubmissionStatus.submitting:
-            await artifacts.read_checksum_off_the_loop(self.podium.storage, domain.upload_of(submission))
             # attempts and scores come only after the upload is confirmed: a submission awaiting
             # it has none (enqueue appends the new attempt), so reading them costs no SELECT
             set_committed_value(submission, "attempts", [])
