@@ -27,6 +27,8 @@ from . import db, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
 from .errors import StorageMisconfigured, UploadClosed
+from .leaderboards.changes import ChangeFeed
+from .leaderboards.reads import RememberedAccess
 from .offloop import DatabasePool, LoopGuard
 from .storage import LocalStorage, Storage, UrlSigner
 from .storage.azure import AzureConfig
@@ -343,6 +345,9 @@ class PodiumService(Application):
         self.loop_guard = LoopGuard(strict=self.refuse_database_on_loop)
         for engine in (self.engine, self.reads.engine):
             self.loop_guard.watch(engine)
+        self.changes = ChangeFeed()
+        self.changes.watch(self.engine)
+        self.leaderboard_access = RememberedAccess(self.reads, self.changes)
 
     def init_storage(self) -> None:
         """The storage backend, checked: a bucket or container that cannot be used stops the start
@@ -405,6 +410,7 @@ class PodiumService(Application):
         """Timers on the current IOLoop: publish the outbox, run the reaper."""
         loop = tornado.ioloop.IOLoop.current()
         self.loop_guard.loop_thread = threading.get_ident()
+        self.changes.start(self.engine)
 
         def in_thread(fn):
             return lambda: loop.run_in_executor(self.dispatcher.pool, fn)
@@ -490,6 +496,7 @@ class PodiumService(Application):
         self.http_server.stop()
         tornado.ioloop.IOLoop.current().stop()
         self.database_pool.shutdown()
+        self.changes.stop()
         self.engine.dispose()
         self.reads.dispose()
         self.hub.close()
