@@ -167,6 +167,8 @@ class APIHandler(RequestHandler):
     #: whether answers are JSON text; page subclasses that render ``write_json`` as HTML say no,
     #: so verbs with a pre-encoded fast path (the leaderboard) fall back to ``write_json``
     answers_json = True
+    #: refusals after which what the verb changed is kept (committed) before answering them
+    commit_on: tuple[type[PodiumError], ...] = ()
     _session: Session | None = None
     #: what a verb running in the pool asked of Tornado, replayed on the loop (``off_the_loop``)
     _deferred: list[tuple[Callable, tuple, dict]] | None = None
@@ -261,6 +263,10 @@ class APIHandler(RequestHandler):
         try:
             self.check_requirement(op, path)
             run_without_awaiting(method(self, *args, **path))
+        except self.commit_on:
+            if self._session is not None:
+                self._session.commit()
+            raise
         finally:
             if self._session is not None:
                 self._session.close()

@@ -157,6 +157,9 @@ class SubmissionHandler(APIHandler):
 
 
 class UploadedHandler(APIHandler):
+    #: a refused upload gave its quota slot back (``finalize``): keep that, answer the refusal
+    commit_on = (UploadMismatch,)
+
     # in the one lookup query: what finalize (the upload), start (the phase's tasks) and
     # enqueue (the competition's queue) read; the answer is built before the commit, so it
     # needs no connection after it (bench B4: 3 lazy loads in a new transaction per finalize)
@@ -178,12 +181,6 @@ class UploadedHandler(APIHandler):
         model = submission_model(submission, self.caller_roles, detail=True)
         self.db.commit()
         self.write_json(model)
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # a refused upload gave its quota slot back (``finalize``): keep that, answer the refusal
-        if self._session is not None and isinstance(e, UploadMismatch):
-            self._session.commit()
-        super()._handle_request_exception(e)
 
 
 class CancelHandler(APIHandler):
