@@ -381,10 +381,11 @@ class PodiumService(Application):
         and the health checks of the parts the service needs."""
         from .monitoring.database_metrics import DatabaseCollector
         from .monitoring.health import HealthChecks, check_broker, check_database, check_storage
-        from .monitoring.process_metrics import ProcessMetrics
+        from .monitoring.process_metrics import ProcessMetrics, StatementsOnLoop
 
         self.metrics = ProcessMetrics()
         self.metrics.registry.register(DatabaseCollector(self.session_factory))
+        self.metrics.registry.register(StatementsOnLoop(self.loop_guard))
         self.health = HealthChecks({
             "database": lambda: check_database(self.engine),
             "broker": lambda: check_broker(self.dispatcher.celery.connection_for_write),

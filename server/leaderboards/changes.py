@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: the tables whose rows decide a leaderboard read's access and current version
 WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "organizers", "participants")
 CHANNEL = "podium_changes"
-_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+_WRITE = re.compile(r'(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 _CHANGED, _BUMP_ON_CHECKIN = "podium_changed", "podium_bump_on_checkin"
 
 
@@ -60,7 +60,7 @@ class ChangeFeed:
         event.listen(engine.pool, "checkin", self._checked_in)
 
     def _note_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip()[:1] in "IUDiud":
+        if statement[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
             written = _WRITE.match(statement)
             if written is not None and written.group(1).lower() in WATCHED:
                 conn.info[_CHANGED] = True
