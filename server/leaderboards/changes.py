@@ -57,7 +57,7 @@ class ChangeFeed:
         event.listen(engine, "before_cursor_execute", self._note_write)
         event.listen(engine, "commit", self._committing)
         event.listen(engine, "rollback", lambda conn: conn.info.pop(_CHANGED, None))
-        event.listen(engine.pool, "checkin", self._checked_in)
+        event.listen(engine, "checkin", self._checked_in)
 
     def _note_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement[:6].upper() in ("INSERT", "UPDATE", "DELETE"):

@@ -4,12 +4,19 @@ fast path when what it remembers changed (``leaderboards.changes``), on a real S
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import pytest
 import sqlalchemy as sa
 from podium.server.leaderboards.changes import ChangeFeed
-from podium.server.offloop import DatabaseOnEventLoop, DatabasePool, LoopGuard, run_without_awaiting
+from podium.server.offloop import (
+    DatabaseOnEventLoop,
+    DatabasePool,
+    LoopGuard,
+    collector_paused,
+    run_without_awaiting,
+)
 
 
 def test_a_verb_runs_to_its_end_without_a_loop_and_one_that_awaits_is_refused_by_name() -> None:
@@ -88,3 +95,19 @@ def test_the_change_feed_moves_on_a_committed_write_of_a_watched_table_only(tmp_
     assert after_commit == start + 1 and feed.generation == start + 2
     feed.stop()
     engine.dispose()
+
+
+def test_the_collector_resumes_when_the_last_paused_section_ends() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer section still builds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # paused by someone else before: left as it was
+    finally:
+        gc.enable()
