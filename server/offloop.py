@@ -27,13 +27,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 
+from .errors import DatabaseOnEventLoop
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class DatabaseOnEventLoop(RuntimeError):
-    """A statement was about to run on the event loop's thread (a path that skipped the pool)."""
 
 
 class DatabasePool:
@@ -90,11 +88,11 @@ class LoopGuard:
         if threading.get_ident() != self.loop_thread:
             return
         self.on_loop += 1
-        if self.strict:
-            raise DatabaseOnEventLoop(f"A database statement ran on the event loop: {statement[:120]!r}")
         if statement not in self._logged and len(self._logged) < 100:
             self._logged.add(statement)
             log.warning("A database statement ran on the event loop (it blocks every request): %.120s", statement)
+        if self.strict:
+            raise DatabaseOnEventLoop(statement)
 
 
 _paused = 0

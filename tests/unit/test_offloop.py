@@ -9,9 +9,9 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from podium.server.errors import DatabaseOnEventLoop
 from podium.server.leaderboards.changes import ChangeFeed
 from podium.server.offloop import (
-    DatabaseOnEventLoop,
     DatabasePool,
     LoopGuard,
     collector_paused,
@@ -38,8 +38,9 @@ def test_the_guard_refuses_statements_on_the_loop_thread_only(tmp_path) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))  # no loop yet: start-up and migrations run anywhere
     guard.loop_thread = threading.get_ident()
-    with engine.connect() as conn, pytest.raises(DatabaseOnEventLoop, match="SELECT 2"):
+    with engine.connect() as conn, pytest.raises(DatabaseOnEventLoop) as refused:
         conn.execute(sa.text("SELECT 2"))
+    assert refused.value.statement == "SELECT 2" and refused.value.status_code == 500
     assert guard.on_loop == 1
 
     async def in_the_pool() -> int:
