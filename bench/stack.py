@@ -85,7 +85,8 @@ class Platform:
         self.hub.start()
         env = {**os.environ, **self.hub.env_for_service(), "PODIUM_DB_URL": self.db_url,
                "PODIUM_BROKER_URL": self.broker_url, "PODIUM_QUEUE_TOKEN": QUEUE_TOKEN,
-               "PODIUM_SECRET_KEY": "bench", "PODIUM_DATA_DIR": str(self.workdir / "service")}
+               "PODIUM_SECRET_KEY": "bench", "PODIUM_DATA_DIR": str(self.workdir / "service"),
+               "PODIUM_METRICS_TOKEN": "bench-metrics"}  # bench/loop.py reads the loop lag
         self.service = self.spawn([PODIUM, "service", "--PodiumService.creator_group=creators",
                                    "--log-level=WARN"], env, "service.log")
         self.wait_for(self.api + "/")
@@ -147,7 +148,8 @@ class Platform:
         return session
 
     def call(self, session: requests.Session, method: str, path: str, **kwargs: Any) -> Any:
-        r = session.request(method, self.api + path, timeout=60, **kwargs)
+        kwargs.setdefault("timeout", 60)
+        r = session.request(method, self.api + path, **kwargs)
         if r.status_code >= 400:
             raise RuntimeError(f"{method} {path} → {r.status_code}: {r.text[:300]}")
         return r.json()

@@ -14,6 +14,8 @@ import logging
 import os
 import secrets
 import signal
+import sys
+import threading
 from urllib.parse import urlparse
 
 import tornado.httpserver
@@ -25,7 +27,10 @@ from traitlets.config import Application
 from . import db, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
-from .errors import StorageMisconfigured
+from .errors import StorageMisconfigured, UploadClosed
+from .leaderboards.changes import ChangeFeed
+from .leaderboards.reads import RememberedAccess
+from .offloop import DatabasePool, LoopGuard
 from .storage import LocalStorage, Storage, UrlSigner
 from .storage.azure import AzureConfig
 from .storage.factory import STORAGE_ALIASES, StorageType, make_storage
@@ -184,6 +189,27 @@ class PodiumService(Application):
     def _service_name_default(self) -> str:
         return _env("JUPYTERHUB_SERVICE_NAME", "podium")
 
+    database_threads = Integer(
+        10,
+        help="Threads that run the API's database work off the event loop (one request's work at "
+        "a time each); a slow query holds one of them, not the service. Keep it at or below the "
+        "database connection pool (10 connections plus 20 overflow per process).",
+    ).tag(config=True)
+
+    gil_switch_interval = Float(
+        0.0005,
+        help="Seconds a thread runs Python before the interpreter lets another take a turn "
+        "(sys.setswitchinterval; Python's default is 0.005). The event loop's thread waits up to "
+        "this long for each turn while a database thread ranks a large leaderboard, several times "
+        "per request: shorter keeps reads quick during a rebuild (bench B9).",
+    ).tag(config=True)
+
+    refuse_database_on_loop = Bool(
+        False,
+        help="Raise instead of logging when a database statement runs on the event loop's thread "
+        "(a path that skipped the database pool). The tests turn it on so such a path fails loudly.",
+    ).tag(config=True)
+
     auth_cache_max_age = Integer(
         10,
         help="Seconds a token's owner and groups are cached before asking the hub again; a hub "
@@ -324,6 +350,13 @@ class PodiumService(Application):
             db.upgrade(self.db_url)
         db.check_schema(self.engine)
         self.session_factory = db.make_session_factory(self.engine)
+        self.database_pool = DatabasePool(self.database_threads)
+        self.loop_guard = LoopGuard(strict=self.refuse_database_on_loop)
+        for engine in (self.engine, self.reads.engine):
+            self.loop_guard.watch(engine)
+        self.changes = ChangeFeed()
+        self.changes.watch(self.engine)
+        self.leaderboard_access = RememberedAccess(self.reads, self.changes)
 
     def init_storage(self) -> None:
         """The storage backend, checked: a bucket or container that cannot be used stops the start
@@ -357,10 +390,11 @@ class PodiumService(Application):
         and the health checks of the parts the service needs."""
         from .monitoring.database_metrics import DatabaseCollector
         from .monitoring.health import HealthChecks, check_broker, check_database, check_storage
-        from .monitoring.process_metrics import ProcessMetrics
+        from .monitoring.process_metrics import ProcessMetrics, StatementsOnLoop
 
         self.metrics = ProcessMetrics()
         self.metrics.registry.register(DatabaseCollector(self.session_factory))
+        self.metrics.registry.register(StatementsOnLoop(self.loop_guard))
         self.health = HealthChecks({
             "database": lambda: check_database(self.engine),
             "broker": lambda: check_broker(self.dispatcher.celery.connection_for_write),
@@ -385,6 +419,8 @@ class PodiumService(Application):
     def start_background(self) -> None:
         """Timers on the current IOLoop: publish the outbox, run the reaper."""
         loop = tornado.ioloop.IOLoop.current()
+        self.loop_guard.loop_thread = threading.get_ident()
+        self.changes.start(self.engine)
 
         def in_thread(fn):
             return lambda: loop.run_in_executor(self.dispatcher.pool, fn)
@@ -414,10 +450,15 @@ class PodiumService(Application):
         self.metrics.name_routes(handlers)
         self.tornado_app = tornado.web.Application(handlers, **self.tornado_settings)
 
-    def check_upload_purpose(self, key: str) -> None:
-        """Raise UploadClosed when a signed upload link to ``key`` has outlived its purpose."""
-        with self.session_factory() as session:
-            refusal = upload_gate.upload_refusal(session, key)
+    async def check_upload_purpose(self, key: str) -> None:
+        """Raise UploadClosed when a signed upload link to ``key`` has outlived its purpose (the
+        lookup in the database pool, off the event loop)."""
+
+        def refusal_of_key() -> UploadClosed | None:
+            with self.session_factory() as session:
+                return upload_gate.upload_refusal(session, key)
+
+        refusal = await self.database_pool.run(refusal_of_key)
         if refusal is not None:
             raise refusal
 
@@ -445,6 +486,7 @@ class PodiumService(Application):
         return server
 
     def start(self) -> None:
+        sys.setswitchinterval(self.gil_switch_interval)
         self.http_server = self.listen()
         self.start_background()
         self.log.info("Podium service listening on http://%s:%d%s", self.ip, self.port, self.base_url)
@@ -464,6 +506,8 @@ class PodiumService(Application):
             timer.stop()
         self.http_server.stop()
         tornado.ioloop.IOLoop.current().stop()
+        self.database_pool.shutdown()
+        self.changes.stop()
         self.engine.dispose()
         self.reads.dispose()
         self.hub.close()

@@ -7,7 +7,6 @@ size and checksum before anyone may use it.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from sqlalchemy import select
@@ -67,13 +66,6 @@ def upload_url(storage: Storage, artifact: Artifact, expires_in: int) -> str:
 
 def download_url(storage: Storage, artifact: Artifact, expires_in: int) -> str:
     return storage.signed_url(artifact.storage_key, "GET", expires_in=expires_in, filename=artifact.name)
-
-
-async def read_checksum_off_the_loop(storage: Storage, artifact: Artifact | None) -> None:
-    """Read a pending upload's checksum in a thread, so confirming a large object in S3 or Azure
-    does not stall the event loop; ``verify_upload`` then reuses the digest (same ETag)."""
-    if artifact is not None and artifact.state == ArtifactState.pending:
-        await asyncio.get_running_loop().run_in_executor(None, storage.stat, artifact.storage_key)
 
 
 def verify_upload(storage: Storage, artifact: Artifact) -> None:

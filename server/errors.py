@@ -31,7 +31,8 @@
     │   ├── ObjectTooLarge (413) ...... an upload larger than its link allows
     │   ├── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
     │   └── MigrationFailed ........... ``podium storage migrate``: an object did not read back as sent
-    └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
+    ├── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
+    └── DatabaseOnEventLoop (500) ..... a statement about to block the event loop (refused where the guard is strict: the tests)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
 ``{"error": {"status", "reason", "message", ...}}``. Messages are written for the person who
@@ -267,3 +268,14 @@ class SchemaOutOfDate(PodiumError):
             f"The database at {database} is at schema revision {current or 'none (empty)'}, this Podium "
             f"needs {head}: run `podium db upgrade` (or start the service with --upgrade-db)."
         )
+
+
+class DatabaseOnEventLoop(PodiumError):
+    """A database statement was about to run on the event loop's thread, a path that skipped the
+    database pool (``offloop.LoopGuard``): it would stop every request while it ran. Raised only
+    where the guard is strict (the tests); the statement is in ``statement`` and in the log."""
+
+    def __init__(self, statement: str) -> None:
+        self.statement = statement
+        super().__init__("This request took a path that would block the service for everyone; it was "
+                         "refused and logged.")

@@ -170,6 +170,8 @@ class ServiceThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.app.dispatcher.close()
+        self.app.database_pool.shutdown()
+        self.app.changes.stop()
         self.app.engine.dispose()
         self.app.reads.dispose()
 
@@ -214,6 +216,7 @@ def service_config(hub: HubHarness, db_url: str, port: int, broker_url: str, dat
         lease_seconds=6,
         reaper_interval=1.0,
         dispatch_interval=0.5,
+        refuse_database_on_loop=True,  # a database call on the event loop fails the test that made it
     )
 
 

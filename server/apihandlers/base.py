@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from ..auth.permissions import (
 )
 from ..compute import queues
 from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError
+from ..offloop import run_without_awaiting
 from ..orm import (
     Artifact,
     ArtifactKind,
@@ -78,6 +80,9 @@ class Operation:
     responses: dict[int, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     produces: tuple[str, ...] = ("application/json",)
+    #: False for a verb that never touches the database: it runs on the loop, without the pool
+    #: (the guard, ``offloop.LoopGuard``, refuses it in the tests if it ever does)
+    database: bool = True
 
     @property
     def auth(self) -> bool:
@@ -101,7 +106,10 @@ def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
     check the requirement (replacing the path parameter it names with the object, and setting
     ``self.caller_roles``), then run the verb. The body is parsed into ``self.body`` when the verb
     first reads it: after every permission check, so a caller without permission learns nothing
-    about what a valid body looks like."""
+    about what a valid body looks like.
+
+    The check and the verb run in the database pool (``offloop``), never on the event loop;
+    what they ask of Tornado (status, headers, the answer) is replayed on the loop after them."""
     if requires is not None and requires not in REQUIREMENTS:
         raise ValueError(f"Unknown requirement {requires!r}; known: {sorted(REQUIREMENTS)}")
 
@@ -121,9 +129,14 @@ def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
                 await self.authenticate()
             if op.query is not None:
                 self.query = parse(op.query, self.query_arguments(), where="query")
-            self.check_requirement(op, path)
             self._body_model = op.body
-            await method(self, *args, **path)
+            if not op.database:
+                self.check_requirement(op, path)
+                await method(self, *args, **path)
+                return
+            if self.answer_on_loop(path):
+                return
+            await self.off_the_loop(lambda: self.run_verb(method, op, args, path))
 
         wrapper.operation = op  # type: ignore[attr-defined]
         return wrapper
@@ -154,7 +167,12 @@ class APIHandler(RequestHandler):
     #: whether answers are JSON text; page subclasses that render ``write_json`` as HTML say no,
     #: so verbs with a pre-encoded fast path (the leaderboard) fall back to ``write_json``
     answers_json = True
+    #: refusals after which what the verb changed is kept (committed) before answering them
+    commit_on: tuple[type[PodiumError], ...] = ()
     _session: Session | None = None
+    #: what a verb running in the pool asked of Tornado, replayed on the loop (``off_the_loop``)
+    _deferred: list[tuple[Callable, tuple, dict]] | None = None
+    _loop_thread: int | None = None
     _body_model: type[Body] | None = None
     _body: Any = None
     _chunks: list[bytes] | None = None
@@ -218,9 +236,41 @@ class APIHandler(RequestHandler):
             self._chunks.append(chunk)
 
     def on_finish(self) -> None:
-        if self._session is not None:
+        if self._session is not None:  # a handler that used the session outside a verb
             self._session.close()
             self._session = None
+
+    # --- off the loop ----------------------------------------------------------------------
+
+    def answer_on_loop(self, path: dict[str, Any]) -> bool:
+        """Answer from memory on the loop, without the pool (no database call may happen here);
+        True when answered. Handlers with a cache override it (the leaderboard)."""
+        return False
+
+    async def off_the_loop(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in the database pool; what it asked of Tornado is done on the loop after."""
+        self._loop_thread, self._deferred = threading.get_ident(), []
+        try:
+            await self.podium.database_pool.run(work)
+        finally:
+            calls, self._deferred = self._deferred, None
+            for tornado_method, args, kwargs in calls:
+                tornado_method(self, *args, **kwargs)
+
+    def run_verb(self, method: Callable, op: Operation, args: tuple, path: dict[str, Any]) -> None:
+        """In a pool thread: the requirement's check, the verb, and the session's end (a rollback
+        of what was not committed), so the connection goes back to the pool from here too."""
+        try:
+            self.check_requirement(op, path)
+            run_without_awaiting(method(self, *args, **path))
+        except self.commit_on:
+            if self._session is not None:
+                self._session.commit()
+            raise
+        finally:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -288,8 +338,6 @@ class APIHandler(RequestHandler):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, PodiumError):
-            if self._session is not None:
-                self._session.rollback()
             if self._finished:
                 return
             self.send_error(e.status_code, exc_info=(type(e), e, e.__traceback__))
@@ -439,3 +487,26 @@ class APIHandler(RequestHandler):
         if obj.created_by != self.user.name and not self.user.admin:
             raise NotFound(not_found)
         return obj
+
+
+#: the ``RequestHandler`` methods that touch the connection or the answer being built: only the
+#: loop's thread may call them, so a verb running in the pool has them recorded and replayed
+LOOP_ONLY = ("set_status", "set_header", "add_header", "clear_header", "write", "finish", "flush",
+             "redirect", "set_cookie", "clear_cookie", "send_error")
+
+
+def _loop_only(name: str) -> Callable:
+    tornado_method = getattr(RequestHandler, name)
+
+    @functools.wraps(tornado_method)
+    def method(self: APIHandler, *args: Any, **kwargs: Any) -> Any:
+        if self._deferred is not None and threading.get_ident() != self._loop_thread:
+            self._deferred.append((tornado_method, args, kwargs))
+            return None
+        return tornado_method(self, *args, **kwargs)
+
+    return method
+
+
+for _name in LOOP_ONLY:
+    setattr(APIHandler, _name, _loop_only(_name))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from pydantic import Field
-from tornado.ioloop import IOLoop
 
 from .. import artifacts
 from ..auth.identity import Identity
@@ -30,6 +30,10 @@ class BundleIn(Body):
 
 class ImportIn(Body):
     slug: Slug | None = None
+
+
+#: imports run here, not in the database pool: a long import must not hold a request's thread
+IMPORTS = ThreadPoolExecutor(2, thread_name_prefix="podium-import")
 
 
 def import_model(row: BundleImport, slug: str | None = None) -> dict:
@@ -87,7 +91,7 @@ class BundleImportHandler(APIHandler):
         row = BundleImport(artifact_id=bundle.id, created_by=self.user.name, slug=self.body.slug)
         self.db.add(row)
         self.db.commit()
-        IOLoop.current().run_in_executor(None, run_import, self.podium, row.id, self.user)
+        IMPORTS.submit(run_import, self.podium, row.id, self.user)
         self.write_json(import_model(row), 202)
 
 
@@ -103,7 +107,7 @@ class ExportHandler(APIHandler):
     @api("Download a competition as a Codabench v2 bundle (organizers).", requires="manage",
          produces=("application/zip",))
     async def get(self, competition: Competition) -> None:
-        data = await IOLoop.current().run_in_executor(None, export_bundle, self.db, self.podium.storage, competition)
+        data = export_bundle(self.db, self.podium.storage, competition)  # in the database pool
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", f'attachment; filename="{competition.slug}.zip"')
         self.finish(data)

@@ -83,7 +83,6 @@ class DatasetHandler(APIHandler):
 class DatasetUploadedHandler(APIHandler):
     @api("Confirm an upload: the service checks its size and sha256.", requires="own")
     async def post(self, dataset: Artifact) -> None:
-        await artifacts.read_checksum_off_the_loop(self.podium.storage, dataset)
         artifacts.verify_upload(self.podium.storage, dataset)
         self.db.commit()
         self.write_json(artifact_model(dataset))

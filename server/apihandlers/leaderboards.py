@@ -7,8 +7,8 @@ from tornado.web import Finish
 from ..auth.permissions import CompetitionRoles
 from ..competitions import authoring as domain
 from ..errors import NotFound, PermissionDenied
-from ..leaderboards import reads as leaderboard_access
 from ..leaderboards import store as leaderboard_store
+from ..leaderboards.reads import LeaderboardAccess
 from ..orm import Competition, Leaderboard, Phase
 from ..request_bodies import LeaderboardIn, LeaderboardQuery
 from .answers import leaderboard_model
@@ -84,19 +84,31 @@ class PhaseLeaderboardHandler(APIHandler):
         page["me"] = self.user.name
         self.write_json(page)
 
+    def answer_on_loop(self, path: dict) -> bool:
+        """A cached page for a reader whose access is remembered: answered from memory, on the
+        loop, with no database round trip (bench B2); anything else goes to the pool."""
+        if self.query.format != "json" or not self.answers_json:
+            return False
+        ident = path_id(path["phase"])
+        access = self.podium.leaderboard_access.remembered(self.user, ident) if ident is not None else None
+        return access is not None and self.finish_from_cache(access, path["phase"])
+
     def visible_phase(self, ref: str) -> tuple[Phase, CompetitionRoles]:
         """The phase for ``requires="view"``, after the fast path: a cached JSON page is
         answered here, before any ORM lookup, and ends the request (bench B2)."""
-        if self.query.format == "json" and self.answers_json and self.finish_from_cache(ref):
-            raise Finish()
+        if self.query.format == "json" and self.answers_json:
+            ident = path_id(ref)
+            access = self.podium.leaderboard_access.check(self.user, ident) if ident is not None else None
+            if access is None:
+                raise NotFound(f"No such phase: {ref}")
+            if self.finish_from_cache(access, ref):
+                raise Finish()
         return super().visible_phase(ref)
 
-    def finish_from_cache(self, phase: str) -> bool:
-        """Answer from the page cache after one access query (``leaderboards.reads``); False
+    def finish_from_cache(self, access: LeaderboardAccess, phase: str) -> bool:
+        """Answer from the page cache, given the caller's access (``leaderboards.reads``); False
         when the page is not cached yet, so the full path builds it."""
-        ident = path_id(phase)
-        access = leaderboard_access.check(self.podium.reads, self.user, ident) if ident is not None else None
-        if access is None or not access.can_view:
+        if not access.can_view:
             raise NotFound(f"No such phase: {phase}")
         if not access.can_see:
             raise PermissionDenied(NOT_VISIBLE)

@@ -19,7 +19,7 @@ def package_version() -> str:
 
 
 class ApiRootHandler(APIHandler):
-    @api("Where the API is and which version it speaks.", requires=None)
+    @api("Where the API is and which version it speaks.", requires=None, database=False)
     async def get(self) -> None:
         self.write_json(
             {
@@ -34,7 +34,7 @@ class OpenAPIHandler(APIHandler):
     def initialize(self, routes: tuple[Route, ...]) -> None:
         self.routes = routes
 
-    @api("This document.", requires=None)
+    @api("This document.", requires=None, database=False)
     async def get(self) -> None:
         self.write_json(openapi_document(self.podium.base_url, self.routes))
 

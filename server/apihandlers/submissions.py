@@ -171,6 +171,9 @@ class SubmissionHandler(APIHandler):
 
 
 class UploadedHandler(APIHandler):
+    #: a refused upload gave its quota slot back (``finalize``): keep that, answer the refusal
+    commit_on = (UploadMismatch,)
+
     # in the one lookup query: what finalize (the upload), start (the phase's tasks) and
     # enqueue (the competition's queue) read; the answer is built before the commit, so it
     # needs no connection after it (bench B4: 3 lazy loads in a new transaction per finalize)
@@ -183,7 +186,6 @@ class UploadedHandler(APIHandler):
     @api("Confirm the upload: the service checks size and sha256, then queues the submission.", requires="own")
     async def post(self, submission: Submission) -> None:
         if submission.status == SubmissionStatus.submitting:
-            await artifacts.read_checksum_off_the_loop(self.podium.storage, domain.upload_of(submission))
             # attempts and scores come only after the upload is confirmed: a submission awaiting
             # it has none (enqueue appends the new attempt), so reading them costs no SELECT
             set_committed_value(submission, "attempts", [])
@@ -193,12 +195,6 @@ class UploadedHandler(APIHandler):
         model = submission_model(submission, self.caller_roles, detail=True)
         self.db.commit()
         self.write_json(model)
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # a refused upload gave its quota slot back (``finalize``): keep that, answer the refusal
-        if self._session is not None and isinstance(e, UploadMismatch):
-            self._session.commit()
-        super()._handle_request_exception(e)
 
 
 class CancelHandler(APIHandler):

@@ -131,6 +131,9 @@ class WorkerConfigHandler(WorkerHandler):
 
 
 class ClaimHandler(WorkerHandler):
+    #: a refused claim may still have changed state (e.g. an attempt of a cancelled submission)
+    commit_on = (Conflict,)
+
     @api("Claim an attempt (queue token): one holder at a time; answers the job with signed URLs.",
          body=protocol.ClaimRequest, requires="queue token",
          responses={409: "Held by another worker, finished or cancelled.",
@@ -142,12 +145,6 @@ class ClaimHandler(WorkerHandler):
                           self.podium.job_limits, body.get("protocol", protocol.UNVERSIONED))
         self.db.commit()
         self.write_json(spec)
-
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # a refused claim may still have changed state (e.g. an attempt of a cancelled submission)
-        if self._session is not None and isinstance(e, Conflict):
-            self._session.commit()
-        super()._handle_request_exception(e)
 
 
 class HeartbeatHandler(WorkerHandler):

@@ -4,19 +4,24 @@ Reading a phase's leaderboard is the hottest request of a running competition. E
 must know before answering from the page cache (does the phase exist, may this user see it,
 which version of the stored ranking is current) comes from one statement, compiled once: the
 phase, its competition and leaderboard, whether the caller is a listed organizer and their
-registration status. A cache miss falls back to the ORM path, which builds and caches the page.
+registration status. A cache miss falls back to the ORM path, which builds and caches the page. The row itself is
+remembered until something it depends on changes (``RememberedAccess``), so a read of a cached
+page is answered from memory on the event loop.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, Row, bindparam, select
 
 from ..auth.identity import Identity
 from ..auth.permissions import standing
 from ..db import ReadConnections
 from ..orm import Competition, Leaderboard, Organizer, Participant, Phase
+from .changes import ChangeFeed
 from .store import page_identity
 
 _ACCESS = (
@@ -61,11 +66,8 @@ class LeaderboardAccess:
     page_identity: tuple
 
 
-def check(reads: ReadConnections, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
-    """``identity``'s access to the leaderboard of phase ``phase_id``; None if there is no such phase."""
-    row = reads.first(_ACCESS, {"phase_id": phase_id, "username": identity.name})
-    if row is None:
-        return None
+def access_of(row: Row, identity: Identity, engine: Engine) -> LeaderboardAccess:
+    """What ``identity`` may do with the phase of ``row`` (an ``_ACCESS`` row read for them)."""
     facts = standing(
         identity,
         published=row.published,
@@ -80,7 +82,7 @@ def check(reads: ReadConnections, identity: Identity, phase_id: int) -> Leaderbo
         can_see=facts.sees_leaderboard(board_hidden=bool(row.hidden), visibility=row.leaderboard_visibility),
         manages=facts.manages,
         page_identity=page_identity(
-            reads.engine,
+            engine,
             phase_id=row.id,
             version=row.leaderboard_version,
             rule=row.submission_rule,
@@ -88,3 +90,47 @@ def check(reads: ReadConnections, identity: Identity, phase_id: int) -> Leaderbo
             competition_updated_at=row.updated_at,
         ),
     )
+
+
+class RememberedAccess:
+    """The ``_ACCESS`` rows of recent readers, by (phase, user name), each good while the change
+    feed's generation has not moved since it was read (``leaderboards.changes``): a leaderboard
+    read whose page is cached then costs no database round trip and no thread.
+
+    The row holds facts of the database only; what the hub says of the user (admin, groups)
+    comes from the request's identity each time. Bounded, least recently used out first."""
+
+    def __init__(self, reads: ReadConnections, feed: ChangeFeed, size: int = 20_000) -> None:
+        self.reads = reads
+        self.feed = feed
+        self.size = size
+        self._rows: OrderedDict[tuple[int, str], tuple[int, Row]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remembered(self, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
+        """From memory alone (safe on the event loop); None when not remembered or stale."""
+        if not self.feed.live:
+            return None
+        key = (phase_id, identity.name)
+        with self._lock:
+            found = self._rows.get(key)
+            if found is None or found[0] != self.feed.generation:
+                return None
+            self._rows.move_to_end(key)
+        return access_of(found[1], identity, self.reads.engine)
+
+    def check(self, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
+        """From the database (one statement), remembered for the next read; None if there is no
+        such phase. The generation is taken before the read, so a row read across a change is
+        never served after it."""
+        generation = self.feed.generation
+        row = self.reads.first(_ACCESS, {"phase_id": phase_id, "username": identity.name})
+        if row is None:
+            return None
+        if self.feed.live:
+            with self._lock:
+                self._rows[(phase_id, identity.name)] = (generation, row)
+                self._rows.move_to_end((phase_id, identity.name))
+                while len(self._rows) > self.size:
+                    self._rows.popitem(last=False)
+        return access_of(row, identity, self.reads.engine)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily
 from tornado.web import RequestHandler
 
 #: seconds; a JSON answer takes milliseconds, an upload through the service can take minutes
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
-LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 UNMATCHED = "unmatched"
 _PARAM_PATTERN = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 _UNNAMED_GROUP = re.compile(r"\((?!\?)[^)]*\)")
@@ -33,7 +36,7 @@ class LoopLagMonitor:
     """A timer that asks to run every ``interval`` seconds and records how late it actually ran:
     the time the event loop was busy with something else (a slow handler, a blocking call)."""
 
-    def __init__(self, histogram: Histogram, interval: float = 0.5) -> None:
+    def __init__(self, histogram: Histogram, interval: float = 0.1) -> None:
         self.histogram = histogram
         self.interval = interval
         self._handle: asyncio.TimerHandle | None = None
@@ -57,6 +60,22 @@ class LoopLagMonitor:
         assert self._loop is not None
         self.histogram.observe(max(0.0, self._loop.time() - due))
         self._schedule()
+
+
+class StatementsOnLoop:
+    """``podium_database_statements_on_loop_total``: statements that ran on the event loop's
+    thread (``offloop.LoopGuard``); anything but 0 is a path that blocks every request."""
+
+    def __init__(self, guard: Any) -> None:
+        self.guard = guard
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "podium_database_statements_on_loop",
+            "Database statements this process ran on its event loop's thread, blocking every request "
+            "meanwhile (0 unless a path skipped the database pool).",
+            value=self.guard.on_loop,
+        )
 
 
 class ProcessMetrics:

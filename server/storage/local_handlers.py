@@ -69,13 +69,13 @@ class SignedObjectHandler(RequestHandler):
 
     # --- before the body ---------------------------------------------------------------------
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         try:
-            self._authorize()
+            await self._authorize()
         except StorageError as error:
             self._refuse(error)
 
-    def _authorize(self) -> None:
+    async def _authorize(self) -> None:
         self.key = validate_key(self.path_args[0])  # a bad key is 400, whatever the signature
         params = {k: self.get_query_argument(k, strip=False) for k in self.request.query_arguments}
         grant = self.storage.signer.verify(self.key, self.request.method or "", params)
@@ -90,7 +90,7 @@ class SignedObjectHandler(RequestHandler):
                 f"This file is {length} bytes; this upload link accepts at most {self.max_size} bytes."
             )
         try:
-            self._check_purpose()
+            await self._check_purpose()
         except UploadClosed as closed:
             # a genuine link whose purpose ended: its (capped) body is read and dropped, so the
             # client reads the 409 instead of a connection reset
@@ -98,12 +98,12 @@ class SignedObjectHandler(RequestHandler):
             return
         self.writer = self.storage.writer(self.key)
 
-    def _check_purpose(self) -> None:
+    async def _check_purpose(self) -> None:
         """Refuse an upload link whose purpose ended (``podium_upload_gate``: the object was
         confirmed, or its attempt is over), however long its signature still runs."""
         gate = self.settings.get("podium_upload_gate")
         if gate is not None:
-            gate(self.key)
+            await gate(self.key)
 
     # --- while the body streams ----------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class SignedObjectHandler(RequestHandler):
             return  # already refused while the body streamed
         writer, self.writer = self.writer, None
         try:
-            self._check_purpose()  # again: the object may have been confirmed while the body streamed
+            await self._check_purpose()  # again: the object may have been confirmed while the body streamed
             # the fsync in a thread: every other request waits while the event loop is blocked
             info = await IOLoop.current().run_in_executor(None, writer.commit)
         except StorageError as error:

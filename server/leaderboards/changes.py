@@ -1,0 +1,128 @@
+"""When what the leaderboard's fast path remembers may have changed: a generation counter.
+
+The fast path (``leaderboards.reads``) keeps, per phase and user, the row that says who may see
+the phase's leaderboard and which version of its ranking is current. A remembered row is good
+while ``ChangeFeed.generation`` has not moved since it was read. The counter moves:
+
+* in this process, when a transaction that wrote one of ``WATCHED`` commits: before the commit
+  (nothing remembered before it is served after it) and again when its connection goes back to
+  the pool (what a reader fetched while the commit was on its way is dropped too), before the
+  request that committed answers anyone;
+* from other processes and replicas on PostgreSQL, when a notification arrives on ``CHANNEL``:
+  statement triggers on the watched tables (migration 0013) send one in the writing transaction,
+  delivered at its commit. The window is the notification's delivery to the listening thread,
+  under a millisecond on one network; while the listener is not connected (or the triggers are
+  missing) nothing is remembered and every read checks the database, as before.
+
+SQLite serves one process, whose own commits are all it needs to see.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import select
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+log = logging.getLogger(__name__)
+
+#: the tables whose rows decide a leaderboard read's access and current version
+WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "organizers", "participants")
+CHANNEL = "podium_changes"
+_WRITE = re.compile(r'(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+_CHANGED, _BUMP_ON_CHECKIN = "podium_changed", "podium_bump_on_checkin"
+
+
+class ChangeFeed:
+    """The generation counter and whether remembering is safe (``live``)."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.live = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    def bump(self) -> None:
+        with self._lock:
+            self.generation += 1
+
+    # --- this process's writes ---------------------------------------------------------------
+
+    def watch(self, engine: Engine) -> None:
+        """Move the counter when a transaction on ``engine`` that wrote a watched table commits."""
+        event.listen(engine, "before_cursor_execute", self._note_write)
+        event.listen(engine, "commit", self._committing)
+        event.listen(engine, "rollback", lambda conn: conn.info.pop(_CHANGED, None))
+        event.listen(engine, "checkin", self._checked_in)
+
+    def _note_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            written = _WRITE.match(statement)
+            if written is not None and written.group(1).lower() in WATCHED:
+                conn.info[_CHANGED] = True
+
+    def _committing(self, conn: Any) -> None:
+        if conn.info.pop(_CHANGED, False):
+            self.bump()
+            conn.info[_BUMP_ON_CHECKIN] = True
+
+    def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_BUMP_ON_CHECKIN, False):
+            self.bump()
+
+    # --- other processes' writes (PostgreSQL) ------------------------------------------------
+
+    def start(self, engine: Engine) -> None:
+        """SQLite: live at once (one process). PostgreSQL: listen for ``CHANNEL`` in a thread."""
+        if engine.dialect.name != "postgresql":
+            self.live = True
+            return
+        self._listener = threading.Thread(target=self._listen_forever, args=(engine,), daemon=True,
+                                          name="podium-changes")
+        self._listener.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.live = False
+
+    def _listen_forever(self, engine: Engine) -> None:
+        warned = False
+        while not self._stop.is_set():
+            try:
+                self._listen(engine)
+            except Exception as e:  # noqa: BLE001 - any failure: stop remembering, reconnect
+                if not warned:
+                    log.warning("Leaderboard change notifications lost (%s); reads check the database until "
+                                "they are back", e)
+                    warned = True
+            self.live = False
+            self.bump()
+            self._stop.wait(1.0)
+
+    def _listen(self, engine: Engine) -> None:
+        proxied = engine.raw_connection()
+        proxied.detach()  # a connection of its own, never handed to a request
+        conn = proxied.dbapi_connection
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'podium_changes_%%'")
+                triggers = cursor.fetchone()[0]
+                if triggers < len(WATCHED):
+                    raise RuntimeError(f"{triggers} of the {len(WATCHED)} change triggers exist "
+                                       "(run the migrations: podium service --upgrade-db)")
+                cursor.execute(f"LISTEN {CHANNEL}")
+            self.bump()
+            self.live = True
+            while not self._stop.is_set():
+                if select.select([conn], [], [], 1.0)[0]:
+                    conn.poll()
+                    if conn.notifies:
+                        conn.notifies.clear()
+                        self.bump()
+        finally:
+            conn.close()
