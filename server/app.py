@@ -14,18 +14,21 @@ import logging
 import os
 import secrets
 import signal
+import socket
 from urllib.parse import urlparse
 
 import tornado.httpserver
 import tornado.ioloop
+import tornado.netutil
 import tornado.web
 from traitlets import Bool, Dict, Float, Integer, Unicode, default
 from traitlets.config import Application
 
-from . import db, upload_gate, web
+from . import db, run_once, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
 from .errors import StorageMisconfigured
+from .processes import cores, fork_children
 from .storage import LocalStorage, Storage, UrlSigner
 from .storage.azure import AzureConfig
 from .storage.factory import STORAGE_ALIASES, StorageType, make_storage
@@ -279,8 +282,24 @@ class PodiumService(Application):
     def _metrics_token_default(self) -> str:
         return os.environ.get("PODIUM_METRICS_TOKEN", "")
 
+    processes = Integer(
+        0,
+        help="Service processes serving the port, forked after the configuration is checked and "
+        "sharing its socket; each opens its own database and broker connections. 0 (the default) "
+        "starts one per core; 1 keeps everything in one process. With SQLite (the embedded "
+        "default) the service always runs one process, and says so in its log.",
+    ).tag(config=True)
+
+    reuse_port = Bool(
+        False,
+        help="Listen with SO_REUSEPORT, so that other service commands on this host (started "
+        "with the same option, by the same user) can serve the same port; the kernel spreads "
+        "new connections among them.",
+    ).tag(config=True)
+
     aliases = {
         "config": "PodiumService.config_file",
+        "processes": "PodiumService.processes",
         "db-url": "PodiumService.db_url",
         "port": "PodiumService.port",
         "ip": "PodiumService.ip",
@@ -290,6 +309,7 @@ class PodiumService(Application):
     }
     flags = {
         "upgrade-db": ({"PodiumService": {"upgrade_db": True}}, "Run migrations at startup."),
+        "reuse-port": ({"PodiumService": {"reuse_port": True}}, "Listen with SO_REUSEPORT."),
     }
 
     def initialize(self, argv: list[str] | None = None) -> None:
@@ -373,6 +393,8 @@ class PodiumService(Application):
         from .compute import reaper
 
         with self.session_factory() as session:
+            if not run_once.hold(session, "reaper"):
+                return  # another process or replica is running this pass
             migrated = migration.migrate_due_phases(session)
             result = reaper.reap(session, self.job_limits)
             session.commit()
@@ -434,18 +456,59 @@ class PodiumService(Application):
             1000.0 * handler.request.request_time(),
         )
 
-    def listen(self) -> tornado.httpserver.HTTPServer:
-        """Bind the HTTP server. No request body may be larger than ``max_request_body``, except
-        an upload to a signed storage URL, whose handler raises the cap for its own request once
-        the signature is checked (and counts the bytes against the link's own cap)."""
+    def listen(self, sockets: list[socket.socket] | None = None) -> tornado.httpserver.HTTPServer:
+        """Serve on ``sockets`` (bound before a fork), else bind the port. No request body may be
+        larger than ``max_request_body``, except an upload to a signed storage URL, whose handler
+        raises the cap for its own request once the signature is checked (and counts the bytes
+        against the link's own cap)."""
         server = tornado.httpserver.HTTPServer(
             self.tornado_app, max_body_size=self.max_request_body, xheaders=True
         )
-        server.listen(self.port, self.ip)
+        if sockets is None:
+            sockets = tornado.netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port)
+        server.add_sockets(sockets)
         return server
 
+    def process_count(self) -> int:
+        """How many processes serve the port: ``processes`` (0: one per core), but one on SQLite."""
+        wanted = self.processes or cores()
+        if wanted > 1 and self.engine.dialect.name == "sqlite":
+            self.log.warning("SQLite takes one writer at a time: serving from 1 process, not %d "
+                             "(several processes and replicas need PostgreSQL)", wanted)
+            return 1
+        return max(1, wanted)
+
+    def close_connections(self) -> None:
+        """Close everything that holds a connection, before forking (each child opens its own)."""
+        self.dispatcher.close()
+        self.engine.dispose()
+        self.reads.dispose()
+        self.hub.close()
+        self.health.close()
+
+    def init_process(self) -> None:
+        """In a forked child: open this process's own connections (the parent checked the
+        configuration, the schema and the storage once, and migrated if asked)."""
+        self.upgrade_db = False
+        self.init_db()
+        self.init_storage()
+        self.init_auth()
+        self.init_jobs()
+        self.init_monitoring()
+        self.init_tornado()
+
     def start(self) -> None:
-        self.http_server = self.listen()
+        count = self.process_count()
+        sockets = tornado.netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port)
+        if count > 1:
+            self.close_connections()
+            index = fork_children(count, self.log)
+            if index is None:
+                self.log.info("Every service process has ended")
+                return
+            self.init_process()
+            self.log.info("Service process %d of %d (pid %d)", index + 1, count, os.getpid())
+        self.http_server = self.listen(sockets)
         self.start_background()
         self.log.info("Podium service listening on http://%s:%d%s", self.ip, self.port, self.base_url)
         loop = tornado.ioloop.IOLoop.current()
