@@ -9,6 +9,7 @@ import os
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -67,8 +68,12 @@ def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> 
         with open(path) as f:
             token = f.read().strip()
     if queue is None:
-        create_queue(session, DEFAULT_QUEUE, None, token)
-    elif not hmac.compare_digest(queue.token_hash, hash_token(token)):
+        try:
+            with session.begin_nested():
+                create_queue(session, DEFAULT_QUEUE, None, token)
+        except IntegrityError:  # a replica starting at the same time created it first
+            queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == DEFAULT_QUEUE))
+    if queue is not None and not hmac.compare_digest(queue.token_hash, hash_token(token)):
         queue.token_hash = hash_token(token)
     session.commit()
     return token

@@ -57,6 +57,7 @@ class ServiceCommand:
                  options: dict[str, Any] | None = None) -> None:
         self.name = name
         self.port = port
+        self.processes = processes
         self.log = ROOT / "test-artifacts" / f"service-{name}.log"
         settings = {"creator_group": "creators", "auth_cache_max_age": 0, "lease_seconds": 6,
                     "reaper_interval": 1.0, "dispatch_interval": 0.5, **(options or {})}
@@ -81,6 +82,8 @@ class ServiceCommand:
         return self.url + "api/v1"
 
     def start(self, timeout: float = 60) -> ServiceCommand:
+        """Start the command; return once its processes are forked and the port answers (on a
+        shared port, connections the kernel gives the command wait in its backlog meanwhile)."""
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(self.argv, env=self.env, stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -88,7 +91,8 @@ class ServiceCommand:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             try:
-                if requests.get(self.api_url + "/", timeout=2).status_code == 200:
+                if (self.processes == 1 or len(self.children()) == self.processes) and requests.get(
+                        self.api_url + "/", timeout=2, headers={"Connection": "close"}).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

@@ -245,6 +245,7 @@ def test_cached_pages_follow_every_change_of_the_ranking(api, creator, world, se
     assert board(api, people["ann"], phase_id)["me"] == people["ann"].name
 
 
+@pytest.mark.in_process
 def test_a_cached_page_costs_one_access_query_and_access_is_checked_every_time(api, creator, users, world,
                                                                             service) -> None:
     """The fast path (bench B2): once a page is built, a read runs one statement on the read
