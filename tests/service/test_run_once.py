@@ -61,7 +61,7 @@ def test_a_crashed_holder_loses_its_lock_and_nothing_else(service) -> None:
         assert not run_once.hold(other, "reaper")
         other.rollback()
         with service.app.engine.connect() as admin:  # the holder's process dies mid-pass
-            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})  # waits for its end
         assert run_once.hold(other, "reaper")
     finally:
         holder.invalidate()
