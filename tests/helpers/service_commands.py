@@ -21,6 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 PODIUM = Path(sys.executable).parent / "podium"
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` forked (Linux's /proc), none once it has ended."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 class FileClock:
     """The services' time, written to the clock file they all read (moved, never slept)."""
 
@@ -102,11 +118,7 @@ class ServiceCommand:
     def children(self) -> list[int]:
         """The service processes the command forked (none when it serves from one process)."""
         assert self.proc is not None
-        try:
-            text = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
-        except FileNotFoundError:
-            return []
-        return [int(pid) for pid in text.split()]
+        return child_pids(self.proc.pid)
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM to the command only (as JupyterHub stops a managed service); it stops the rest."""

@@ -11,29 +11,16 @@ import pytest
 import requests
 from conftest import create_pg_database, drop_pg_database, free_port
 from helpers.hub_harness import HubHarness
+from helpers.service_commands import alive, child_pids
 from podium.server import db
 
 
 def service_command(hub_pid: int) -> int | None:
     """The pid of the `podium service` command the hub started (a child of the hub)."""
-    for pid in Path(f"/proc/{hub_pid}/task/{hub_pid}/children").read_text().split():
+    for pid in child_pids(hub_pid):
         if b"service" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
             return int(pid)
     return None
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
@@ -74,7 +61,7 @@ def test_the_hub_starts_and_stops_a_service_of_several_processes(managed_hub) ->
     assert answer.json()["name"] == "managed-user"
     command = service_command(hub.process.pid)
     assert command is not None
-    processes = children(command)
+    processes = child_pids(command)
     assert len(processes) == 2
     for _ in range(10):  # through the proxy, on fresh connections: any of the processes answers
         assert requests.get(api, headers={"Authorization": f"token {token}", "Connection": "close"},

@@ -31,7 +31,7 @@ from conftest import (
     wait_for,
 )
 from helpers import programs
-from helpers.service_commands import FileClock, ServiceCommand
+from helpers.service_commands import FileClock, ServiceCommand, alive
 from helpers.web_session import create_queue
 from helpers.worker_over_http import claim
 from podium.server import db
@@ -268,12 +268,4 @@ def test_stopping_the_command_stops_every_process(platform) -> None:
     assert len(children) == 2  # none died under the traffic
     platform.a.stop()
     for pid in children:
-        assert not _alive(pid), f"service process {pid} outlived its command"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+        assert not alive(pid), f"service process {pid} outlived its command"

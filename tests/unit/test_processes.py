@@ -12,6 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from helpers.service_commands import alive
+
 SCRIPT = textwrap.dedent("""
     import logging, os, sys, time
     from podium.server.processes import fork_children
@@ -42,14 +44,6 @@ def wait_for(condition, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_dead_child_is_replaced_and_sigterm_reaches_every_child(tmp_path: Path) -> None:
