@@ -29,6 +29,7 @@ from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
 from .errors import StorageMisconfigured
 from .processes import cores, fork_children
+from .secret_files import read_or_create
 from .storage import LocalStorage, Storage, UrlSigner
 from .storage.azure import AzureConfig
 from .storage.factory import STORAGE_ALIASES, StorageType, make_storage
@@ -153,14 +154,7 @@ class PodiumService(Application):
     def _secret_key_default(self) -> str:
         if os.environ.get("PODIUM_SECRET_KEY"):
             return os.environ["PODIUM_SECRET_KEY"]
-        path = os.path.join(self.data_dir, "secret_key")
-        os.makedirs(self.data_dir, exist_ok=True)
-        if not os.path.exists(path):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-        with open(path) as f:
-            return f.read().strip()
+        return read_or_create(os.path.join(self.data_dir, "secret_key"), lambda: secrets.token_hex(32))
 
     hub_api_url = Unicode(
         help="JupyterHub's REST API URL. Default: $JUPYTERHUB_API_URL."
