@@ -314,6 +314,11 @@ class PodiumService(Application):
             if argv:
                 self.parse_command_line(argv)
         self.init_logging()
+        self.init_connected()
+
+    def init_connected(self) -> None:
+        """Every part that opens connections: once in the command's process (which checks the
+        configuration, the schema and the storage), and again in each forked process."""
         self.init_db()
         try:
             self.init_storage()
@@ -480,17 +485,6 @@ class PodiumService(Application):
         self.hub.close()
         self.health.close()
 
-    def init_process(self) -> None:
-        """In a forked child: open this process's own connections (the parent checked the
-        configuration, the schema and the storage once, and migrated if asked)."""
-        self.upgrade_db = False
-        self.init_db()
-        self.init_storage()
-        self.init_auth()
-        self.init_jobs()
-        self.init_monitoring()
-        self.init_tornado()
-
     def start(self) -> None:
         count = self.process_count()
         sockets = tornado.netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port)
@@ -500,7 +494,8 @@ class PodiumService(Application):
             if index is None:
                 self.log.info("Every service process has ended")
                 return
-            self.init_process()
+            self.upgrade_db = False  # the command's process migrated, if asked
+            self.init_connected()
             self.log.info("Service process %d of %d (pid %d)", index + 1, count, os.getpid())
         self.http_server = self.listen(sockets)
         self.start_background()
