@@ -336,16 +336,19 @@ def b5_b6(platform: Platform, organizer, participant, args, chosen: set[str]) ->
 def b7(platform: Platform) -> None:
     for _ in range(1000):
         requests.get(platform.api + "/", timeout=10)
-    service_kb = pss_kb(platform.service.pid)
+    # `podium service --processes N` forks N serving processes under a supervisor: the figure is
+    # the whole tree's PSS per serving process (the supervisor's share charged to them)
+    serving = max(1, len(Path(f"/proc/{platform.service.pid}/task/{platform.service.pid}/children").read_text().split()))
+    service_kb = pss_kb(platform.service.pid) // serving
     worker = platform.start_worker("docker")
     time.sleep(3)
     worker_kb = pss_kb(worker.pid)
     platform.stop_process(worker)
-    row("B7", "service PSS after 1,000 requests", round(service_kb / 1024, 1), None, "MB", "≤ 100 MB",
-        service_kb <= 100 * 1024)
+    row("B7", f"service PSS per process after 1,000 requests ({serving} processes)", round(service_kb / 1024, 1),
+        None, "MB", "≤ 100 MB", service_kb <= 100 * 1024)
     row("B7", "idle worker PSS (all its processes)", round(worker_kb / 1024, 1), None, "MB", "≤ 100 MB",
         worker_kb <= 100 * 1024)
-    write_result("B7", {"service_pss_kb": service_kb, "worker_pss_kb": worker_kb})
+    write_result("B7", {"service_pss_kb": service_kb, "service_processes": serving, "worker_pss_kb": worker_kb})
 
 
 def b8(platform: Platform, organizer, participant, args) -> None:

@@ -27,6 +27,8 @@ configure(
     url="http://127.0.0.1:10101",
     public_url="https://hub.example.org",
     creator_group="instructors",
+    # one service process per core by default; replicas on other hosts: docs/howto/run-several-processes.md
+    extra_args=["--processes=4"],
     environment={
         "PODIUM_DB_URL": os.environ["PODIUM_DB_URL"],  # postgresql+psycopg2://podium:...@db/podium
         "PODIUM_BROKER_URL": os.environ["PODIUM_BROKER_URL"],  # amqp://podium:...@rabbitmq:5672/podium

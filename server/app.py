@@ -14,23 +14,27 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import threading
 from urllib.parse import urlparse
 
 import tornado.httpserver
 import tornado.ioloop
+import tornado.netutil
 import tornado.web
 from traitlets import Bool, Dict, Float, Integer, Unicode, default
 from traitlets.config import Application
 
-from . import db, upload_gate, web
+from . import db, run_once, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
 from .errors import StorageMisconfigured, UploadClosed
 from .leaderboards.changes import ChangeFeed
 from .leaderboards.reads import RememberedAccess
 from .offloop import DatabasePool, LoopGuard
+from .processes import cores, fork_children
+from .secret_files import read_or_create
 from .storage import LocalStorage, Storage, UrlSigner
 from .storage.azure import AzureConfig
 from .storage.factory import STORAGE_ALIASES, StorageType, make_storage
@@ -155,14 +159,7 @@ class PodiumService(Application):
     def _secret_key_default(self) -> str:
         if os.environ.get("PODIUM_SECRET_KEY"):
             return os.environ["PODIUM_SECRET_KEY"]
-        path = os.path.join(self.data_dir, "secret_key")
-        os.makedirs(self.data_dir, exist_ok=True)
-        if not os.path.exists(path):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-        with open(path) as f:
-            return f.read().strip()
+        return read_or_create(os.path.join(self.data_dir, "secret_key"), lambda: secrets.token_hex(32))
 
     hub_api_url = Unicode(
         help="JupyterHub's REST API URL. Default: $JUPYTERHUB_API_URL."
@@ -305,8 +302,24 @@ class PodiumService(Application):
     def _metrics_token_default(self) -> str:
         return os.environ.get("PODIUM_METRICS_TOKEN", "")
 
+    processes = Integer(
+        0,
+        help="Service processes serving the port, forked after the configuration is checked and "
+        "sharing its socket; each opens its own database and broker connections. 0 (the default) "
+        "starts one per core; 1 keeps everything in one process. With SQLite (the embedded "
+        "default) the service always runs one process, and says so in its log.",
+    ).tag(config=True)
+
+    reuse_port = Bool(
+        False,
+        help="Listen with SO_REUSEPORT, so that other service commands on this host (started "
+        "with the same option, by the same user) can serve the same port; the kernel spreads "
+        "new connections among them.",
+    ).tag(config=True)
+
     aliases = {
         "config": "PodiumService.config_file",
+        "processes": "PodiumService.processes",
         "db-url": "PodiumService.db_url",
         "port": "PodiumService.port",
         "ip": "PodiumService.ip",
@@ -316,6 +329,7 @@ class PodiumService(Application):
     }
     flags = {
         "upgrade-db": ({"PodiumService": {"upgrade_db": True}}, "Run migrations at startup."),
+        "reuse-port": ({"PodiumService": {"reuse_port": True}}, "Listen with SO_REUSEPORT."),
     }
 
     def initialize(self, argv: list[str] | None = None) -> None:
@@ -326,6 +340,11 @@ class PodiumService(Application):
             if argv:
                 self.parse_command_line(argv)
         self.init_logging()
+        self.init_connected()
+
+    def init_connected(self) -> None:
+        """Every part that opens connections: once in the command's process (which checks the
+        configuration, the schema and the storage), and again in each forked process."""
         self.init_db()
         try:
             self.init_storage()
@@ -407,6 +426,8 @@ class PodiumService(Application):
         from .compute import reaper
 
         with self.session_factory() as session:
+            if not run_once.hold(session, "reaper"):
+                return  # another process or replica is running this pass
             migrated = migration.migrate_due_phases(session)
             result = reaper.reap(session, self.job_limits)
             session.commit()
@@ -475,19 +496,51 @@ class PodiumService(Application):
             1000.0 * handler.request.request_time(),
         )
 
-    def listen(self) -> tornado.httpserver.HTTPServer:
-        """Bind the HTTP server. No request body may be larger than ``max_request_body``, except
-        an upload to a signed storage URL, whose handler raises the cap for its own request once
-        the signature is checked (and counts the bytes against the link's own cap)."""
+    def listen(self, sockets: list[socket.socket] | None = None) -> tornado.httpserver.HTTPServer:
+        """Serve on ``sockets`` (bound before a fork), else bind the port. No request body may be
+        larger than ``max_request_body``, except an upload to a signed storage URL, whose handler
+        raises the cap for its own request once the signature is checked (and counts the bytes
+        against the link's own cap)."""
         server = tornado.httpserver.HTTPServer(
             self.tornado_app, max_body_size=self.max_request_body, xheaders=True
         )
-        server.listen(self.port, self.ip)
+        if sockets is None:
+            sockets = tornado.netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port)
+        server.add_sockets(sockets)
         return server
+
+    def process_count(self) -> int:
+        """How many processes serve the port: ``processes`` (0: one per core), but one on SQLite."""
+        wanted = self.processes or cores()
+        if wanted > 1 and self.engine.dialect.name == "sqlite":
+            self.log.warning("SQLite takes one writer at a time: serving from 1 process, not %d "
+                             "(several processes and replicas need PostgreSQL)", wanted)
+            return 1
+        return max(1, wanted)
+
+    def close_connections(self) -> None:
+        """Close everything that holds a connection, before forking (each child opens its own)."""
+        self.dispatcher.close()
+        self.database_pool.shutdown()
+        self.engine.dispose()
+        self.reads.dispose()
+        self.hub.close()
+        self.health.close()
 
     def start(self) -> None:
         sys.setswitchinterval(self.gil_switch_interval)
-        self.http_server = self.listen()
+        count = self.process_count()
+        sockets = tornado.netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port)
+        if count > 1:
+            self.close_connections()
+            index = fork_children(count, self.log)
+            if index is None:
+                self.log.info("Every service process has ended")
+                return
+            self.upgrade_db = False  # the command's process migrated, if asked
+            self.init_connected()
+            self.log.info("Service process %d of %d (pid %d)", index + 1, count, os.getpid())
+        self.http_server = self.listen(sockets)
         self.start_background()
         self.log.info("Podium service listening on http://%s:%d%s", self.ip, self.port, self.base_url)
         loop = tornado.ioloop.IOLoop.current()

@@ -6,16 +6,40 @@ PostgreSQL alike, and the API renders them with a trailing ``Z``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 _now: Callable[[], datetime] | None = None
+
+#: The seam across processes, for tests that run the service as commands (several processes,
+#: several replicas): the file ``$PODIUM_CLOCK_FILE`` names holds the time the service reads
+#: (ISO 8601, naive UTC); empty or absent, the real clock. Tests replace the file (write and
+#: rename), and every process reads the new time at its next ``utcnow()``.
+CLOCK_FILE = os.environ.get("PODIUM_CLOCK_FILE") or None
+_file_time: tuple[tuple[int, int, int], datetime | None] | None = None
+
+
+def _time_from_file(path: str) -> datetime | None:
+    global _file_time
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if _file_time is None or _file_time[0] != identity:
+        with open(path) as f:
+            written = f.read().strip()
+        _file_time = (identity, datetime.fromisoformat(written.rstrip("Z")) if written else None)
+    return _file_time[1]
 
 
 def utcnow() -> datetime:
     """The current time as naive UTC (or the time a test set)."""
     if _now is not None:
         return _now()
+    if CLOCK_FILE is not None and (moment := _time_from_file(CLOCK_FILE)) is not None:
+        return moment
     return datetime.now(UTC).replace(tzinfo=None)
 
 

@@ -20,6 +20,12 @@ s3_server, azurite  LocalStack's S3 (verifying SigV4) and Azurite on loopback, s
 
 PostgreSQL comes from ``PODIUM_TEST_PG_URL`` (default: the machine's server on 127.0.0.1:5432);
 each session creates and drops its own database there.
+
+``PODIUM_TEST_PROCESSES=N`` (N > 1) serves the ``service`` fixture, on PostgreSQL, from N
+processes on one port: the service thread of this process and a `podium service --processes N-1`
+command beside it, all listening with SO_REUSEPORT (the kernel spreads connections over them, and
+``api`` opens a connection per request so that it does). The command's timers are idle (only the
+thread's run, so ``clock`` still pauses them), and its time follows ``clock`` through a clock file.
 """
 
 from __future__ import annotations
@@ -46,12 +52,14 @@ import requests
 import sqlalchemy as sa
 from helpers.emulators import Emulator, start_azurite, start_s3
 from helpers.hub_harness import HubHarness
+from helpers.service_commands import FileClock, ServiceCommand
 from podium.server import clock as podium_clock
 from podium.server import db
 from podium.worker.images import build_all
 
 PG_ADMIN_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy", "Cache-Control")
+TEST_PROCESSES = int(os.environ.get("PODIUM_TEST_PROCESSES") or 1)
 _names = itertools.count(1)
 
 
@@ -95,11 +103,15 @@ def drop_pg_database(url: str) -> None:
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Tests marked ``one_backend`` (slow browser runs, where the database is not what is
-    tested) are collected once, on PostgreSQL: their SQLite variant is deselected, not skipped."""
+    tested) are collected once, on PostgreSQL: their SQLite variant is deselected, not skipped.
+    Tests marked ``in_process`` watch what the service thread itself does, so they are
+    deselected when several processes serve the port (``PODIUM_TEST_PROCESSES``)."""
     keep, drop = [], []
     for item in items:
         backend = getattr(item, "callspec", None) and item.callspec.params.get("db_backend")
-        (drop if item.get_closest_marker("one_backend") and backend == "sqlite" else keep).append(item)
+        one_backend = item.get_closest_marker("one_backend") and backend == "sqlite"
+        in_process = item.get_closest_marker("in_process") and TEST_PROCESSES > 1 and backend == "postgresql"
+        (drop if one_backend or in_process else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -140,6 +152,8 @@ class ServiceThread:
         self.app.init_monitoring()
         self.app.init_tornado()
         self.loop = asyncio.new_event_loop()
+        self.siblings: ServiceCommand | None = None  # the other processes on the port, if any
+        self.clock_file: FileClock | None = None
         self._ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -160,6 +174,9 @@ class ServiceThread:
             raise RuntimeError("The Podium service did not start listening within 30 s")
 
     def stop(self) -> None:
+        if self.siblings is not None:
+            self.siblings.stop()
+
         async def shutdown() -> None:
             for timer in self.app.timers:
                 timer.stop()
@@ -225,8 +242,18 @@ def service(
     hub: HubHarness, db_url: str, service_port: int, broker_url: str, tmp_path_factory
 ) -> Iterator[ServiceThread]:
     data_dir = tmp_path_factory.mktemp("podium-data")
-    svc = ServiceThread(**service_config(hub, db_url, service_port, broker_url, data_dir))
+    config = service_config(hub, db_url, service_port, broker_url, data_dir)
+    several = TEST_PROCESSES > 1 and db_url.startswith("postgresql")
+    svc = ServiceThread(**config, reuse_port=several)
     svc.start()
+    if several:
+        svc.clock_file = FileClock(data_dir / "clock")
+        idle = {key: 3600 for key in ("reaper_interval", "dispatch_interval")}
+        svc.siblings = ServiceCommand(
+            "siblings", hub=hub, db_url=db_url, broker_url=broker_url, port=service_port, data_dir=data_dir / "siblings",
+            storage_root=Path(svc.app.storage_root), clock_file=svc.clock_file.path, processes=TEST_PROCESSES - 1,
+            reuse_port=True, options=idle,
+        ).start()
     try:
         yield svc
     finally:
@@ -270,6 +297,8 @@ class Api:
     def __init__(self, service: ServiceThread) -> None:
         self.service = service
         self.http = requests.Session()
+        # several processes on the port: a connection per request, so the kernel spreads them
+        self.fresh_connections = getattr(service, "siblings", None) is not None
 
     def __call__(
         self,
@@ -282,6 +311,8 @@ class Api:
         headers = dict(kwargs.pop("headers", {}))
         if user is not None:
             headers.update(user.headers)
+        if self.fresh_connections:
+            headers.setdefault("Connection", "close")
         response = self.http.request(method, self.service.api_url + path, headers=headers, timeout=60, **kwargs)
         self.check_invariants(response)
         if expect is not None:
@@ -307,7 +338,8 @@ class Api:
             assert body["error"]["message"]
 
     def upload(self, url: str, data: bytes, expect: int = 200) -> requests.Response:
-        response = self.http.put(url, data=data, timeout=60)
+        headers = {"Connection": "close"} if self.fresh_connections else {}
+        response = self.http.put(url, data=data, headers=headers, timeout=60)
         assert response.status_code == expect, response.text
         return response
 
@@ -333,6 +365,8 @@ class Clock:
             self.paused = True
         self.now = moment
         podium_clock.set_clock(lambda: self.now)
+        if self.service.clock_file is not None:
+            self.service.clock_file.set(moment)
 
     def _timers(self, action: str) -> None:
         done = threading.Event()
@@ -348,11 +382,13 @@ class Clock:
     def advance(self, **delta: float) -> None:
         if self.now is None:
             self.set(podium_clock.utcnow())
-        self.now = self.now + timedelta(**delta)
+        self.set(self.now + timedelta(**delta))
 
     def reset(self) -> None:
         self.now = None
         podium_clock.set_clock(None)
+        if self.service.clock_file is not None:
+            self.service.clock_file.reset()
         if self.paused:
             self._timers("start")
             self.paused = False

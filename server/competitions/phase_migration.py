@@ -16,11 +16,17 @@ from ..submissions import lifecycle as subs
 
 
 def migrate_due_phases(session: Session, now: datetime | None = None) -> list[Submission]:
-    """Run every migration that is due; returns the new submissions (queued)."""
+    """Run every migration that is due; returns the new submissions (queued).
+
+    The due phases are locked for the transaction (skipping those another transaction holds),
+    so that two callers never copy the same phase: the second one skips a phase the first is
+    migrating, and once the first commits, ``migrated_at`` keeps it out of every later pass."""
     now = now or utcnow()
     created: list[Submission] = []
     due = session.scalars(
-        select(Phase).where(Phase.auto_migrate.is_(True), Phase.migrated_at.is_(None), Phase.start <= now)
+        select(Phase)
+        .where(Phase.auto_migrate.is_(True), Phase.migrated_at.is_(None), Phase.start <= now)
+        .with_for_update(skip_locked=True, of=Phase)
     ).all()
     for phase in due:
         previous = session.scalars(

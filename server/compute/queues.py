@@ -9,11 +9,13 @@ import os
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import Conflict, NotAuthenticated, NotFound
 from ..orm import ComputeQueue, Worker
+from ..secret_files import read_or_create
 
 DEFAULT_QUEUE = "default"
 
@@ -58,17 +60,14 @@ def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> 
                 return stored
         return None
     if not token:
-        path = os.path.join(data_dir, "default_queue_token")
-        if not os.path.exists(path):
-            os.makedirs(data_dir, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(new_token())
-        with open(path) as f:
-            token = f.read().strip()
+        token = read_or_create(os.path.join(data_dir, "default_queue_token"), new_token)
     if queue is None:
-        create_queue(session, DEFAULT_QUEUE, None, token)
-    elif not hmac.compare_digest(queue.token_hash, hash_token(token)):
+        try:
+            with session.begin_nested():
+                create_queue(session, DEFAULT_QUEUE, None, token)
+        except IntegrityError:  # a replica starting at the same time created it first
+            queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == DEFAULT_QUEUE))
+    if queue is not None and not hmac.compare_digest(queue.token_hash, hash_token(token)):
         queue.token_hash = hash_token(token)
     session.commit()
     return token

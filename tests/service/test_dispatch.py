@@ -96,6 +96,7 @@ def test_a_commit_publishes_its_attempts_without_reading_the_outbox(
     assert "dispatch_outbox" in statements[0]
 
 
+@pytest.mark.in_process
 def test_a_failed_publish_stays_in_the_outbox_for_the_timer(
         api, creator, make_competition, users, service, clock, dbsession, monkeypatch) -> None:
     user, phase_id, _, _ = on_a_queue_of_its_own(api, creator, make_competition, users, service)

@@ -286,6 +286,7 @@ def test_cached_pages_follow_every_change_of_the_ranking(api, creator, world, se
     assert board(api, people["ann"], phase_id)["me"] == people["ann"].name
 
 
+@pytest.mark.in_process
 def test_a_cached_page_costs_no_statement_and_access_changes_apply_at_once(api, creator, users, world,
                                                                           service) -> None:
     """The fast path (bench B2): once a page is built and its reader's access read, a read runs

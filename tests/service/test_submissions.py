@@ -224,6 +224,7 @@ def test_fifty_concurrent_creates_accept_exactly_the_quota(
     assert mine["total"] == 5
 
 
+@pytest.mark.in_process
 def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creator, service, clock, dbsession) -> None:
     """The submission's write path: confirming an upload, claiming its attempt and finishing it
     each issue a small, fixed number of statements (no lazy load after the commit, no query per
