@@ -67,7 +67,8 @@ class ManagementAPI:
             response = self.http.request(method, self.url + path, json=body, timeout=self.timeout,
                                          headers={"X-Reason": "podium"})
         except requests.RequestException as e:
-            raise BrokerAccountError(f"RabbitMQ's management API at {self.url} cannot be reached to {what}: "
+            where = urlsplit(self.url).netloc.rpartition("@")[2]  # never a password in the message
+            raise BrokerAccountError(f"RabbitMQ's management API at {where} cannot be reached to {what}: "
                                      f"{type(e).__name__}.") from None
         if response.status_code == 404 and missing_ok:
             return None

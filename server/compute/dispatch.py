@@ -13,6 +13,10 @@ killed connection) is lost without an error, and its row would be stamped publis
 reaper notices, ``unclaimed_timeout`` later. With it the publish raises, Celery retries on a new
 connection, and a message that still fails stays pending in the outbox for the timer.
 
+Each compute queue's messages go to the broker URL ``route`` gives for it: with queues on their
+own RabbitMQ virtual hosts (``broker_accounts``), that queue's vhost with the service's own
+credentials; one Celery app (and connection pool) per URL.
+
 All publishing happens on one thread, in order, off the event loop.
 """
 

@@ -13,7 +13,6 @@ import requests
 from amqp.exceptions import AccessRefused, ConnectionForced, NotAllowed
 from helpers import rabbit_management
 from kombu import Connection, Producer
-
 from podium.worker.consumer import broker_queue
 
 SERVICE_SECRETS = ("guest",)  # the service's broker user and password (and the management admin's)
@@ -90,9 +89,9 @@ def test_rabbitmq_refuses_a_queues_credentials_on_another_queues_vhost(api, admi
         Producer(conn.default_channel).publish({"stolen": True}, exchange=their_queue.exchange.name,
                                                routing_key=their_queue.routing_key)
     assert consuming.value.code == publishing.value.code == 530  # the broker's own refusal
-    # and the service's default vhost (broker_url's) is not theirs either
+    # nor the broker's default vhost '/'
     with pytest.raises(NotAllowed), Connection(other_vhost(url, "")) as conn:
-        conn.default_channel
+        conn.connect()
 
 
 def test_rekeying_closes_the_old_credentials_connection_and_the_broker_refuses_them(api, admin, service):
