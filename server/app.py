@@ -29,7 +29,8 @@ from traitlets.config import Application
 from . import db, run_once, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
-from .errors import StorageMisconfigured, UploadClosed
+from .compute.broker_accounts import ManagementAPI, QueueBrokers
+from .errors import BrokerAccountError, StorageMisconfigured, UploadClosed
 from .leaderboards.changes import ChangeFeed
 from .leaderboards.reads import RememberedAccess
 from .offloop import DatabasePool, LoopGuard
@@ -261,7 +262,58 @@ class PodiumService(Application):
 
     worker_broker_url = Unicode(
         help="The broker URL workers are told to use, when it differs from broker_url as seen "
-        "from the service (e.g. another host name). Default: broker_url."
+        "from the service (e.g. another host name). Default: broker_url. With a management API "
+        "(broker_management_url) workers get their queue's own user and virtual host instead, on "
+        "worker_broker_host and worker_broker_port."
+    ).tag(config=True)
+
+    broker_management_url = Unicode(
+        help="URL of RabbitMQ's management HTTP API, e.g. http://127.0.0.1:15672 (the "
+        "rabbitmq_management plugin). When set, each compute queue gets its own virtual host and "
+        "broker user, made and removed through it: a queue's workers receive only their queue's "
+        "credentials and the broker refuses them every other queue. Empty (the default, unless "
+        "$PODIUM_BROKER_MANAGEMENT_URL is set): every queue shares broker_url's virtual host and "
+        "workers are handed broker_url (or worker_broker_url) itself."
+    ).tag(config=True)
+
+    @default("broker_management_url")
+    def _broker_management_url_default(self) -> str:
+        return os.environ.get("PODIUM_BROKER_MANAGEMENT_URL", "")
+
+    broker_management_user = Unicode(
+        help="User of the management API (needs the 'administrator' tag). Default: "
+        "$PODIUM_BROKER_MANAGEMENT_USER, else broker_url's user."
+    ).tag(config=True)
+
+    @default("broker_management_user")
+    def _broker_management_user_default(self) -> str:
+        return os.environ.get("PODIUM_BROKER_MANAGEMENT_USER") or urlparse(self.broker_url).username or "guest"
+
+    broker_management_password = Unicode(
+        help="Password of broker_management_user. Default: $PODIUM_BROKER_MANAGEMENT_PASSWORD, else "
+        "broker_url's password."
+    ).tag(config=True)
+
+    @default("broker_management_password")
+    def _broker_management_password_default(self) -> str:
+        return os.environ.get("PODIUM_BROKER_MANAGEMENT_PASSWORD") or urlparse(self.broker_url).password or "guest"
+
+    broker_vhost_prefix = Unicode(
+        "podium-",
+        help="Prefix of each compute queue's virtual host and broker user name (queue 'gpu' → "
+        "'podium-gpu'), with a management API. Changing it gives every queue a new account at the "
+        "next start; remove the old ones by hand.",
+    ).tag(config=True)
+
+    worker_broker_host = Unicode(
+        help="Broker host name workers are told to connect to, with a management API (a worker on "
+        "another machine cannot use 127.0.0.1). Default: the host of worker_broker_url, else of broker_url."
+    ).tag(config=True)
+
+    worker_broker_port = Integer(
+        0,
+        help="Broker port workers are told to connect to, with a management API. 0 (the default): "
+        "the port of worker_broker_url, else of broker_url.",
     ).tag(config=True)
 
     lease_seconds = Integer(
@@ -393,8 +445,15 @@ class PodiumService(Application):
         from .compute.dispatch import Dispatcher
         from .compute.limits import Limits
 
+        self.brokers = self.make_queue_brokers()
         with self.session_factory() as session:
             self.queue_token = queues.ensure_default_queue(session, self.data_dir, self.default_queue_token)
+            if self.brokers.isolated:
+                try:
+                    queues.ensure_broker_accounts(session, self.brokers)
+                except BrokerAccountError as e:
+                    self.log.critical("%s", e.message)
+                    self.exit(1)
         self.job_limits = Limits(
             lease_seconds=self.lease_seconds,
             max_attempts=self.max_attempts,
@@ -402,7 +461,18 @@ class PodiumService(Application):
             url_expiry=self.upload_url_expiry,
             abandoned_upload_timeout=self.upload_url_expiry + 300,
         )
-        self.dispatcher = Dispatcher(self.broker_url, self.data_dir, self.session_factory)
+        self.dispatcher = Dispatcher(self.broker_url, self.data_dir, self.session_factory,
+                                     route=self.brokers.publish_url)
+
+    def make_queue_brokers(self) -> QueueBrokers:
+        """Where each queue's messages go: its own virtual host when a management API is set."""
+        management = None
+        if self.broker_management_url:
+            management = ManagementAPI(self.broker_management_url, self.broker_management_user,
+                                       self.broker_management_password)
+        return QueueBrokers(self.broker_url, management, prefix=self.broker_vhost_prefix,
+                            worker_host=self.worker_broker_host, worker_port=self.worker_broker_port,
+                            worker_broker_url=self.worker_broker_url)
 
     def init_monitoring(self) -> None:
         """The metrics registry (database state read at scrape time, this process's own timings)

@@ -31,6 +31,7 @@
     │   ├── ObjectTooLarge (413) ...... an upload larger than its link allows
     │   ├── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
     │   └── MigrationFailed ........... ``podium storage migrate``: an object did not read back as sent
+    ├── BrokerAccountError (502) ...... RabbitMQ's management API refused or did not answer (a queue's vhost or user)
     ├── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
     └── DatabaseOnEventLoop (500) ..... a statement about to block the event loop (refused where the guard is strict: the tests)
 
@@ -256,6 +257,13 @@ class MigrationFailed(StorageError):
     """An object copied by ``podium storage migrate`` did not read back as it was sent."""
 
     default_message = "An object could not be copied to the new storage."
+
+
+class BrokerAccountError(PodiumError):
+    """RabbitMQ's management API refused to make, re-key or remove a compute queue's virtual host
+    or broker user, or could not be reached. Nothing was changed on the service's side."""
+
+    status_code = 502
 
 
 class SchemaOutOfDate(PodiumError):

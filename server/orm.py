@@ -636,6 +636,9 @@ class ComputeQueue(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(128), doc="sha256 of the queue's worker token.")
     owner: Mapped[str | None] = mapped_column(String(255))
+    broker_password: Mapped[str | None] = mapped_column(
+        String(128), doc="Password of the queue's own broker user, handed to workers that present the queue's "
+        "token; None while the queues share one virtual host (no management API configured).")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     workers: Mapped[list[Worker]] = relationship(cascade="all, delete-orphan", back_populates="queue")

@@ -6,7 +6,8 @@ hub            one real JupyterHub (with configurable-http-proxy) for the whole 
 db_backend     "sqlite" or "postgresql": every service test runs on both
 db_url         a fresh, migrated database of that backend
 service        the Podium service on a random 127.0.0.1 port, in a background thread of this
-               process (so ``clock`` can move its time), authenticating through ``hub``
+               process (so ``clock`` can move its time), authenticating through ``hub``; each
+               compute queue has its own RabbitMQ vhost and user (``broker_isolation``)
 clock          moves the service's time: ``clock.set(datetime)``, ``clock.advance(hours=1)``
 users          ``users.make(admin=False, groups=())`` → a hub user with a service-scoped token
 api            ``api(user, "POST", "/competitions", json=..., expect=201)``: real HTTP, checks
@@ -50,6 +51,7 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
+from helpers import rabbit_management
 from helpers.emulators import Emulator, start_azurite, start_s3
 from helpers.hub_harness import HubHarness
 from helpers.service_commands import FileClock, ServiceCommand
@@ -238,13 +240,26 @@ def service_config(hub: HubHarness, db_url: str, port: int, broker_url: str, dat
 
 
 @pytest.fixture(scope="session")
+def broker_isolation(db_url: str) -> Iterator[dict[str, Any]]:
+    """The service's settings for a virtual host and broker user per compute queue, made through
+    RabbitMQ's management API under a prefix of this service's own (removed at the end)."""
+    prefix = f"podium-test-{uuid.uuid4().hex[:8]}-"
+    try:
+        yield dict(broker_management_url=rabbit_management.MANAGEMENT_URL, broker_vhost_prefix=prefix)
+    finally:
+        rabbit_management.remove_accounts(prefix)
+
+
+@pytest.fixture(scope="session")
 def service(
-    hub: HubHarness, db_url: str, service_port: int, broker_url: str, tmp_path_factory
+    hub: HubHarness, db_url: str, service_port: int, broker_url: str, broker_isolation: dict[str, Any],
+    tmp_path_factory
 ) -> Iterator[ServiceThread]:
+    """The service with its queues isolated on the broker, as in production."""
     data_dir = tmp_path_factory.mktemp("podium-data")
     config = service_config(hub, db_url, service_port, broker_url, data_dir)
     several = TEST_PROCESSES > 1 and db_url.startswith("postgresql")
-    svc = ServiceThread(**config, reuse_port=several)
+    svc = ServiceThread(**config, reuse_port=several, **broker_isolation)
     svc.start()
     if several:
         svc.clock_file = FileClock(data_dir / "clock")
@@ -252,7 +267,7 @@ def service(
         svc.siblings = ServiceCommand(
             "siblings", hub=hub, db_url=db_url, broker_url=broker_url, port=service_port, data_dir=data_dir / "siblings",
             storage_root=Path(svc.app.storage_root), clock_file=svc.clock_file.path, processes=TEST_PROCESSES - 1,
-            reuse_port=True, options=idle,
+            reuse_port=True, options={**idle, **broker_isolation},
         ).start()
     try:
         yield svc

@@ -32,6 +32,7 @@ from .errors import DiskFull, DockerError, ProtocolError, ProtocolMismatch, Work
 from .executors.base import Executor
 from .protocol import TASK_NAME
 from .runner import AttemptRunner, WorkerSettings
+from .task_events import TaskEvents, supports_events
 
 log = logging.getLogger("podium.worker")
 #: pause before trying an attempt again while the service cannot be reached (seconds)
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "runs; --cpus only caps CPU time. Default: any core.")
     p.add_argument("--pids", type=int, default=256, help="Processes per container.")
     p.add_argument("--max-output-mb", type=int, default=256, help="Output and disk cap per container in MB.")
+    p.add_argument("--no-task-events", dest="task_events", action="store_false",
+                   help="Send no Celery monitoring events (worker-heartbeat, task-received, ...). By default a "
+                        "worker on an AMQP broker sends them on its queue's virtual host, for Flower.")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -222,14 +226,31 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
 
-    def handle(task: TaskMessage) -> None:
-        log.info("task %s: %s", task.task_id, run_task(runner, task, stop))
+    broker_url = args.broker_url or config["broker_url"]
+    transport_options = config.get("broker_transport_options") or {}
+    events = None
+    if args.task_events and supports_events(broker_url):
+        events = TaskEvents(broker_url, transport_options, f"podium@{args.name}")
+        events.start()
 
-    consumer = JobConsumer(args.broker_url or config["broker_url"], config.get("broker_transport_options") or {},
-                           config["celery_queue"], handle, before_next=disk.wait_for_room)
+    def handle(task: TaskMessage) -> None:
+        if events is not None:
+            events.received(task)
+            events.started(task)
+        outcome = run_task(runner, task, stop)
+        if events is not None:
+            events.finished(task, outcome)
+        log.info("task %s: %s", task.task_id, outcome)
+
+    consumer = JobConsumer(broker_url, transport_options, config["celery_queue"], handle,
+                           before_next=disk.wait_for_room)
     log.info("worker %s serving queue '%s' (%s, runs in %s)", args.name, config["queue"], type(executor).__name__,
              runs)
-    consumer.serve(stop)
+    try:
+        consumer.serve(stop)
+    finally:
+        if events is not None:
+            events.stop()
     if runs != args.work_dir:
         with contextlib.suppress(OSError):  # left in place if a run directory is still in it
             os.rmdir(runs)

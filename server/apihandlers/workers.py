@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import or_, select
@@ -28,6 +30,11 @@ from .base import APIHandler, api
 from .input_limits import path_id
 
 ADMINS_ONLY = "Only hub admins manage compute queues."
+
+
+async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """RabbitMQ's management API is called with blocking HTTP: off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 class QueueIn(Body):
@@ -84,15 +91,33 @@ class QueueListHandler(APIHandler):
          requires="admin", refusal=ADMINS_ONLY, body=QueueIn, status=201)
     async def post(self) -> None:
         queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
+        await off_loop(queues.give_broker_account, queue, self.podium.brokers)
         self.db.commit()
         self.write_json({**queue_model(self.db, queue), "token": token}, 201)
 
 
+class QueueHandler(APIHandler):
+    @api("Delete a compute queue no competition uses, with its broker virtual host and user (admins).",
+         requires="admin", refusal=ADMINS_ONLY, status=204,
+         responses={409: "The default queue, or a queue competitions use (listed).",
+                    502: "RabbitMQ's management API refused or did not answer."})
+    async def delete(self, queue: str) -> None:
+        obj = queues.find_queue(self.db, queue)
+        await off_loop(queues.delete_queue, self.db, obj, self.podium.brokers)
+        self.db.commit()
+        self.podium.dispatcher.forget(obj.name)
+        self.set_status(204)
+        self.finish()
+
+
 class QueueTokenHandler(APIHandler):
-    @api("Replace a queue's worker token (admins); workers with the old one are refused.", requires="admin", refusal=ADMINS_ONLY)
+    @api("Replace a queue's worker token and broker password (admins); workers with the old ones are refused "
+         "by the service and by the broker.", requires="admin", refusal=ADMINS_ONLY,
+         responses={502: "RabbitMQ's management API refused or did not answer; nothing changed."})
     async def post(self, queue: str) -> None:
         obj = queues.find_queue(self.db, queue)
         token = queues.rotate_token(obj)
+        await off_loop(queues.rekey_broker_account, obj, self.podium.brokers)
         self.db.commit()
         self.write_json({"name": obj.name, "token": token})
 
@@ -113,7 +138,8 @@ class WorkerHandler(APIHandler):
 
 
 class WorkerConfigHandler(WorkerHandler):
-    @api("What a worker of this queue needs: its broker queue and broker URL (queue token).", requires="queue token")
+    @api("What a worker of this queue needs: its broker queue and broker URL, with its queue's own broker "
+         "credentials when queues are isolated (queue token).", requires="queue token")
     async def get(self) -> None:
         queue = self.worker_queue()
         podium = self.podium
@@ -121,7 +147,7 @@ class WorkerConfigHandler(WorkerHandler):
             protocol.WorkerConfig(
                 queue=queue.name,
                 celery_queue=celery_queue(queue.name),
-                broker_url=podium.worker_broker_url or podium.broker_url,
+                broker_url=podium.brokers.worker_url(queue.name, queue.broker_password),
                 broker_transport_options=podium.dispatcher.options,
                 lease_seconds=podium.lease_seconds,
                 protocol=protocol.PROTOCOL_VERSION,
@@ -175,6 +201,7 @@ class FinishHandler(WorkerHandler):
 
 default_handlers = [
     ("/queues", QueueListHandler),
+    ("/queues/{queue}", QueueHandler),
     ("/queues/{queue}/token", QueueTokenHandler),
     ("/worker/config", WorkerConfigHandler),
     ("/worker/attempts/{attempt}/claim", ClaimHandler),

@@ -13,6 +13,10 @@ killed connection) is lost without an error, and its row would be stamped publis
 reaper notices, ``unclaimed_timeout`` later. With it the publish raises, Celery retries on a new
 connection, and a message that still fails stays pending in the outbox for the timer.
 
+Each compute queue's messages go to the broker URL ``route`` gives for it: with queues on their
+own RabbitMQ virtual hosts (``broker_accounts``), that queue's vhost with the service's own
+credentials; one Celery app (and connection pool) per URL.
+
 All publishing happens on one thread, in order, off the event loop.
 """
 
@@ -22,6 +26,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -72,10 +77,15 @@ def make_celery(broker_url: str, options: dict[str, Any]) -> Celery:
 class Dispatcher:
     """Publishes the outbox: each commit's new messages right after it, the rest on ``kick``."""
 
-    def __init__(self, broker_url: str, data_dir: str, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, broker_url: str, data_dir: str, session_factory: sessionmaker[Session],
+                 route: Callable[[str], str] | None = None) -> None:
         self.broker_url = broker_url
         self.options = transport_options(broker_url, data_dir)
         self.celery = make_celery(broker_url, self.options)
+        # a compute queue's broker URL (its own virtual host when queues are isolated), and one
+        # Celery app, with its connection pool, per URL
+        self.route = route or (lambda _queue: broker_url)
+        self._apps: dict[str, Celery] = {broker_url: self.celery}
         self.session_factory = session_factory
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-dispatch")
         self._lock = threading.Lock()  # one publisher at a time (the pool's thread, or a caller's)
@@ -133,8 +143,23 @@ class Dispatcher:
 
     # --- publishing -----------------------------------------------------------------------
 
+    def celery_for(self, queue: str) -> Celery:
+        """The Celery app publishing a compute queue's messages (on the dispatcher's thread)."""
+        url = self.route(queue)
+        app = self._apps.get(url)
+        if app is None:
+            app = self._apps[url] = make_celery(url, self.options)
+        return app
+
+    def forget(self, queue: str) -> None:
+        """Drop a deleted queue's app and its connections to a virtual host that is gone."""
+        url = self.route(queue)
+        app = self._apps.pop(url, None) if url != self.broker_url else None
+        if app is not None:
+            self.pool.submit(app.close)
+
     def _send(self, message: outbox.Message) -> None:
-        self.celery.send_task(
+        self.celery_for(message.queue).send_task(
             TASK_NAME, args=[message.submission_id, message.step, message.attempt_id],
             queue=celery_queue(message.queue), retry=True, confirm_timeout=CONFIRM_TIMEOUT,
             retry_policy={"max_retries": 3, "interval_start": 0.5},
@@ -187,3 +212,5 @@ class Dispatcher:
         event.remove(self.session_factory, "after_commit", self._after_commit)
         event.remove(self.session_factory, "after_transaction_end", self._after_transaction_end)
         self.pool.shutdown(wait=True)
+        for app in self._apps.values():
+            app.close()

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import Conflict, NotAuthenticated, NotFound
-from ..orm import ComputeQueue, Worker
+from ..orm import Competition, ComputeQueue, Worker
 from ..secret_files import read_or_create
+from .broker_accounts import QueueBrokers, new_password
 
 DEFAULT_QUEUE = "default"
 
@@ -43,6 +44,44 @@ def rotate_token(queue: ComputeQueue) -> str:
     token = new_token()
     queue.token_hash = hash_token(token)
     return token
+
+
+def ensure_broker_accounts(session: Session, brokers: QueueBrokers) -> None:
+    """Give every queue its virtual host and broker user (made again, idempotently, at each start:
+    a broker that lost them, or a queue made before the management API was configured)."""
+    for queue in session.scalars(select(ComputeQueue).order_by(ComputeQueue.id)):
+        password = queue.broker_password or new_password()
+        brokers.ensure(queue.name, password)
+        queue.broker_password = password
+        session.commit()
+
+
+def give_broker_account(queue: ComputeQueue, brokers: QueueBrokers) -> None:
+    """A new queue's own virtual host and user, when queues are isolated (before the commit)."""
+    if brokers.isolated:
+        queue.broker_password = new_password()
+        brokers.ensure(queue.name, queue.broker_password)
+
+
+def rekey_broker_account(queue: ComputeQueue, brokers: QueueBrokers) -> None:
+    """A new broker password for a queue being re-keyed; its workers' connections are closed."""
+    if brokers.isolated:
+        password = new_password()
+        brokers.rekey(queue.name, password)
+        queue.broker_password = password
+
+
+def delete_queue(session: Session, queue: ComputeQueue, brokers: QueueBrokers) -> None:
+    """Remove a queue no competition uses, with its virtual host and broker user."""
+    if queue.name == DEFAULT_QUEUE:
+        raise Conflict("The default compute queue cannot be deleted: competitions without a queue use it.")
+    users = session.scalars(select(Competition.slug).where(Competition.queue_id == queue.id).order_by(Competition.slug)).all()
+    if users:
+        raise Conflict(f"Compute queue '{queue.name}' is used by: {', '.join(users)}.", competitions=list(users))
+    session.delete(queue)
+    session.flush()
+    if brokers.isolated:
+        brokers.remove(queue.name)
 
 
 def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> str | None:

@@ -159,7 +159,8 @@ def test_same_message_delivered_twice_scores_once(api, worker, codabench_results
         attempt = session.scalar(sa.select(Attempt).where(Attempt.submission_id == sid))
         args = [sid, attempt.step.value, attempt.id]
     for _ in range(2):
-        service.app.dispatcher.celery.send_task(TASK_NAME, args=args, queue=celery_queue("default"))
+        service.app.dispatcher.celery_for("default").send_task(TASK_NAME, args=args,
+                                                              queue=celery_queue("default"))
     sub = wait_for(api, user, sid)
     time.sleep(3)  # let the duplicates arrive and be refused
     assert sub["status"] == "finished"
@@ -282,7 +283,8 @@ def test_unclaimed_attempts_fail_as_platform_failures_without_cost(api, creator,
     from podium.server.compute import queues as queues
 
     with service.app.session_factory() as session:
-        queues.create_queue(session, f"nobody-{uuid.uuid4().hex[:6]}", None)
+        queue, _ = queues.create_queue(session, f"nobody-{uuid.uuid4().hex[:6]}", None)
+        queues.give_broker_account(queue, service.app.brokers)
         session.commit()
         name = session.scalars(sa.select(queues.ComputeQueue.name).order_by(queues.ComputeQueue.id.desc())).first()
     phase_id, user = make_competition(api, creator, users, image="python:3", scoring=programs.V2_SCORING)

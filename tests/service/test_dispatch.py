@@ -45,15 +45,21 @@ def watch_sends(monkeypatch, dispatcher, fail_first: int = 0) -> list[tuple[list
     """Record the dispatcher's sends as (task arguments, broker queue); the first ``fail_first``
     of them fail as they do while the broker is down."""
     sent: list[tuple[list, str]] = []
-    send = dispatcher.celery.send_task
+    celery_for = dispatcher.celery_for
 
-    def watched(task, args, queue, **kwargs):
-        sent.append((args, queue))
-        if len(sent) <= fail_first:
-            raise ConnectionError("the broker is down")
-        return send(task, args=args, queue=queue, **kwargs)
+    class Watched:
+        """A queue's Celery app, its sends recorded."""
 
-    monkeypatch.setattr(dispatcher.celery, "send_task", watched)
+        def __init__(self, app) -> None:
+            self.app = app
+
+        def send_task(self, task, args, queue, **kwargs):
+            sent.append((args, queue))
+            if len(sent) <= fail_first:
+                raise ConnectionError("the broker is down")
+            return self.app.send_task(task, args=args, queue=queue, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "celery_for", lambda queue: Watched(celery_for(queue)))
     return sent
 
 
@@ -63,7 +69,8 @@ def on_a_queue_of_its_own(api, creator, make_competition, users, service):
     comp = make_competition()
     name, token = f"dispatch-{uuid.uuid4().hex[:6]}", f"dispatch-token-{uuid.uuid4().hex}"
     with service.app.session_factory() as session:
-        queues.create_queue(session, name, None, token=token)
+        queue, _ = queues.create_queue(session, name, None, token=token)
+        queues.give_broker_account(queue, service.app.brokers)
         session.commit()
     api(creator, "PATCH", f"/competitions/{comp['id']}", json={"queue": name}, expect=200)
     user = users.make("dispatch")
@@ -119,7 +126,7 @@ def test_a_rolled_back_enqueue_publishes_nothing(service, dbsession, monkeypatch
 
     dispatcher = service.app.dispatcher
     sent: list = []
-    monkeypatch.setattr(dispatcher.celery, "send_task", lambda *a, **k: sent.append((a, k)))
+    monkeypatch.setattr(dispatcher, "celery_for", lambda queue: sent.append(queue))
     dbsession.info[outbox.NEW_MESSAGES] = [(DispatchOutbox(attempt_id=0, queue="x"), 0, 0, "score", "x")]
     dbsession.execute(sa.select(1))
     dbsession.rollback()

@@ -238,7 +238,8 @@ def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creat
     user, comp, phase_id = participant()
     name, token = f"count-{uuid.uuid4().hex[:6]}", f"count-token-{uuid.uuid4().hex}"
     with service.app.session_factory() as session:
-        queues.create_queue(session, name, None, token=token)
+        queue, _ = queues.create_queue(session, name, None, token=token)
+        queues.give_broker_account(queue, service.app.brokers)
         session.commit()
     api(creator, "PATCH", f"/competitions/{comp['id']}", json={"queue": name}, expect=200)
     created = submit(api, user, phase_id)
