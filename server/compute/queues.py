@@ -90,6 +90,18 @@ def find_queue(session: Session, name: str) -> ComputeQueue:
     return queue
 
 
+def record_worker_status(session: Session, queue: ComputeQueue, status: dict) -> Worker:
+    """A worker's own heartbeat (``protocol.WorkerStatus``): alive now, its version, and why it
+    takes no job (None: it takes jobs)."""
+    worker = touch_worker(session, queue, status["worker"], status.get("hostname", ""))
+    worker.cannot_work = status.get("cannot_work") or None
+    if "version" in status:
+        worker.version = status["version"]
+    if "protocol" in status:
+        worker.protocol = status["protocol"]
+    return worker
+
+
 def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "") -> Worker:
     """Record that a worker of ``queue`` is alive."""
     worker = session.scalar(select(Worker).where(Worker.queue_id == queue.id, Worker.name == name))
