@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
     consumer = JobConsumer(args.broker_url or config["broker_url"], config.get("broker_transport_options") or {},
                            config["celery_queue"], handle, before_next=readiness.wait_until_ready,
-                           ready=readiness.ready)
+                           ready=readiness.ready, can_take=lambda: readiness.look() is None)
     log.info("worker %s (jupyter-podium %s) serving queue '%s' (%s, runs in %s)", args.name, package_version(),
              config["queue"], type(executor).__name__, runs)
     reporter.start()

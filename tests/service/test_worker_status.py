@@ -11,9 +11,9 @@ import html
 import pytest
 import requests
 from conftest import submit
+from helpers.metrics import scrape, value
 from helpers.web_session import WebSession, create_queue, make, registered
 from podium.worker.protocol import PROTOCOL_VERSION
-from test_monitoring import scrape, value
 
 pytestmark = pytest.mark.one_backend
 
