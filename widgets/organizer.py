@@ -111,10 +111,10 @@ class OrganizerPanel(w.VBox):
         self._build_class()
         sections = [("Participants", self.participants_box),
                     ("Submissions", w.VBox([self.phase_picker, self.submissions_box])),
-                    ("Leaderboard", w.VBox([self.export_button, self.download_link])),
-                    ("Compute", w.VBox([self.queue_html, w.HBox([self.queue_picker, self.queue_button])]))]
+                    ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
+        sections.append(("Compute", w.VBox([self.queue_html, w.HBox([self.queue_picker, self.queue_button])])))
         self.tabs.children = [box for _, box in sections]
         for i, (name, _) in enumerate(sections):
             self.tabs.set_title(i, name)
