@@ -224,6 +224,13 @@ class PodiumService(Application):
     def _creator_group_default(self) -> str:
         return os.environ.get("PODIUM_CREATOR_GROUP", "podium-creators")
 
+    queue_organizer_group = Unicode(
+        "",
+        help="Hub group whose members may create compute queues and attach their own workers, "
+        "besides hub admins and everyone who may create competitions (creator_group). "
+        "An empty string (the default) adds nobody.",
+    ).tag(config=True)
+
     default_quotas = Dict(
         {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600},
         help="Defaults for new phases: submissions per UTC day (0: no limit), total submissions "

@@ -10,10 +10,12 @@
     ├── RequestTooLarge (413) ......... a request body larger than any the API accepts (refused unread)
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
+    │   └── QueueNotShared (403) ...... a competition names a compute queue its organizer may not use
     ├── NotFound (404)
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   ├── InvalidTransition (409) ... a submission status change the state machine forbids
-    │   └── CodeNotRevealed (409) ..... a phase's code asked for before it ends, or in a phase that reveals none
+    │   ├── CodeNotRevealed (409) ..... a phase's code asked for before it ends, or in a phase that reveals none
+    │   └── QueueInUse (409) .......... a compute queue that competitions still use cannot be deleted
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
@@ -123,6 +125,16 @@ class PermissionDenied(PodiumError):
     status_code = 403
 
 
+class QueueNotShared(PermissionDenied):
+    """A competition names a compute queue that the organizer setting it neither owns nor has been
+    given (directly or through a hub group)."""
+
+    def __init__(self, queue: str, owner: str | None) -> None:
+        asks = f"ask its owner, {owner}, to share it with you" if owner else "ask a hub admin"
+        super().__init__(f"You may not use the compute queue '{queue}': it is not yours and not shared with you "
+                         f"or a hub group of yours; {asks}, or choose another queue.", queue=queue)
+
+
 class NotFound(PodiumError):
     status_code = 404
 
@@ -137,6 +149,15 @@ class InvalidTransition(Conflict):
 
 class CodeNotRevealed(Conflict):
     pass
+
+
+class QueueInUse(Conflict):
+    """A compute queue cannot be deleted while competitions send their submissions to it;
+    ``competitions`` lists their slugs."""
+
+    def __init__(self, queue: str, competitions: list[str]) -> None:
+        super().__init__(f"The compute queue '{queue}' is used by {len(competitions)} competition(s): "
+                         f"{', '.join(competitions)}; move them to another queue first.", competitions=competitions)
 
 
 class WorkerProtocolRefused(PodiumError):

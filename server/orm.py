@@ -642,6 +642,29 @@ class ComputeQueue(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     workers: Mapped[list[Worker]] = relationship(cascade="all, delete-orphan", back_populates="queue")
+    shares: Mapped[list[QueueShare]] = relationship(cascade="all, delete-orphan", back_populates="queue",
+                                                     order_by="QueueShare.id")
+
+
+class QueueShareKind(str, enum.Enum):
+    user = "user"
+    group = "group"
+
+
+class QueueShare(Base):
+    """A hub user or hub group the queue's owner lets use the queue for their competitions (as
+    CodaLab's queue "organizers")."""
+
+    __tablename__ = "queue_shares"
+    __table_args__ = (UniqueConstraint("queue_id", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("compute_queues.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[QueueShareKind] = mapped_column(str_enum(QueueShareKind, "queue_share_kind"))
+    name: Mapped[str] = mapped_column(String(255), doc="A hub user name or hub group name.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    queue: Mapped[ComputeQueue] = relationship(back_populates="shares")
 
 
 class Worker(Base):
@@ -653,6 +676,10 @@ class Worker(Base):
     name: Mapped[str] = mapped_column(String(255))
     hostname: Mapped[str] = mapped_column(String(255), default="")
     last_seen: Mapped[datetime | None] = mapped_column()
+    version: Mapped[str] = mapped_column(String(64), default="", doc="The worker's jupyter-podium version.")
+    protocol: Mapped[int | None] = mapped_column(doc="The job protocol the worker speaks (None: not told).")
+    cannot_work: Mapped[str | None] = mapped_column(
+        String(1000), doc="Why the worker takes no job, as its last heartbeat said; None while it can work.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     queue: Mapped[ComputeQueue] = relationship(back_populates="workers")

@@ -501,13 +501,14 @@ class WorkerProcess:
     """`podium worker` as a child process, as an admin would run it."""
 
     def __init__(self, service, workdir: Path, name: str | None = None, extra_args: tuple[str, ...] = (), *,
-                 podium: Path | None = None, token: str = "test-queue-token") -> None:
+                 podium: Path | None = None, token: str = "test-queue-token", env: dict[str, str] | None = None) -> None:
         self.service = service
         self.name = name or f"w-{uuid.uuid4().hex[:6]}"
         self.workdir = workdir
         self.podium = podium or Path(sys.executable).parent / "podium"  # another install's command
         self.token = token
         self.extra_args = extra_args
+        self.env = env  # added to this process's environment (e.g. DOCKER_HOST)
         self.proc: subprocess.Popen | None = None
         self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
 
@@ -518,6 +519,7 @@ class WorkerProcess:
              "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
              "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64", *self.extra_args],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         time.sleep(1.5)
         assert self.proc.poll() is None, self.log.read_text()[-3000:]

@@ -1,9 +1,12 @@
-"""``AdminDashboard()``: compute queues, their workers and how to attach one more (hub admins).
+"""``AdminDashboard()``: compute queues, their workers and how to attach one more (hub admins,
+and organizers for the queues they own or that are shared with them).
 
-Reads ``GET /api/v1/queues`` (depth, workers with last seen and running attempts, recent
-failures) and writes the exact ``podium worker`` command for a queue, with a token that the
+Reads ``GET /api/v1/queues`` (depth, workers with version, state, last seen and running attempts,
+recent failures) and writes the exact ``podium worker`` command for a queue, with a token that the
 service shows only when it is created (a new queue, or a re-keyed one: re-keying refuses workers
-that still hold the old token, which is how a leaked token is withdrawn).
+that still hold the old token, which is how a leaked token is withdrawn). A queue's owner shares
+it with hub users or groups (who may then run their competitions on it), stops sharing it, or
+deletes it (refused while competitions use it).
 """
 
 from __future__ import annotations
@@ -43,9 +46,17 @@ class AdminDashboard:
         self.queue_name_text = w.Text(placeholder="e.g. gpu-lab", description="Queue")
         self.create_button = w.Button(description="Create queue", button_style="primary", icon="plus")
         self.create_button.on_click(lambda _: self._guard(self.create_from_form))
-        self.queue_dropdown = w.Dropdown(description="Re-key")
+        self.queue_dropdown = w.Dropdown(description="Queue")
         self.rekey_button = w.Button(description="New token", button_style="warning", icon="key")
         self.rekey_button.on_click(lambda _: self._guard(self.rekey_from_form))
+        self.share_kind = w.Dropdown(options=[("hub user", "user"), ("hub group", "group")], description="With")
+        self.share_name_text = w.Text(placeholder="a user or group name", description="Name")
+        self.share_button = w.Button(description="Share", icon="share")
+        self.share_button.on_click(lambda _: self._guard(lambda: self.share_from_form(True)))
+        self.unshare_button = w.Button(description="Stop sharing", icon="ban")
+        self.unshare_button.on_click(lambda _: self._guard(lambda: self.share_from_form(False)))
+        self.delete_button = w.Button(description="Delete queue", button_style="danger", icon="trash")
+        self.delete_button.on_click(lambda _: self._guard(self.delete_from_form))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self._guard(self.refresh))
         self.command_text = w.Textarea(layout=w.Layout(width="100%", height="5em"), disabled=True)
@@ -56,7 +67,10 @@ class AdminDashboard:
                    "<code>pip install 'jupyter-podium[worker]'</code> is all it needs; "
                    "Docker runs the programs.</p>"),
             w.HBox([self.queue_name_text, self.create_button]),
-            w.HBox([self.queue_dropdown, self.rekey_button]),
+            w.HBox([self.queue_dropdown, self.rekey_button, self.delete_button]),
+            w.HTML("<h4>Share a queue</h4><p>Organizers you share a queue with (or the members of a hub "
+                   "group) may run their competitions on it; only you and hub admins re-key or delete it.</p>"),
+            w.HBox([self.share_kind, self.share_name_text, self.share_button, self.unshare_button]),
             self.command_text, self.message_html,
         ])
         self.refresh()
@@ -114,6 +128,37 @@ class AdminDashboard:
             return None
         return self.rekey(self.queue_dropdown.value)
 
+    def share(self, queue: str, *, user: str | None = None, group: str | None = None) -> dict[str, Any]:
+        """Let a hub user or group use ``queue``; returns the queue as the service now has it."""
+        answer = self.client.share_queue(queue, user=user, group=group)
+        self._said(f"Queue '{queue}' is shared with the {'user' if user else 'group'} '{user or group}'.")
+        return answer
+
+    def unshare(self, queue: str, *, user: str | None = None, group: str | None = None) -> dict[str, Any]:
+        answer = self.client.unshare_queue(queue, user=user, group=group)
+        self._said(f"Queue '{queue}' is no longer shared with the {'user' if user else 'group'} '{user or group}'.")
+        return answer
+
+    def delete_queue(self, queue: str) -> None:
+        self.client.delete_queue(queue)
+        self._said(f"Queue '{queue}' deleted.")
+
+    def share_from_form(self, sharing: bool) -> dict[str, Any] | None:
+        name = self.share_name_text.value.strip()
+        if not self.queue_dropdown.value or not name:
+            self.message_html.value = "<p>Choose a queue and type a user or group name first.</p>"
+            return None
+        who = {self.share_kind.value: name}
+        return self.share(self.queue_dropdown.value, **who) if sharing else self.unshare(self.queue_dropdown.value, **who)
+
+    def delete_from_form(self) -> None:
+        if self.queue_dropdown.value:
+            self.delete_queue(self.queue_dropdown.value)
+
+    def _said(self, message: str) -> None:
+        self.message_html.value = f"<p>{display.html.escape(message, quote=False)}</p>"
+        self.refresh()
+
     def _show_command(self, queue: str, token: str, message: str) -> str:
         self.last_token = token
         self.last_command = worker_command(self.service_url, token, name=f"{queue}-worker-1")
@@ -134,16 +179,26 @@ def queues_html(queues: list[dict[str, Any]]) -> str:
         workers = q["workers"] or [None]
         for worker in workers:
             if worker is None:
-                rows.append([q["name"], q["depth"], "no worker attached", "", ""])
+                rows.append([q["name"], q["depth"], "no worker attached", "", "", "", "", queue_access(q)])
                 continue
             running = ", ".join(f"attempt {a}" for a in worker["running"]) or "idle"
+            state = f"cannot work: {worker['cannot_work']}" if worker.get("cannot_work") else "ready"
             rows.append([q["name"], q["depth"], f"{worker['name']} ({worker.get('hostname') or '?'})",
-                         display.when(worker.get("last_seen")), running])
-    table = display.html_table(["queue", "waiting jobs", "worker", "last seen", "running"], rows,
-                               css_class="podium-queues")
+                         worker.get("version") or "unknown", state, display.when(worker.get("last_seen")), running,
+                         queue_access(q)])
+    table = display.html_table(["queue", "waiting jobs", "worker", "version", "state", "last seen", "running",
+                                "owner and sharing"], rows, css_class="podium-queues")
     failures = [[q["name"], f["submission"], display.when(f.get("at")), f.get("reason") or ""]
                 for q in queues for f in q.get("recent_failures", [])]
     if failures:
         table += "<h4>Recent failures</h4>" + display.html_table(
             ["queue", "submission", "when", "reason"], failures, css_class="podium-failures")
     return table
+
+
+def queue_access(queue: dict[str, Any]) -> str:
+    """A queue's owner and whom it is shared with (the service tells its managers only)."""
+    label = f"owner {queue['owner']}" if queue.get("owner") else "the platform's"
+    shared = queue.get("shared_with") or {}
+    names = list(shared.get("users", [])) + [f"group {g}" for g in shared.get("groups", [])]
+    return label + (f", shared with {', '.join(names)}" if names else "")

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 from podium.worker.redaction import without_urls
@@ -422,6 +422,24 @@ class PodiumClient:
 
     def queue_token(self, queue: str) -> dict[str, Any]:
         return self.post(f"queues/{queue}/token")
+
+    def share_queue(self, queue: str, *, user: str | None = None, group: str | None = None) -> dict[str, Any]:
+        """Let a hub user or the members of a hub group run their competitions on ``queue``."""
+        return self.request("PUT", _share_path(queue, user, group))
+
+    def unshare_queue(self, queue: str, *, user: str | None = None, group: str | None = None) -> dict[str, Any]:
+        return self.request("DELETE", _share_path(queue, user, group))
+
+    def delete_queue(self, queue: str) -> None:
+        """Remove a queue (refused, with their list, while competitions use it)."""
+        self.delete(f"queues/{quote(queue, safe='')}")
+
+
+def _share_path(queue: str, user: str | None, group: str | None) -> str:
+    if (user is None) == (group is None):
+        raise ValueError("Share a queue with a user= or a group=, one at a time.")
+    kind, name = ("users", user) if user is not None else ("groups", group)
+    return f"queues/{quote(queue, safe='')}/shares/{kind}/{quote(name or '', safe='')}"
 
 
 def current_phase(phases: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""The organizer's panel: participants, submissions, leaderboard export, and a class's roster and
-deadlines, for one competition, in a notebook.
+"""The organizer's panel: participants, submissions, leaderboard export, the compute queue, and a
+class's roster and deadlines, for one competition, in a notebook.
 
 Every button calls a plain method (``approve``, ``deny``, ``rerun``, ``cancel``,
-``download_outputs``, ``export_leaderboard``, ``save_roster``, ``save_deadlines``) that a script
+``download_outputs``, ``export_leaderboard``, ``use_queue``, ``save_roster``, ``save_deadlines``) that a script
 may call too; the state those methods read and change lives in attributes (``participants``,
 ``submissions``, ``message``, ``last_export``, ...), so what the panel shows can be checked
 without a browser. Errors from the service are shown as the service's own sentence in
@@ -61,6 +61,10 @@ class OrganizerPanel(w.VBox):
         self.roster_button = w.Button(description="Save roster")
         self.roster_button.on_click(lambda _: self._guard(self.save_roster))
         self.class_box = w.VBox()
+        self.queue_picker = w.Dropdown(description="Queue")
+        self.queue_button = w.Button(description="Use this queue", icon="server")
+        self.queue_button.on_click(lambda _: self._guard(self.use_queue))
+        self.queue_html = w.HTML()
         self.tabs = w.Tab()
         self.refresh()
 
@@ -103,12 +107,14 @@ class OrganizerPanel(w.VBox):
                             f"{state}, registration: {self.competition['registration_mode']})</small></h3>")
         self._load_participants()
         self._load_submissions()
+        self._load_queues()
         self._build_class()
         sections = [("Participants", self.participants_box),
                     ("Submissions", w.VBox([self.phase_picker, self.submissions_box])),
                     ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
+        sections.append(("Compute", w.VBox([self.queue_html, w.HBox([self.queue_picker, self.queue_button])])))
         self.tabs.children = [box for _, box in sections]
         for i, (name, _) in enumerate(sections):
             self.tabs.set_title(i, name)
@@ -237,6 +243,25 @@ class OrganizerPanel(w.VBox):
         rows = max(0, len(text.strip().splitlines()) - 1)
         self._say(f"Exported {rows} leaderboard row(s) to {target}.")
         return target
+
+    def _load_queues(self) -> None:
+        """The queues this organizer may run the competition on: their own, the ones shared with
+        them or a hub group of theirs, and the platform's."""
+        current = self.competition.get("queue") or "default"
+        names = [q["name"] for q in self.client.queues()]
+        self.queue_picker.options = names if current in names else [current, *names]
+        self.queue_picker.value = current
+        self.queue_html.value = (f"<p>Submissions run on the compute queue <b>{html.escape(current)}</b>. You may "
+                                 "choose a queue of yours or one shared with you (see <code>AdminDashboard()</code> "
+                                 "to create and share queues).</p>")
+
+    def use_queue(self, name: str | None = None) -> dict[str, Any]:
+        """Send the competition's next submissions to the compute queue ``name`` (else the picker's)."""
+        name = name or self.queue_picker.value
+        self.competition = self.client.update_competition(self.slug, {"queue": name})
+        self._load_queues()
+        self._say(f"Submissions now run on the compute queue '{name}'.")
+        return self.competition
 
     def save_roster(self, groups: list[str] | None = None, organizer_group: str | None = None) -> dict[str, Any]:
         """Set the hub group(s) whose members take part, and the group of co-organizers (TAs)."""

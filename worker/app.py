@@ -22,15 +22,17 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from .cache import DatasetCache
-from .client import ServiceClient
+from .client import ServiceClient, package_version
 from .consumer import JobConsumer, TaskMessage
 from .disk_caps import release_stale_runs
 from .disk_space import DiskGuard
-from .errors import DiskFull, DockerError, ProtocolError, ProtocolMismatch, WorkerNameTaken
+from .errors import CannotWork, DockerError, ProtocolError, ProtocolMismatch, WorkerNameTaken
 from .executors.base import Executor
-from .protocol import TASK_NAME
+from .protocol import STATUS_INTERVAL, TASK_NAME, WorkerConfig
+from .readiness import Readiness, StatusReporter
 from .runner import AttemptRunner, WorkerSettings
 from .task_events import TaskEvents, supports_events
 
@@ -57,7 +59,8 @@ def runs_dir(requested: str | None, work_dir: str, name: str) -> str:
 
 def run_task(runner: AttemptRunner, task: TaskMessage, stop: threading.Event) -> str:
     """Run the attempt a task message names; returns its end state, ``skipped`` (not ours),
-    ``no room`` (left unclaimed: the disk is too full) or ``dropped`` (not a podium task). While the service cannot be reached the attempt is tried
+    ``cannot work`` (left unclaimed: the disk is too full or the engine does not answer) or
+    ``dropped`` (not a podium task). While the service cannot be reached the attempt is tried
     again every few seconds, until it ends or the worker stops."""
     args = task.args
     if task.task != TASK_NAME or len(args) != 3 or not (isinstance(args[0], int) and isinstance(args[1], str)
@@ -74,10 +77,10 @@ def run_task(runner: AttemptRunner, task: TaskMessage, stop: threading.Event) ->
             # speaks its protocol; this worker takes no job until it is upgraded
             log.error("attempt %s not claimed: %s", attempt_id, e)
             return "refused"
-        except DiskFull as e:
+        except CannotWork as e:
             # unclaimed, the attempt stays queued on the service, which publishes it again
-            log.warning("attempt %s not claimed, left to the service: the disk is too full: %s", attempt_id, e)
-            return "no room"
+            log.warning("attempt %s not claimed, left to the service: %s", attempt_id, e)
+            return "cannot work"
         except ProtocolError as e:
             log.warning("attempt %s: the service is unreachable (%s); retrying in %.0f s", attempt_id, e,
                         SERVICE_RETRY_SECONDS)
@@ -85,6 +88,19 @@ def run_task(runner: AttemptRunner, task: TaskMessage, stop: threading.Event) ->
                 return "stopped"
             continue
         return "skipped" if report is None else report["state"]
+
+
+def engine_probe(executor: Executor) -> Callable[[], bool] | None:
+    """How the worker sees that its engine answers (None: an executor without an engine)."""
+    from .executors.docker import DockerExecutor
+
+    return executor.available if isinstance(executor, DockerExecutor) else None
+
+
+def status_interval(config: WorkerConfig) -> float:
+    """Seconds between status reports: often enough that the service counts the worker live
+    (it allows a few leases), at most ``STATUS_INTERVAL``."""
+    return max(1.0, min(STATUS_INTERVAL, config["lease_seconds"] / 3))
 
 
 def choose_executor(kind: str, name: str, allow_unsafe: bool, cpuset_cpus: str | None = None) -> Executor:
@@ -222,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
                               pids=args.pids, max_output_bytes=args.max_output_mb * 1024 * 1024)
     cache = DatasetCache(os.path.join(args.work_dir, "cache"), args.cache_size_mb * 1024 * 1024)
     disk = DiskGuard(sorted({args.work_dir, runs}), args.min_free_mb * 1024 * 1024, cache)
-    runner = AttemptRunner(client, executor, cache, settings, disk=disk)
+    readiness = Readiness(disk, engine_probe(executor))
+    hostname = os.uname().nodename
+    runner = AttemptRunner(client, executor, cache, settings, hostname=hostname, readiness=readiness)
+    reporter = StatusReporter(client, readiness, hostname, status_interval(config))
     stop = threading.Event()
     stop_on_signals(stop)
 
@@ -243,12 +262,15 @@ def main(argv: list[str] | None = None) -> int:
         log.info("task %s: %s", task.task_id, outcome)
 
     consumer = JobConsumer(broker_url, transport_options, config["celery_queue"], handle,
-                           before_next=disk.wait_for_room)
-    log.info("worker %s serving queue '%s' (%s, runs in %s)", args.name, config["queue"], type(executor).__name__,
-             runs)
+                           before_next=readiness.wait_until_ready, ready=readiness.ready,
+                           can_take=lambda: readiness.look() is None)
+    log.info("worker %s (jupyter-podium %s) serving queue '%s' (%s, runs in %s)", args.name, package_version(),
+             config["queue"], type(executor).__name__, runs)
+    reporter.start()
     try:
         consumer.serve(stop)
     finally:
+        reporter.stop()
         if events is not None:
             events.stop()
     if runs != args.work_dir:

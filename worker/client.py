@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import cache
+from importlib import metadata
 from typing import Any
 
 import requests
@@ -27,11 +29,23 @@ from .protocol import (
     JobSpec,
     OutputSlot,
     WorkerConfig,
+    WorkerStatus,
+    WorkerStatusAnswer,
     mismatch_message,
 )
 from .redaction import without_urls
 
 CHUNK = 1024 * 1024
+
+
+@cache
+def package_version() -> str:
+    """The installed jupyter-podium's version, which the worker tells the service."""
+    try:
+        return metadata.version("jupyter-podium")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
 
 class ServiceClient:
     def __init__(self, service_url: str, token: str, worker_name: str, timeout: float = 30,
@@ -76,8 +90,21 @@ class ServiceClient:
         return config
 
     def claim(self, attempt_id: int, hostname: str) -> JobSpec:
-        body = ClaimRequest(worker=self.worker_name, hostname=hostname, protocol=self.protocol_version)
+        body = ClaimRequest(worker=self.worker_name, hostname=hostname, protocol=self.protocol_version,
+                            version=package_version())
         return self._post(f"/worker/attempts/{attempt_id}/claim", body)  # type: ignore[return-value]
+
+    def status(self, hostname: str, cannot_work: str | None) -> WorkerStatusAnswer | None:
+        """Tell the service this worker is alive, its version, and why it takes no job (None: it
+        does); None when the service predates this message (404)."""
+        body = WorkerStatus(worker=self.worker_name, hostname=hostname, protocol=self.protocol_version,
+                            version=package_version(), cannot_work=cannot_work)
+        try:
+            return self._post("/worker/status", body)  # type: ignore[no-any-return]
+        except ProtocolError as e:
+            if e.status == 404:
+                return None
+            raise
 
     def heartbeat(self, attempt_id: int, log_tail: str | None = None) -> HeartbeatAnswer:
         body = HeartbeatRequest(worker=self.worker_name)

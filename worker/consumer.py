@@ -26,8 +26,10 @@ the lease and queues a new attempt (``server/compute/attempts.py``). A second de
 same message is refused by the claim. The price is a delay (the reaper's timeouts) after a
 worker crash, where late acknowledgement would have redelivered at once.
 
-Before it takes a message the worker may wait (``before_next``: while its disk is too full), so
-that the queue's messages go to other workers meanwhile.
+Before it takes a message the worker may wait (``before_next``: while it cannot work, e.g. its
+disk is too full or its engine does not answer), so that the queue's messages go to other workers
+meanwhile; a wait for a message ends early (nothing taken) as soon as ``ready`` says no, and a
+message received is put back on the queue, unacknowledged, when ``can_take`` (a fresh look) says no.
 
 Any broker error (connection lost, channel closed, vhost gone, authentication refused) drops
 the connection and reconnects with a capped backoff; the worker never exits because of its
@@ -83,14 +85,19 @@ def broker_queue(name: str) -> Queue:
 class JobConsumer:
     """Takes messages from one broker queue, one at a time, and hands each to ``handle`` with no
     delivery outstanding (see the module docstring); ``before_next``, if given, is called before
-    each message is taken and returns once the worker can take one (or ``stop`` is set)."""
+    each message is taken and returns once the worker can take one (or ``stop`` is set);
+    ``ready``, if given, is polled while waiting for a message: false ends the wait; ``can_take``,
+    if given, is asked before a received message is acknowledged: false puts it back."""
 
     def __init__(self, broker_url: str, transport_options: dict[str, Any], queue: str,
                  handle: Callable[[TaskMessage], None],
-                 before_next: Callable[[threading.Event], None] | None = None) -> None:
+                 before_next: Callable[[threading.Event], None] | None = None,
+                 ready: Callable[[], bool] | None = None, can_take: Callable[[], bool] | None = None) -> None:
         self.broker_url, self.transport_options = broker_url, transport_options
         self.queue = broker_queue(queue)
         self.handle, self.before_next = handle, before_next
+        self.ready = ready or (lambda: True)
+        self.can_take = can_take or (lambda: True)
         self.connection: Connection | None = None
         self.connected = threading.Event()  # set while a connection is up (for tests and logs)
 
@@ -127,7 +134,7 @@ class JobConsumer:
 
     def next_message(self, stop: threading.Event) -> Message | None:
         """Wait for one message and acknowledge it with no consumer left on the queue; None
-        when ``stop`` was set first."""
+        when ``stop`` was set, or ``ready`` turned false, first."""
         connection = self.connect()
         received: list[Message] = []
         # raw messages: one that cannot be decoded is still taken (and dropped), never left
@@ -137,7 +144,7 @@ class JobConsumer:
                             on_decode_error=lambda message, _error: received.append(message))
         consumer.consume()
         try:
-            while not received and not stop.is_set():
+            while not received and not stop.is_set() and self.ready():
                 try:
                     connection.drain_events(timeout=POLL_SECONDS)
                 except TimeoutError:
@@ -148,6 +155,11 @@ class JobConsumer:
         if not received:
             return None
         message = received[0]
+        if not self.can_take():
+            # the worker cannot work after all (found since ``ready`` last said yes): the message
+            # goes back to the queue at once, for another worker or for this one once it can
+            message.requeue()
+            return None
         message.ack()
         return message
 

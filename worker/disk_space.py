@@ -1,18 +1,16 @@
 """Free disk space where a worker runs attempts and keeps its cache: below the admin's floor
 (``--min-free-mb``) the worker prunes its dataset cache and, if that is not enough, claims
-nothing until space is freed, so that a full disk never fails a participant's submission (the
-service publishes an unclaimed attempt again, and a message left in the broker goes to another
-worker of the queue)."""
+nothing until space is freed (``readiness``), so that a full disk never fails a participant's
+submission (the service publishes an unclaimed attempt again, and a message left in the broker
+goes to another worker of the queue)."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import os
-import threading
 
 from .cache import DatasetCache
-from .errors import DiskFull
 
 log = logging.getLogger("podium.worker")
 
@@ -41,13 +39,13 @@ class DiskGuard:
 
     def __init__(self, paths: list[str], min_free_bytes: int, cache: DatasetCache | None = None) -> None:
         self.paths, self.min_free_bytes, self.cache = paths, min_free_bytes, cache
-        self._short = False  # the last look found too little room (logged once per spell)
 
-    def shortage(self) -> str | None:
-        """None when every path has room; else why not, once the cache is pruned as far as helps."""
+    def shortage(self, prune: bool = True) -> str | None:
+        """None when every path has room; else why not, once the cache is pruned as far as helps
+        (``prune=False``: only look, as a status report beside a running job does)."""
         if self.min_free_bytes <= 0:
             return None
-        if self._low() is not None and self.cache is not None:
+        if prune and self._low() is not None and self.cache is not None:
             freed = self.cache.prune(lambda: self._low() is None)
             if freed:
                 log.warning("disk space is low: removed %d MB from the dataset cache", freed // (1024 * 1024))
@@ -57,27 +55,6 @@ class DiskGuard:
         path, free = low
         return (f"{path} has {free // (1024 * 1024)} MB free, less than the {self.min_free_bytes // (1024 * 1024)} MB "
                 "this worker keeps free (--min-free-mb), even with its dataset cache pruned")
-
-    def check(self) -> None:
-        """Raise ``DiskFull`` when there is too little room to take an attempt."""
-        problem = self.shortage()
-        if problem is not None:
-            raise DiskFull(problem)
-
-    def wait_for_room(self, stop: threading.Event) -> None:
-        """Return once there is room to take an attempt, or when ``stop`` is set; logs when the
-        worker stops and starts taking jobs again."""
-        while not stop.is_set():
-            problem = self.shortage()
-            if problem is None:
-                if self._short:
-                    log.info("disk space is back above --min-free-mb: taking jobs again")
-                self._short = False
-                return
-            if not self._short:
-                log.warning("taking no job: %s", problem)
-            self._short = True
-            stop.wait(DISK_RETRY_SECONDS)
 
     def _low(self) -> tuple[str, int] | None:
         """The first path with less than the floor free, and its free bytes; None when all have room."""

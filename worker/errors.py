@@ -9,7 +9,9 @@
     │   ├── LeaseLost ............. another worker holds the attempt now, or it ended: stop working on it
     │   └── DownloadError ......... an input could not be fetched, or it does not match its checksum
     ├── ProtocolMismatch .......... the worker and the service speak job protocols that do not overlap
-    ├── DiskFull .................. too little free disk to take an attempt, even with the dataset cache pruned
+    ├── CannotWork ................ the worker cannot take a job now; it claims none and says why in its status
+    │   ├── DiskFull .............. too little free disk to take an attempt, even with the dataset cache pruned
+    │   └── EngineUnreachable ..... the Docker engine does not answer
     ├── ArchiveError .............. an archive or directory that is unsafe or too large; names the entry
     ├── GuardedViewError .......... a link-proof view of a folder could not be mounted here
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
@@ -113,6 +115,15 @@ class ProtocolMismatch(WorkerError):
     upgraded. The message says which; the worker logs it and takes no job."""
 
 
-class DiskFull(WorkerError):
+class CannotWork(WorkerError):
+    """This worker cannot take a job now (its message says why): it leaves the attempt unclaimed
+    for the service to publish again, and reports the reason in its status until it clears."""
+
+
+class EngineUnreachable(CannotWork):
+    """The Docker engine does not answer: no container could run, so no job is taken."""
+
+
+class DiskFull(CannotWork):
     """The worker's disk has less free space than ``--min-free-mb``, even with its dataset cache
     pruned: it claims no attempt until space is freed (the message says where and how much)."""

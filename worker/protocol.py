@@ -13,6 +13,8 @@ OpenAPI document), so the two cannot describe a field differently.
                                                                              426: protocol refused)
     POST /worker/attempts/{id}/heartbeat   HeartbeatRequest → HeartbeatAnswer
     POST /worker/attempts/{id}/finish      FinishRequest  → FinishAnswer    (an AttemptReport + worker)
+    POST /worker/status                    WorkerStatus   → WorkerStatusAnswer (every few seconds, busy or
+                                                                             not: alive, version, cannot_work)
 
 Workers and services are upgraded separately, so a change must keep working across one side's
 upgrade:
@@ -135,6 +137,7 @@ class ClaimRequest(_ClaimRequired, total=False):
 
     hostname: Annotated[str, Bounded(max_length=255)]
     protocol: int  # the worker's PROTOCOL_VERSION; absent means UNVERSIONED
+    version: Annotated[str, Bounded(max_length=64)]  # the worker's jupyter-podium version
 
 
 class JobInput(TypedDict):
@@ -225,6 +228,34 @@ class HeartbeatRequest(_HeartbeatRequired, total=False):
 class HeartbeatAnswer(TypedDict):
     cancel: bool  # the submission was cancelled: stop the containers and report "cancelled"
     lease_expires_at: str  # ISO 8601, UTC
+
+
+# --- the worker's own heartbeat -------------------------------------------------------------
+
+
+class _WorkerStatusRequired(TypedDict):
+    worker: WorkerName
+
+
+#: The longest reason a worker gives for taking no job (characters).
+CANNOT_WORK_CHARS = 1000
+#: Seconds between two status reports of a worker (the service counts a worker live for a few leases).
+STATUS_INTERVAL = 10.0
+
+
+class WorkerStatus(_WorkerStatusRequired, total=False):
+    """A worker says it is alive, what it runs, and, when it takes no job, why (a service before
+    this message answers 404, which the worker ignores)."""
+
+    hostname: Annotated[str, Bounded(max_length=255)]
+    protocol: int
+    version: Annotated[str, Bounded(max_length=64)]
+    # None (or absent) while it takes jobs; else why not, e.g. "the Docker engine does not answer"
+    cannot_work: Annotated[str, Bounded(max_length=CANNOT_WORK_CHARS)] | None
+
+
+class WorkerStatusAnswer(TypedDict):
+    queue: str
 
 
 # --- finish ---------------------------------------------------------------------------------

@@ -45,11 +45,12 @@ from typing import Any
 from . import archives, disk_caps, guarded_views, layout, run_metadata, scores, uncertainty
 from .cache import DatasetCache
 from .client import ServiceClient
-from .disk_space import WORKER_DISK_FULL, DiskGuard, no_room
+from .disk_space import WORKER_DISK_FULL, no_room
 from .errors import AttemptFailed, Cancelled, GuardedViewError, LeaseLost, ProtocolError
 from .executors.base import ContainerSpec, ExecResult, Executor, LiveTail, Mount
 from .images import resolve_image
 from .protocol import LIVE_LOG_CHARS, AttemptReport, Interval, JobSpec, attempt_report
+from .readiness import Readiness
 from .redaction import without_urls
 
 log = logging.getLogger("podium.worker")
@@ -177,9 +178,9 @@ class Steps:
 
 class AttemptRunner:
     def __init__(self, client: ServiceClient, executor: Executor, cache: DatasetCache, settings: WorkerSettings,
-                 hostname: str = "", disk: DiskGuard | None = None) -> None:
+                 hostname: str = "", readiness: Readiness | None = None) -> None:
         self.client, self.executor, self.cache, self.settings = client, executor, cache, settings
-        self.disk = disk  # None: no floor of free disk space
+        self.readiness = readiness  # None: no check of free disk space or of the engine before a claim
         self.hostname = hostname or os.uname().nodename
         self.steps = Steps()
 
@@ -187,11 +188,11 @@ class AttemptRunner:
 
     def run(self, attempt_id: int) -> AttemptReport | None:
         """Claim and run an attempt; returns the report sent, or None when it was not ours.
-        Raises ``DiskFull`` without claiming when the disk has too little room (the service
-        publishes the unclaimed attempt again)."""
+        Raises ``CannotWork`` without claiming when the disk has too little room or the engine
+        does not answer (the service publishes the unclaimed attempt again)."""
         self.steps = steps = Steps()
-        if self.disk is not None:
-            self.disk.check()
+        if self.readiness is not None:
+            self.readiness.check()
         try:
             with steps("claim"):
                 job = self.client.claim(attempt_id, self.hostname)

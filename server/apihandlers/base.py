@@ -22,13 +22,14 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..auth.identity import Identity, token_from_header
 from ..auth.permissions import (
+    ON_A_QUEUE,
     ON_THE_PATH,
     REQUIREMENTS,
     CompetitionRoles,
     can_create_competitions,
     competition_roles,
 )
-from ..compute import queues
+from ..compute import queue_access, queues
 from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError
 from ..offloop import run_without_awaiting
 from ..orm import (
@@ -94,11 +95,18 @@ def path_resource(method: Callable, requires: str | None) -> str | None:
     """The path parameter of ``method`` that ``requires`` is checked on; ValueError if it names none."""
     if requires not in ON_THE_PATH:
         return None
-    kinds = OWNED if requires == "own" else VISIBLE
+    kinds = OWNED if requires == "own" else ("queue",) if requires in ON_A_QUEUE else VISIBLE
     resource = next((name for name in inspect.signature(method).parameters if name in kinds), None)
     if resource is None:
         raise ValueError(f"{method.__qualname__} requires {requires!r} but its path names none of {kinds}")
     return resource
+
+
+def lookup_name(requires: str, resource: str) -> str:
+    """The base handler's method that finds the object a requirement on the path is checked on:
+    ``own_submission``, ``visible_phase``, ``managed_queue``, ..."""
+    prefix = {"own": "own_", "use queue": "usable_", "manage queue": "managed_"}.get(requires, "visible_")
+    return prefix + resource
 
 
 def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
@@ -359,11 +367,14 @@ class APIHandler(RequestHandler):
                 f"Only hub admins and members of the hub group '{self.podium.creator_group}' "
                 "create competitions and upload their data and bundles."
             )
+        elif requires == "create queues" and not queue_access.may_create_queues(self.user, self.podium.creator_group,
+                                                                  self.podium.queue_organizer_group):
+            raise PermissionDenied(op.refusal or "Only hub admins, organizers who may create competitions and members "
+                                   "of the queue organizers' hub group create compute queues.")
         elif op.resource is not None:
-            lookup = "own_" if requires == "own" else "visible_"
             # the lookup refuses who may not see (404) or does not own the object; no roles come
-            # back for an upload tied to no competition, which its creator alone has passed
-            obj, self.caller_roles = getattr(self, lookup + op.resource)(path[op.resource])
+            # back for an upload tied to no competition (which its creator alone has passed) or a queue
+            obj, self.caller_roles = getattr(self, lookup_name(requires, op.resource))(path[op.resource])
             if self.caller_roles is not None and requires == "manage":
                 self.caller_roles.require_manage()
             elif self.caller_roles is not None and requires == "participate":
@@ -457,6 +468,12 @@ class APIHandler(RequestHandler):
         if not roles.can_view:
             raise NotFound(f"No such dataset: {ref}")
         return artifact, roles
+
+    def usable_queue(self, ref: str) -> tuple[ComputeQueue, None]:
+        return queue_access.usable_queue(self.db, self.user, ref), None
+
+    def managed_queue(self, ref: str) -> tuple[ComputeQueue, None]:
+        return queue_access.managed_queue(self.db, self.user, ref), None
 
     def own_submission(self, ref: str) -> tuple[Submission, CompetitionRoles]:
         """A submission its owner acts on: 404 to who may not see it, 403 to the organizers."""

@@ -51,7 +51,7 @@ class CompetitionHandler(APIHandler):
 
     @api("Change a competition's settings (organizers).", requires="manage", body=CompetitionUpdate)
     async def patch(self, competition: Competition) -> None:
-        domain.update_competition(self.db, competition, self.body)
+        domain.update_competition(self.db, self.user, competition, self.body)
         self.db.commit()
         self.write_json(competition_model(competition, self.caller_roles))
 

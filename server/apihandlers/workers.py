@@ -1,10 +1,8 @@
-"""Compute queues (admins) and the job protocol (workers, with their queue's token)."""
+"""Compute queues (their owners, whom they are shared with, admins) and the job protocol (workers, with their queue's token)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 from sqlalchemy import or_, select
@@ -12,6 +10,7 @@ from sqlalchemy import or_, select
 from ...worker import protocol
 from ..clock import isoformat
 from ..compute import attempts as jobs
+from ..compute import queue_access
 from ..compute import queues as queues
 from ..compute.dispatch import celery_queue
 from ..compute.outbox import queue_depths
@@ -22,6 +21,7 @@ from ..orm import (
     Competition,
     ComputeQueue,
     Phase,
+    QueueShareKind,
     Submission,
     SubmissionStatus,
 )
@@ -32,20 +32,38 @@ from .input_limits import path_id
 ADMINS_ONLY = "Only hub admins manage compute queues."
 
 
-async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
-    """RabbitMQ's management API is called with blocking HTTP: off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
 class QueueIn(Body):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
-def queue_model(session, queue: ComputeQueue) -> dict:
+def queue_model(session, queue: ComputeQueue, manager: bool = True) -> dict:
+    """A queue as its users see it; its managers (owner, hub admins) also see whom it is shared
+    with, the competitions on it and its recent failures (participants' reasons of competitions
+    other users may not manage)."""
     depth = queue_depths(session).get(queue.name, 0)
     running = session.scalars(
         select(Attempt).where(Attempt.state == AttemptState.running, Attempt.worker_id.in_([w.id for w in queue.workers] or [0]))
     ).all()
+    model = {
+        "name": queue.name,
+        "owner": queue.owner,
+        "celery_queue": celery_queue(queue.name),
+        "depth": depth,
+        "workers": [
+            {
+                "name": w.name,
+                "hostname": w.hostname,
+                "last_seen": isoformat(w.last_seen),
+                "version": w.version or None,
+                "protocol": w.protocol,
+                "cannot_work": w.cannot_work,
+                "running": [a.id for a in running if a.worker_id == w.id],
+            }
+            for w in queue.workers
+        ],
+    }
+    if not manager:
+        return model
     # this queue's own five latest failed submissions (competitions without a queue use the
     # default), newest id first: the primary key walked backwards, where ordering by finished_at
     # would sort every failure of the platform's history
@@ -61,19 +79,11 @@ def queue_model(session, queue: ComputeQueue) -> dict:
         .limit(5)
     ).all()
     return {
-        "name": queue.name,
-        "owner": queue.owner,
-        "celery_queue": celery_queue(queue.name),
-        "depth": depth,
-        "workers": [
-            {
-                "name": w.name,
-                "hostname": w.hostname,
-                "last_seen": isoformat(w.last_seen),
-                "running": [a.id for a in running if a.worker_id == w.id],
-            }
-            for w in queue.workers
-        ],
+        **model,
+        "shared_with": {
+            "users": [s.name for s in queue.shares if s.kind == QueueShareKind.user],
+            "groups": [s.name for s in queue.shares if s.kind == QueueShareKind.group],
+        },
         "recent_failures": [
             {"submission": s.id, "reason": s.failure_reason, "at": isoformat(s.finished_at)}
             for s in failures
@@ -82,44 +92,71 @@ def queue_model(session, queue: ComputeQueue) -> dict:
 
 
 class QueueListHandler(APIHandler):
-    @api("List compute queues with their workers, depth and recent failures (admins).", requires="admin", refusal=ADMINS_ONLY)
+    @api("List the compute queues the caller may use (hub admins: all), with their workers and depth.", requires="user")
     async def get(self) -> None:
-        rows = self.db.scalars(select(ComputeQueue).order_by(ComputeQueue.id)).all()
-        self.write_json({"queues": [queue_model(self.db, q) for q in rows]})
+        rows = queue_access.usable_queues(self.db, self.user)
+        self.write_json({"queues": [queue_model(self.db, q, queue_access.manages(self.user, q)) for q in rows]})
 
-    @api("Create a compute queue; the answer carries its worker token, shown once (admins).",
-         requires="admin", refusal=ADMINS_ONLY, body=QueueIn, status=201)
+    @api("Create a compute queue owned by the caller; the answer carries its worker token, shown once.",
+         requires="create queues", body=QueueIn, status=201)
     async def post(self) -> None:
         queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
-        await off_loop(queues.give_broker_account, queue, self.podium.brokers)
+        queues.give_broker_account(queue, self.podium.brokers)  # off the loop: verbs run in the database pool
         self.db.commit()
         self.write_json({**queue_model(self.db, queue), "token": token}, 201)
 
 
 class QueueHandler(APIHandler):
-    @api("Delete a compute queue no competition uses, with its broker virtual host and user (admins).",
-         requires="admin", refusal=ADMINS_ONLY, status=204,
-         responses={409: "The default queue, or a queue competitions use (listed).",
+    @api("A compute queue with its workers and depth (its owner, whoever it is shared with, hub admins).",
+         requires="use queue")
+    async def get(self, queue: ComputeQueue) -> None:
+        self.write_json(queue_model(self.db, queue, queue_access.manages(self.user, queue)))
+
+    @api("Delete a compute queue with its broker virtual host and user (its owner or hub admins); refused "
+         "while competitions use it, with their list.", requires="manage queue", status=204,
+         responses={409: "Competitions use the queue: the answer lists them.",
                     502: "RabbitMQ's management API refused or did not answer."})
-    async def delete(self, queue: str) -> None:
-        obj = queues.find_queue(self.db, queue)
-        await off_loop(queues.delete_queue, self.db, obj, self.podium.brokers)
+    async def delete(self, queue: ComputeQueue) -> None:
+        queue_access.delete_queue(self.db, queue)
+        queues.remove_broker_account(queue, self.podium.brokers)
         self.db.commit()
-        self.podium.dispatcher.forget(obj.name)
+        self.podium.dispatcher.forget(queue.name)
         self.set_status(204)
         self.finish()
 
 
-class QueueTokenHandler(APIHandler):
-    @api("Replace a queue's worker token and broker password (admins); workers with the old ones are refused "
-         "by the service and by the broker.", requires="admin", refusal=ADMINS_ONLY,
-         responses={502: "RabbitMQ's management API refused or did not answer; nothing changed."})
-    async def post(self, queue: str) -> None:
-        obj = queues.find_queue(self.db, queue)
-        token = queues.rotate_token(obj)
-        await off_loop(queues.rekey_broker_account, obj, self.podium.brokers)
+class QueueShareHandler(APIHandler):
+    """``/queues/{queue}/shares/{kind}/{name}``: ``kind`` is ``users`` or ``groups``."""
+
+    def share_kind(self, kind: str) -> QueueShareKind:
+        if kind not in ("users", "groups"):
+            raise NotFound(f"Queues are shared with 'users' or 'groups', not '{kind}'.")
+        return QueueShareKind(kind[:-1])
+
+    @api("Share a compute queue with a hub user or hub group (its owner or hub admins): they may then "
+         "run their competitions on it.", requires="manage queue")
+    async def put(self, queue: ComputeQueue, kind: str, name: str) -> None:
+        queue_access.share(self.db, queue, self.share_kind(kind), name)
         self.db.commit()
-        self.write_json({"name": obj.name, "token": token})
+        self.write_json(queue_model(self.db, queue))
+
+    @api("Stop sharing a compute queue with a hub user or hub group (its owner or hub admins); competitions "
+         "already on it keep it.", requires="manage queue")
+    async def delete(self, queue: ComputeQueue, kind: str, name: str) -> None:
+        queue_access.unshare(self.db, queue, self.share_kind(kind), name)
+        self.db.commit()
+        self.write_json(queue_model(self.db, queue))
+
+
+class QueueTokenHandler(APIHandler):
+    @api("Replace a queue's worker token and broker password (its owner or hub admins); workers with the old "
+         "ones are refused by the service and by the broker.", requires="manage queue",
+         responses={502: "RabbitMQ's management API refused or did not answer; nothing changed."})
+    async def post(self, queue: ComputeQueue) -> None:
+        token = queues.rotate_token(queue)
+        queues.rekey_broker_account(queue, self.podium.brokers)
+        self.db.commit()
+        self.write_json({"name": queue.name, "token": token})
 
 
 class WorkerHandler(APIHandler):
@@ -168,9 +205,19 @@ class ClaimHandler(WorkerHandler):
         queue = self.worker_queue()
         body: protocol.ClaimRequest = self.body
         spec = jobs.claim(self.db, self.podium.storage, queue, self.attempt_id(attempt), body["worker"], body.get("hostname", ""),
-                          self.podium.job_limits, body.get("protocol", protocol.UNVERSIONED))
+                          self.podium.job_limits, body.get("protocol", protocol.UNVERSIONED), body.get("version", ""))
         self.db.commit()
         self.write_json(spec)
+
+
+class WorkerStatusHandler(WorkerHandler):
+    @api("A worker's own heartbeat (queue token): alive, its version, and why it takes no job, if so.",
+         body=protocol.WorkerStatus, requires="queue token")
+    async def post(self) -> None:
+        queue = self.worker_queue()
+        queues.record_worker_status(self.db, queue, self.body)
+        self.db.commit()
+        self.write_json(protocol.WorkerStatusAnswer(queue=queue.name))
 
 
 class HeartbeatHandler(WorkerHandler):
@@ -202,8 +249,10 @@ class FinishHandler(WorkerHandler):
 default_handlers = [
     ("/queues", QueueListHandler),
     ("/queues/{queue}", QueueHandler),
+    ("/queues/{queue}/shares/{kind}/{name}", QueueShareHandler),
     ("/queues/{queue}/token", QueueTokenHandler),
     ("/worker/config", WorkerConfigHandler),
+    ("/worker/status", WorkerStatusHandler),
     ("/worker/attempts/{attempt}/claim", ClaimHandler),
     ("/worker/attempts/{attempt}/heartbeat", HeartbeatHandler),
     ("/worker/attempts/{attempt}/finish", FinishHandler),

@@ -1,6 +1,7 @@
 """Who may do what: platform roles from JupyterHub, per-competition roles from Podium's database.
 
 Hub admins are Podium admins. Members of the configured creator group may create competitions.
+Compute queues have owners and are shared with hub users and groups (``compute.queue_access``).
 Per competition: organizers (listed in the database, or members of the competition's organizer
 group), participants (registered and approved, or members of one of its participant groups when
 registration is restricted to hub groups), and everyone else. Unpublished competitions are
@@ -44,9 +45,16 @@ REQUIREMENTS: dict[str, str] = {
     "create": "a hub admin or a member of the hub group allowed to create competitions",
     "admin": "a hub admin",
     "queue token": "a compute worker, with its queue's token instead of a hub token",
+    "create queues": "a hub admin, a hub user who may create competitions, or a member of the hub group "
+    "allowed to run compute queues (queue_organizer_group)",
+    "use queue": "the compute queue's owner, a hub user or a member of a hub group it is shared with, or a hub "
+    "admin (others get 404); a queue without an owner (the platform's) is used by everyone",
+    "manage queue": "the compute queue's owner or a hub admin",
 }
 #: the requirements checked on the object the path names (its competition, or its creator)
-ON_THE_PATH = ("view", "participate", "manage", "own")
+ON_THE_PATH = ("view", "participate", "manage", "own", "use queue", "manage queue")
+#: the requirements checked on the compute queue the path names
+ON_A_QUEUE = ("use queue", "manage queue")
 
 
 def can_create_competitions(identity: Identity, creator_group: str) -> bool:

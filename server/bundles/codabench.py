@@ -2,7 +2,8 @@
 
 Tasks, solutions, phases with task lists and quotas, every leaderboard (Codabench keeps only the
 first), columns with ``index``, ``sorting``, ``computation`` / ``computation_indexes``,
-``precision`` and ``hidden``, ``submission_rule``, pages, terms, ``docker_image`` and the
+``precision`` and ``hidden``, ``submission_rule``, pages, terms, ``docker_image``, ``queue`` (a
+compute queue's name, which the importing organizer must be allowed to use) and the
 detailed-results flags. Defaults are Codabench's: 5 submissions per day, 100 in total, 600 s.
 Keys Podium adds on export (``key``, ``leaderboard_visibility``, ...) are read back, so an
 exported competition imports equal.
@@ -84,6 +85,13 @@ def _competition(plan: Plan, data: dict, source) -> dict[str, Any]:
         "enable_detailed_results": bool(data.get("enable_detailed_results", False)),
         "make_programs_available": bool(data.get("make_programs_available", False)),
     }
+    if data.get("queue") is not None:
+        # Codabench names the queue by its broker vhost; Podium by its name. Either way the
+        # importing organizer must be allowed to use it (checked when the competition is made)
+        if isinstance(data["queue"], str) and data["queue"]:
+            body["queue"] = data["queue"]
+        else:
+            plan.bad("queue", f"must be a compute queue's name, not {shown(data['queue'])}")
     if data.get("registration_mode") in ("open", "approval"):
         body["registration_mode"] = data["registration_mode"]
     terms = data.get("terms")

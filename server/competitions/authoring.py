@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from .. import artifacts
 from ..auth.identity import Identity
 from ..clock import utcnow
+from ..compute.queue_access import check_queue_for_competition
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..orm import (
     ArtifactKind,
@@ -74,12 +75,14 @@ def _at(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
 
-def _queue(session: Session, name: str | None) -> ComputeQueue | None:
+def _queue(session: Session, identity: Identity, name: str | None) -> ComputeQueue | None:
+    """The queue a competition names, which the organizer naming it must be allowed to use."""
     if name is None:
         return None
     queue = session.scalar(select(ComputeQueue).where(ComputeQueue.name == name))
     if queue is None:
         raise _invalid("queue", f"no compute queue named '{name}'")
+    check_queue_for_competition(identity, queue)
     return queue
 
 
@@ -100,7 +103,7 @@ def create_competition(
         value = dumped.get(name)
         if value is not None:
             setattr(competition, name, value)
-    competition.queue = _queue(session, body.queue)
+    competition.queue = _queue(session, identity, body.queue)
     competition.organizers.append(Organizer(username=identity.name))
     session.add(competition)
     session.flush()
@@ -121,15 +124,17 @@ def create_competition(
     return competition
 
 
-def update_competition(session: Session, competition: Competition, body: CompetitionUpdate) -> None:
+def update_competition(session: Session, identity: Identity, competition: Competition, body: CompetitionUpdate) -> None:
     fields = body.model_dump(exclude_unset=True)
     for name in SCALAR_FIELDS:
         if name in fields:
             setattr(competition, name, fields[name])
     if "registration_mode" in fields and fields["registration_mode"] is not None:
         competition.registration_mode = RegistrationMode(fields["registration_mode"])
-    if "queue" in fields:
-        competition.queue = _queue(session, fields["queue"])
+    if "queue" in fields and fields["queue"] != (competition.queue.name if competition.queue else None):
+        # only a change is checked: a co-organizer may edit the rest of a competition whose queue
+        # another organizer chose
+        competition.queue = _queue(session, identity, fields["queue"])
     if competition.registration_mode == RegistrationMode.groups and not competition.participant_groups:
         raise _invalid("participant_groups", "registration_mode 'groups' needs at least one hub group")
     competition.updated_at = utcnow()

@@ -174,7 +174,7 @@ def check_protocol(worker_version: int) -> None:
 
 
 def claim(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: int, worker_name: str,
-          hostname: str, limits: Limits, worker_protocol: int = PROTOCOL_VERSION) -> JobSpec:
+          hostname: str, limits: Limits, worker_protocol: int = PROTOCOL_VERSION, version: str = "") -> JobSpec:
     """Take an attempt (a conditional UPDATE that one worker wins; an expired lease may be taken
     over) and answer its job spec. A worker speaking another job protocol is refused first, and
     the attempt stays queued."""
@@ -182,21 +182,29 @@ def claim(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: i
     attempt = _attempt_in_queue(session, queue, attempt_id, for_claim=True)
     # an attempt still queued never had a holder, so none of its output slots exists yet
     first_claim = attempt.state == AttemptState.queued
-    _take(session, queue, attempt, worker_name, hostname, limits)
+    _take(session, queue, attempt, worker_name, hostname, limits, claimed_by(worker_protocol, version))
     return job_spec(session, storage, attempt, limits, outputs_may_exist=not first_claim)
 
 
+def claimed_by(worker_protocol: int, version: str) -> dict:
+    """What a claim tells of its worker: the protocol and version it runs, and that it can work."""
+    return {"protocol": worker_protocol, "cannot_work": None, **({"version": version} if version else {})}
+
+
 def _take(session: Session, queue: ComputeQueue, attempt: Attempt, worker_name: str, hostname: str,
-          limits: Limits) -> None:
+          limits: Limits, facts: dict | None = None) -> None:
     now = utcnow()
     # a known worker is touched by one UPDATE (no read, no flush); a new one is created
-    seen = {"last_seen": now, **({"hostname": hostname} if hostname else {})}
+    seen = {"last_seen": now, **({"hostname": hostname} if hostname else {}), **(facts or {})}
     worker_id = session.scalar(
         update(Worker).where(Worker.queue_id == queue.id, Worker.name == worker_name).values(**seen)
         .returning(Worker.id).execution_options(synchronize_session=False)
     )
     if worker_id is None:
-        worker_id = touch_worker(session, queue, worker_name, hostname).id
+        worker = touch_worker(session, queue, worker_name, hostname)
+        for key, value in (facts or {}).items():
+            setattr(worker, key, value)
+        worker_id = worker.id
     won = session.execute(
         update(Attempt)
         .where(

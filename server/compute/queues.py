@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..errors import Conflict, NotAuthenticated, NotFound
-from ..orm import Competition, ComputeQueue, Worker
+from ..orm import ComputeQueue, Worker
 from ..secret_files import read_or_create
 from .broker_accounts import QueueBrokers, new_password
 
@@ -71,15 +71,8 @@ def rekey_broker_account(queue: ComputeQueue, brokers: QueueBrokers) -> None:
         queue.broker_password = password
 
 
-def delete_queue(session: Session, queue: ComputeQueue, brokers: QueueBrokers) -> None:
-    """Remove a queue no competition uses, with its virtual host and broker user."""
-    if queue.name == DEFAULT_QUEUE:
-        raise Conflict("The default compute queue cannot be deleted: competitions without a queue use it.")
-    users = session.scalars(select(Competition.slug).where(Competition.queue_id == queue.id).order_by(Competition.slug)).all()
-    if users:
-        raise Conflict(f"Compute queue '{queue.name}' is used by: {', '.join(users)}.", competitions=list(users))
-    session.delete(queue)
-    session.flush()
+def remove_broker_account(queue: ComputeQueue, brokers: QueueBrokers) -> None:
+    """Remove a deleted queue's virtual host and broker user, when queues are isolated."""
     if brokers.isolated:
         brokers.remove(queue.name)
 
@@ -126,6 +119,18 @@ def find_queue(session: Session, name: str) -> ComputeQueue:
     if queue is None:
         raise NotFound(f"No compute queue named '{name}'.")
     return queue
+
+
+def record_worker_status(session: Session, queue: ComputeQueue, status: dict) -> Worker:
+    """A worker's own heartbeat (``protocol.WorkerStatus``): alive now, its version, and why it
+    takes no job (None: it takes jobs)."""
+    worker = touch_worker(session, queue, status["worker"], status.get("hostname", ""))
+    worker.cannot_work = status.get("cannot_work") or None
+    if "version" in status:
+        worker.version = status["version"]
+    if "protocol" in status:
+        worker.protocol = status["protocol"]
+    return worker
 
 
 def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "") -> Worker:

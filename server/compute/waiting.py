@@ -6,7 +6,8 @@ was sent to), how many queued attempts are ahead of it (attempts leave a queue i
 dispatcher publishes the outbox in id order and a queue has no priorities), how many wait in all,
 and how many of the queue's workers are *live*. A worker is live when it claimed or heartbeat
 within ``worker_alive_leases`` leases (busy workers heartbeat every third of a lease; an idle one
-takes new work within seconds, so a queued attempt with no live worker has nobody to run it).
+takes new work within seconds, so a queued attempt with no live worker has nobody to run it) and
+its last status report did not say it cannot work (a full disk, an engine that does not answer).
 Both the ``waiting`` sentence and the ``queue`` place of a submission's answer come from it.
 
 The estimate simulates the live workers: each running attempt frees its worker when it reaches
@@ -94,7 +95,8 @@ def standing(session: Session, submission: Submission, limits: Limits, now: date
     queued_here = (select(func.count(other.id)).join(other_outbox, other_outbox.attempt_id == other.id)
                    .where(other_outbox.queue == DispatchOutbox.queue, other.state == AttemptState.queued))
     live = (select(func.count(Worker.id)).join(ComputeQueue, ComputeQueue.id == Worker.queue_id)
-            .where(ComputeQueue.name == DispatchOutbox.queue, Worker.last_seen >= alive_since(limits, now or utcnow())))
+            .where(ComputeQueue.name == DispatchOutbox.queue, Worker.last_seen >= alive_since(limits, now or utcnow()),
+                   Worker.cannot_work.is_(None)))
     own = select(Submission.id).where(or_(Submission.id == submission.id, Submission.parent_id == submission.id))
     row = session.execute(
         select(DispatchOutbox.queue, Attempt.id, Attempt.step,

@@ -8,6 +8,7 @@ queue's backlog, workers' last heartbeat, and the programs' run times as histogr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -68,15 +69,28 @@ def queue_backlog(session: Session, now: datetime) -> dict[str, tuple[int, float
     return backlog
 
 
-def worker_heartbeats(session: Session) -> list[tuple[str, str, str, float]]:
-    """(queue, worker, hostname, last seen as Unix seconds) of every worker that was ever seen."""
+@dataclass(frozen=True)
+class WorkerSeen:
+    """What the database knows of one worker that was ever seen."""
+
+    queue: str
+    name: str
+    hostname: str
+    last_seen: float  # Unix seconds
+    version: str
+    cannot_work: str | None
+
+
+def worker_heartbeats(session: Session) -> list[WorkerSeen]:
+    """Every worker that was ever seen, with its last heartbeat, version and state."""
     rows = session.execute(
-        select(ComputeQueue.name, Worker.name, Worker.hostname, Worker.last_seen)
+        select(ComputeQueue.name, Worker.name, Worker.hostname, Worker.last_seen, Worker.version, Worker.cannot_work)
         .join(ComputeQueue, ComputeQueue.id == Worker.queue_id)
         .where(Worker.last_seen.is_not(None))
         .order_by(Worker.id)
     )
-    return [(queue, name, hostname or "", _epoch(seen)) for queue, name, hostname, seen in rows]
+    return [WorkerSeen(queue, name, hostname or "", _epoch(seen), version or "", cannot_work)
+            for queue, name, hostname, seen, version, cannot_work in rows]
 
 
 def run_time_histograms(session: Session) -> dict[str, tuple[list[int], int, float]]:
@@ -145,9 +159,23 @@ class DatabaseCollector(Collector):
             "When a worker last claimed or heartbeat (Unix seconds), per queue and worker name.",
             labels=["queue", "worker", "hostname"],
         )
-        for queue, worker, hostname, at in worker_heartbeats(session):
-            seen.add_metric([queue, worker, hostname], at)
+        cannot = GaugeMetricFamily(
+            "podium_worker_cannot_work",
+            "1 while a worker takes no job because it cannot work (disk nearly full, Docker engine not "
+            "answering; 'reason' says which, as its last heartbeat did), 0 while it takes jobs.",
+            labels=["queue", "worker", "reason"],
+        )
+        info = GaugeMetricFamily(
+            "podium_worker_info", "Always 1: the jupyter-podium version a worker last reported.",
+            labels=["queue", "worker", "version"],
+        )
+        for w in worker_heartbeats(session):
+            seen.add_metric([w.queue, w.name, w.hostname], w.last_seen)
+            cannot.add_metric([w.queue, w.name, (w.cannot_work or "")[:200]], 1 if w.cannot_work else 0)
+            info.add_metric([w.queue, w.name, w.version or "unknown"], 1)
         yield seen
+        yield cannot
+        yield info
 
         ran = HistogramMetricFamily(
             "podium_attempt_ran_seconds",

@@ -1,8 +1,8 @@
-"""The admins' page of compute queues (workers, depth, recent failures) and its re-key form.
+"""The page of compute queues (workers with version and state, depth, recent failures) and its re-key form.
 
 Both run the API verbs of the same name (``GET /api/v1/queues`` and
-``POST /api/v1/queues/{queue}/token``), so their permission checks are the API's: hub admins
-only, everyone else gets the 403 page.
+``POST /api/v1/queues/{queue}/token``), so their permission checks are the API's: each user sees
+the queues they may use (hub admins: all), and only a queue's owner and hub admins may re-key it.
 """
 
 from __future__ import annotations

@@ -3,11 +3,9 @@ exact and leaves nothing behind; export then import gives an equal competition."
 
 from __future__ import annotations
 
-import hashlib
 import io
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -16,26 +14,12 @@ import sqlalchemy as sa
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
 from helpers import competition_bundles as bb
 from helpers import programs
+from helpers.competition_bundles import import_via_api
 from podium.server.auth.identity import Identity
 from podium.server.bundles.exporter import export_bundle
 from podium.server.bundles.importer import import_bundle
 from podium.server.errors import BundleError
 from podium.server.orm import Artifact, Competition, Phase, Task
-
-
-def import_via_api(api, user, data: bytes, name: str = "bundle.zip", slug: str | None = None) -> dict:
-    announced = api(user, "POST", "/bundles", json={"name": name, "size": len(data),
-                                                  "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
-    api.upload(announced["upload_url"], data)
-    started = api(user, "POST", f"/bundles/{announced['id']}/import", json={"slug": slug} if slug else {},
-                  expect=202).json()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = api(user, "GET", f"/bundle-imports/{started['id']}", expect=200).json()
-        if status["status"] in ("succeeded", "failed"):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"import stayed {status}")
 
 
 def join(api, organizer, users, slug: str, *names: str):

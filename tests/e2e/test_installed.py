@@ -85,6 +85,7 @@ def test_worker_extra_alone_scores_a_submission(name, installs, api, users, crea
     admin = users.make("qadmin", admin=True)
     queue = f"private-{uuid.uuid4().hex[:8]}"
     token = api(admin, "POST", "/queues", json={"name": queue}, expect=201).json()["token"]
+    api(admin, "PUT", f"/queues/{queue}/shares/users/{creator.name}", expect=200)
     task = {"key": "main", "name": "Main",
             "scoring_program": upload_dataset(api, creator, "scoring_program", "scoring.zip", programs.CODALAB_SCORING),
             "reference_data": upload_dataset(api, creator, "reference_data", "ref.zip", programs.REFERENCE)}

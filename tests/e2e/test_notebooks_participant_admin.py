@@ -59,13 +59,15 @@ def test_admin_notebook_prints_a_working_worker_command(users, service, worker, 
     queue = f"nb-{uuid.uuid4().hex[:6]}"
     outputs = run_notebook("admin.ipynb", {
         "PODIUM_URL": service.url, "JUPYTERHUB_API_TOKEN": admin.token, "PODIUM_NEW_QUEUE": queue,
+        "PODIUM_SHARE_GROUP": "nb-lab",
     }, tmp_path)
     text = "\n".join(outputs)
-    assert re.search(rf"^default: \d+ waiting, workers: .*{worker.name}", text, re.M), text
+    assert re.search(rf"^default: \d+ waiting, workers: .*{worker.name} \(\d+\.\d+", text, re.M), text
     match = re.search(rf"^podium worker --service-url {re.escape(service.url)} --token (\S+) "
                       rf"--name {queue}-worker-1 --executor docker --work-dir ~/podium-worker$", text, re.M)
     assert match, text
     answer = requests.get(service.api_url + "/worker/config", timeout=10,
                           headers={"Authorization": f"token {match.group(1)}"})
     assert answer.status_code == 200 and answer.json()["queue"] == queue
-    assert f"'{queue}'" in outputs[-1]
+    assert f"'{queue}'" in outputs[-2]
+    assert outputs[-1].strip() == "{'users': [], 'groups': ['nb-lab']}"

@@ -45,6 +45,7 @@ def queue(api, users) -> tuple[str, str]:
     admin = users.make("qadmin", admin=True)
     name = f"q-{uuid.uuid4().hex[:6]}"
     created = api(admin, "POST", "/queues", json={"name": name}, expect=201).json()
+    api(admin, "PUT", f"/queues/{name}/shares/groups/creators", expect=200)  # the test organizers' group
     return name, created["token"]
 
 

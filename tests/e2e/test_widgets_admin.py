@@ -1,6 +1,7 @@
 """The admin dashboard against the real service: queues with their real worker and a real
 failure, creating a queue and re-keying it by clicks, and the printed command's token checked
-against the service's worker endpoint (the old token refused after a re-key)."""
+against the service's worker endpoint (the old token refused after a re-key); an organizer's own
+queue shared by clicks and picked in a colleague's organizer panel."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import uuid
 
 import pytest
 import requests
+from conftest import competition_body, unique_slug
 from helpers import programs
-from podium.widgets import AdminDashboard, PodiumClient
+from podium.widgets import AdminDashboard, OrganizerPanel, PodiumClient
 from podium.widgets.admin import worker_command
-from podium.widgets.client import PermissionDenied
 from test_widgets_participant import iris_competition
 
 
@@ -86,9 +87,49 @@ def test_attach_worker_creates_or_rekeys(admin, service) -> None:
     assert token_works(service, dash.last_token) == 200
 
 
-def test_non_admins_are_refused_with_a_sentence(users, service) -> None:
-    with pytest.raises(PermissionDenied, match="Only hub admins manage compute queues."):
-        AdminDashboard(PodiumClient(service.url, users.make("nobody").token))
+def test_organizers_share_their_queue_by_clicks_and_colleagues_pick_it_in_their_panel(api, users, service) -> None:
+    owner = users.make("wowner", groups=("creators",))
+    colleague = users.make("wcolleague", groups=("creators",))
+    dash = AdminDashboard(PodiumClient(service.url, owner.token))
+    name = f"own-{uuid.uuid4().hex[:6]}"
+    dash.queue_name_text.value = name
+    dash.create_button.click()
+    assert f"Queue '{name}' created." in dash.message_html.value and token_works(service, dash.last_token) == 200
+    assert f"owner {owner.name}" in dash.queues_html.value
+
+    comp = api(colleague, "POST", "/competitions", json=competition_body(unique_slug("w")), expect=201).json()
+    panel = OrganizerPanel(comp["slug"], client=PodiumClient(service.url, colleague.token))
+    assert name not in panel.queue_picker.options and panel.queue_picker.value == "default"
+    panel._guard(lambda: panel.use_queue(name))
+    assert f"You may not use the compute queue '{name}'" in panel.message
+
+    dash.queue_dropdown.value = name
+    dash.share_kind.value = "user"
+    dash.share_name_text.value = colleague.name
+    dash.share_button.click()
+    assert f"Queue '{name}' is shared with the user '{colleague.name}'." in dash.message_html.value
+    assert f"owner {owner.name}, shared with {colleague.name}" in dash.queues_html.value
+
+    panel.refresh()
+    assert name in panel.queue_picker.options
+    panel.queue_picker.value = name
+    panel.queue_button.click()
+    assert panel.competition["queue"] == name and f"now run on the compute queue '{name}'" in panel.message
+
+    dash.delete_button.click()  # refused while the colleague's competition uses it, naming it
+    assert dash.message_html.value.startswith('<p style="color:#a00">') and comp["slug"] in dash.message_html.value
+    dash.unshare_button.click()
+    assert f"no longer shared with the user '{colleague.name}'" in dash.message_html.value
+    panel.refresh()
+    assert panel.queue_picker.value == name  # the competition keeps it, though it is no longer offered anew
+
+
+def test_a_user_who_may_not_create_queues_is_told_so(users, service) -> None:
+    dash = AdminDashboard(PodiumClient(service.url, users.make("nobody").token))
+    assert "default" in dash.queue_dropdown.options and all(q["owner"] is None for q in dash.queues)
+    dash.queue_name_text.value = f"mine-{uuid.uuid4().hex[:6]}"
+    dash.create_button.click()
+    assert "create compute queues" in dash.message_html.value and not dash.last_token
 
 
 def test_worker_command_quotes_what_a_shell_would_split() -> None:

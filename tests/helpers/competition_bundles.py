@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import textwrap
+import time
 import zipfile
 
 from helpers import programs
@@ -98,6 +100,22 @@ V2_SCORER_WITH_DETAILS = {
 def _unzip(data: bytes) -> dict[str, bytes]:
     zf = zipfile.ZipFile(io.BytesIO(data))
     return {n: zf.read(n) for n in zf.namelist()}
+
+
+def import_via_api(api, user, data: bytes, name: str = "bundle.zip", slug: str | None = None) -> dict:
+    """Upload ``data`` as a bundle, import it through the API and wait for the import's end."""
+    announced = api(user, "POST", "/bundles", json={"name": name, "size": len(data),
+                                                  "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
+    api.upload(announced["upload_url"], data)
+    started = api(user, "POST", f"/bundles/{announced['id']}/import", json={"slug": slug} if slug else {},
+                  expect=202).json()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = api(user, "GET", f"/bundle-imports/{started['id']}", expect=200).json()
+        if status["status"] in ("succeeded", "failed"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"import stayed {status}")
 
 
 def codabench_v2(yaml_text: str | None = None, extra: dict[str, str | bytes] | None = None) -> bytes:

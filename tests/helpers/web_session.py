@@ -103,10 +103,12 @@ class WebSession:
 
 
 def create_queue(api: Any, users: Any) -> dict[str, str]:
-    """A new compute queue: ``{"name", "token"}`` (the token is the workers' credential)."""
+    """A new compute queue, made by a hub admin and shared with the ``creators`` hub group (every
+    test organizer): ``{"name", "token"}`` (the token is the workers' credential)."""
     admin = users.make("qadmin", admin=True)
     name = f"web-{uuid.uuid4().hex[:8]}"
     created = api(admin, "POST", "/queues", json={"name": name}, expect=201).json()
+    api(admin, "PUT", f"/queues/{name}/shares/groups/creators", expect=200)
     return {"name": name, "token": created["token"]}
 
 

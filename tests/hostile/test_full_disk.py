@@ -23,6 +23,7 @@ from podium.worker.client import ServiceClient
 from podium.worker.disk_space import WORKER_DISK_FULL, DiskGuard, free_bytes
 from podium.worker.errors import AttemptFailed, DiskFull
 from podium.worker.executors.local import LocalExecutor
+from podium.worker.readiness import Readiness
 from podium.worker.runner import AttemptRunner, WorkerSettings
 
 MB = 1024 * 1024
@@ -74,7 +75,7 @@ def test_a_disk_the_cache_cannot_free_refuses_the_attempt_before_its_claim(disk:
     guard = DiskGuard([str(disk)], 10 * MB, cache)
     # a client of no service: a claim would fail with a ProtocolError, not DiskFull
     runner = AttemptRunner(ServiceClient("http://127.0.0.1:9/", "token", "full"), LocalExecutor(allow_unsafe=True),
-                           cache, WorkerSettings(name="full", work_dir=str(disk), hard_disk_caps=False), disk=guard)
+                           cache, WorkerSettings(name="full", work_dir=str(disk), hard_disk_caps=False), readiness=Readiness(guard))
     with pytest.raises(DiskFull, match=r"has \d MB free, less than the 10 MB this worker keeps free \(--min-free-mb\)"):
         runner.run(1)
     assert not os.path.exists(entry)  # pruned first, to no avail

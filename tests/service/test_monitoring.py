@@ -9,8 +9,8 @@ import uuid
 import pytest
 import requests
 from conftest import ServiceThread, free_port, submit
+from helpers.metrics import scrape, value
 from helpers.web_session import create_queue, make, play_worker, registered
-from prometheus_client.parser import text_string_to_metric_families
 
 
 @pytest.fixture(scope="module")
@@ -21,24 +21,6 @@ def metrics_queue(api, users) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def admin(users):
     return users.make("madmin", admin=True)
-
-
-def scrape(service, headers: dict[str, str]) -> dict[tuple[str, tuple], float]:
-    """``{(sample name, sorted labels): value}`` of one scrape of ``<base_url>metrics``."""
-    response = requests.get(service.url + "metrics", headers=headers, timeout=30)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    key = (name, tuple(sorted(labels.items())))
-    assert key in samples, f"no sample {key}"
-    return samples[key]
 
 
 def test_metrics_refuse_anonymous_and_non_admins(service, users, admin):

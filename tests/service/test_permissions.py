@@ -138,8 +138,12 @@ def refusal(requires: str, resource: str | None, role: str) -> int | None:
         return None
     if requires == "admin":
         return None if role == "admin" else 403
-    if requires == "create":
-        return None if role in CREATORS else 403
+    if requires in ("create", "create queues"):
+        return None if role in CREATORS else 403  # no queue organizers' group is configured here
+    if requires == "use queue":
+        return None  # the world's queue is the platform's default: everyone uses it
+    if requires == "manage queue":
+        return None if role == "admin" else 403  # the default queue has no owner: admins manage it
     if resource == "submission" and role not in (*MANAGERS, "participant"):
         return 404  # a submission is seen by its owner, the organizers and admins alone
     if requires == "view":
@@ -160,7 +164,7 @@ def declared_path(template: str, world: dict, competition: int) -> str:
         "competition": competition, "phase": world["p"], "task": world["t"], "leaderboard": world["lb"],
         "submission": world["s"], "dataset": world["ref"], "bundle": world["bundle"],
         "bundle_import": world["import"], "page": "overview", "username": world["people"]["participant"].name,
-        "queue": "default", "attempt": 1,
+        "queue": "default", "attempt": 1, "kind": "users", "name": "someone",
     }
     return re.sub(r"\{(\w+)(?::([^|}]+)[^}]*)?\}", lambda m: str(m.group(2) or values[m.group(1)]), template)
 

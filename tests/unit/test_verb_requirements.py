@@ -10,7 +10,7 @@ import re
 
 import pytest
 from podium.server import web
-from podium.server.apihandlers.base import APIHandler, api
+from podium.server.apihandlers.base import APIHandler, api, lookup_name
 from podium.server.auth.permissions import ON_THE_PATH, REQUIREMENTS
 from podium.server.openapi import requirement_sentence
 from podium.server.routes import api_routes
@@ -41,7 +41,7 @@ def test_every_authenticated_verb_declares_a_requirement(template: str, handler:
         assert op.requires in REQUIREMENTS, f"{verb.upper()} {template} declares {op.requires!r}"
         if op.requires in ON_THE_PATH:
             assert op.resource in params, f"{verb.upper()} {template} checks {op.resource!r}, not in its path"
-            lookup = ("own_" if op.requires == "own" else "visible_") + op.resource
+            lookup = lookup_name(op.requires, op.resource)
             assert callable(getattr(handler, lookup, None)), f"{handler.__name__} has no {lookup}"
         else:
             assert op.resource is None

@@ -58,3 +58,21 @@ def test_what_is_not_a_task_is_dropped_once() -> None:
     consumer = JobConsumer("memory://", {}, queue, lambda task: (handled.append(task), stop.set()))
     serve_until(consumer, stop)
     assert [t.args for t in handled] == [(7, "score", 70)]
+
+
+def test_a_message_received_when_the_worker_cannot_work_goes_back_to_the_queue() -> None:
+    queue = f"podium-unit-{uuid.uuid4().hex[:8]}"
+    Celery("unit", broker="memory://").send_task(TASK_NAME, args=[5, "predict", 50], queue=queue)
+    answers = iter([False, True])  # the first look finds the worker unable (e.g. its engine just went away)
+    looks: list[bool] = []
+    handled: list[TaskMessage] = []
+    stop = threading.Event()
+
+    def can_take() -> bool:
+        looks.append(next(answers))
+        return looks[-1]
+
+    consumer = JobConsumer("memory://", {}, queue, lambda task: (handled.append(task), stop.set()), can_take=can_take)
+    serve_until(consumer, stop)
+    # refused once, the same message came back and was taken at the next look
+    assert looks == [False, True] and [t.args for t in handled] == [(5, "predict", 50)]
