@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import docker
 import pytest
@@ -56,18 +56,6 @@ def second_host() -> Iterator[NetnsHost]:
 
 
 @pytest.fixture
-def broker_vhost() -> Iterator[str]:
-    vhost = f"podium-remote-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
-    try:
-        yield vhost
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
-
-
-@pytest.fixture
 def forwarder(second_host: NetnsHost) -> Iterator[TcpForwarder]:
     """RabbitMQ (loopback only, where ``guest`` may log in) published on this side's veth address."""
     forward = TcpForwarder(second_host.host_ip, ("127.0.0.1", 5672)).start()
@@ -78,18 +66,18 @@ def forwarder(second_host: NetnsHost) -> Iterator[TcpForwarder]:
 
 
 @pytest.fixture
-def remote_service(hub, second_host: NetnsHost, forwarder: TcpForwarder, broker_vhost: str,
+def remote_service(hub, second_host: NetnsHost, forwarder: TcpForwarder, broker_url: str,
                    tmp_path: Path) -> Iterator[ServiceThread]:
-    """A service of its own (own database and vhost) listening on the veth address only, so its
-    signed URLs and its API are what the other host can reach."""
+    """A service of its own (own database; the session's vhost, its own queue) listening on the
+    veth address only, so its signed URLs and its API are what the other host can reach."""
     db_url = create_pg_database()
     db.upgrade(db_url)
     with socket.socket() as probe:
         probe.bind((second_host.host_ip, 0))
         port = probe.getsockname()[1]
-    config = service_config(hub, db_url, port, f"amqp://guest:guest@127.0.0.1:5672/{broker_vhost}", tmp_path / "data")
-    config.update(ip=second_host.host_ip, lease_seconds=4,
-                  worker_broker_url=f"amqp://guest:guest@{forwarder.host}:{forwarder.port}/{broker_vhost}")
+    config = service_config(hub, db_url, port, broker_url, tmp_path / "data")
+    through_forwarder = urlsplit(broker_url)._replace(netloc=f"guest:guest@{forwarder.host}:{forwarder.port}")
+    config.update(ip=second_host.host_ip, lease_seconds=4, worker_broker_url=urlunsplit(through_forwarder))
     service = ServiceThread(**config)
     service.start()
     try:
