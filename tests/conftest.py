@@ -196,7 +196,7 @@ class ServiceThread:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.app.port}{self.app.base_url}"
+        return f"http://{self.app.ip}:{self.app.port}{self.app.base_url}"
 
     @property
     def api_url(self) -> str:
@@ -501,7 +501,8 @@ class WorkerProcess:
     """`podium worker` as a child process, as an admin would run it."""
 
     def __init__(self, service, workdir: Path, name: str | None = None, extra_args: tuple[str, ...] = (), *,
-                 podium: Path | None = None, token: str = "test-queue-token", env: dict[str, str] | None = None) -> None:
+                 podium: Path | None = None, token: str = "test-queue-token", env: dict[str, str] | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
         self.service = service
         self.name = name or f"w-{uuid.uuid4().hex[:6]}"
         self.workdir = workdir
@@ -509,13 +510,14 @@ class WorkerProcess:
         self.token = token
         self.extra_args = extra_args
         self.env = env  # added to this process's environment (e.g. DOCKER_HOST)
+        self.prefix = prefix  # e.g. `ip netns exec NAME`: run it on another "host"
         self.proc: subprocess.Popen | None = None
         self.log = ROOT / "test-artifacts" / f"worker-{self.name}.log"
 
     def start(self) -> None:
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
-            [str(self.podium), "worker", "--service-url", self.service.url, "--token", self.token,
+            [*self.prefix, str(self.podium), "worker", "--service-url", self.service.url, "--token", self.token,
              "--name", self.name, "--executor", "docker", "--work-dir", str(self.workdir),
              "--memory-mb", "256", "--max-output-mb", "20", "--pids", "64", *self.extra_args],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,

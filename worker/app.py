@@ -113,7 +113,7 @@ def choose_executor(kind: str, name: str, allow_unsafe: bool, cpuset_cpus: str |
             if docker.available():
                 docker.check_cpuset()
                 return docker
-            problem = "the Docker engine does not answer"
+            problem = docker.problem.rstrip(".")
         except DockerError as e:
             problem = str(e)
         if kind == "docker":

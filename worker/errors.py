@@ -17,6 +17,9 @@
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
     ├── ScoresError ............... the scoring program's output has no usable scores
     ├── DockerError ............... the Docker engine is missing or refused a request
+    │   ├── EngineUnreachable ..... the engine does not answer (no socket, daemon stopped, timed out)
+    │   ├── ImageMissing .......... the image is not on the engine (nothing is ever pulled)
+    │   └── EngineRefused ......... the engine answered a request with an error; says which and why
     ├── EngineError ............... the Docker engine cannot be made to answer here; ``fix`` is the command that helps
     ├── WorkerNameTaken ........... a live worker of the same name already uses this Docker engine
     ├── UnsafeExecutorRefused ..... the local executor (no isolation) was not explicitly allowed
@@ -85,6 +88,21 @@ class ScoresError(WorkerError):
 
 class DockerError(WorkerError):
     """The engine is missing or refused a request."""
+
+
+class EngineUnreachable(DockerError):
+    """The Docker engine does not answer: its socket is missing, the daemon stopped, or a call
+    timed out. Not the participant's fault: the attempt is the platform's to retry."""
+
+
+class ImageMissing(DockerError):
+    """The image a program should run in is not on this engine. Workers never pull: the admin
+    builds runtime images with ``podium images build`` or maps the name with an alias."""
+
+
+class EngineRefused(DockerError):
+    """The Docker engine answered a request with an error (a bad mount, an unknown option, a name
+    in use...); the message names the request and quotes the engine's explanation."""
 
 
 class WorkerNameTaken(WorkerError):

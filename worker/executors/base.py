@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -135,9 +134,10 @@ class Supervision:
     log_exceeded: bool = False
 
 
-def supervise(proc: subprocess.Popen, spec: ContainerSpec, started: float, cancel: threading.Event,
+def supervise(wait: Callable[[], object], spec: ContainerSpec, started: float, cancel: threading.Event,
               logs: tuple[CappedLog, CappedLog], stop: Callable[[], None]) -> Supervision:
-    """Wait for ``proc`` to exit, calling ``stop`` once on the time limit, a cancel or a log flood.
+    """Wait for the program to exit (``wait`` returns when it has: a process's ``wait``, the
+    engine's wait on a container), calling ``stop`` once on the time limit, a cancel or a log flood.
 
     A thread blocks in ``wait()`` and sets an event, so the exit is noticed within microseconds;
     a sleep-and-poll loop cost half its interval on average on every run (50 ms per Docker run).
@@ -146,7 +146,9 @@ def supervise(proc: subprocess.Popen, spec: ContainerSpec, started: float, cance
 
     def waiter() -> None:
         try:
-            proc.wait()
+            wait()
+        except Exception:  # an engine that stopped answering: the caller finds out when it asks
+            pass
         finally:
             exited.set()
 

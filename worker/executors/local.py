@@ -80,7 +80,7 @@ class LocalExecutor(Executor):
             except ProcessLookupError:
                 pass  # the whole group ended meanwhile
 
-        state = supervise(proc, spec, started, cancel, (stdout, stderr), kill)
+        state = supervise(proc.wait, spec, started, cancel, (stdout, stderr), kill)
         proc.wait()
         for reader in readers:
             reader.join(10)
