@@ -16,6 +16,7 @@ from .apihandlers import (
     datasets,
     leaderboards,
     me,
+    part_uploads,
     participants,
     phases,
     submission_logs,
@@ -30,6 +31,7 @@ from .storage import local_handlers as storage_handlers
 API_PREFIX = "api/v1"
 API_MODULES = (
     competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, me, workers, bundles,
+    part_uploads,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
