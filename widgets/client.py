@@ -24,6 +24,7 @@ import requests
 from podium.worker.redaction import without_urls
 
 from .part_upload import (
+    PARALLEL,
     PARTS_FROM,
     Source,
     UploadMemory,
@@ -179,6 +180,8 @@ class PodiumClient:
         self.upload_memory = upload_memory or UploadMemory()
         #: files at least this large are sent in parts, in parallel and resumable
         self.parts_from = PARTS_FROM
+        #: parts sent at the same time
+        self.upload_parallel = PARALLEL
 
     def __repr__(self) -> str:
         return f"PodiumClient({self.url!r})"
@@ -314,7 +317,7 @@ class PodiumClient:
         if created["status"] == "submitting" and created.get("upload_url"):
             if size >= self.parts_from:
                 # resumable: a failure keeps what arrived (and the memory), for the next call
-                upload_in_parts(self, f"submissions/{created['id']}/upload", data, progress)
+                upload_in_parts(self, f"submissions/{created['id']}/upload", data, progress, self.upload_parallel)
             else:
                 try:
                     self.put_object(created["upload_url"], read_all(data), progress, created.get("upload_headers"))
@@ -428,7 +431,7 @@ class PodiumClient:
             if size >= self.parts_from:
                 self.upload_memory.remember(sha, purpose, {"id": announced["id"]})
         if size >= self.parts_from:
-            upload_in_parts(self, f"datasets/{announced['id']}/upload", data, progress)
+            upload_in_parts(self, f"datasets/{announced['id']}/upload", data, progress, self.upload_parallel)
         else:
             self.put_object(announced["upload_url"], read_all(data), progress, announced.get("upload_headers"))
         try:

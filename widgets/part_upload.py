@@ -100,9 +100,10 @@ class UploadMemory:
             self._file(sha256).unlink(missing_ok=True)
 
 
-class _Slice(io.RawIOBase):
+class _Slice:
     """Bytes ``offset`` to ``offset + length`` of the source, as a sized body for ``requests``,
-    reporting every chunk read to ``sent``."""
+    reporting every chunk read to ``sent``. Not an ``io`` class: requests would ask it for its
+    position, fail, and send the body chunked, which storages refuse."""
 
     def __init__(self, source: Source, offset: int, length: int, sent: Callable[[int], None]) -> None:
         self.length, self.left, self.sent = length, length, sent
@@ -125,7 +126,6 @@ class _Slice(io.RawIOBase):
 
     def close(self) -> None:
         self.file.close()
-        super().close()
 
 
 class _Progress:
