@@ -58,7 +58,7 @@ def test_a_dataset_cut_off_by_a_dying_kernel_resumes_in_a_new_one(service, creat
     dataset = second.upload_dataset(path, kind="public_data", name="big.bin", progress=lambda s, t: reports.append((s, t)))
     assert dataset["state"] == "ready" and dataset["sha256"] == sha and dataset["size"] == path.stat().st_size
     assert reports[0][0] == 5 * MIB, "part 1 arrived before: counted, not sent again"
-    sent_again = sum(b[0] - a[0] for a, b in zip(reports, reports[1:]) if b[0] > a[0])
+    sent_again = sum(b[0] - a[0] for a, b in zip(reports, reports[1:], strict=False) if b[0] > a[0])
     assert sent_again == path.stat().st_size - 5 * MIB
     assert reports[-1] == (path.stat().st_size, path.stat().st_size)
     assert not list((tmp_path / "memory").glob("*.json"))  # done: forgotten
