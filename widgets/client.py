@@ -28,6 +28,7 @@ from .part_upload import (
     PARTS_FROM,
     Source,
     UploadMemory,
+    download_in_parts,
     read_all,
     source_sha256,
     source_size,
@@ -274,6 +275,9 @@ class PodiumClient:
         if target.is_dir():
             target = target / Path(model["name"]).name
         target.parent.mkdir(parents=True, exist_ok=True)
+        if (model.get("size") or 0) >= self.parts_from:  # large: byte ranges in parallel, never all in memory
+            return download_in_parts(urljoin(self.url, model["download_url"]), model["size"], target,
+                                     parallel=self.upload_parallel, timeout=max(self.timeout, 300))
         target.write_bytes(self.get_object(model["download_url"]))
         return target
 

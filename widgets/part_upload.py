@@ -213,3 +213,59 @@ def upload_in_parts(
 def _batches(numbers: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(numbers), size):
         yield numbers[i:i + size]
+
+
+def download_in_parts(url: str, size: int, target: Path, part_size: int = 16 * 1024 * 1024,
+                      parallel: int = PARALLEL, timeout: float = 300) -> Path:
+    """Save the object behind a signed GET ``url`` to ``target`` in byte ranges fetched
+    ``parallel`` at a time (S3 and Azure serve ranges; a storage that answers a range with the
+    whole object is read in one stream instead). Written to ``target.part`` and renamed when whole."""
+    from .client import TransferFailed
+
+    partial = target.with_name(target.name + ".part")
+    with open(partial, "wb") as f:
+        f.truncate(size)
+
+    def fetch(start: int) -> None:
+        end = min(start + part_size, size) - 1
+        with requests.get(url, headers={"Range": f"bytes={start}-{end}"}, stream=True, timeout=timeout) as r:
+            if r.status_code == 200 and start == 0:
+                return _stream_whole(r, partial)
+            if r.status_code != 206:
+                raise TransferFailed(f"The download of bytes {start}-{end} failed ({r.status_code}).", r.status_code)
+            with open(partial, "r+b") as f:
+                f.seek(start)
+                for chunk in r.iter_content(READ_CHUNK):
+                    f.write(chunk)
+
+    try:
+        if size <= part_size:
+            fetch(0)
+        else:
+            with requests.get(url, headers={"Range": "bytes=0-0"}, stream=True, timeout=timeout) as probe:
+                ranged = probe.status_code == 206
+            if not ranged:  # no ranges here: one stream
+                with requests.get(url, stream=True, timeout=timeout) as r:
+                    _stream_whole(r, partial)
+            else:
+                with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                    for future in [pool.submit(fetch, start) for start in range(0, size, part_size)]:
+                        future.result()
+    except requests.RequestException as exc:
+        partial.unlink(missing_ok=True)
+        raise TransferFailed(f"The download failed: {without_urls(str(exc))}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+    return target
+
+
+def _stream_whole(response: requests.Response, path: Path) -> None:
+    from .client import TransferFailed
+
+    if response.status_code >= 400:
+        raise TransferFailed(f"The download failed ({response.status_code}).", response.status_code)
+    with open(path, "wb") as f:
+        for chunk in response.iter_content(READ_CHUNK):
+            f.write(chunk)
