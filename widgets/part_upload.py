@@ -32,6 +32,7 @@ PARALLEL = 4
 RETRIES = 3
 READ_CHUNK = 256 * 1024
 
+#: What can be uploaded, the bytes themselves or the path of a file (read part by part).
 Source = bytes | str | os.PathLike
 ProgressCallback = Callable[[int, int], None]
 
