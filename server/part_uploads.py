@@ -84,8 +84,14 @@ def clean_abandoned(storage: Storage, max_age: float, log: logging.Logger | None
     """Drop the parts of every upload started more than ``max_age`` seconds ago and never
     completed (S3: abort the multipart upload; Azure: discard its uncommitted blocks; local:
     delete its chunks). A plain function the service's timer calls, so it can run under a lock."""
-    cleaned = []
-    for key in storage.abandoned_part_uploads(max_age):
+    cleaned: list[str] = []
+    try:
+        stale = storage.abandoned_part_uploads(max_age)
+    except Exception:  # the storage is unreachable now: the next pass tries again
+        if log is not None:
+            log.exception("Listing abandoned uploads in parts failed")
+        return cleaned
+    for key in stale:
         try:
             storage.abort_parts(key)
         except Exception:  # one that fails is retried at the next pass; the others go on

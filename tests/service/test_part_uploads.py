@@ -125,3 +125,26 @@ def test_the_protocol_refuses_what_it_must(service, creator, users, api) -> None
     late = requests.put(parts[0]["url"], data=data[:parts[0]["size"]], timeout=60)
     assert late.status_code == 409  # a part link dies with its purpose, like a single upload link
     api(creator, "DELETE", base, expect=409)
+
+
+def test_the_service_drops_abandoned_uploads_in_parts(service, creator, api, monkeypatch) -> None:
+    """What the service's timer runs: uploads older than ``abandoned_part_upload_age`` lose their
+    parts; a young one keeps them."""
+    data = os.urandom(5 * MIB + 1)
+    announced = api(creator, "POST", "/datasets", json={
+        "kind": "input_data", "name": "z.bin", "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
+    base = f"/datasets/{announced['id']}/upload"
+    api(creator, "POST", base, expect=200)
+    (part, _) = api(creator, "POST", base + "/parts", json={"numbers": [1, 2]}, expect=200).json()["parts"]
+    assert requests.put(part["url"], data=data[:part["size"]], timeout=60).status_code == 200
+    assert service.app.clean_abandoned_part_uploads() == []
+    assert api(creator, "POST", base, expect=200).json()["arrived"] == [1]
+    monkeypatch.setattr(service.app, "abandoned_part_upload_age", -1)
+    from podium.server.orm import Artifact
+
+    with service.app.session_factory() as session:
+        key = session.get(Artifact, announced["id"]).storage_key
+    assert key in service.app.clean_abandoned_part_uploads()
+    assert service.app.storage.arrived_parts(key) == {}
+    assert api(creator, "POST", base, expect=200).json()["arrived"] == []  # it can start again
