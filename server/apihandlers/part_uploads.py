@@ -65,7 +65,7 @@ class SubmissionParts(PartUploadMixin):
         return artifact
 
 
-class SubmissionUploadHandler(SubmissionParts, APIHandler):
+class SubmissionPartUploadHandler(SubmissionParts, APIHandler):
     @api(START, requires="own")
     async def post(self, submission: Submission) -> None:
         await self.start(submission)
@@ -87,7 +87,7 @@ class SubmissionCompleteHandler(SubmissionParts, APIHandler):
         await self.complete(submission)
 
 
-class DatasetUploadHandler(PartUploadMixin, APIHandler):
+class DatasetPartUploadHandler(PartUploadMixin, APIHandler):
     @api(START, requires="own")
     async def post(self, dataset: Artifact) -> None:
         await self.start(dataset)
@@ -109,7 +109,7 @@ class DatasetCompleteHandler(PartUploadMixin, APIHandler):
         await self.complete(dataset)
 
 
-class BundleUploadHandler(PartUploadMixin, APIHandler):
+class BundlePartUploadHandler(PartUploadMixin, APIHandler):
     @api(START, requires="own")
     async def post(self, bundle: Artifact) -> None:
         await self.start(bundle)
@@ -132,13 +132,13 @@ class BundleCompleteHandler(PartUploadMixin, APIHandler):
 
 
 default_handlers = [
-    ("/submissions/{submission}/upload", SubmissionUploadHandler),
+    ("/submissions/{submission}/upload", SubmissionPartUploadHandler),
     ("/submissions/{submission}/upload/parts", SubmissionPartsHandler),
     ("/submissions/{submission}/upload/complete", SubmissionCompleteHandler),
-    ("/datasets/{dataset}/upload", DatasetUploadHandler),
+    ("/datasets/{dataset}/upload", DatasetPartUploadHandler),
     ("/datasets/{dataset}/upload/parts", DatasetPartsHandler),
     ("/datasets/{dataset}/upload/complete", DatasetCompleteHandler),
-    ("/bundles/{bundle}/upload", BundleUploadHandler),
+    ("/bundles/{bundle}/upload", BundlePartUploadHandler),
     ("/bundles/{bundle}/upload/parts", BundlePartsHandler),
     ("/bundles/{bundle}/upload/complete", BundleCompleteHandler),
 ]
