@@ -73,7 +73,8 @@ def storage_env(backend: str, workdir: Path) -> tuple[dict[str, str], Any, Any]:
     from azure.storage.blob import BlobServiceClient
 
     service = BlobServiceClient.from_connection_string(emulator.settings["connection_string"],
-                                                       max_block_size=PART, max_single_put_size=PART)
+                                                       max_block_size=PART, max_single_put_size=PART,
+                                                       max_chunk_get_size=PART, max_single_get_size=PART)
     container = service.create_container(name)
     env = {"PODIUM_STORAGE": "azure", "PODIUM_AZURE_CONNECTION_STRING": emulator.settings["connection_string"],
            "PODIUM_AZURE_CONTAINER": name}

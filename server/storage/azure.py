@@ -242,7 +242,7 @@ class AzureStorage(Storage):
         filename: str | None = None,
         exact_size: int | None = None,
     ) -> str:
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+        from azure.storage.blob import BlobSasPermissions
 
         if method == "GET":
             permission = BlobSasPermissions(read=True)
@@ -251,8 +251,15 @@ class AzureStorage(Storage):
         else:
             raise ValueError(f"Storage URLs are signed for GET or PUT, not {method!r}.")
         blob = self._blob(key)
+        disposition = content_disposition(filename) if method == "GET" and filename else None
+        return f"{self.container.get_blob_client(blob).url}?{self._sas(blob, permission, expires_in, disposition)}"
+
+    def _sas(self, blob: str, permission: Any, expires_in: int, disposition: str | None = None) -> str:
+        """A service SAS for one blob and one permission, signed with the account key."""
+        from azure.storage.blob import generate_blob_sas
+
         now = datetime.now(timezone.utc)
-        sas = generate_blob_sas(
+        return generate_blob_sas(
             account_name=self.account_name,
             container_name=self.config.container,
             blob_name=blob,
@@ -260,9 +267,8 @@ class AzureStorage(Storage):
             permission=permission,
             start=now - timedelta(minutes=1),  # the storage's clock may be a little behind ours
             expiry=now + timedelta(seconds=int(expires_in)),
-            content_disposition=content_disposition(filename) if method == "GET" and filename else None,
+            content_disposition=disposition,
         )
-        return f"{self.container.get_blob_client(blob).url}?{sas}"
 
     # --- uploads in parts: uncommitted blocks, committed by Put Block List -----------------------
     # A SAS cannot bind a body's length, so a block's size is checked before the list is
@@ -280,19 +286,11 @@ class AzureStorage(Storage):
             pass  # already open
 
     def part_url(self, key: str, number: int, size: int, expires_in: int) -> str:
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+        from azure.storage.blob import BlobSasPermissions
 
         blob = self._blob(key)
-        now = datetime.now(timezone.utc)
-        sas = generate_blob_sas(
-            account_name=self.account_name,
-            container_name=self.config.container,
-            blob_name=blob,
-            account_key=self.account_key,
-            permission=BlobSasPermissions(write=True),  # Put Block needs write; reading is not granted
-            start=now - timedelta(minutes=1),
-            expiry=now + timedelta(seconds=int(expires_in)),
-        )
+        # Put Block needs write; reading is not granted
+        sas = self._sas(blob, BlobSasPermissions(write=True), expires_in)
         encoded = base64.b64encode(block_id(number).encode()).decode()
         return f"{self.container.get_blob_client(blob).url}?{sas}&comp=block&blockid={quote(encoded, safe='')}"
 

@@ -33,6 +33,14 @@ def client_for(service, user, memory_dir: Path) -> PodiumClient:
     return client
 
 
+def announce(api, user, data: bytes, name: str, sha256: str | None = None) -> tuple[int, str]:
+    """Announce a dataset of ``data`` (or of another checksum); returns its id and upload path."""
+    announced = api(user, "POST", "/datasets", json={
+        "kind": "input_data", "name": name, "size": len(data),
+        "sha256": sha256 or hashlib.sha256(data).hexdigest()}, expect=201).json()
+    return announced["id"], f"/datasets/{announced['id']}/upload"
+
+
 def write_file(path: Path, size: int) -> Path:
     path.write_bytes(os.urandom(size))
     return path
@@ -79,9 +87,7 @@ def test_a_submission_goes_in_parts_through_the_shared_client(service, users, ap
 
 def test_a_mismatch_after_completion_is_refused_and_leaves_nothing(service, creator, api) -> None:
     data = os.urandom(6 * MIB)
-    announced = api(creator, "POST", "/datasets", json={
-        "kind": "input_data", "name": "x.bin", "size": len(data), "sha256": "0" * 64}, expect=201).json()
-    base = f"/datasets/{announced['id']}/upload"
+    dataset_id, base = announce(api, creator, data, "x.bin", sha256="0" * 64)
     started = api(creator, "POST", base, expect=200).json()
     assert (started["part_count"], started["part_size"], started["arrived"]) == (2, 5 * MIB, [])
     parts = api(creator, "POST", base + "/parts", json={"numbers": [1, 2]}, expect=200).json()["parts"]
@@ -91,21 +97,18 @@ def test_a_mismatch_after_completion_is_refused_and_leaves_nothing(service, crea
         assert r.status_code == 200, r.text
     assert api(creator, "POST", base, expect=200).json()["arrived"] == [1, 2]
     api(creator, "POST", base + "/complete", expect=200)
-    refused = api(creator, "POST", f"/datasets/{announced['id']}/uploaded", expect=422).json()["error"]
+    refused = api(creator, "POST", f"/datasets/{dataset_id}/uploaded", expect=422).json()["error"]
     assert "does not match what was announced" in refused["message"]
     from podium.server.orm import Artifact
 
     with service.app.session_factory() as session:
-        storage_key = session.get(Artifact, announced["id"]).storage_key
+        storage_key = session.get(Artifact, dataset_id).storage_key
     assert service.app.storage.stat(storage_key) is None
 
 
 def test_the_protocol_refuses_what_it_must(service, creator, users, api) -> None:
     data = os.urandom(5 * MIB + 1)
-    announced = api(creator, "POST", "/datasets", json={
-        "kind": "input_data", "name": "y.bin", "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
-    base = f"/datasets/{announced['id']}/upload"
+    dataset_id, base = announce(api, creator, data, "y.bin")
     api(creator, "POST", base, expect=200)
     outside = api(creator, "POST", base + "/parts", json={"numbers": [3]}, expect=400).json()["error"]
     assert "there is no part 3" in outside["message"]
@@ -119,7 +122,7 @@ def test_the_protocol_refuses_what_it_must(service, creator, users, api) -> None
         start = (part["number"] - 1) * 5 * MIB
         assert requests.put(part["url"], data=data[start:start + part["size"]], timeout=60).status_code == 200
     api(creator, "POST", base + "/complete", expect=200)
-    api(creator, "POST", f"/datasets/{announced['id']}/uploaded", expect=200)
+    api(creator, "POST", f"/datasets/{dataset_id}/uploaded", expect=200)
     again = api(creator, "POST", base, expect=409).json()["error"]
     assert "already uploaded" in again["message"]
     late = requests.put(parts[0]["url"], data=data[:parts[0]["size"]], timeout=60)
@@ -131,10 +134,7 @@ def test_the_service_drops_abandoned_uploads_in_parts(service, creator, api, mon
     """What the service's timer runs: uploads older than ``abandoned_part_upload_age`` lose their
     parts; a young one keeps them."""
     data = os.urandom(5 * MIB + 1)
-    announced = api(creator, "POST", "/datasets", json={
-        "kind": "input_data", "name": "z.bin", "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest()}, expect=201).json()
-    base = f"/datasets/{announced['id']}/upload"
+    dataset_id, base = announce(api, creator, data, "z.bin")
     api(creator, "POST", base, expect=200)
     (part, _) = api(creator, "POST", base + "/parts", json={"numbers": [1, 2]}, expect=200).json()["parts"]
     assert requests.put(part["url"], data=data[:part["size"]], timeout=60).status_code == 200
@@ -144,7 +144,7 @@ def test_the_service_drops_abandoned_uploads_in_parts(service, creator, api, mon
     from podium.server.orm import Artifact
 
     with service.app.session_factory() as session:
-        key = session.get(Artifact, announced["id"]).storage_key
+        key = session.get(Artifact, dataset_id).storage_key
     assert key in service.app.clean_abandoned_part_uploads()
     assert service.app.storage.arrived_parts(key) == {}
     assert api(creator, "POST", base, expect=200).json()["arrived"] == []  # it can start again
