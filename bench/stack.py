@@ -58,8 +58,9 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 class Platform:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
+        self.extra_env, self.extra_args = extra_env or {}, extra_args
         self.processes: list[subprocess.Popen] = []
         self.db_name = f"podium_bench_{uuid.uuid4().hex[:8]}"
         self.db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
@@ -86,9 +87,9 @@ class Platform:
         env = {**os.environ, **self.hub.env_for_service(), "PODIUM_DB_URL": self.db_url,
                "PODIUM_BROKER_URL": self.broker_url, "PODIUM_QUEUE_TOKEN": QUEUE_TOKEN,
                "PODIUM_SECRET_KEY": "bench", "PODIUM_DATA_DIR": str(self.workdir / "service"),
-               "PODIUM_METRICS_TOKEN": "bench-metrics"}  # bench/loop.py reads the loop lag
+               "PODIUM_METRICS_TOKEN": "bench-metrics", **self.extra_env}  # bench/loop.py reads the loop lag
         self.service = self.spawn([PODIUM, "service", "--PodiumService.creator_group=creators",
-                                   "--log-level=WARN"], env, "service.log")
+                                   "--log-level=WARN", *self.extra_args], env, "service.log")
         self.wait_for(self.api + "/")
         return self
 

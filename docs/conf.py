@@ -43,6 +43,7 @@ nb_merge_streams = True
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True}
+autodoc_type_aliases = {"PodiumClient": "podium.widgets.client.PodiumClient", "Source": "podium.widgets.part_upload.Source"}
 # Types from libraries whose inventories are not fetched (the build runs offline).
 nitpick_ignore_regex = [
     (r"py:.*", r"(pd|pandas|np|numpy|requests|ipywidgets|widgets|traitlets|pathlib|os|datetime|collections\.abc|typing)\..*"),

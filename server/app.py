@@ -245,6 +245,24 @@ class PodiumService(Application):
         600, help="Seconds a signed download (GET) URL stays valid."
     ).tag(config=True)
 
+    upload_part_size = Integer(
+        16 * 1024 * 1024,
+        help="Preferred size in bytes of each part of an upload in parts (large and resumable "
+        "uploads). Raised to 5 MiB (S3's floor) and to what keeps a file within 10,000 parts. "
+        "Changing it makes uploads in progress send their parts again.",
+    ).tag(config=True)
+
+    abandoned_part_upload_age = Integer(
+        2 * 24 * 3600,
+        help="Seconds after its start an upload in parts that was never completed is abandoned: "
+        "its parts are dropped (S3: the multipart upload aborted; Azure: its uncommitted blocks "
+        "discarded; local: its chunks deleted). Long enough for the slowest large upload to finish.",
+    ).tag(config=True)
+
+    part_upload_cleanup_interval = Float(
+        3600.0, help="Seconds between two passes of the cleanup of abandoned uploads in parts."
+    ).tag(config=True)
+
     max_upload_size = Integer(
         1024 * 1024 * 1024,
         help="Largest object in bytes anyone may upload (datasets, programs); a phase's "
@@ -514,6 +532,12 @@ class PodiumService(Application):
             self.log.warning("Reaper: %s", result)
         self.dispatcher.kick()
 
+    def clean_abandoned_part_uploads(self) -> list[str]:
+        """One pass of the cleanup of abandoned uploads in parts (in a thread: it calls the storage)."""
+        from .part_uploads import clean_abandoned
+
+        return clean_abandoned(self.storage, self.abandoned_part_upload_age, self.log)
+
     def start_background(self) -> None:
         """Timers on the current IOLoop: publish the outbox, run the reaper."""
         loop = tornado.ioloop.IOLoop.current()
@@ -526,6 +550,9 @@ class PodiumService(Application):
         self.timers = [
             tornado.ioloop.PeriodicCallback(self.dispatcher.kick, self.dispatch_interval * 1000),
             tornado.ioloop.PeriodicCallback(in_thread(self.reap), self.reaper_interval * 1000),
+            tornado.ioloop.PeriodicCallback(
+                in_thread(self.clean_abandoned_part_uploads), self.part_upload_cleanup_interval * 1000
+            ),
         ]
         self.timers.append(self.metrics.lag_monitor)
         for timer in self.timers:

@@ -297,6 +297,12 @@ class DatasetIn(Body):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+class PartsIn(Body):
+    numbers: Annotated[list[Annotated[int, Field(ge=1, le=10_000)]], Field(min_length=1, max_length=1000)] = Field(
+        description="Numbers of the parts to sign upload URLs for (1-based; at most 1000 at a time)."
+    )
+
+
 class SubmissionIn(Body):
     size: Annotated[int, Field(ge=1, le=BIGINT_MAX)] = Field(description="Exact size in bytes of the zip to upload.")
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

@@ -17,6 +17,7 @@ from .apihandlers import (
     datasets,
     leaderboards,
     me,
+    part_uploads,
     participants,
     phases,
     submission_logs,
@@ -31,7 +32,7 @@ from .storage import local_handlers as storage_handlers
 API_PREFIX = "api/v1"
 API_MODULES = (
     competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, code_reveal, me, workers,
-    bundles,
+    bundles, part_uploads,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 

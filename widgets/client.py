@@ -23,6 +23,18 @@ from urllib.parse import quote, urljoin
 import requests
 from podium.worker.redaction import without_urls
 
+from .part_upload import (
+    PARALLEL,
+    PARTS_FROM,
+    Source,
+    UploadMemory,
+    download_in_parts,
+    read_all,
+    source_sha256,
+    source_size,
+    upload_in_parts,
+)
+
 TERMINAL_STATUSES = frozenset({"finished", "failed", "cancelled"})
 UPLOAD_CHUNK = 256 * 1024
 
@@ -146,7 +158,8 @@ class _ProgressReader:
 class PodiumClient:
     """Calls to ``<url>/api/v1/`` with a hub token; one method per thing a user does."""
 
-    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30) -> None:
+    def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30,
+                 upload_memory: UploadMemory | None = None) -> None:
         url = url or _service_url_from_environment()
         token = token or os.environ.get("PODIUM_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
         if not url:
@@ -164,6 +177,12 @@ class PodiumClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
+        #: uploads under way, by file sha256, so a restarted kernel resumes instead of starting over
+        self.upload_memory = upload_memory or UploadMemory()
+        #: files at least this large are sent in parts, in parallel and resumable
+        self.parts_from = PARTS_FROM
+        #: parts sent at the same time
+        self.upload_parallel = PARALLEL
 
     def __repr__(self) -> str:
         return f"PodiumClient({self.url!r})"
@@ -256,6 +275,9 @@ class PodiumClient:
         if target.is_dir():
             target = target / Path(model["name"]).name
         target.parent.mkdir(parents=True, exist_ok=True)
+        if (model.get("size") or 0) >= self.parts_from:  # large: byte ranges in parallel, never all in memory
+            return download_in_parts(urljoin(self.url, model["download_url"]), model["size"], target,
+                                     parallel=self.upload_parallel, timeout=max(self.timeout, 300))
         target.write_bytes(self.get_object(model["download_url"]))
         return target
 
@@ -266,7 +288,7 @@ class PodiumClient:
     def submit(
         self,
         phase_id: int,
-        data: bytes,
+        data: Source,
         *,
         description: str = "",
         task: str | None = None,
@@ -274,32 +296,52 @@ class PodiumClient:
         idempotency_key: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Create a submission of the zip ``data``, upload it, and queue it for scoring.
+        """Create a submission of the zip ``data`` (bytes or a path), upload it, and queue it for scoring.
 
         A retry with the same ``idempotency_key`` returns the same submission instead of a new one.
+        A large file goes in parts; if its upload is cut off (connection, kernel restart), calling
+        ``submit`` again with the same file resumes it: the same submission, only the missing parts.
         """
-        body: dict[str, Any] = {"size": len(data), "sha256": sha256_of(data), "description": description}
+        size, sha = source_size(data), source_sha256(data)
+        purpose = f"{self.url} submission to phase {phase_id}"
+        remembered = self.upload_memory.recall(sha, purpose) if idempotency_key is None else None
+        key = idempotency_key or (remembered or {}).get("idempotency_key") or uuid.uuid4().hex
+        body: dict[str, Any] = {"size": size, "sha256": sha, "description": description}
         if task:
             body["task"] = task
         if fact_sheet:
             body["fact_sheet"] = fact_sheet
-        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
-        created = self.request("POST", f"phases/{phase_id}/submissions", json=body, headers=headers)
+        self.upload_memory.remember(sha, purpose, {"idempotency_key": key})
+        created = self.request("POST", f"phases/{phase_id}/submissions", json=body, headers={"Idempotency-Key": key})
+        if remembered and created["status"] not in ("submitting", "submitted", "running", "finished"):
+            # the remembered submission ended without its upload (say the service gave up on it): start afresh
+            self.upload_memory.forget(sha, purpose)
+            return self.submit(phase_id, data, description=description, task=task, fact_sheet=fact_sheet,
+                               progress=progress)
         if created["status"] == "submitting" and created.get("upload_url"):
-            try:
-                self.put_object(created["upload_url"], data, progress, created.get("upload_headers"))
-            except TransferFailed as refused:
-                # tell the service: a refused upload gives its quota slot back at once (and one
-                # that arrived after all, the answer lost, is queued)
+            if size >= self.parts_from:
+                # resumable: a failure keeps what arrived (and the memory), for the next call
+                upload_in_parts(self, f"submissions/{created['id']}/upload", data, progress, self.upload_parallel)
+            else:
                 try:
-                    finalized = self.post(f"submissions/{created['id']}/uploaded")
-                except PodiumAPIError:
-                    raise refused from None
-                finalized["quota"] = created.get("quota")
-                return finalized
-            finalized = self.post(f"submissions/{created['id']}/uploaded")
+                    self.put_object(created["upload_url"], read_all(data), progress, created.get("upload_headers"))
+                except TransferFailed as refused:
+                    # tell the service: a refused upload gives its quota slot back at once (and one
+                    # that arrived after all, the answer lost, is queued)
+                    self.upload_memory.forget(sha, purpose)
+                    try:
+                        finalized = self.post(f"submissions/{created['id']}/uploaded")
+                    except PodiumAPIError:
+                        raise refused from None
+                    finalized["quota"] = created.get("quota")
+                    return finalized
+            try:
+                finalized = self.post(f"submissions/{created['id']}/uploaded")
+            finally:
+                self.upload_memory.forget(sha, purpose)
             finalized["quota"] = created.get("quota")
             return finalized
+        self.upload_memory.forget(sha, purpose)
         return created
 
     def submission(self, submission_id: int) -> dict[str, Any]:
@@ -382,15 +424,37 @@ class PodiumClient:
         return self.delete(f"competitions/{competition}/publish")
 
     def upload_dataset(
-        self, data: bytes, *, kind: str, name: str, competition: str | int | None = None,
+        self, data: Source, *, kind: str, name: str, competition: str | int | None = None,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Announce, upload and confirm a dataset or program; returns its model (with ``id``)."""
-        body = {"kind": kind, "name": name, "size": len(data), "sha256": sha256_of(data)}
-        path = f"competitions/{competition}/datasets" if competition is not None else "datasets"
-        announced = self.post(path, body)
-        self.put_object(announced["upload_url"], data, progress, announced.get("upload_headers"))
-        return self.post(f"datasets/{announced['id']}/uploaded")
+        """Announce, upload and confirm a dataset or program (bytes or a path); returns its model
+        (with ``id``). A large file goes in parts, and calling again with the same file after an
+        interruption resumes its upload instead of starting over."""
+        size, sha = source_size(data), source_sha256(data)
+        purpose = f"{self.url} {kind} {name!r} of {competition if competition is not None else 'no competition'}"
+        announced = None
+        remembered = self.upload_memory.recall(sha, purpose) if size >= self.parts_from else None
+        if remembered is not None:
+            try:
+                announced = self.get(f"datasets/{remembered['id']}")
+            except PodiumAPIError:
+                announced = None
+            if announced is not None and announced.get("state") != "pending":
+                announced = None
+        if announced is None:
+            body = {"kind": kind, "name": name, "size": size, "sha256": sha}
+            path = f"competitions/{competition}/datasets" if competition is not None else "datasets"
+            announced = self.post(path, body)
+            if size >= self.parts_from:
+                self.upload_memory.remember(sha, purpose, {"id": announced["id"]})
+        if size >= self.parts_from:
+            upload_in_parts(self, f"datasets/{announced['id']}/upload", data, progress, self.upload_parallel)
+        else:
+            self.put_object(announced["upload_url"], read_all(data), progress, announced.get("upload_headers"))
+        try:
+            return self.post(f"datasets/{announced['id']}/uploaded")
+        finally:
+            self.upload_memory.forget(sha, purpose)
 
     def participants(self, competition: str | int, *, limit: int = 100, offset: int = 0,
                      after: int | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
 
-from ..errors import MAX_KEY_LENGTH, InvalidStorageKey
+from ..errors import MAX_KEY_LENGTH, InvalidStorageKey, UploadMismatch
 
 Method = Literal["GET", "PUT"]
 METHODS: tuple[Method, ...] = ("GET", "PUT")
@@ -83,6 +83,53 @@ class RememberedDigests:
                 self._items.popitem(last=False)
 
 
+#: S3's own floor for every part but the last; the same on every backend, so one protocol fits all
+MIN_PART_SIZE = 5 * 1024 * 1024
+#: S3's ceiling on the number of parts of one object
+MAX_PARTS = 10_000
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """How an object of ``size`` bytes is cut: parts 1..``count`` of ``part_size`` bytes, the
+    last one the remainder. The plan is a function of the size and the part size only, so the
+    service, the storage and a resuming client always agree on it."""
+
+    size: int
+    part_size: int
+
+    @classmethod
+    def for_size(cls, size: int, preferred: int) -> PartPlan:
+        """The preferred part size, raised to S3's floor and to what keeps ``size`` within MAX_PARTS parts."""
+        floor = -(-size // MAX_PARTS)  # ceiling division
+        return cls(size, max(preferred, MIN_PART_SIZE, floor))
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.size // self.part_size))
+
+    def size_of(self, number: int) -> int:
+        """Bytes of part ``number`` (1-based)."""
+        if not 1 <= number <= self.count:
+            raise ValueError(f"part {number} is not between 1 and {self.count}")
+        return min(self.part_size, self.size - (number - 1) * self.part_size)
+
+    def check_arrived(self, arrived: dict[int, int]) -> None:
+        """Raise UploadMismatch naming the first part missing or of the wrong size (nothing is
+        assembled then: the client sends those parts again and completes once more)."""
+        for number in range(1, self.count + 1):
+            expected = self.size_of(number)
+            if number not in arrived:
+                raise UploadMismatch(
+                    f"Part {number} of {self.count} has not arrived; upload it (the others are kept), then complete again."
+                )
+            if arrived[number] != expected:
+                raise UploadMismatch(
+                    f"Part {number} of {self.count} is {arrived[number]} bytes where {expected} were expected; "
+                    "it was not used. Upload that part again, then complete again."
+                )
+
+
 class Storage(ABC):
     """Where programs, datasets, submissions and outputs live, whatever the backend."""
 
@@ -136,3 +183,38 @@ class Storage(ABC):
     def upload_headers(self) -> dict[str, str]:
         """Headers a client must send with a PUT to a signed upload URL of this backend."""
         return {}
+
+    # --- uploads in parts (one protocol on every backend) -------------------------------------
+    # The part size and count come from a PartPlan; parts are numbered from 1. A backend keeps
+    # what arrived (S3: the multipart upload; Azure: uncommitted blocks; local: chunk files), so a
+    # client resumes by asking which parts arrived and sending only the others.
+
+    @abstractmethod
+    def start_parts(self, key: str) -> None:
+        """Open an upload in parts for ``key``, or keep the one already open (idempotent)."""
+
+    @abstractmethod
+    def part_url(self, key: str, number: int, size: int, expires_in: int) -> str:
+        """A signed PUT URL for part ``number`` of ``key``, ``size`` bytes (bound by the storage
+        server where it can sign a length: S3 and local; Azure at ``complete_parts``)."""
+
+    def part_headers(self) -> dict[str, str]:
+        """Headers a client must send with a PUT to a part URL of this backend."""
+        return {}
+
+    @abstractmethod
+    def arrived_parts(self, key: str) -> dict[int, int]:
+        """Size of every part of ``key`` that arrived, by part number ({} when none or no upload)."""
+
+    @abstractmethod
+    def complete_parts(self, key: str, plan: PartPlan) -> None:
+        """Assemble the parts into the object ``key`` once every part arrived with its planned
+        size (else UploadMismatch, naming the part, and nothing is assembled)."""
+
+    @abstractmethod
+    def abort_parts(self, key: str) -> None:
+        """Drop every part of ``key`` that arrived and close its upload (a missing one is not an error)."""
+
+    @abstractmethod
+    def abandoned_part_uploads(self, older_than: float) -> list[str]:
+        """Keys whose upload in parts started more than ``older_than`` seconds ago and is still open."""

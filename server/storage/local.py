@@ -7,19 +7,28 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode
 
 from ..errors import InvalidStorageKey, ObjectNotFound
-from .base import Method, ObjectInfo, Storage, validate_key
+from .base import Method, ObjectInfo, PartPlan, Storage, validate_key
 from .signing import UrlSigner
 
 CHUNK = 1024 * 1024
 TEMP_PREFIX = ".upload-"
 #: digests of objects this process wrote, kept while the file is provably the one written
 REMEMBERED_DIGESTS = 4096
+#: folder of the parts of uploads in progress; ``#`` is never in a key, so no object can clash
+PARTS_FOLDER = "#parts"
+_STARTED = "started"
+
+
+def part_grant_name(key: str, number: int) -> str:
+    """What a part URL's signature covers: the object's key and the part number together."""
+    return f"{key}#part={number}"
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -116,6 +125,8 @@ class LocalStorage(Storage):
     def keys(self) -> Iterator[str]:
         """Every object key under the root, in a stable order (uploads in progress left out)."""
         for directory, folders, files in os.walk(self.root):
+            if directory == self.root and PARTS_FOLDER in folders:
+                folders.remove(PARTS_FOLDER)
             folders.sort()
             for name in sorted(files):
                 if not name.startswith(TEMP_PREFIX):
@@ -153,6 +164,74 @@ class LocalStorage(Storage):
             key, method, int(self.signer.clock()) + int(expires_in), max_size=max_size, filename=filename
         )
         return f"{self.base_url}storage/{quote(key)}?{urlencode(params)}"
+
+    # --- uploads in parts: chunk files under #parts/<key with / as ~>/<number> -------------------
+
+    def parts_dir(self, key: str) -> str:
+        """The folder of ``key``'s parts (``~`` is never in a key either, so the name is unique)."""
+        return os.path.join(self.root, PARTS_FOLDER, validate_key(key).replace("/", "~"))
+
+    def start_parts(self, key: str) -> None:
+        folder = self.parts_dir(key)
+        os.makedirs(folder, exist_ok=True)
+        marker = os.path.join(folder, _STARTED)
+        if not os.path.exists(marker):
+            with open(marker, "w"):
+                pass  # its mtime is when the upload started (for the cleanup of abandoned ones)
+
+    def part_writer(self, key: str, number: int) -> AtomicWriter:
+        """A part file that appears only once complete (used by the part PUT handler)."""
+        folder = self.parts_dir(key)
+        if not os.path.exists(os.path.join(folder, _STARTED)):
+            raise InvalidStorageKey("No upload in parts is open for this file: start one first.")
+        return AtomicWriter(os.path.join(folder, str(number)), key)
+
+    def part_url(self, key: str, number: int, size: int, expires_in: int) -> str:
+        params = self.signer.sign(
+            part_grant_name(validate_key(key), number), "PUT", int(self.signer.clock()) + int(expires_in), max_size=size
+        )
+        return f"{self.base_url}storage-parts/{int(number)}/{quote(key)}?{urlencode(params)}"
+
+    def arrived_parts(self, key: str) -> dict[int, int]:
+        folder = self.parts_dir(key)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return {}
+        return {int(n): os.path.getsize(os.path.join(folder, n)) for n in names if n.isdigit()}
+
+    def complete_parts(self, key: str, plan: PartPlan) -> None:
+        plan.check_arrived(self.arrived_parts(key))
+        folder = self.parts_dir(key)
+        writer = self.writer(key)
+        try:
+            for number in range(1, plan.count + 1):
+                with open(os.path.join(folder, str(number)), "rb") as part:
+                    while chunk := part.read(CHUNK):
+                        writer.write(chunk)
+            writer.commit()
+        finally:
+            writer.abort()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_parts(self, key: str) -> None:
+        shutil.rmtree(self.parts_dir(key), ignore_errors=True)
+
+    def abandoned_part_uploads(self, older_than: float) -> list[str]:
+        top, cutoff = os.path.join(self.root, PARTS_FOLDER), time.time() - older_than
+        try:
+            names = sorted(os.listdir(top))
+        except FileNotFoundError:
+            return []
+        stale = []
+        for name in names:
+            try:
+                started = os.path.getmtime(os.path.join(top, name, _STARTED))
+            except FileNotFoundError:
+                started = os.path.getmtime(os.path.join(top, name))
+            if started < cutoff:
+                stale.append(name.replace("~", "/"))
+        return stale
 
 
 class AtomicWriter:

@@ -14,7 +14,7 @@ from tornado.web import RequestHandler, stream_request_body
 
 from ..errors import ObjectTooLarge, StorageError, UploadClosed
 from .base import validate_key
-from .local import CHUNK, AtomicWriter, LocalStorage
+from .local import CHUNK, AtomicWriter, LocalStorage, part_grant_name
 
 # An upload link signed without max_size still gets a cap.
 DEFAULT_MAX_PUT = 1024 * 1024 * 1024
@@ -75,10 +75,19 @@ class SignedObjectHandler(RequestHandler):
         except StorageError as error:
             self._refuse(error)
 
+    def signed_name(self) -> str:
+        """What the URL's signature must cover (sets ``self.key``; a bad key is 400, whatever the signature)."""
+        self.key = validate_key(self.path_args[-1])
+        return self.key
+
+    def open_writer(self) -> AtomicWriter:
+        """Where the body goes until it is complete."""
+        return self.storage.writer(self.key)
+
     async def _authorize(self) -> None:
-        self.key = validate_key(self.path_args[0])  # a bad key is 400, whatever the signature
+        name = self.signed_name()
         params = {k: self.get_query_argument(k, strip=False) for k in self.request.query_arguments}
-        grant = self.storage.signer.verify(self.key, self.request.method or "", params)
+        grant = self.storage.signer.verify(name, self.request.method or "", params)
         self.filename = grant.filename
         if self.request.method != "PUT":
             return
@@ -96,7 +105,7 @@ class SignedObjectHandler(RequestHandler):
             # client reads the 409 instead of a connection reset
             self.closed = closed
             return
-        self.writer = self.storage.writer(self.key)
+        self.writer = self.open_writer()
 
     async def _check_purpose(self) -> None:
         """Refuse an upload link whose purpose ended (``podium_upload_gate``: the object was
@@ -130,7 +139,7 @@ class SignedObjectHandler(RequestHandler):
 
     # --- after the body ------------------------------------------------------------------------
 
-    async def get(self, _key: str) -> None:
+    async def get(self, *_path: str) -> None:
         try:
             handle = self.storage.open(self.key)
         except StorageError as error:
@@ -148,7 +157,7 @@ class SignedObjectHandler(RequestHandler):
                 except iostream.StreamClosedError:
                     return  # the client went away
 
-    async def put(self, _key: str) -> None:
+    async def put(self, *_path: str) -> None:
         if self.closed is not None:
             self._refuse(self.closed)
             return
@@ -207,4 +216,20 @@ class SignedObjectHandler(RequestHandler):
         self._send_json_error(status_code, reason, message)
 
 
-default_handlers = [(r"/storage/(.+)", SignedObjectHandler)]
+@stream_request_body
+class SignedPartHandler(SignedObjectHandler):
+    """``PUT <base>/storage-parts/<number>/<key>?...&sig=``: one part of an upload in parts, kept
+    beside the others until the service assembles them (``LocalStorage.complete_parts``)."""
+
+    SUPPORTED_METHODS = ("PUT",)
+
+    def signed_name(self) -> str:
+        self.key = validate_key(self.path_args[-1])
+        self.number = int(self.path_args[0])
+        return part_grant_name(self.key, self.number)
+
+    def open_writer(self) -> AtomicWriter:
+        return self.storage.part_writer(self.key, self.number)
+
+
+default_handlers = [(r"/storage/(.+)", SignedObjectHandler), (r"/storage-parts/([0-9]{1,5})/(.+)", SignedPartHandler)]

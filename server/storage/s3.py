@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
+from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO
 
 from traitlets import Bool, Unicode, default
@@ -19,6 +21,7 @@ from ..errors import ObjectNotFound, StorageError, StorageMisconfigured
 from .base import (
     Method,
     ObjectInfo,
+    PartPlan,
     RememberedDigests,
     Storage,
     content_disposition,
@@ -118,6 +121,8 @@ class S3Storage(Storage):
             )
         self.config = config
         self.digests = RememberedDigests()
+        self._upload_ids: dict[str, str] = {}  # key -> its open multipart upload (a cache of S3's list)
+        self._upload_ids_lock = threading.Lock()
         self.bucket = config.bucket
         self.prefix = config.key_prefix.strip("/") + "/" if config.key_prefix.strip("/") else ""
         self.client = boto3.client(
@@ -248,3 +253,89 @@ class S3Storage(Storage):
         else:
             raise ValueError(f"Storage URLs are signed for GET or PUT, not {method!r}.")
         return self.client.generate_presigned_url(operation, Params=params, ExpiresIn=int(expires_in))
+
+    # --- uploads in parts: an S3 multipart upload, parts presigned with their Content-Length -----
+
+    def _open_uploads(self, key: str) -> list[dict[str, Any]]:
+        """The multipart uploads open for exactly ``key``, oldest first."""
+        full = self._key(key)
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        uploads = [u for page in paginator.paginate(Bucket=self.bucket, Prefix=full)
+                   for u in page.get("Uploads", []) if u["Key"] == full]
+        return sorted(uploads, key=lambda u: u["Initiated"])
+
+    def _upload_id(self, key: str, create: bool = False) -> str | None:
+        with self._upload_ids_lock:
+            if key in self._upload_ids:
+                return self._upload_ids[key]
+        uploads = self._open_uploads(key)
+        if uploads:
+            upload_id = uploads[0]["UploadId"]  # two racing starts: everyone settles on the oldest
+        elif create:
+            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))["UploadId"]
+        else:
+            return None
+        with self._upload_ids_lock:
+            self._upload_ids[key] = upload_id
+        return upload_id
+
+    def start_parts(self, key: str) -> None:
+        self._upload_id(key, create=True)
+
+    def part_url(self, key: str, number: int, size: int, expires_in: int) -> str:
+        upload_id = self._upload_id(key, create=True)
+        params = {"Bucket": self.bucket, "Key": self._key(key), "UploadId": upload_id,
+                  "PartNumber": int(number), "ContentLength": int(size)}  # a signed length: S3 refuses any other
+        return self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=int(expires_in))
+
+    def _parts(self, key: str) -> list[dict[str, Any]]:
+        from botocore.exceptions import ClientError
+
+        upload_id = self._upload_id(key)
+        if upload_id is None:
+            return []
+        paginator = self.client.get_paginator("list_parts")
+        try:
+            return [p for page in paginator.paginate(Bucket=self.bucket, Key=self._key(key), UploadId=upload_id)
+                    for p in page.get("Parts", [])]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                with self._upload_ids_lock:
+                    self._upload_ids.pop(key, None)
+                return []
+            raise StorageError() from None
+
+    def arrived_parts(self, key: str) -> dict[int, int]:
+        return {int(p["PartNumber"]): int(p["Size"]) for p in self._parts(key)}
+
+    def complete_parts(self, key: str, plan: PartPlan) -> None:
+        parts = {int(p["PartNumber"]): p for p in self._parts(key)}
+        plan.check_arrived({n: int(p["Size"]) for n, p in parts.items()})
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self._key(key), UploadId=self._upload_id(key),
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]["ETag"]} for n in range(1, plan.count + 1)]},
+        )
+        with self._upload_ids_lock:
+            self._upload_ids.pop(key, None)
+
+    def abort_parts(self, key: str) -> None:
+        from botocore.exceptions import ClientError
+
+        with self._upload_ids_lock:
+            self._upload_ids.pop(key, None)
+        for upload in self._open_uploads(key):
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise StorageError() from None
+
+    def abandoned_part_uploads(self, older_than: float) -> list[str]:
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than)
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        keys = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff and upload["Key"].startswith(self.prefix):
+                    keys.append(upload["Key"][len(self.prefix):])
+        return sorted(set(keys))

@@ -171,3 +171,44 @@ def test_a_mismatching_upload_is_refused_and_leaves_nothing(object_service, obje
         artifact = session.get(Artifact, announced["id"])
         assert object_service.app.storage.stat(artifact.storage_key) is None
         assert artifact.state.value == "pending"
+
+
+def test_a_submission_in_parts_on_object_storage(object_service, object_api, creator, users, tmp_path,
+                                                 monkeypatch) -> None:
+    """The shared client's upload in parts against S3 / Azure: parts go to the storage's own
+    signed URLs (never through the service), a cut-off upload resumes with only what is missing,
+    and the object is confirmed with its checksum; a wrong checksum leaves no object behind."""
+    import os
+
+    from podium.widgets.client import PodiumClient
+    from podium.widgets.part_upload import UploadMemory
+
+    api = object_api
+    comp = api(creator, "POST", "/competitions", json=competition_body(unique_slug("objparts")), expect=201).json()
+    api(creator, "POST", f"/competitions/{comp['id']}/publish", expect=200)
+    user = users.make("objparts")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    client = PodiumClient(url=object_service.url, token=user.token, upload_memory=UploadMemory(tmp_path / "memory"))
+    client.parts_from, client.upload_parallel = 1, 1
+    data = os.urandom(11 * 1024 * 1024)
+    monkeypatch.setattr(object_service.app, "upload_part_size", 5 * 1024 * 1024)
+
+    class Cut(Exception):
+        pass
+
+    def cut_in_part_two(sent: int, total: int) -> None:
+        if sent > 6 * 1024 * 1024:
+            raise Cut()
+
+    with pytest.raises(Cut):
+        client.submit(comp["phases"][0]["id"], data, progress=cut_in_part_two)
+    (created,) = api(user, "GET", f"/phases/{comp['phases'][0]['id']}/submissions", expect=200).json()["submissions"]
+    state = api(user, "POST", f"/submissions/{created['id']}/upload", expect=200).json()
+    assert state["arrived"] == [1]
+    signed = api(user, "POST", f"/submissions/{created['id']}/upload/parts", json={"numbers": [2]}, expect=200).json()
+    assert not signed["parts"][0]["url"].startswith(object_service.url)  # the storage's own URL
+    reports: list[int] = []
+    done = client.submit(comp["phases"][0]["id"], data, progress=lambda s, t: reports.append(s))
+    assert done["id"] == created["id"] and done["status"] != "submitting"
+    assert reports[0] == 5 * 1024 * 1024  # resumed: part 1 was not sent again
+    assert done["quota"]["used_today"] == 1
