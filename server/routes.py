@@ -11,6 +11,7 @@ import re
 from . import web
 from .apihandlers import (
     bundles,
+    classroom,
     competition_pages,
     competitions,
     datasets,
@@ -30,6 +31,7 @@ from .storage import local_handlers as storage_handlers
 API_PREFIX = "api/v1"
 API_MODULES = (
     competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, me, workers, bundles,
+    classroom,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
