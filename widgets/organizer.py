@@ -2,7 +2,9 @@
 deadlines, for one competition, in a notebook.
 
 Every button calls a plain method (``approve``, ``deny``, ``rerun``, ``cancel``,
-``download_outputs``, ``export_leaderboard``, ``save_roster``, ``save_deadlines``) that a script
+``download_outputs``, ``export_leaderboard``, ``save_roster``, ``save_deadlines``, and for a class
+the course tabs' ``grant_extension``, ``save_late_policy``, ``reveal``, ``grades``,
+``export_grades``: see ``podium.widgets.classroom``) that a script
 may call too; the state those methods read and change lives in attributes (``participants``,
 ``submissions``, ``message``, ``last_export``, ...), so what the panel shows can be checked
 without a browser. Errors from the service are shown as the service's own sentence in
@@ -20,6 +22,7 @@ from typing import Any
 import ipywidgets as w
 
 from .authoring import iso_utc
+from .classroom import CourseTabs
 from .client import PodiumAPIError, PodiumClient
 from .display import shown_total
 
@@ -27,7 +30,7 @@ EXPORT_DIR = Path("~/podium-exports")
 """Where exports and downloaded outputs go: the user's home, so they survive the kernel."""
 
 
-class OrganizerPanel(w.VBox):
+class OrganizerPanel(CourseTabs, w.VBox):
     """``OrganizerPanel("slug")``: manage a competition you organize."""
 
     def __init__(self, slug: str, *, client: PodiumClient | None = None, export_dir: str | Path | None = None) -> None:
@@ -61,6 +64,7 @@ class OrganizerPanel(w.VBox):
         self.roster_button = w.Button(description="Save roster")
         self.roster_button.on_click(lambda _: self._guard(self.save_roster))
         self.class_box = w.VBox()
+        self._build_course_widgets()
         self.tabs = w.Tab()
         self.refresh()
 
@@ -109,6 +113,7 @@ class OrganizerPanel(w.VBox):
                     ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
+            sections += self._course_sections()
         self.tabs.children = [box for _, box in sections]
         for i, (name, _) in enumerate(sections):
             self.tabs.set_title(i, name)
