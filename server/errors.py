@@ -18,7 +18,7 @@
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
-    │   │   └── DeadlinePassed ........ the participant's own deadline (and grace period) has passed
+    │   │   └── DeadlinePassed ........ past the participant's own deadline: their extension or the grace period
     │   ├── NotRegistered (403) ....... the user is not an approved participant
     │   ├── QuotaExceeded (429) ....... daily or total quota used up; carries ``resets_at``
     │   ├── UploadMismatch ............ the uploaded object's size or checksum differ from what was announced

@@ -73,6 +73,9 @@ def check_accepts(session: Session, phase: Phase, username: str, now: datetime |
     if phase.end is None or now < phase.end:
         return None  # before the phase's own end nobody is late: no extension to look up
     deadline = deadline_for(session, phase, username)
+    if deadline.closed_at(now) and not deadline.extended and not phase.grace_seconds:
+        # the phase's own end, the same for everyone: the error it always was
+        raise PhaseClosed(f"Phase '{phase.name}' closed at {phase.end.isoformat()}Z.")
     if deadline.closed_at(now):
         grace = f" and its grace period ended at {deadline.grace_until.isoformat()}Z" if phase.grace_seconds else ""
         raise DeadlinePassed(
