@@ -25,7 +25,8 @@ PRIVATE_MARK = "PRIVATE-SCORE-LOGGED"
 SPLIT_SCORING = programs.make_zip({
     "metadata.yaml": "command: python3 /app/program/score.py\n",
     "score.py": textwrap.dedent(f"""
-                truth = open("/app/input/ref/truth.txt").read().split()
+        import json
+        truth = open("/app/input/ref/truth.txt").read().split()
         pred = open("/app/input/res/predictions.txt").read().split()
         public = sum(t == p for t, p in zip(truth[:4], pred[:4])) / 4
         private = sum(t == p for t, p in zip(truth[4:8], pred[4:8])) / 4
@@ -81,8 +82,16 @@ def course(api, creator, users, hub):
 
 
 def finished(api, user, created) -> dict:
+    """The submission once scored; a failure says why, with the scorer's log (the organizer's view)."""
     sub = wait_for(api, user, created["id"])
-    assert sub["status"] == "finished", sub
+    if sub["status"] != "finished":
+        from conftest import User
+
+        organizer = User(name="", token=api.organizer_token)
+        files = api(organizer, "GET", f"/submissions/{sub['id']}/outputs", expect=200).json()["files"]
+        logs = [api.http.get(f["download_url"]).text for f in files if f["role"] == "scoring_log"]
+        raise AssertionError(f"{sub['failure_reason']}: {logs}")
+    assert sub["status"] == "finished", f"{sub['failure_reason']}: {sub['log_tail'][-1500:]}"
     return sub
 
 
@@ -101,6 +110,7 @@ def walk_participant_answers(api, user, phase: int, competition: int, submission
 def test_the_course_loop(api, creator, users, hub, worker, clock, course) -> None:
     phase, deadline, s = course["phase"], course["deadline"], course["students"]
     comp = course["competition"]
+    api.organizer_token = creator.token
     alice, bob, carol, dan = s["alice"], s["bob"], s["carol"], s["dan"]
     clock.set(utcnow())
 
