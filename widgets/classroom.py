@@ -8,7 +8,6 @@ it changed is kept in attributes (``message``, ``last_export``) so it can be che
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ GRADE_LAYOUTS = ("podium", "canvas", "moodle")
 
 class CourseTabs:
     """Mixed into ``OrganizerPanel``: needs its ``client``, ``slug``, ``competition``,
-    ``phase_id``, ``export_dir``, ``_say`` and ``_guard``."""
+    ``phase_id``, ``export_dir``, ``_say``, ``_guard`` and ``_save_and_offer``."""
 
     def _build_course_widgets(self) -> None:
         self.extension_user = w.Text(description="Student", placeholder="hub user name")
@@ -136,13 +135,8 @@ class CourseTabs:
         if phase_id is None:
             raise PodiumAPIError("This competition has no phase, so no grades to export.")
         text = self.client.grades_csv(phase_id, layout)
-        target = Path(path or self.export_dir / f"{self.slug}-phase-{phase_id}-grades-{layout}.csv").expanduser()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        self.last_export = target
-        payload = base64.b64encode(text.encode()).decode()
-        self.grades_link.value = (f'<a download="{html.escape(target.name)}" href="data:text/csv;base64,{payload}">'
-                                  f"Download {html.escape(target.name)}</a>")
+        target = self._save_and_offer(text, path or self.export_dir / f"{self.slug}-phase-{phase_id}-grades-{layout}.csv",
+                                      self.grades_link)
         self._say(f"Exported the grades ({layout}) to {target}.")
         return target
 

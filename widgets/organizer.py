@@ -232,15 +232,21 @@ class OrganizerPanel(CourseTabs, w.VBox):
         if phase_id is None:
             raise PodiumAPIError("This competition has no phase, so no leaderboard to export.")
         text = self.client.leaderboard_csv(phase_id)
-        target = Path(path or self.export_dir / f"{self.slug}-phase-{phase_id}-leaderboard.csv").expanduser()
+        target = self._save_and_offer(text, path or self.export_dir / f"{self.slug}-phase-{phase_id}-leaderboard.csv",
+                                      self.download_link)
+        rows = max(0, len(text.strip().splitlines()) - 1)
+        self._say(f"Exported {rows} leaderboard row(s) to {target}.")
+        return target
+
+    def _save_and_offer(self, text: str, path: str | Path, link: w.HTML) -> Path:
+        """Write an export as CSV under the home and offer it as a download link in ``link``."""
+        target = Path(path).expanduser()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         self.last_export = target
         payload = base64.b64encode(text.encode()).decode()
-        self.download_link.value = (f'<a download="{html.escape(target.name)}" href="data:text/csv;base64,{payload}">'
-                                    f"Download {html.escape(target.name)}</a> (also saved as {html.escape(str(target))})")
-        rows = max(0, len(text.strip().splitlines()) - 1)
-        self._say(f"Exported {rows} leaderboard row(s) to {target}.")
+        link.value = (f'<a download="{html.escape(target.name)}" href="data:text/csv;base64,{payload}">'
+                      f"Download {html.escape(target.name)}</a> (also saved as {html.escape(str(target))})")
         return target
 
     def save_roster(self, groups: list[str] | None = None, organizer_group: str | None = None) -> dict[str, Any]:

@@ -107,7 +107,13 @@ def walk_participant_answers(api, user, phase: int, competition: int, submission
     return "\n".join(texts)
 
 
-def test_the_course_loop(api, creator, users, hub, worker, clock, course) -> None:
+def widget_of(service, user, slug: str):
+    from podium.widgets import Competition, PodiumClient
+
+    return Competition(slug, client=PodiumClient(service.url, user.token))
+
+
+def test_the_course_loop(api, creator, users, hub, worker, clock, course, service) -> None:
     phase, deadline, s = course["phase"], course["deadline"], course["students"]
     comp = course["competition"]
     api.organizer_token = creator.token
@@ -135,6 +141,9 @@ def test_the_course_loop(api, creator, users, hub, worker, clock, course) -> Non
     assert api(bob, "GET", f"/phases/{phase}/selection", expect=200).json() == {
         "phase": phase, "max_selected": 1, "locks_at": (deadline + timedelta(hours=1)).isoformat() + "Z",
         "locked": False, "chosen": False, "submissions": [b2["id"]], "fallback": True}
+    bobs = widget_of(service, bob, comp["slug"])
+    assert f"fallback: your best public submissions): #{b2['id']}; open until" in bobs.final_html.value
+    assert "(your extension)" in widget_of(service, carol, comp["slug"]).phase_html.value
     # alice selects her best public one; a second selection is over the limit of one
     api(alice, "POST", f"/submissions/{a1['id']}/select", json={"selected": True}, expect=200)
     over = api(alice, "POST", f"/submissions/{a2['id']}/select", json={"selected": True}, expect=409).json()
@@ -187,6 +196,8 @@ def test_the_course_loop(api, creator, users, hub, worker, clock, course) -> Non
     assert api(bob, "GET", f"/submissions/{b1['id']}", expect=200).json()["scores"] == {
         "accuracy": 0.5, "private_accuracy": 0.75}
     assert "+2" in web.get(f"phases/{phase}/private-leaderboard").text
+    bobs.refresh()
+    assert "rank 1 (public 3, shake-up ▲ +2)" in bobs.final_html.value
 
     # grades: every roster member, dan too; bob's late penalty comes off his grade, not his score
     grades = api(creator, "GET", f"/phases/{phase}/grades", expect=200).json()
