@@ -15,10 +15,13 @@
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   ├── InvalidTransition (409) ... a submission status change the state machine forbids
     │   ├── CodeNotRevealed (409) ..... a phase's code asked for before it ends, or in a phase that reveals none
-    │   └── QueueInUse (409) .......... a compute queue that competitions still use cannot be deleted
+    │   ├── QueueInUse (409) .......... a compute queue that competitions still use cannot be deleted
+    │   ├── SelectionLocked (409) ..... the final selection closed with the participant's deadline
+    │   └── SelectionLimit (409) ...... more submissions selected than the phase allows
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
+    │   │   └── DeadlinePassed ........ past the participant's own deadline: their extension or the grace period
     │   ├── NotRegistered (403) ....... the user is not an approved participant
     │   ├── QuotaExceeded (429) ....... daily or total quota used up; carries ``resets_at``
     │   ├── UploadMismatch ............ the uploaded object's size or checksum differ from what was announced
@@ -160,6 +163,14 @@ class QueueInUse(Conflict):
                          f"{', '.join(competitions)}; move them to another queue first.", competitions=competitions)
 
 
+class SelectionLocked(Conflict):
+    """The final selection cannot change after the participant's deadline."""
+
+
+class SelectionLimit(Conflict):
+    """Selecting one more submission than the phase's ``max_selected``."""
+
+
 class WorkerProtocolRefused(PodiumError):
     """A worker's claim names a job protocol version outside what this service serves; the
     message (``podium.worker.protocol.mismatch_message``) says which side to upgrade."""
@@ -179,6 +190,14 @@ class SubmissionTooLarge(SubmissionError):
 
 class PhaseClosed(SubmissionError):
     pass
+
+
+class DeadlinePassed(PhaseClosed):
+    """Past the participant's effective deadline (their extension, if any) and the grace period;
+    carries ``deadline`` and ``grace_until``."""
+
+    def __init__(self, message: str, deadline: datetime, grace_until: datetime) -> None:
+        super().__init__(message, deadline=deadline.isoformat() + "Z", grace_until=grace_until.isoformat() + "Z")
 
 
 class NotRegistered(SubmissionError):

@@ -118,6 +118,14 @@ class LeaderboardVisibility(str, enum.Enum):
     private = "private"  # organizers only (revealed later by switching to public)
 
 
+class LatePenaltyKind(str, enum.Enum):
+    """How a late submission's grade is reduced (never its raw score)."""
+
+    none = "none"
+    fixed = "fixed"  # one deduction, however late
+    per_day = "per_day"  # a deduction per started day past the deadline
+
+
 class ArtifactKind(str, enum.Enum):
     scoring_program = "scoring_program"
     ingestion_program = "ingestion_program"
@@ -279,6 +287,33 @@ class Phase(Base):
         "submission); only submissions their owner made public (is_public) are ever revealed.",
     )
     code_reveal_top: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    grace_seconds: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        doc="Seconds after a participant's deadline during which submissions are still taken, marked late.",
+    )
+    late_penalty_kind: Mapped[LatePenaltyKind] = mapped_column(
+        str_enum(LatePenaltyKind, "late_penalty_kind"), default=LatePenaltyKind.none,
+        server_default=LatePenaltyKind.none.value,
+        doc="How a late submission's grade is reduced: none, fixed (one deduction) or per_day.",
+    )
+    late_penalty_value: Mapped[float] = mapped_column(
+        Float, default=0.0, server_default="0",
+        doc="The share of the grade deducted: once (fixed) or per started day late (per_day); 0..1.",
+    )
+    max_selected: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        doc="Submissions each participant may select for the final ranking; 0: no final selection.",
+    )
+    private_scores: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict,
+        doc="Score keys the scoring program writes for the private part → the leaderboard column each "
+        "stands for on the private board; empty: no private board.",
+    )
+    reveal_at: Mapped[datetime | None] = mapped_column(doc="When the private board is revealed by itself.")
+    revealed_at: Mapped[datetime | None] = mapped_column(doc="When an organizer revealed the private board.")
+    grade_mapping: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, doc="How a final score becomes a grade (see podium.server.classroom.grades)."
+    )
     public_data_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
     starting_kit_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
 
@@ -490,6 +525,10 @@ class Submission(Base):
     migrated_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("submissions.id", ondelete="SET NULL"), doc="The submission an auto-migration copied."
     )
+    late_seconds: Mapped[int | None] = mapped_column(
+        Integer, doc="How long after its owner's deadline it was made (inside the grace period); None: on time.")
+    late_penalty: Mapped[float | None] = mapped_column(
+        Float, doc="The share of the grade deducted for lateness, fixed when it was made; None: on time.")
 
     phase: Mapped[Phase] = relationship()
     files: Mapped[list[SubmissionFile]] = relationship(
@@ -518,6 +557,26 @@ class SubmissionFile(Base):
     )
 
     artifact: Mapped[Artifact] = relationship()
+
+
+class DeadlineExtension(Base):
+    """An instructor's later deadline for one participant (``subject_kind`` user) or, later, one
+    team (``team``) in one phase."""
+
+    __tablename__ = "deadline_extensions"
+    __table_args__ = (
+        UniqueConstraint("phase_id", "subject_kind", "subject"),
+        CheckConstraint("subject_kind IN ('user', 'team')", name="subject_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    subject_kind: Mapped[str] = mapped_column(String(8), default="user")
+    subject: Mapped[str] = mapped_column(String(255), doc="A hub user name (or a team's key).")
+    end: Mapped[datetime] = mapped_column(doc="The subject's own deadline, replacing the phase's end.")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class QuotaLock(Base):

@@ -184,8 +184,23 @@ class PhaseFields(Body):
         "public. Only public submissions (the owner's consent) are ever shown."
     )
     code_reveal_top: Annotated[int, Field(ge=1, le=1000)] | None = None
+    grace_seconds: Annotated[int, Field(ge=0, le=365 * 24 * 3600)] | None = Field(
+        None, description="Seconds after each participant's deadline during which submissions are still "
+        "accepted, marked late with the phase's penalty. 0: none.")
+    late_penalty_kind: Literal["none", "fixed", "per_day"] | None = Field(
+        None, description="How a late submission's grade is reduced: once (fixed) or per started day late.")
+    late_penalty_value: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="The share of the grade deducted (once, or per day), 0 to 1.")
+    max_selected: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        None, description="Submissions each participant selects for the final ranking; 0: no final selection.")
+    private_scores: dict[Key, Key] | None = Field(
+        None, description="Private board: score key the scoring program writes → the leaderboard column it "
+        "stands for. Participants never see these keys before the reveal.")
+    reveal_at: datetime | None = Field(None, description="When the private board is revealed by itself.")
+    grade_mapping: dict[str, Any] | None = Field(
+        None, description="How a final score becomes a grade: linear, thresholds or rank (see the instructor how-to).")
 
-    @field_validator("start", "end")
+    @field_validator("start", "end", "reveal_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return naive_utc(value)
@@ -207,7 +222,7 @@ class PhaseIn(PhaseFields):
 
 
 class PhaseUpdate(PhaseFields, Update):
-    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit"})
+    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit", "reveal_at"})
 
     name: Title | None = None
     index: Position | None = None
@@ -383,6 +398,31 @@ class SubmissionQuery(SubmissionPageQuery):
 
 class LeaderboardQuery(PageQuery):
     format: Literal["json", "csv"] = "json"
+
+
+class ExtensionIn(Body):
+    """An instructor's later deadline for one participant in one phase."""
+
+    username: GroupName = Field(description="The participant's hub user name.")
+    end: datetime = Field(description="Their own deadline, after the phase's end.")
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+    @field_validator("end")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime | None:
+        return naive_utc(value)
+
+
+class FinalSelectionIn(Body):
+    """The participant's whole final selection at once (replacing the previous one)."""
+
+    submissions: Annotated[list[Annotated[int, Field(ge=1, le=INT_MAX)]], Field(max_length=100)]
+
+
+class GradesQuery(Body):
+    format: Literal["json", "csv"] = "json"
+    layout: Literal["podium", "canvas", "moodle"] = Field(
+        "podium", description="CSV columns: podium (every field), canvas or moodle (their grade imports).")
 
 
 def location(loc: tuple[Any, ...]) -> str:

@@ -11,6 +11,7 @@ import re
 from . import web
 from .apihandlers import (
     bundles,
+    classroom,
     code_reveal,
     competition_pages,
     competitions,
@@ -32,7 +33,7 @@ from .storage import local_handlers as storage_handlers
 API_PREFIX = "api/v1"
 API_MODULES = (
     competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, code_reveal, me, workers,
-    bundles, part_uploads,
+    bundles, part_uploads, classroom,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 

@@ -410,6 +410,44 @@ class PodiumClient:
         """Organizers: choose a submission for a phase that reveals chosen code."""
         return self.post(f"submissions/{submission_id}/reveal-choice", {"chosen": chosen})
 
+    # -- a class: my deadline, my final selection, the private board ----------------------------
+    def final_selection(self, phase_id: int) -> dict[str, Any]:
+        """My final selection: ``submissions`` I chose, or the ``fallback`` that counts if I
+        choose none, and ``locks_at`` (my deadline plus the grace period)."""
+        return self.get(f"phases/{phase_id}/selection")
+
+    def set_final_selection(self, phase_id: int, submission_ids: list[int]) -> dict[str, Any]:
+        """Replace my final selection (an empty list returns to the fallback)."""
+        return self.request("PUT", f"phases/{phase_id}/selection", json={"submissions": list(submission_ids)})
+
+    def private_leaderboard(self, phase_id: int) -> dict[str, Any]:
+        """The private board with each participant's ``public_rank`` and ``shake_up`` (once revealed)."""
+        return self.get(f"phases/{phase_id}/private-leaderboard")
+
+    # -- teaching: extensions, the reveal, grades -------------------------------------------------
+    def extensions(self, phase_id: int) -> list[dict[str, Any]]:
+        return self.get(f"phases/{phase_id}/extensions")["extensions"]
+
+    def grant_extension(self, phase_id: int, username: str, end: str, reason: str = "") -> dict[str, Any]:
+        """Give ``username`` their own deadline ``end`` (ISO, UTC) in the phase."""
+        return self.post(f"phases/{phase_id}/extensions", {"username": username, "end": end, "reason": reason})
+
+    def revoke_extension(self, phase_id: int, username: str) -> None:
+        self.delete(f"phases/{phase_id}/extensions/{username}")
+
+    def reveal(self, phase_id: int) -> dict[str, Any]:
+        """Reveal the phase's private board to participants now."""
+        return self.post(f"phases/{phase_id}/reveal")
+
+    def grades(self, phase_id: int) -> dict[str, Any]:
+        """Every roster member's final score, rank, late penalty and grade."""
+        return self.get(f"phases/{phase_id}/grades")
+
+    def grades_csv(self, phase_id: int, layout: str = "podium") -> str:
+        """The grades as CSV: ``podium``, ``canvas`` or ``moodle`` columns."""
+        return self.request("GET", f"phases/{phase_id}/grades", params={"format": "csv", "layout": layout},
+                            expect_json=False)
+
     # -- organizing ----------------------------------------------------------------------------
     def create_competition(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.post("competitions", body)

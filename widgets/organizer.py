@@ -2,7 +2,9 @@
 class's roster and deadlines, for one competition, in a notebook.
 
 Every button calls a plain method (``approve``, ``deny``, ``rerun``, ``cancel``,
-``download_outputs``, ``export_leaderboard``, ``use_queue``, ``save_roster``, ``save_deadlines``) that a script
+``download_outputs``, ``export_leaderboard``, ``use_queue``, ``save_roster``, ``save_deadlines``, and for a
+class the course tabs' ``grant_extension``, ``save_late_policy``, ``reveal``, ``grades``,
+``export_grades``: see ``podium.widgets.classroom``) that a script
 may call too; the state those methods read and change lives in attributes (``participants``,
 ``submissions``, ``message``, ``last_export``, ...), so what the panel shows can be checked
 without a browser. Errors from the service are shown as the service's own sentence in
@@ -20,6 +22,7 @@ from typing import Any
 import ipywidgets as w
 
 from .authoring import iso_utc
+from .classroom import CourseTabs
 from .client import PodiumAPIError, PodiumClient
 from .display import shown_total
 
@@ -27,7 +30,7 @@ EXPORT_DIR = Path("~/podium-exports")
 """Where exports and downloaded outputs go: the user's home, so they survive the kernel."""
 
 
-class OrganizerPanel(w.VBox):
+class OrganizerPanel(CourseTabs, w.VBox):
     """``OrganizerPanel("slug")``: manage a competition you organize."""
 
     def __init__(self, slug: str, *, client: PodiumClient | None = None, export_dir: str | Path | None = None) -> None:
@@ -65,6 +68,7 @@ class OrganizerPanel(w.VBox):
         self.queue_button = w.Button(description="Use this queue", icon="server")
         self.queue_button.on_click(lambda _: self._guard(self.use_queue))
         self.queue_html = w.HTML()
+        self._build_course_widgets()
         self.tabs = w.Tab()
         self.refresh()
 
@@ -114,6 +118,7 @@ class OrganizerPanel(w.VBox):
                     ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
+            sections += self._course_sections()
         sections.append(("Compute", w.VBox([self.queue_html, w.HBox([self.queue_picker, self.queue_button])])))
         self.tabs.children = [box for _, box in sections]
         for i, (name, _) in enumerate(sections):
@@ -233,15 +238,21 @@ class OrganizerPanel(w.VBox):
         if phase_id is None:
             raise PodiumAPIError("This competition has no phase, so no leaderboard to export.")
         text = self.client.leaderboard_csv(phase_id)
-        target = Path(path or self.export_dir / f"{self.slug}-phase-{phase_id}-leaderboard.csv").expanduser()
+        target = self._save_and_offer(text, path or self.export_dir / f"{self.slug}-phase-{phase_id}-leaderboard.csv",
+                                      self.download_link)
+        rows = max(0, len(text.strip().splitlines()) - 1)
+        self._say(f"Exported {rows} leaderboard row(s) to {target}.")
+        return target
+
+    def _save_and_offer(self, text: str, path: str | Path, link: w.HTML) -> Path:
+        """Write an export as CSV under the home and offer it as a download link in ``link``."""
+        target = Path(path).expanduser()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         self.last_export = target
         payload = base64.b64encode(text.encode()).decode()
-        self.download_link.value = (f'<a download="{html.escape(target.name)}" href="data:text/csv;base64,{payload}">'
-                                    f"Download {html.escape(target.name)}</a> (also saved as {html.escape(str(target))})")
-        rows = max(0, len(text.strip().splitlines()) - 1)
-        self._say(f"Exported {rows} leaderboard row(s) to {target}.")
+        link.value = (f'<a download="{html.escape(target.name)}" href="data:text/csv;base64,{payload}">'
+                      f"Download {html.escape(target.name)}</a> (also saved as {html.escape(str(target))})")
         return target
 
     def _load_queues(self) -> None:

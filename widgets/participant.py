@@ -23,7 +23,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from . import display, packaging
+from . import classroom, display, packaging
 from .client import TERMINAL_STATUSES, PodiumAPIError, PodiumClient, current_phase
 
 LOG_LINES = 30
@@ -69,14 +69,17 @@ class Competition:
         self.leaderboard_html = w.HTML()
         self.history_html = w.HTML()
         self.history_plot = w.Image(format="png", layout=w.Layout(display="none"))
+        self.final_html = w.HTML()
+        self.selection: dict[str, Any] | None = None
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self._guard(self.refresh))
         submit_box = w.VBox([
             w.HBox([self.file_upload, self.description_text, self.submit_button]),
             self.progress, self.status_label, self.log_html, self.result_html,
         ])
-        tabs = w.Tab(children=[submit_box, self.leaderboard_html, w.VBox([self.history_plot, self.history_html])])
-        for i, name in enumerate(("Submit", "Leaderboard", "My submissions")):
+        tabs = w.Tab(children=[submit_box, self.leaderboard_html, w.VBox([self.history_plot, self.history_html]),
+                               self.final_html])
+        for i, name in enumerate(("Submit", "Leaderboard", "My submissions", "Final")):
             tabs.set_title(i, name)
         self.widget = w.VBox([
             self.title_html, self.phase_html, self.quota_html,
@@ -128,11 +131,16 @@ class Competition:
         phase = self.phase
         lines = [f"{self.competition['title']} ({self.slug})"]
         if phase:
-            end = f", ends {display.when(phase['end'])}" if phase.get("end") else ""
+            end = f", ends {display.when(self.deadline)}" if self.deadline else ""
             lines.append(f"Phase: {phase['name']} ({phase['status']}){end}")
         lines.append(f"Registration: {self.registration or 'not registered'}")
         lines.append(f"Quota: {display.quota_sentence(self.quota)}")
         return "\n".join(lines)
+
+    @property
+    def deadline(self) -> str | None:
+        """My own deadline in the phase (an extension moves it), as the service says it."""
+        return (self.phase.get("my_deadline") or {}).get("end") or self.phase.get("end")
 
     def _board_definition(self) -> dict[str, Any] | None:
         key = self.phase.get("leaderboard")
@@ -151,13 +159,37 @@ class Competition:
         self._show_header()
         self.refresh_leaderboard()
         self.refresh_history()
+        self.refresh_final()
+
+    def refresh_final(self) -> str:
+        """The Final tab: my deadline, my final selection (or its fallback), and once revealed the
+        private leaderboard with my shake-up."""
+        if not self.phase:
+            return ""
+        selection = private = None
+        if self.registered and self.phase.get("max_selected"):
+            selection = self.selection = self.client.final_selection(self.phase_id)
+        if self.phase.get("private_board") and self.phase.get("revealed"):
+            private = self.client.private_leaderboard(self.phase_id)
+        self.final_html.value = classroom.final_tab_html(self.phase, selection, private, self.me)
+        return self.final_html.value
+
+    def select_final(self, *submission_ids: int) -> dict[str, Any]:
+        """Choose my final submissions (no ids: back to the fallback, my best public ones)."""
+        self.selection = self.client.set_final_selection(self.phase_id, list(submission_ids))
+        self.refresh_final()
+        chosen = ", ".join(f"#{i}" for i in self.selection["submissions"]) or "none"
+        self._say(f"Final selection: {chosen}" + (" (fallback)" if self.selection["fallback"] else "") + ".")
+        return self.selection
 
     def _show_header(self) -> None:
         comp, phase = self.competition, self.phase
         self.title_html.value = (f"<h3>{display.html.escape(comp['title'])}</h3>"
                                  f"<p>{display.html.escape(comp.get('description') or '')}</p>")
         if phase:
-            deadline = (f"ends {display.when(phase['end'])}" if phase.get("end") else "has no end date")
+            deadline = (f"ends {display.when(self.deadline)}" if self.deadline else "has no end date")
+            if (phase.get("my_deadline") or {}).get("extended"):
+                deadline += " (your extension)"
             opening = f"; opens {display.when(phase['start'])}" if phase["status"] == "next" else ""
             self.phase_html.value = (f"<p>Phase <b>{display.html.escape(phase['name'])}</b> "
                                      f"({phase['status']}) {deadline}{opening}.</p>")

@@ -11,7 +11,7 @@
     ├── ProtocolMismatch .......... the worker and the service speak job protocols that do not overlap
     ├── CannotWork ................ the worker cannot take a job now; it claims none and says why in its status
     │   ├── DiskFull .............. too little free disk to take an attempt, even with the dataset cache pruned
-    │   └── EngineUnreachable ..... the Docker engine does not answer
+    │   └── EngineDown ............ the Docker engine does not answer, so no container could run
     ├── ArchiveError .............. an archive or directory that is unsafe or too large; names the entry
     ├── GuardedViewError .......... a link-proof view of a folder could not be mounted here
     ├── MetadataError ............. a program's metadata is missing or unreadable; names the file
@@ -138,8 +138,9 @@ class CannotWork(WorkerError):
     for the service to publish again, and reports the reason in its status until it clears."""
 
 
-class EngineUnreachable(CannotWork):
-    """The Docker engine does not answer: no container could run, so no job is taken."""
+class EngineDown(CannotWork):
+    """The Docker engine does not answer: no container could run, so no job is taken (the
+    executor's own ``EngineUnreachable`` is what a call to it raised)."""
 
 
 class DiskFull(CannotWork):

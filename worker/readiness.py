@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from .client import ServiceClient
 from .disk_space import DISK_RETRY_SECONDS, DiskGuard
-from .errors import CannotWork, DiskFull, EngineUnreachable, ProtocolError
+from .errors import CannotWork, DiskFull, EngineDown, ProtocolError
 
 log = logging.getLogger("podium.worker")
 
@@ -52,11 +52,11 @@ class Readiness:
         return None
 
     def check(self) -> None:
-        """Raise ``CannotWork`` (``DiskFull`` or ``EngineUnreachable``) when no job may be taken."""
+        """Raise ``CannotWork`` (``DiskFull`` or ``EngineDown``) when no job may be taken."""
         problem = self.look()
         if problem is None:
             return
-        raise EngineUnreachable(problem) if problem == ENGINE_DOWN else DiskFull(problem)
+        raise EngineDown(problem) if problem == ENGINE_DOWN else DiskFull(problem)
 
     def ready(self) -> bool:
         """Whether the latest look found nothing wrong (no new look: cheap enough to poll)."""

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from ..auth.permissions import CompetitionRoles
+from ..classroom import deadlines, reveal
 from ..clock import isoformat, utcnow
 from ..orm import Artifact, Competition, Leaderboard, Page, Participant, Phase, Submission, Task
 
@@ -113,7 +116,29 @@ def phase_model(phase: Phase, roles: CompetitionRoles | None = None) -> dict[str
         "auto_migrate": phase.auto_migrate,
         "code_reveal": phase.code_reveal,
         "code_reveal_top": phase.code_reveal_top,
+        **classroom_phase_fields(phase, roles),
     }
+
+
+def classroom_phase_fields(phase: Phase, roles: CompetitionRoles | None) -> dict[str, Any]:
+    """The late policy, selection, reveal and (for a participant) their own deadline; the private
+    board's keys and the grade mapping for organizers only."""
+    fields: dict[str, Any] = {
+        "grace_seconds": phase.grace_seconds or 0,
+        "late_penalty_kind": phase.late_penalty_kind.value if phase.late_penalty_kind else "none",
+        "late_penalty_value": phase.late_penalty_value or 0.0,
+        "max_selected": phase.max_selected or 0,
+        "private_board": reveal.has_private_board(phase),
+        "revealed": reveal.is_revealed(phase),
+        "reveal_at": isoformat(phase.reveal_at),
+    }
+    if roles is not None and roles.manages:
+        fields.update(private_scores=dict(phase.private_scores or {}), grade_mapping=dict(phase.grade_mapping or {}))
+    session = object_session(phase)
+    name = roles.identity.name if roles is not None and roles.identity is not None else None
+    if session is not None:
+        fields["my_deadline"] = deadlines.deadline_for(session, phase, name).as_json()
+    return fields
 
 
 def competition_model(competition: Competition, roles: CompetitionRoles, full: bool = True) -> dict[str, Any]:
@@ -165,6 +190,12 @@ def participant_model(participant: Participant) -> dict[str, Any]:
     }
 
 
+def _visible_scores(submission: Submission, roles: CompetitionRoles) -> dict[str, float]:
+    """The scores the caller may see: never a private board's keys before its reveal."""
+    hidden = reveal.hidden_keys(submission.phase, roles.manages)
+    return {s.column_key: s.value for s in submission.scores if s.column_key not in hidden}
+
+
 def submission_model(submission: Submission, roles: CompetitionRoles, detail: bool = False) -> dict[str, Any]:
     phase = submission.phase
     hide_scores = not roles.manages and not roles.can_see_leaderboard(phase)
@@ -190,7 +221,9 @@ def submission_model(submission: Submission, roles: CompetitionRoles, detail: bo
         "parent": submission.parent_id,
         "migrated_from": submission.migrated_from_id,
         "fact_sheet": submission.fact_sheet_answers or {},
-        "scores": None if hide_scores else {s.column_key: s.value for s in submission.scores},
+        "scores": None if hide_scores else _visible_scores(submission, roles),
+        "late_seconds": submission.late_seconds,
+        "late_penalty": submission.late_penalty,
     }
     if detail:
         model["log_tail"] = "" if phase.hide_output and not roles.manages else submission.log_tail

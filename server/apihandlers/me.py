@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from ..auth.permissions import can_create_competitions
+from ..classroom import deadlines
 from ..orm import Competition, Organizer, Participant
 from ..submissions import lifecycle as domain
 from .base import APIHandler, api
@@ -51,6 +52,7 @@ class MeHandler(APIHandler):
                             "id": phase.id,
                             "name": phase.name,
                             "quota": domain.quota(self.db, phase, user.name).as_json(),
+                            "deadline": deadlines.deadline_for(self.db, phase, user.name).as_json(),
                         }
                     )
             competitions.append(entry)

@@ -10,6 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import artifacts
 from ..auth.permissions import CompetitionRoles
+from ..classroom import selection
 from ..compute import attempts as jobs
 from ..errors import PermissionDenied, UploadMismatch
 from ..leaderboards import store as leaderboard_store
@@ -216,10 +217,11 @@ class RerunHandler(APIHandler):
 
 
 class SelectHandler(APIHandler):
-    @api("Choose a finished submission for the leaderboard (phases with the 'selected' rule).",
+    @api("Choose a finished submission for the leaderboard (phases with the 'selected' rule) or for the "
+         "final ranking (phases with max_selected: at most that many, locked after my deadline).",
          requires="own", body=SelectionIn)
     async def post(self, submission: Submission) -> None:
-        domain.set_selected(self.db, submission, self.body.selected)
+        selection.choose(self.db, submission, self.body.selected)
         leaderboard_store.rebuild(self.db, submission.phase, owner=submission.owner)
         self.db.commit()
         self.write_json(submission_model(submission, self.caller_roles))

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from tornado.ioloop import IOLoop
@@ -116,6 +116,14 @@ class HubClient:
         for key in [k for k, (stored, _) in self._cache.items() if stored + self.cache_max_age < now]:
             del self._cache[key]
 
+    # --- groups ------------------------------------------------------------------------------
+
+    async def group_members(self, name: str) -> list[str]:
+        """The user names in hub group ``name`` (a class roster); [] when the group does not
+        exist. Needs the service's ``read:groups`` scope."""
+        model = await self._request("GET", f"/groups/{quote(name, safe='')}", allow_404=True)
+        return sorted((model or {}).get("users", []))
+
     # --- OAuth -------------------------------------------------------------------------------
 
     async def token_for_code(
@@ -157,7 +165,8 @@ class HubClient:
             self._http = None
 
     async def _request(
-        self, method: str, path: str, *, token: str | None = None, allow_403: bool = False, **kwargs: Any
+        self, method: str, path: str, *, token: str | None = None, allow_403: bool = False,
+        allow_404: bool = False, **kwargs: Any
     ) -> Any:
         """One API call; the errors are HubAuth's, so callers and users see the same messages."""
         headers = {"Authorization": f"token {token or self.api_token}", **kwargs.pop("headers", {})}
@@ -177,7 +186,7 @@ class HubClient:
                 )
             raise HTTPError(500, message) from None
         text = response.body.decode("utf8", "replace") if response.body else ""
-        if response.code == 403 and allow_403:
+        if (response.code == 403 and allow_403) or (response.code == 404 and allow_404):
             return None
         if response.code == 403:
             log.error("No permission to check authorization with the hub (token expired?): %s", text)

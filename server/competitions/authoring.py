@@ -21,6 +21,7 @@ from ..orm import (
     ArtifactKind,
     Competition,
     ComputeQueue,
+    LatePenaltyKind,
     Leaderboard,
     LeaderboardColumn,
     LeaderboardVisibility,
@@ -305,6 +306,10 @@ PHASE_SCALARS = (
     "auto_migrate",
     "code_reveal",
     "code_reveal_top",
+    "grace_seconds",
+    "late_penalty_value",
+    "max_selected",
+    "reveal_at",
 )
 
 
@@ -312,12 +317,14 @@ def _apply_phase_fields(
     session: Session, identity: Identity, competition: Competition, phase: Phase, fields: dict[str, Any], where: str
 ) -> None:
     for name in PHASE_SCALARS:
-        if name in fields and (fields[name] is not None or name == "end"):
+        if name in fields and (fields[name] is not None or name in ("end", "reveal_at")):
             setattr(phase, name, fields[name])
     if fields.get("leaderboard_visibility"):
         phase.leaderboard_visibility = LeaderboardVisibility(fields["leaderboard_visibility"])
     if fields.get("submission_rule"):
         phase.submission_rule = SubmissionRule(fields["submission_rule"])
+    if fields.get("late_penalty_kind"):
+        phase.late_penalty_kind = LatePenaltyKind(fields["late_penalty_kind"])
     if "leaderboard" in fields:
         key = fields["leaderboard"]
         board = next((b for b in competition.leaderboards if b.key == key), None)
@@ -338,10 +345,25 @@ def _apply_phase_fields(
         phase.phase_tasks.clear()
         session.flush()
         phase.phase_tasks.extend(PhaseTask(task=by_key[k], index=i) for i, k in enumerate(fields["tasks"]))
+    _apply_classroom_fields(phase, fields)
     if phase.end is not None and phase.end <= phase.start:
         raise _invalid(
             _at(where, "end"), f"must be after start ({phase.end.isoformat()}Z <= {phase.start.isoformat()}Z)"
         )
+
+
+def _apply_classroom_fields(phase: Phase, fields: dict[str, Any]) -> None:
+    """The private board's keys and the grade mapping, checked against the phase's leaderboard."""
+    from ..classroom import deadlines, grades, reveal
+
+    if fields.get("private_scores") is not None:
+        reveal.check_mapping(phase, fields["private_scores"])
+        phase.private_scores = dict(fields["private_scores"])
+    if fields.get("grade_mapping") is not None:
+        grades.check_mapping(fields["grade_mapping"])
+        phase.grade_mapping = dict(fields["grade_mapping"])
+    deadlines.check_policy(phase.late_penalty_kind.value if phase.late_penalty_kind else "none",
+                           phase.late_penalty_value or 0.0)
 
 
 def add_phase(

@@ -294,7 +294,10 @@ def finish(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: 
     _attach_outputs(session, storage, attempt, report["files"])
     attempt.finished_at, attempt.exit_code, attempt.elapsed = now, report["exit_code"], report["elapsed"]
     attempt.lease_expires_at = None
-    if report["log_tail"] and not (submission.phase.hide_output and attempt.step == AttemptStep.score):
+    # a scoring program's log may quote reference data or print private scores: never the
+    # participant's log where the phase hides output or keeps a private board
+    hides_scoring_log = submission.phase.hide_output or bool(submission.phase.private_scores)
+    if report["log_tail"] and not (hides_scoring_log and attempt.step == AttemptStep.score):
         submission.log_tail = storable(report["log_tail"][-8000:])
     if submission.status in TERMINAL_STATUSES or report["state"] == "cancelled":
         attempt.state = AttemptState.cancelled

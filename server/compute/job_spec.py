@@ -174,7 +174,8 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
         ingestion_only_during_scoring=bool(task and task.ingestion_only_during_scoring),
         inputs=inputs,
         outputs=outputs,
-        score_keys=[c.key for c in board.columns if c.computation is None] if board else [],
+        score_keys=([c.key for c in board.columns if c.computation is None] + list(phase.private_scores or ())
+                    if board else []),
         bootstrap=BootstrapSettings(resamples=board.bootstrap_resamples, level=board.bootstrap_level,
                                     seed=board.bootstrap_seed) if board else None,
     )

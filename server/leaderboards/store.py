@@ -74,7 +74,7 @@ def column_specs(board: Leaderboard) -> list[ColumnSpec]:
 STREAM_BATCH = 5_000
 
 
-def _scored_submissions(session: Session, phase: Phase, owner: str | None = None,
+def scored_submissions(session: Session, phase: Phase, owner: str | None = None,
                         submission_id: int | None = None) -> list[ScoredSubmission]:
     """The phase's ranked submissions (finished, top level, not dry runs) with their scores;
     only ``owner``'s, or only submission ``submission_id``, when given."""
@@ -166,12 +166,12 @@ def _rebuild(session: Session, phase: Phase, owner: str | None, finished: int | 
         standing = _standing_entries(session, phase.id)
         if finished is not None and rule != "selected":
             mine = [entry_as_submission(e) for e in standing if e.owner == owner and e.submission_id != finished]
-            mine += _scored_submissions(session, phase, owner, submission_id=finished)
+            mine += scored_submissions(session, phase, owner, submission_id=finished)
         else:
-            mine = _scored_submissions(session, phase, owner)
+            mine = scored_submissions(session, phase, owner)
         ranked = rerank_owner(standing, owner, mine, columns, rule, board.primary_column_key)
     else:
-        ranked = build_leaderboard(_scored_submissions(session, phase), columns, rule, board.primary_column_key)
+        ranked = build_leaderboard(scored_submissions(session, phase), columns, rule, board.primary_column_key)
     changes = entry_changes(standing, ranked) if standing is not None else None
     if changes is None or len(changes.shifts) > MAX_SHIFT_RUNS:
         session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
@@ -240,6 +240,8 @@ def record_scores(session: Session, submission: Submission, scores: Mapping[str,
         raise Conflict(f"Submission {submission.id} already has scores; scores are written once.")
     board = submission.phase.leaderboard
     wanted = None if board is None else {c.key for c in board.columns if c.computation is None}
+    if wanted is not None:
+        wanted |= set(submission.phase.private_scores or ())  # the private board's keys (classroom.reveal)
     problems = []
     values: dict[str, float] = {}
     for key, raw in scores.items():

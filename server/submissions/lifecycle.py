@@ -26,11 +26,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import artifacts
 from ..auth.permissions import CompetitionRoles
+from ..classroom import deadlines
 from ..clock import next_utc_midnight, start_of_utc_day, utcnow
 from ..errors import (
     InvalidTransition,
     PermissionDenied,
-    PhaseClosed,
     QuotaExceeded,
     SubmissionTooLarge,
     UploadMismatch,
@@ -150,13 +150,6 @@ def quota(session: Session, phase: Phase, owner: str, now: datetime | None = Non
     )
 
 
-def check_phase_open(phase: Phase, now: datetime) -> None:
-    if now < phase.start:
-        raise PhaseClosed(f"Phase '{phase.name}' opens at {phase.start.isoformat()}Z.")
-    if phase.end is not None and now >= phase.end:
-        raise PhaseClosed(f"Phase '{phase.name}' closed at {phase.end.isoformat()}Z.")
-
-
 def _lock_quota(session: Session, phase_id: int, owner: str) -> None:
     """Serialize this (phase, owner) pair's creators until the transaction ends."""
     stmt = (
@@ -200,13 +193,16 @@ def create(
     if existing is not None:
         return existing, False
     now = utcnow()
-    _check_phase_accepts(phase, roles, body, now)
+    late_seconds = _check_phase_accepts(session, phase, roles, body, now)
     task_id = _task_id(phase, body.task)
     answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
     standing = quota(session, phase, owner, now)
     if not body.dry_run:
         _check_quota_left(phase, standing)
     submission = _insert(session, roles, phase, body, idempotency_key, task_id, answers, now)
+    if late_seconds is not None:
+        submission.late_seconds = late_seconds
+        submission.late_penalty = deadlines.penalty_for(phase, late_seconds)
     added = 0 if body.dry_run else 1
     session.info[(_STANDING, phase.id, owner)] = replace(
         standing, used_today=standing.used_today + added, used_total=standing.used_total + added
@@ -233,15 +229,19 @@ def _begin_locked(session: Session, phase_id: int, owner: str) -> None:
     _lock_quota(session, phase_id, owner)
 
 
-def _check_phase_accepts(phase: Phase, roles: CompetitionRoles, body: SubmissionIn, now: datetime) -> None:
-    """The phase is open (organizers may submit any time) and takes a submission of this size."""
+def _check_phase_accepts(session: Session, phase: Phase, roles: CompetitionRoles, body: SubmissionIn,
+                         now: datetime) -> int | None:
+    """The phase is open to this participant (their own deadline and grace period; organizers may
+    submit any time) and takes a submission of this size. Returns how late it is (None: on time)."""
+    late_seconds = None
     if not roles.manages:
-        check_phase_open(phase, now)
+        late_seconds = deadlines.check_accepts(session, phase, roles.identity.name, now)
     if body.size > phase.max_submission_size:
         raise SubmissionTooLarge(
             f"The submission is {body.size} bytes; phase '{phase.name}' accepts at most "
             f"{phase.max_submission_size} bytes."
         )
+    return late_seconds
 
 
 def _task_id(phase: Phase, task_key: str | None) -> int | None:
@@ -407,7 +407,8 @@ def rerun(session: Session, original: Submission, by: str) -> Submission:
 
 
 def set_selected(session: Session, submission: Submission, selected: bool) -> None:
-    """Choose (or unchoose) a finished submission for the leaderboard."""
+    """Choose (or unchoose) a finished submission for the leaderboard (``classroom.selection``
+    adds the final selection's limit and lock)."""
     if submission.status != S.finished:
         raise InvalidTransition("Only a finished submission can be chosen for the leaderboard.")
     submission.selected = selected

@@ -19,7 +19,7 @@ def participant_roles(phase: Phase) -> frozenset[str]:
     allowed = set(OWN_FILES)
     if phase.hide_output or phase.hide_prediction_output:
         allowed -= {"prediction_output", "prediction_log"}
-    if phase.leaderboard_visibility == LeaderboardVisibility.private or phase.hide_output:
+    if phase.leaderboard_visibility == LeaderboardVisibility.private or phase.hide_output or phase.private_scores:
         return frozenset(allowed)
     if phase.competition.enable_detailed_results:
         allowed.add("detailed_results")

@@ -4,7 +4,7 @@
 ``podium.server.routes`` mounts it after the API. Modules: ``security`` (CSP, redirects, XSRF
 tokens), ``login`` (the hub's OAuth login and its cookies), ``content`` (sanitizing organizer
 pages), ``base`` (API verbs as pages), ``pages`` (GET pages), ``actions`` (form posts, the OAuth
-callback, login, logout, static files), ``submit_form`` (the submission form's upload), ``admin`` (the admins' queue page and its re-key form).
+callback, login, logout, static files), ``submit_form`` (the submission form's upload), ``classroom_pages`` (final selection, private board), ``admin`` (the admins' queue page and its re-key form).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .actions import (
 )
 from .admin import QueueRekeyAction, QueuesPage
 from .base import STATIC
+from .classroom_pages import PrivateLeaderboardPage, SelectAction, SelectionPage
 from .login import HubLogin
 from .pages import (
     CompetitionPage,
@@ -53,11 +54,14 @@ default_handlers: list[tuple] = [
     ("/phases/{phase}/leaderboard", LeaderboardPage),
     ("/phases/{phase}/leaderboard.csv", LeaderboardCsv),
     ("/phases/{phase}/submissions", PhaseSubmissionsPage),
+    ("/phases/{phase}/selection", SelectionPage),
+    ("/phases/{phase}/private-leaderboard", PrivateLeaderboardPage),
     ("/me/submissions", MySubmissionsPage),
     ("/submissions/{submission}", SubmissionPage),
     ("/submissions/{submission}/detailed_results", DetailedResultsPage),
     ("/submissions/{submission}/cancel", CancelAction),
     ("/submissions/{submission}/rerun", RerunAction),
+    ("/submissions/{submission}/select", SelectAction),
     ("/datasets/{dataset}/download", DatasetDownload),
     ("/admin/queues", QueuesPage),
     ("/admin/queues/{queue}/token", QueueRekeyAction),

@@ -4,6 +4,9 @@ nothing else), with their outputs checked."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import uuid
 from pathlib import Path
@@ -50,14 +53,29 @@ def test_organizer_notebook_dry_run_shows_the_expected_score(service, worker, cr
         for cell in book.cells for out in cell.get("outputs", []))
 
 
-def test_instructor_notebook_runs_a_class_competition(service, worker, creator, users, home) -> None:
+def test_instructor_notebook_runs_the_course_loop(service, worker, creator, users, home) -> None:
+    """The class group's members are the roster: three play the class (their tokens given to the
+    notebook for the walk-through), a fourth never submits and still gets a grade."""
     group, tas = f"class-{uuid.uuid4().hex[:6]}", f"tas-{uuid.uuid4().hex[:6]}"
-    book = run_notebook("instructor.ipynb", service, creator, home, PODIUM_CLASS_GROUP=group, PODIUM_TA_GROUP=tas)
+    students = [users.make(f"student{i}-", groups=(group,)) for i in (1, 2, 3)]
+    absent = users.make("absent-", groups=(group,))
+    first, second, ill = sorted(students, key=lambda u: u.name)
+    book = run_notebook("instructor.ipynb", service, creator, home, PODIUM_CLASS_GROUP=group, PODIUM_TA_GROUP=tas,
+                        PODIUM_DEMO_STUDENTS=json.dumps({u.name: u.token for u in students}))
     text = text_of(book)
     assert f"for members of {group}, organized with {tas}" in text
-    assert "accuracy = 1" in text
-    assert "Phase 'Homework 1' now runs" in text
-    assert f"{creator.name} (dry run): finished {{'accuracy': 1.0}}" in text
-    exports = list((home / "podium-exports").glob("ml101-homework-*-leaderboard.csv"))
-    assert len(exports) == 1
-    assert exports[0].read_bytes().decode().splitlines() == ["rank,participant,submission,submitted_at,Accuracy"]
+    assert f"{ill.name} may submit until" in text
+    assert f"{second.name} chose nothing: " in text and "'fallback': True" in text
+    assert "late=0.1" in text  # the submission inside the grace period
+    assert f"{first.name} refused: Phase 'Homework 1' closed at" in text
+    # public: first 1.0, ill 0.9, second 0.7; private (final selections): second 0.8, ill 0.7, first 0.5
+    assert f"#1 {second.name}: private 0.80, public rank 3, shake-up +2" in text
+    assert f"#2 {ill.name}: private 0.70, public rank 2, shake-up +0" in text
+    assert f"#3 {first.name}: private 0.50, public rank 1, shake-up -2" in text
+    canvas = list(csv.reader(io.StringIO(
+        next((home / "podium-exports").glob("ml101-homework-*-grades-canvas.csv")).read_text())))
+    assert canvas[1][0] == "Points Possible" and canvas[1][5] == "100"
+    # second's late submission counts: 80 less its 10 %; absent never submitted
+    assert {r[3]: r[5] for r in canvas[2:]} == {first.name: "50", second.name: "72", ill.name: "70", absent.name: "0"}
+    moodle = next((home / "podium-exports").glob("ml101-homework-*-grades-moodle.csv")).read_text()
+    assert moodle.splitlines()[0].startswith("Username,")

@@ -132,7 +132,7 @@ def _stored_and_full(service, phase_id: int) -> tuple[list, list]:
 
     with service.app.session_factory() as session:
         phase = session.get(Phase, phase_id)
-        full = build_leaderboard(store._scored_submissions(session, phase), store.column_specs(phase.leaderboard),
+        full = build_leaderboard(store.scored_submissions(session, phase), store.column_specs(phase.leaderboard),
                                  phase.submission_rule.value, phase.leaderboard.primary_column_key)
         return store._standing_entries(session, phase_id), full
 

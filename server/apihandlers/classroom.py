@@ -1,0 +1,123 @@
+"""A class's course loop over the API: deadline extensions, the final selection, the private
+board's reveal and shake-up, and grades for the gradebook."""
+
+from __future__ import annotations
+
+from ..classroom import deadlines, grades, reveal, selection
+from ..errors import PermissionDenied
+from ..leaderboards import store as leaderboard_store
+from ..orm import Phase, RegistrationMode
+from ..request_bodies import ExtensionIn, FinalSelectionIn, GradesQuery
+from .base import APIHandler, api
+
+
+class ExtensionsHandler(APIHandler):
+    @api("List the phase's deadline extensions (organizers).", requires="manage")
+    async def get(self, phase: Phase) -> None:
+        self.write_json({"phase": phase.id, "extensions": [
+            deadlines.extension_model(e) for e in deadlines.extensions(self.db, phase)]})
+
+    @api("Give one participant a later deadline in the phase, replacing an earlier extension (organizers).",
+         requires="manage", body=ExtensionIn)
+    async def post(self, phase: Phase) -> None:
+        body: ExtensionIn = self.body
+        extension = deadlines.grant(self.db, phase, body.username, body.end, self.user.name, body.reason)
+        self.db.commit()
+        self.write_json(deadlines.extension_model(extension))
+
+
+class ExtensionHandler(APIHandler):
+    @api("Withdraw a participant's extension (organizers).", requires="manage", status=204)
+    async def delete(self, phase: Phase, username: str) -> None:
+        deadlines.revoke(self.db, phase, username)
+        self.db.commit()
+        self.set_status(204)
+        self.finish()
+
+
+class SelectionHandler(APIHandler):
+    @api("My final selection in the phase: the submissions I chose, or the fallback (my best public "
+         "ones) that counts if I choose none, and when it locks.", requires="participate")
+    async def get(self, phase: Phase) -> None:
+        self.write_json(selection.selection_model(self.db, phase, self.user.name))
+
+    @api("Replace my final selection (at most the phase's max_selected finished submissions; an empty "
+         "list returns to the fallback). Locked after my deadline and grace period.",
+         requires="participate", body=FinalSelectionIn)
+    async def put(self, phase: Phase) -> None:
+        selection.replace_selection(self.db, phase, self.user.name, self.body.submissions)
+        if phase.submission_rule.value == "selected":
+            leaderboard_store.rebuild(self.db, phase, owner=self.user.name)
+        self.db.commit()
+        self.write_json(selection.selection_model(self.db, phase, self.user.name))
+
+
+class RevealHandler(APIHandler):
+    @api("Whether the phase's private board is revealed, and when it will be.", requires="view")
+    async def get(self, phase: Phase) -> None:
+        self.write_json(reveal.reveal_model(phase))
+
+    @api("Reveal the phase's private board to participants now (organizers).", requires="manage")
+    async def post(self, phase: Phase) -> None:
+        reveal.reveal(phase)
+        self.db.commit()
+        self.write_json(reveal.reveal_model(phase))
+
+
+class PrivateLeaderboardHandler(APIHandler):
+    @api("The private board: each participant's final selection ranked on the private scores, with "
+         "their public rank and shake-up (places gained). Participants see it once it is revealed.",
+         requires="view")
+    async def get(self, phase: Phase) -> None:
+        roles = self.caller_roles
+        if not roles.can_see_leaderboard(phase):
+            raise PermissionDenied("The leaderboard of this phase is not visible to you.")
+        if not roles.manages and not reveal.is_revealed(phase):
+            when = f" at {phase.reveal_at.isoformat()}Z" if phase.reveal_at else " by the organizers"
+            raise PermissionDenied(f"The private leaderboard of phase '{phase.name}' is revealed{when}.")
+        board = phase.leaderboard
+        self.write_json({
+            **reveal.reveal_model(phase),
+            "columns": [{"key": c.key, "title": c.title, "precision": c.precision}
+                        for c in (board.columns if board else []) if roles.manages or not c.hidden],
+            "entries": [r.as_json() for r in reveal.private_board(self.db, phase)],
+            "me": self.user.name,
+        })
+
+
+class GradesHandler(APIHandler):
+    @api("Grades for every roster member (the class's hub groups and every participant), including those "
+         "who never submitted: final score, rank, late penalty and grade from the phase's grade_mapping. "
+         "?format=csv&layout=canvas|moodle gives the gradebooks' import layouts (organizers).",
+         requires="manage", query=GradesQuery, produces=("application/json", "text/csv"))
+    async def get(self, phase: Phase) -> None:
+        roster = await self.roster(phase)
+        rows = grades.grades_for_phase(self.db, phase, roster)
+        q: GradesQuery = self.query
+        if q.format == "csv":
+            self.set_header("Content-Type", "text/csv; charset=UTF-8")
+            self.set_header("Content-Disposition",
+                            f'attachment; filename="{phase.competition.slug}-phase-{phase.id}-grades-{q.layout}.csv"')
+            self.finish(grades.to_csv(rows, phase, q.layout))
+            return
+        self.write_json({"phase": phase.id, "roster": len(rows), "grade_mapping": phase.grade_mapping or grades.DEFAULT_MAPPING,
+                         "points_possible": grades.points_possible(phase.grade_mapping), "grades": [r.as_json() for r in rows]})
+
+    async def roster(self, phase: Phase) -> list[str]:
+        """The hub groups' members (a class) and everyone the database knows as a participant."""
+        names = set(grades.default_roster(self.db, phase))
+        competition = phase.competition
+        if competition.registration_mode == RegistrationMode.groups:
+            for group in competition.participant_groups or ():
+                names |= set(await self.podium.hub.group_members(group))
+        return sorted(names)
+
+
+default_handlers = [
+    ("/phases/{phase}/extensions", ExtensionsHandler),
+    ("/phases/{phase}/extensions/{username}", ExtensionHandler),
+    ("/phases/{phase}/selection", SelectionHandler),
+    ("/phases/{phase}/reveal", RevealHandler),
+    ("/phases/{phase}/private-leaderboard", PrivateLeaderboardHandler),
+    ("/phases/{phase}/grades", GradesHandler),
+]

@@ -1,0 +1,41 @@
+"""A class's pages: my final selection (with its fallback and deadline) and the revealed private
+board with each participant's shake-up; each the API verb of the same name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..apihandlers.classroom import PrivateLeaderboardHandler, SelectionHandler
+from ..apihandlers.submissions import SelectHandler
+from ..classroom import deadlines
+from ..orm import Phase, Submission, SubmissionStatus
+from .base import ActionMixin, PageMixin
+
+
+class SelectionPage(PageMixin, SelectionHandler):
+    template = "selection.html"
+
+    def page_context(self, data: dict[str, Any]) -> dict[str, Any]:
+        phase = self.db.get(Phase, data["phase"])
+        mine = self.db.scalars(select(Submission).where(
+            Submission.phase_id == phase.id, Submission.owner == self.user.name, Submission.parent_id.is_(None),
+            Submission.status == SubmissionStatus.finished, Submission.is_dry_run.is_(False),
+        ).order_by(Submission.id.desc())).all()
+        board = phase.leaderboard
+        column = next((c for c in board.columns if c.key == board.primary_column_key), board.columns[0]) \
+            if board is not None and board.columns else None
+        return {"phase": phase, "mine": mine, "column": column,
+                "deadline": deadlines.deadline_for(self.db, phase, self.user.name).as_json()}
+
+
+class SelectAction(ActionMixin, SelectHandler):
+    pass
+
+
+class PrivateLeaderboardPage(PageMixin, PrivateLeaderboardHandler):
+    template = "private_leaderboard.html"
+
+    def page_context(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"phase": self.db.get(Phase, data["phase"])}
