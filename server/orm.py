@@ -471,6 +471,10 @@ class Submission(Base):
     migrated_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("submissions.id", ondelete="SET NULL"), doc="The submission an auto-migration copied."
     )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True,
+        doc="The team the owner submitted for: the team's quota, leaderboard row and members' view.",
+    )
 
     phase: Mapped[Phase] = relationship()
     files: Mapped[list[SubmissionFile]] = relationship(
@@ -605,6 +609,77 @@ class BundleImport(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class TeamPolicy(Base):
+    """Whether participants of a competition form teams themselves, how large and until when.
+    Without a row, only the organizers make teams."""
+
+    __tablename__ = "team_policies"
+
+    competition_id: Mapped[int] = mapped_column(
+        ForeignKey("competitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_teams: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="Participants may create teams, invite and accept."
+    )
+    max_size: Mapped[int] = mapped_column(Integer, default=0, doc="Members per team; 0: no limit.")
+    join_deadline: Mapped[datetime | None] = mapped_column(
+        doc="After it nobody creates, joins or leaves a team (organizers still may); None: no deadline."
+    )
+
+
+class Team(Base):
+    """Participants who compete as one: one quota, one leaderboard row, shared submissions."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("competition_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(
+        ForeignKey("competitions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    hub_group: Mapped[str | None] = mapped_column(
+        String(255), doc="A hub group whose members are the team (read from each caller's groups)."
+    )
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[TeamMember]] = relationship(
+        cascade="all, delete-orphan", order_by="TeamMember.id", back_populates="team"
+    )
+    invitations: Mapped[list[TeamInvitation]] = relationship(
+        cascade="all, delete-orphan", order_by="TeamInvitation.id"
+    )
+
+
+class TeamMember(Base):
+    """One person in one team; a person is in at most one team per competition."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("competition_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(255))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+
+
+class TeamInvitation(Base):
+    """A member's invitation of another participant, pending until accepted or withdrawn."""
+
+    __tablename__ = "team_invitations"
+    __table_args__ = (UniqueConstraint("team_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(255))
+    invited_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ComputeQueue(Base):

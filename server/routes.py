@@ -21,6 +21,7 @@ from .apihandlers import (
     submission_logs,
     submissions,
     tasks,
+    teams,
     workers,
 )
 from .apihandlers.meta import ApiRootHandler, NotFoundHandler, OpenAPIHandler
@@ -29,7 +30,7 @@ from .storage import local_handlers as storage_handlers
 
 API_PREFIX = "api/v1"
 API_MODULES = (
-    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, me, workers, bundles,
+    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, me, teams, workers, bundles,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 

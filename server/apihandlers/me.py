@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 from ..auth.permissions import can_create_competitions
 from ..orm import Competition, Organizer, Participant
 from ..submissions import lifecycle as domain
+from ..teams import competitors
 from .base import APIHandler, api
 
 
@@ -45,12 +46,14 @@ class MeHandler(APIHandler):
                 "phases": [],
             }
             if roles.is_participant or roles.manages:
+                who = competitors.competitor(self.db, comp.id, user)
+                entry["team"] = who.team_name
                 for phase in comp.phases:
                     entry["phases"].append(
                         {
                             "id": phase.id,
                             "name": phase.name,
-                            "quota": domain.quota(self.db, phase, user.name).as_json(),
+                            "quota": domain.quota(self.db, phase, user.name, team_id=who.team_id).as_json(),
                         }
                     )
             competitions.append(entry)

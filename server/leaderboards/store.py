@@ -32,9 +32,11 @@ from ..orm import (
     Submission,
     SubmissionRule,
     SubmissionStatus,
+    Team,
 )
 from ..submissions import fact_sheets as facts
 from ..submissions import task_scores
+from ..teams import competitors
 from .ranking import (
     ColumnSpec,
     RankedEntry,
@@ -70,7 +72,8 @@ def column_specs(board: Leaderboard) -> list[ColumnSpec]:
 def _scored_submissions(session: Session, phase: Phase, owner: str | None = None,
                         submission_id: int | None = None) -> list[ScoredSubmission]:
     """The phase's ranked submissions (finished, top level, not dry runs) with their scores;
-    only ``owner``'s, or only submission ``submission_id``, when given."""
+    only ``owner``'s, or only submission ``submission_id``, when given. A team's submissions rank
+    under the team's key (``teams.competitors``): one row per team."""
     ranked = [
         Submission.phase_id == phase.id,
         Submission.parent_id.is_(None),
@@ -78,7 +81,7 @@ def _scored_submissions(session: Session, phase: Phase, owner: str | None = None
         Submission.is_dry_run.is_(False),
     ]
     if owner is not None:
-        ranked.append(Submission.owner == owner)
+        ranked.append(competitors.rows_of(owner, phase.competition_id))
     if submission_id is not None:
         ranked.append(Submission.id == submission_id)
     # one outer join (a submission row per score): not one query for the submissions and IN lists
@@ -86,16 +89,17 @@ def _scored_submissions(session: Session, phase: Phase, owner: str | None = None
     # per 5,000-id list, 200 of them at 1,000,000 rows (bench B8: 15 of the rebuild's 23 s)
     found: dict[int, ScoredSubmission] = {}
     scores: dict[int, dict[str, float]] = {}
-    for sid, who, created_at, selected, key, value in session.execute(
-        select(Submission.id, Submission.owner, Submission.created_at, Submission.selected,
+    for sid, who, team, created_at, selected, key, value in session.execute(
+        select(Submission.id, Submission.owner, Team.name, Submission.created_at, Submission.selected,
                Score.column_key, Score.value)
         .outerjoin(Score, Score.submission_id == Submission.id)
+        .outerjoin(Team, Team.id == Submission.team_id)
         .where(*ranked)
     ):
         if sid not in found:
             scores[sid] = {}
-            found[sid] = ScoredSubmission(submission_id=sid, owner=who, created_at=created_at, scores=scores[sid],
-                                          selected=selected)
+            found[sid] = ScoredSubmission(submission_id=sid, owner=competitors.row_key(who, team),
+                                          created_at=created_at, scores=scores[sid], selected=selected)
         if key is not None:
             scores[sid][key] = value
     return list(found.values())
@@ -390,6 +394,7 @@ def _build_page(
             {
                 "rank": e.rank,
                 "owner": e.owner,
+                "team": competitors.team_named(e.owner),
                 "submission": e.submission_id,
                 "submitted_at": e.submitted_at.isoformat() + "Z",
                 "scores": {c.key: (e.values or {}).get(c.key) for c in columns},
