@@ -160,8 +160,8 @@ def html_table(headers: list[str], rows: list[list[Any]], highlight: set[int] | 
     return f'<table class="{css_class}" style="{TABLE_STYLE}"><tr>{head}</tr>{"".join(body)}</table>'
 
 
-def leaderboard_html(board: dict[str, Any], me: str | None = None) -> str:
-    """A phase's leaderboard page as a table; ``me``'s rows highlighted."""
+def leaderboard_html(board: dict[str, Any], me: str | None = None, team: str | None = None) -> str:
+    """A phase's leaderboard page as a table; ``me``'s rows (and my ``team``'s) highlighted."""
     if not board.get("entries"):
         return "<p>The leaderboard is empty: no submission has been scored yet.</p>"
     columns = [c for c in board["columns"] if not c.get("hidden")]
@@ -170,8 +170,9 @@ def leaderboard_html(board: dict[str, Any], me: str | None = None) -> str:
         display = entry.get("display") or {}
         values = [display.get(c["key"], format_score(entry["scores"].get(c["key"]), c.get("precision")))
                   for c in columns]
-        rows.append([entry["rank"], entry["owner"], *values, (entry.get("submitted_at") or "")[:16].replace("T", " ")])
-        if me and entry["owner"] == me:
+        who = f"team {entry['team']}" if entry.get("team") else entry["owner"]
+        rows.append([entry["rank"], who, *values, (entry.get("submitted_at") or "")[:16].replace("T", " ")])
+        if (me and entry["owner"] == me) or (team and entry.get("team") == team):
             mine.add(i)
     title = html.escape(board.get("title") or "Leaderboard")
     table = html_table(["#", "participant", *[c["title"] for c in columns], "submitted"], rows, mine,

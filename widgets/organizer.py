@@ -22,6 +22,7 @@ import ipywidgets as w
 from .authoring import iso_utc
 from .client import PodiumAPIError, PodiumClient
 from .display import shown_total
+from .teams import TeamsTab
 
 EXPORT_DIR = Path("~/podium-exports")
 """Where exports and downloaded outputs go: the user's home, so they survive the kernel."""
@@ -62,6 +63,7 @@ class OrganizerPanel(w.VBox):
         self.roster_button.on_click(lambda _: self._guard(self.save_roster))
         self.class_box = w.VBox()
         self.tabs = w.Tab()
+        self.teams_tab: TeamsTab | None = None
         self.refresh()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -109,6 +111,11 @@ class OrganizerPanel(w.VBox):
                     ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
+        if self.teams_tab is None:
+            self.teams_tab = TeamsTab(self.slug, client=self.client)
+        else:
+            self.teams_tab._guard(self.teams_tab.refresh)
+        sections.append(("Teams", self.teams_tab))
         self.tabs.children = [box for _, box in sections]
         for i, (name, _) in enumerate(sections):
             self.tabs.set_title(i, name)

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..auth.permissions import CompetitionRoles
 from ..clock import isoformat
 from ..orm import Competition, Team, TeamInvitation, TeamPolicy
 from ..request_bodies import InvitationIn, TeamIn, TeamPolicyIn, TeamRosterIn
@@ -34,7 +33,7 @@ def team_model(team: Team) -> dict[str, Any]:
     }
 
 
-def my_team_model(handler: APIHandler, competition: Competition, roles: CompetitionRoles) -> dict[str, Any]:
+def my_team_model(handler: APIHandler, competition: Competition) -> dict[str, Any]:
     """The caller's team (or none), the invitations waiting for them, and the rules."""
     team = competitors.team_of(handler.db, competition.id, handler.user)
     invitations = handler.db.execute(
@@ -95,14 +94,14 @@ class MyTeamHandler(APIHandler):
     @api("My team in the competition, the invitations waiting for me, and the team rules.",
          requires="participate")
     async def get(self, competition: Competition) -> None:
-        self.write_json(my_team_model(self, competition, self.caller_roles))
+        self.write_json(my_team_model(self, competition))
 
     @api("Leave my team (where participants manage teams, before the join deadline): the team "
          "keeps its submissions and quota.", requires="participate")
     async def delete(self, competition: Competition) -> None:
         membership.leave(self.db, self.caller_roles)
         self.db.commit()
-        self.write_json(my_team_model(self, competition, self.caller_roles))
+        self.write_json(my_team_model(self, competition))
 
 
 class TeamHandler(APIHandler):
@@ -134,7 +133,7 @@ class InvitationAnswerHandler(APIHandler):
         else:
             membership.decline(self.db, self.caller_roles, team)
         self.db.commit()
-        self.write_json(my_team_model(self, competition, self.caller_roles))
+        self.write_json(my_team_model(self, competition))
 
 
 class TeamMembersHandler(APIHandler):

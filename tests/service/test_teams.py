@@ -155,3 +155,62 @@ def test_participant_teams_invite_accept_size_deadline_and_leave(api, users, cre
     late = api(p3, "POST", f"/competitions/{cid}/teams", json={"name": "Late"}, expect=409).json()
     assert "closed" in late["error"]["message"]
     api(p1, "DELETE", f"/competitions/{cid}/my-team", expect=409)
+
+
+def test_widgets_team_tab_and_organizer_teams_tab(api, users, creator, make_competition, service) -> None:
+    from podium.widgets import Competition, MyTeam, OrganizerPanel
+    from podium.widgets.client import PodiumClient
+
+    comp, phase_id, people = class_of(api, users, make_competition, "w1", "w2")
+    client = {n: PodiumClient(url=service.url, token=u.token) for n, u in people.items()}
+    panel = OrganizerPanel(comp["slug"], client=PodiumClient(url=service.url, token=creator.token))
+    titles = [panel.tabs.get_title(i) for i in range(len(panel.tabs.children))]
+    tab = panel.teams_tab
+    assert "Teams" in titles and "No teams yet" in tab.table.value
+    tab.participant_teams.value, tab.max_size.value = True, 2
+    tab.policy_button.click()
+    assert tab.message == "Team rules saved.", tab.message
+    # a participant creates a team and invites from the competition widget's Team tab
+    widget = Competition(comp["slug"], client=client["w1"])
+    mine = widget.team_panel
+    mine.name_input.value = "Pair"
+    mine.create_button.click()
+    assert mine.team["name"] == "Pair", mine.message
+    mine.invite_input.value = people["w2"].name
+    mine.invite_button.click()
+    theirs = MyTeam(comp["slug"], client=client["w2"])
+    (row,) = theirs.invitations_box.children
+    row.children[1].click()  # "Join Pair"
+    assert theirs.team["members"] == [people["w1"].name, people["w2"].name], theirs.message
+    mine.invite_input.value = "nobody-else"
+    mine.invite_button.click()
+    assert "at most 2" in mine.message
+    tab.refresh()
+    assert "Pair" in tab.table.value and people["w2"].name in tab.table.value
+    # the roster import reports the line that is wrong, as a sentence in the tab
+    tab.roster_input.value = "Solo"
+    tab.roster_button.click()
+    assert "line 1" in tab.message
+    widget.refresh()
+    assert widget.team == "Pair" and "Team: Pair" in widget.describe()
+
+
+def test_competition_page_shows_my_team_and_accepts_an_invitation(api, users, creator, make_competition, hub) -> None:
+    from helpers.web_session import WebSession
+
+    comp, phase_id, people = class_of(api, users, make_competition, "web1", "web2")
+    cid, slug = comp["id"], comp["slug"]
+    api(creator, "PUT", f"/competitions/{cid}/team-policy", json={"participant_teams": True}, expect=200)
+    team = api(people["web1"], "POST", f"/competitions/{cid}/teams", json={"name": "Web <b>Team</b>"}, expect=400)
+    team = api(people["web1"], "POST", f"/competitions/{cid}/teams", json={"name": "Webbed"}, expect=201).json()
+    api(people["web1"], "POST", f"/competitions/{cid}/teams/{team['id']}/invitations",
+        json={"username": people["web2"].name}, expect=201)
+    browser = WebSession(hub, people["web2"].name)
+    browser.login()
+    page = browser.get(f"competitions/{slug}").text
+    assert "invites you to team <b>Webbed</b>" in page and f'id="accept-{team["id"]}"' in page
+    answered = browser.post(f"competitions/{slug}/teams/{team['id']}/accept",
+                            {"next": f"/services/podium/competitions/{slug}"})
+    assert answered.headers["Location"] == f"/services/podium/competitions/{slug}"
+    page = browser.get(f"competitions/{slug}").text
+    assert 'id="team-name">Webbed</b>' in page and people["web1"].name in page and "invites you" not in page
