@@ -10,9 +10,11 @@
     ├── RequestTooLarge (413) ......... a request body larger than any the API accepts (refused unread)
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
+    │   └── LtiLaunchRefused (403) .... an LTI launch whose signature, audience, nonce, state or deployment fails
     ├── NotFound (404)
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   └── InvalidTransition (409) ... a submission status change the state machine forbids
+    ├── LtiPlatformError (502) ........ the course's LMS refused a grade passback or its token request
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
@@ -120,6 +122,10 @@ class PermissionDenied(PodiumError):
     status_code = 403
 
 
+class LtiLaunchRefused(PermissionDenied):
+    """An LTI 1.3 launch that does not verify: nothing of it is recorded."""
+
+
 class NotFound(PodiumError):
     status_code = 404
 
@@ -130,6 +136,12 @@ class Conflict(PodiumError):
 
 class InvalidTransition(Conflict):
     """A status change the submission state machine does not allow."""
+
+
+class LtiPlatformError(PodiumError):
+    """The LMS (an LTI 1.3 platform) refused or failed a request of its Assignment and Grade Services."""
+
+    status_code = 502
 
 
 class WorkerProtocolRefused(PodiumError):

@@ -682,6 +682,50 @@ class TeamInvitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LtiState(Base):
+    """LTI 1.3 login state and nonces between the OIDC login and the launch, in the database so
+    that any replica serves the launch; a nonce is deleted when a launch uses it (no replay)."""
+
+    __tablename__ = "lti_states"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LtiUser(Base):
+    """Who an LMS user is on the hub: recorded at each launch, read when grades go back."""
+
+    __tablename__ = "lti_users"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255), doc="The LTI user id (the id_token's sub).")
+    username: Mapped[str] = mapped_column(String(255), doc="The hub user the launch maps them to.")
+    last_launch_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiLink(Base):
+    """A course's link to a competition (a resource link), with where its grades go (AGS)."""
+
+    __tablename__ = "lti_links"
+    __table_args__ = (UniqueConstraint("issuer", "deployment_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str | None] = mapped_column(String(255))
+    context_title: Mapped[str | None] = mapped_column(String(255))
+    ags: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, doc="The launch's Assignment and Grade Services claim: scope, lineitems URL."
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ComputeQueue(Base):
     __tablename__ = "compute_queues"
 

@@ -1,4 +1,5 @@
-"""teams: a competition's team policy, its teams, their members and invitations; a submission's team
+"""teams: a competition's team policy, its teams, their members and invitations; a submission's team.
+LTI 1.3: login states and nonces, LMS users mapped to hub users, course links to competitions
 
 Revision ID: 0016
 Revises: 0009
@@ -68,6 +69,42 @@ def upgrade() -> None:
         sa.UniqueConstraint('team_id', 'username', name=op.f('uq_team_invitations_team_id')),
     )
     op.create_index(op.f('ix_team_invitations_team_id'), 'team_invitations', ['team_id'], unique=False)
+    op.create_table(
+        'lti_states',
+        sa.Column('key', sa.String(length=255), nullable=False),
+        sa.Column('value', sa.JSON(), nullable=False),
+        sa.Column('expires_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('key', name=op.f('pk_lti_states')),
+    )
+    op.create_index(op.f('ix_lti_states_expires_at'), 'lti_states', ['expires_at'], unique=False)
+    op.create_table(
+        'lti_users',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('issuer', sa.String(length=255), nullable=False),
+        sa.Column('subject', sa.String(length=255), nullable=False),
+        sa.Column('username', sa.String(length=255), nullable=False),
+        sa.Column('last_launch_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_users')),
+        sa.UniqueConstraint('issuer', 'subject', name=op.f('uq_lti_users_issuer')),
+    )
+    op.create_table(
+        'lti_links',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('competition_id', sa.Integer(), nullable=False),
+        sa.Column('issuer', sa.String(length=255), nullable=False),
+        sa.Column('client_id', sa.String(length=255), nullable=False),
+        sa.Column('deployment_id', sa.String(length=255), nullable=False),
+        sa.Column('resource_link_id', sa.String(length=255), nullable=False),
+        sa.Column('context_id', sa.String(length=255), nullable=True),
+        sa.Column('context_title', sa.String(length=255), nullable=True),
+        sa.Column('ags', sa.JSON(), nullable=True),
+        sa.Column('updated_at', sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['competition_id'], ['competitions.id'], ondelete='CASCADE',
+                                name=op.f('fk_lti_links_competition_id_competitions')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_links')),
+        sa.UniqueConstraint('issuer', 'deployment_id', 'resource_link_id', name=op.f('uq_lti_links_issuer')),
+    )
+    op.create_index(op.f('ix_lti_links_competition_id'), 'lti_links', ['competition_id'], unique=False)
     with op.batch_alter_table('submissions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('team_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_submissions_team_id'), ['team_id'], unique=False)
@@ -80,6 +117,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_submissions_team_id_teams'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_submissions_team_id'))
         batch_op.drop_column('team_id')
+    op.drop_table('lti_links')
+    op.drop_table('lti_users')
+    op.drop_table('lti_states')
     op.drop_table('team_invitations')
     op.drop_table('team_members')
     op.drop_table('teams')
