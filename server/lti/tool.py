@@ -59,7 +59,7 @@ def tool_config(podium: PodiumService) -> ToolConfDict:
             missing = [k for k in REQUIRED if not settings.get(k)]
             if missing:
                 raise NotFound(f"The LTI platform {issuer} lacks {', '.join(missing)} in lti_platforms.")
-        conf = ToolConfDict({issuer: [{**settings, "default": True}] for issuer, settings in platforms.items()})
+        conf = ToolConfDict({issuer: dict(settings) for issuer, settings in platforms.items()})  # one client each
         private = private_key_pem(key_file)
         public = public_key_pem(private)
         for issuer, settings in platforms.items():
