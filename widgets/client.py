@@ -400,6 +400,10 @@ class PodiumClient:
         return self.post(f"submissions/{submission_id}/rerun")
 
     # -- administering -------------------------------------------------------------------------
+    def send_lti_grades(self, phase_id: int) -> dict[str, Any]:
+        """The phase's grades to the courses that link the competition (LTI 1.3 AGS)."""
+        return self.post(f"phases/{phase_id}/lti-grades")
+
     # -- teams ---------------------------------------------------------------------------------
     def my_team(self, competition: str | int) -> dict[str, Any]:
         """My team (or None), the invitations waiting for me, and the team rules."""

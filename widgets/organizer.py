@@ -57,6 +57,9 @@ class OrganizerPanel(w.VBox):
         self.export_button = w.Button(description="Export leaderboard CSV", icon="download")
         self.export_button.on_click(lambda _: self._guard(self.export_leaderboard))
         self.download_link = w.HTML()
+        self.lti_button = w.Button(description="Send grades to the LMS", icon="graduation-cap",
+                                   tooltip="The chosen phase's grades to every course that links this competition (LTI)")
+        self.lti_button.on_click(lambda _: self._guard(self.send_grades_to_lms))
         self.roster_input = w.Text(description="Roster groups", placeholder="class-101, class-102")
         self.organizer_group_input = w.Text(description="TA group", placeholder="hub group of co-organizers")
         self.roster_button = w.Button(description="Save roster")
@@ -108,7 +111,7 @@ class OrganizerPanel(w.VBox):
         self._build_class()
         sections = [("Participants", self.participants_box),
                     ("Submissions", w.VBox([self.phase_picker, self.submissions_box])),
-                    ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
+                    ("Leaderboard", w.VBox([w.HBox([self.export_button, self.lti_button]), self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
         if self.teams_tab is None:
@@ -227,6 +230,18 @@ class OrganizerPanel(w.VBox):
         self.last_download = saved
         self._say(f"Saved {len(saved)} file(s) of submission {submission_id} in {folder}.")
         return saved
+
+    def send_grades_to_lms(self, phase_id: int | None = None) -> dict[str, Any]:
+        """Send the phase's grades to the gradebooks of the courses that link the competition
+        (LTI 1.3); sending again replaces the scores."""
+        phase_id = phase_id or self.phase_id
+        if phase_id is None:
+            raise PodiumAPIError("This competition has no phase, so no grades to send.")
+        sent = self.client.send_lti_grades(phase_id)
+        missing = sent["without_lti_identity"]
+        note = f"; not in the LMS yet (never launched from the course): {', '.join(missing)}" if missing else ""
+        self._say(f"Sent {sent['sent']} grade(s) to {len(sent['courses'])} course(s){note}.")
+        return sent
 
     def export_leaderboard(self, phase_id: int | None = None, path: str | Path | None = None) -> Path:
         """Write the phase's leaderboard as CSV in the export folder and offer it as a download."""

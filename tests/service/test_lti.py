@@ -167,3 +167,40 @@ def test_grades_go_to_the_gradebook_once_per_phase_and_student(platform, api, us
     assert "refused the grades" in failed["error"]["message"], failed
     assert "Signature verification failed" in failed["error"]["message"], failed
     assert len(platform.score_posts) == 4
+
+
+def test_organizer_panel_button_sends_the_grades(platform, api, users, creator, make_competition, service) -> None:
+    from podium.widgets import OrganizerPanel
+    from podium.widgets.client import PodiumClient
+
+    comp = make_competition()
+    phase_id = comp["phases"][0]["id"]
+    user = users.make("gw")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    panel = OrganizerPanel(comp["slug"], client=PodiumClient(url=service.url, token=creator.token))
+    panel.lti_button.click()
+    assert "launch it once from the course" in panel.message
+    platform.launch(requests.Session(), student(platform, user, custom={"competition": comp["slug"]}))
+    with service.app.session_factory() as session:
+        sub = Submission(phase_id=phase_id, owner=user.name, status=domain.S.submitted)
+        session.add(sub)
+        session.flush()
+        domain.finish(session, sub, {"accuracy": 0.6, "runtime": 1.0})
+        session.commit()
+    panel.lti_button.click()
+    assert panel.message == "Sent 1 grade(s) to 1 course(s).", panel.message
+    ((_, score),) = [(k, v) for k, v in platform.gradebook.items() if k[1] == f"lms-{user.name}"]
+    assert score["scoreGiven"] == 0.6
+
+
+def test_the_reveal_hook_sends_linked_competitions_only(platform, api, users, make_competition, service) -> None:
+    from podium.server.lti.grades import send_grades_at_reveal
+
+    linked, alone = make_competition(), make_competition()
+    user = users.make("rv")
+    api(user, "POST", f"/competitions/{linked['id']}/register", expect=200)
+    platform.launch(requests.Session(), student(platform, user, custom={"competition": linked["slug"]}))
+    assert send_grades_at_reveal(service.app, alone["phases"][0]["id"]) is None
+    answer = send_grades_at_reveal(service.app, linked["phases"][0]["id"])
+    assert answer is not None and answer["sent"] == 0 and len(answer["courses"]) == 1  # nobody ranked yet
+    assert len(platform.lineitems["course-1"]) == 1
