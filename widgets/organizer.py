@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,14 @@ import ipywidgets as w
 from .authoring import iso_utc
 from .client import PodiumAPIError, PodiumClient
 from .display import shown_total
+from .messages import Messages
 from .teams import TeamsTab
 
 EXPORT_DIR = Path("~/podium-exports")
 """Where exports and downloaded outputs go: the user's home, so they survive the kernel."""
 
 
-class OrganizerPanel(w.VBox):
+class OrganizerPanel(Messages, w.VBox):
     """``OrganizerPanel("slug")``: manage a competition you organize."""
 
     def __init__(self, slug: str, *, client: PodiumClient | None = None, export_dir: str | Path | None = None) -> None:
@@ -68,20 +68,6 @@ class OrganizerPanel(w.VBox):
         self.tabs = w.Tab()
         self.teams_tab: TeamsTab | None = None
         self.refresh()
-
-    # -- helpers ------------------------------------------------------------------------------
-    def _say(self, message: str, error: bool = False) -> None:
-        self.message = message
-        color = "#b00020" if error else "#1b5e20"
-        self.status.value = f'<span style="color:{color}">{html.escape(message)}</span>'
-
-    def _guard(self, action: Callable[[], Any]) -> Any:
-        """Run a button's action; a service error becomes the panel's message, not a traceback."""
-        try:
-            return action()
-        except PodiumAPIError as exc:
-            self._say(exc.message, error=True)
-            return None
 
     @property
     def phase_id(self) -> int | None:

@@ -6,31 +6,19 @@ test drive the same code; a service refusal becomes the panel's ``message``, not
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 
-from .client import PodiumAPIError, PodiumClient
+from .client import PodiumClient
+from .messages import Messages
 
 
-class _Panel(w.VBox):
+class _Panel(Messages, w.VBox):
     def __init__(self, slug: str, client: PodiumClient) -> None:
         super().__init__()
         self.slug, self.client, self.message = slug, client, ""
         self.status = w.HTML()
-
-    def _say(self, message: str, error: bool = False) -> None:
-        self.message = message
-        color = "#b00020" if error else "#1b5e20"
-        self.status.value = f'<span style="color:{color}">{html.escape(message)}</span>'
-
-    def _guard(self, action: Callable[[], Any]) -> Any:
-        try:
-            return action()
-        except PodiumAPIError as exc:
-            self._say(exc.message, error=True)
-            return None
 
 
 def team_sentence(team: dict[str, Any] | None) -> str:

@@ -11,6 +11,7 @@ from ..orm import Competition, Team, TeamInvitation, TeamPolicy
 from ..request_bodies import InvitationIn, TeamIn, TeamPolicyIn, TeamRosterIn
 from ..teams import competitors, membership
 from .base import APIHandler, api
+from .input_limits import path_id
 
 
 def policy_model(rules: TeamPolicy) -> dict[str, Any]:
@@ -107,7 +108,7 @@ class MyTeamHandler(APIHandler):
 class TeamHandler(APIHandler):
     @api("Delete a team that never submitted (organizers).", requires="manage", status=204)
     async def delete(self, competition: Competition, team_id: str) -> None:
-        membership.delete_team(self.db, membership.find(self.db, competition, team_id))
+        membership.delete_team(self.db, membership.find(self.db, competition, path_id(team_id), team_id))
         self.db.commit()
         self.set_status(204)
         self.finish()
@@ -117,7 +118,7 @@ class InvitationsHandler(APIHandler):
     @api("Invite a participant to my team (members; where the rules allow).", requires="participate",
          body=InvitationIn, status=201)
     async def post(self, competition: Competition, team_id: str) -> None:
-        team = membership.find(self.db, competition, team_id)
+        team = membership.find(self.db, competition, path_id(team_id), team_id)
         membership.invite(self.db, self.caller_roles, team, self.body.username)
         self.db.commit()
         self.write_json(team_model(team), 201)
@@ -127,7 +128,7 @@ class InvitationAnswerHandler(APIHandler):
     @api("Accept or decline an invitation to a team (the invited participant). Accepting brings "
          "my submissions so far into the team.", requires="participate")
     async def post(self, competition: Competition, team_id: str, answer: str) -> None:
-        team = membership.find(self.db, competition, team_id)
+        team = membership.find(self.db, competition, path_id(team_id), team_id)
         if answer == "accept":
             membership.accept(self.db, self.caller_roles, team)
         else:
@@ -140,7 +141,7 @@ class TeamMembersHandler(APIHandler):
     @api("Add a participant to a team (organizers; no size limit or deadline).", requires="manage",
          body=InvitationIn, status=201)
     async def post(self, competition: Competition, team_id: str) -> None:
-        team = membership.find(self.db, competition, team_id)
+        team = membership.find(self.db, competition, path_id(team_id), team_id)
         membership.add_member(self.db, competition, team, self.body.username)
         self.db.commit()
         self.db.refresh(team)
@@ -151,7 +152,7 @@ class TeamMemberHandler(APIHandler):
     @api("Take a member out of a team (organizers): the team keeps its submissions and quota.",
          requires="manage")
     async def delete(self, competition: Competition, team_id: str, username: str) -> None:
-        team = membership.find(self.db, competition, team_id)
+        team = membership.find(self.db, competition, path_id(team_id), team_id)
         membership.remove_member(self.db, team, username)
         self.db.commit()
         self.db.refresh(team)

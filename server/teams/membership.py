@@ -121,10 +121,11 @@ def create(session: Session, roles: CompetitionRoles, name: str, members: list[s
     return team
 
 
-def find(session: Session, competition: Competition, team_id: str) -> Team:
-    team = session.get(Team, int(team_id)) if team_id.isdigit() else None
+def find(session: Session, competition: Competition, team_id: int | None, ref: str) -> Team:
+    """The competition's team ``team_id`` (None: a reference that is no id); 404 otherwise."""
+    team = session.get(Team, team_id) if team_id is not None else None
     if team is None or team.competition_id != competition.id:
-        raise NotFound(f"No such team: {team_id}")
+        raise NotFound(f"No such team: {ref}")
     return team
 
 
