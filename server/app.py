@@ -394,6 +394,30 @@ class PodiumService(Application):
         "new connections among them.",
     ).tag(config=True)
 
+    lti_platforms = Dict(
+        help="LTI 1.3 platforms (LMSs) this tool is registered with, by issuer: {issuer: {'client_id', "
+        "'auth_login_url' (the OIDC authorization endpoint), 'auth_token_url', 'key_set_url' (the "
+        "platform's JWKS), 'deployment_ids': [...]}}, the values the LMS shows when the tool is "
+        "registered. Empty (the default): LTI is off."
+    ).tag(config=True)
+
+    lti_private_key_file = Unicode(
+        help="PEM file of the tool's RSA private key, which signs its messages to the LMS; its public "
+        "half is served at <base_url>lti/jwks. Made on first use if missing. Every replica must share "
+        "it. Default: data_dir/lti-private-key.pem."
+    ).tag(config=True)
+
+    @default("lti_private_key_file")
+    def _lti_private_key_file_default(self) -> str:
+        return os.path.join(self.data_dir, "lti-private-key.pem")
+
+    lti_username_claim = Unicode(
+        "email",
+        help="The id_token claim that names the hub user of an LTI launch (lowercased). Set it to the "
+        "same claim as the hub's LTI13Authenticator.username_key, so that the student who launches "
+        "from the course is the hub user who submitted. Default: email.",
+    ).tag(config=True)
+
     aliases = {
         "config": "PodiumService.config_file",
         "processes": "PodiumService.processes",

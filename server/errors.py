@@ -10,7 +10,8 @@
     ├── RequestTooLarge (413) ......... a request body larger than any the API accepts (refused unread)
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
-    │   └── QueueNotShared (403) ...... a competition names a compute queue its organizer may not use
+    │   ├── QueueNotShared (403) ...... a competition names a compute queue its organizer may not use
+    │   └── LtiLaunchRefused (403) .... an LTI launch whose signature, audience, nonce, state or deployment fails
     ├── NotFound (404)
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   ├── InvalidTransition (409) ... a submission status change the state machine forbids
@@ -18,6 +19,7 @@
     │   ├── QueueInUse (409) .......... a compute queue that competitions still use cannot be deleted
     │   ├── SelectionLocked (409) ..... the final selection closed with the participant's deadline
     │   └── SelectionLimit (409) ...... more submissions selected than the phase allows
+    ├── LtiPlatformError (502) ........ the course's LMS refused a grade passback or its token request
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
     ├── SubmissionError (422)
     │   ├── PhaseClosed ............... the phase has not started or has ended
@@ -138,6 +140,10 @@ class QueueNotShared(PermissionDenied):
                          f"or a hub group of yours; {asks}, or choose another queue.", queue=queue)
 
 
+class LtiLaunchRefused(PermissionDenied):
+    """An LTI 1.3 launch that does not verify: nothing of it is recorded."""
+
+
 class NotFound(PodiumError):
     status_code = 404
 
@@ -169,6 +175,12 @@ class SelectionLocked(Conflict):
 
 class SelectionLimit(Conflict):
     """Selecting one more submission than the phase's ``max_selected``."""
+
+
+class LtiPlatformError(PodiumError):
+    """The LMS (an LTI 1.3 platform) refused or failed a request of its Assignment and Grade Services."""
+
+    status_code = 502
 
 
 class WorkerProtocolRefused(PodiumError):

@@ -529,6 +529,10 @@ class Submission(Base):
         Integer, doc="How long after its owner's deadline it was made (inside the grace period); None: on time.")
     late_penalty: Mapped[float | None] = mapped_column(
         Float, doc="The share of the grade deducted for lateness, fixed when it was made; None: on time.")
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="SET NULL"), index=True,
+        doc="The team the owner submitted for: the team's quota, leaderboard row and members' view.",
+    )
 
     phase: Mapped[Phase] = relationship()
     files: Mapped[list[SubmissionFile]] = relationship(
@@ -686,6 +690,121 @@ class BundleImport(Base):
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class TeamPolicy(Base):
+    """Whether participants of a competition form teams themselves, how large and until when.
+    Without a row, only the organizers make teams."""
+
+    __tablename__ = "team_policies"
+
+    competition_id: Mapped[int] = mapped_column(
+        ForeignKey("competitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_teams: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="Participants may create teams, invite and accept."
+    )
+    max_size: Mapped[int] = mapped_column(Integer, default=0, doc="Members per team; 0: no limit.")
+    join_deadline: Mapped[datetime | None] = mapped_column(
+        doc="After it nobody creates, joins or leaves a team (organizers still may); None: no deadline."
+    )
+
+
+class Team(Base):
+    """Participants who compete as one: one quota, one leaderboard row, shared submissions."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("competition_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(
+        ForeignKey("competitions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    hub_group: Mapped[str | None] = mapped_column(
+        String(255), doc="A hub group whose members are the team (read from each caller's groups)."
+    )
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[TeamMember]] = relationship(
+        cascade="all, delete-orphan", order_by="TeamMember.id", back_populates="team"
+    )
+    invitations: Mapped[list[TeamInvitation]] = relationship(
+        cascade="all, delete-orphan", order_by="TeamInvitation.id"
+    )
+
+
+class TeamMember(Base):
+    """One person in one team; a person is in at most one team per competition."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("competition_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(255))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+
+
+class TeamInvitation(Base):
+    """A member's invitation of another participant, pending until accepted or withdrawn."""
+
+    __tablename__ = "team_invitations"
+    __table_args__ = (UniqueConstraint("team_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(255))
+    invited_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiState(Base):
+    """LTI 1.3 login state and nonces between the OIDC login and the launch, in the database so
+    that any replica serves the launch; a nonce is deleted when a launch uses it (no replay)."""
+
+    __tablename__ = "lti_states"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LtiUser(Base):
+    """Who an LMS user is on the hub: recorded at each launch, read when grades go back."""
+
+    __tablename__ = "lti_users"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255), doc="The LTI user id (the id_token's sub).")
+    username: Mapped[str] = mapped_column(String(255), doc="The hub user the launch maps them to.")
+    last_launch_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiLink(Base):
+    """A course's link to a competition (a resource link), with where its grades go (AGS)."""
+
+    __tablename__ = "lti_links"
+    __table_args__ = (UniqueConstraint("issuer", "deployment_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str | None] = mapped_column(String(255))
+    context_title: Mapped[str | None] = mapped_column(String(255))
+    ags: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, doc="The launch's Assignment and Grade Services claim: scope, lineitems URL."
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ComputeQueue(Base):

@@ -492,3 +492,35 @@ def parse(model: type[Body] | type, data: Any, where: str = "body") -> Any:
             errors.append({"location": loc or where, "message": message})
         summary = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
         raise ValidationFailed(f"Invalid {where}: {summary}", errors) from None
+
+
+TeamName = Annotated[str, Field(pattern=r"^[\w][\w .'-]{0,99}$", description="A team's name (letters, digits, space, _ . ' -).")]
+Username = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class TeamIn(Body):
+    """A new team: participants name it (they are its first member); organizers may also list
+    its members or name the hub group whose members are the team."""
+
+    name: TeamName
+    members: Annotated[list[Username], Field(max_length=1000)] = []
+    hub_group: GroupName | None = None
+
+
+class TeamPolicyIn(Body):
+    participant_teams: bool = Field(False, description="Participants may create teams, invite and accept.")
+    max_size: NonNegative = Field(0, description="Members per team; 0: no limit.")
+    join_deadline: datetime | None = Field(None, description="After it, participants cannot create, join or leave teams.")
+
+    @field_validator("join_deadline")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return naive_utc(value)
+
+
+class TeamRosterIn(Body):
+    csv: Annotated[str, Field(min_length=1, max_length=1_000_000, description="Lines of `team,username`.")]
+
+
+class InvitationIn(Body):
+    username: Username

@@ -24,16 +24,19 @@ from .apihandlers import (
     submission_logs,
     submissions,
     tasks,
+    teams,
     workers,
 )
 from .apihandlers.meta import ApiRootHandler, NotFoundHandler, OpenAPIHandler
+from .lti import api as lti_api
+from .lti import handlers as lti_handlers
 from .monitoring import handlers as monitoring_handlers
 from .storage import local_handlers as storage_handlers
 
 API_PREFIX = "api/v1"
 API_MODULES = (
-    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, code_reveal, me, workers,
-    bundles, part_uploads, classroom,
+    competitions, competition_pages, tasks, phases, leaderboards, datasets, participants, submissions, submission_logs, code_reveal, me,
+    teams, workers, bundles, part_uploads, classroom, lti_api,
 )
 _PARAM = re.compile(r"\{(\w+)(?::([^}]+))?\}")
 
@@ -56,6 +59,7 @@ def build_handlers(base_url: str) -> list[tuple]:
     ]
     handlers += [(api_base + template_to_pattern(t), h) for t, h in api_routes()]
     handlers += [(base_url.rstrip("/") + p, h) for p, h in storage_handlers.default_handlers]
+    handlers += [(base_url.rstrip("/") + p, h) for p, h in lti_handlers.default_handlers]
     handlers.append((api_base + "/.*", NotFoundHandler))
     handlers += [(base_url.rstrip("/") + p, h) for p, h in monitoring_handlers.default_handlers]
     # the HTML pages (the hub's OAuth login), after the API so that no page pattern shadows it

@@ -10,6 +10,7 @@ from .scoring import scoring_program
 # `podium up` import it: so the widget classes load on first use, not with the package.
 _LAZY = {"Competition": ".participant", "AdminDashboard": ".admin"}
 _LAZY["OrganizerPanel"] = ".organizer"
+_LAZY.update(MyTeam=".teams", TeamsTab=".teams")
 
 
 def __getattr__(name: str) -> Any:
@@ -22,3 +23,4 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["AdminDashboard", "Competition", "PodiumClient"]
 __all__ += ["Column", "CompetitionDraft", "DryRunFailed", "OrganizerPanel", "scoring_program"]
+__all__ += ["MyTeam", "TeamsTab"]

@@ -515,6 +515,48 @@ class PodiumClient:
         return self.post(f"submissions/{submission_id}/rerun")
 
     # -- administering -------------------------------------------------------------------------
+    def send_lti_grades(self, phase_id: int) -> dict[str, Any]:
+        """The phase's grades to the courses that link the competition (LTI 1.3 AGS)."""
+        return self.post(f"phases/{phase_id}/lti-grades")
+
+    # -- teams ---------------------------------------------------------------------------------
+    def my_team(self, competition: str | int) -> dict[str, Any]:
+        """My team (or None), the invitations waiting for me, and the team rules."""
+        return self.get(f"competitions/{competition}/my-team")
+
+    def teams(self, competition: str | int) -> list[dict[str, Any]]:
+        return self.get(f"competitions/{competition}/teams")["teams"]
+
+    def create_team(self, competition: str | int, name: str, *, members: list[str] | None = None,
+                    hub_group: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": name}
+        if members:
+            body["members"] = members
+        if hub_group:
+            body["hub_group"] = hub_group
+        return self.post(f"competitions/{competition}/teams", body)
+
+    def invite(self, competition: str | int, team_id: int, username: str) -> dict[str, Any]:
+        return self.post(f"competitions/{competition}/teams/{team_id}/invitations", {"username": username})
+
+    def answer_invitation(self, competition: str | int, team_id: int, answer: str) -> dict[str, Any]:
+        """``answer``: "accept" or "decline"."""
+        return self.post(f"competitions/{competition}/teams/{team_id}/{answer}")
+
+    def leave_team(self, competition: str | int) -> dict[str, Any]:
+        return self.delete(f"competitions/{competition}/my-team")
+
+    def import_team_roster(self, competition: str | int, csv_text: str) -> list[dict[str, Any]]:
+        return self.post(f"competitions/{competition}/teams/roster", {"csv": csv_text})["teams"]
+
+    def team_policy(self, competition: str | int) -> dict[str, Any]:
+        return self.get(f"competitions/{competition}/team-policy")
+
+    def set_team_policy(self, competition: str | int, *, participant_teams: bool, max_size: int = 0,
+                        join_deadline: str | None = None) -> dict[str, Any]:
+        return self.request("PUT", f"competitions/{competition}/team-policy", json={
+            "participant_teams": participant_teams, "max_size": max_size, "join_deadline": join_deadline})
+
     def queues(self) -> list[dict[str, Any]]:
         return self.get("queues")["queues"]
 

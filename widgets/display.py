@@ -160,8 +160,8 @@ def html_table(headers: list[str], rows: list[list[Any]], highlight: set[int] | 
     return f'<table class="{css_class}" style="{TABLE_STYLE}"><tr>{head}</tr>{"".join(body)}</table>'
 
 
-def leaderboard_html(board: dict[str, Any], me: str | None = None) -> str:
-    """A phase's leaderboard page as a table; ``me``'s rows highlighted."""
+def leaderboard_html(board: dict[str, Any], me: str | None = None, team: str | None = None) -> str:
+    """A phase's leaderboard page as a table; ``me``'s rows (and my ``team``'s) highlighted."""
     if not board.get("entries"):
         return "<p>The leaderboard is empty: no submission has been scored yet.</p>"
     columns = [c for c in board["columns"] if not c.get("hidden")]
@@ -174,9 +174,9 @@ def leaderboard_html(board: dict[str, Any], me: str | None = None) -> str:
                   + (f" {bounds[c['key']]}" if c["key"] in bounds else "")
                   for c in columns]
         tied = ["≈ tied" if entry.get("tied_with_leader") else ""] if tied_on else []
-        rows.append([entry["rank"], entry["owner"], *values, *tied,
-                     (entry.get("submitted_at") or "")[:16].replace("T", " ")])
-        if me and entry["owner"] == me:
+        who = f"team {entry['team']}" if entry.get("team") else entry["owner"]
+        rows.append([entry["rank"], who, *values, *tied, (entry.get("submitted_at") or "")[:16].replace("T", " ")])
+        if (me and entry["owner"] == me) or (team and entry.get("team") == team):
             mine.add(i)
     title = html.escape(board.get("title") or "Leaderboard")
     headers = ["#", "participant", *[c["title"] for c in columns], *(["tied with leader"] if tied_on else []), "submitted"]

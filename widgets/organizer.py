@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,14 @@ from .authoring import iso_utc
 from .classroom import CourseTabs
 from .client import PodiumAPIError, PodiumClient
 from .display import shown_total
+from .messages import Messages
+from .teams import TeamsTab
 
 EXPORT_DIR = Path("~/podium-exports")
 """Where exports and downloaded outputs go: the user's home, so they survive the kernel."""
 
 
-class OrganizerPanel(CourseTabs, w.VBox):
+class OrganizerPanel(CourseTabs, Messages, w.VBox):
     """``OrganizerPanel("slug")``: manage a competition you organize."""
 
     def __init__(self, slug: str, *, client: PodiumClient | None = None, export_dir: str | Path | None = None) -> None:
@@ -59,6 +60,9 @@ class OrganizerPanel(CourseTabs, w.VBox):
         self.export_button = w.Button(description="Export leaderboard CSV", icon="download")
         self.export_button.on_click(lambda _: self._guard(self.export_leaderboard))
         self.download_link = w.HTML()
+        self.lti_button = w.Button(description="Send grades to the LMS", icon="graduation-cap",
+                                   tooltip="The chosen phase's grades to every course that links this competition (LTI)")
+        self.lti_button.on_click(lambda _: self._guard(self.send_grades_to_lms))
         self.roster_input = w.Text(description="Roster groups", placeholder="class-101, class-102")
         self.organizer_group_input = w.Text(description="TA group", placeholder="hub group of co-organizers")
         self.roster_button = w.Button(description="Save roster")
@@ -70,21 +74,8 @@ class OrganizerPanel(CourseTabs, w.VBox):
         self.queue_html = w.HTML()
         self._build_course_widgets()
         self.tabs = w.Tab()
+        self.teams_tab: TeamsTab | None = None
         self.refresh()
-
-    # -- helpers ------------------------------------------------------------------------------
-    def _say(self, message: str, error: bool = False) -> None:
-        self.message = message
-        color = "#b00020" if error else "#1b5e20"
-        self.status.value = f'<span style="color:{color}">{html.escape(message)}</span>'
-
-    def _guard(self, action: Callable[[], Any]) -> Any:
-        """Run a button's action; a service error becomes the panel's message, not a traceback."""
-        try:
-            return action()
-        except PodiumAPIError as exc:
-            self._say(exc.message, error=True)
-            return None
 
     @property
     def phase_id(self) -> int | None:
@@ -115,10 +106,15 @@ class OrganizerPanel(CourseTabs, w.VBox):
         self._build_class()
         sections = [("Participants", self.participants_box),
                     ("Submissions", w.VBox([self.phase_picker, self.submissions_box])),
-                    ("Leaderboard", w.VBox([self.export_button, self.download_link]))]
+                    ("Leaderboard", w.VBox([w.HBox([self.export_button, self.lti_button]), self.download_link]))]
         if self.is_class:
             sections.append(("Class", self.class_box))
             sections += self._course_sections()
+        if self.teams_tab is None:
+            self.teams_tab = TeamsTab(self.slug, client=self.client)
+        else:
+            self.teams_tab._guard(self.teams_tab.refresh)
+        sections.append(("Teams", self.teams_tab))
         sections.append(("Compute", w.VBox([self.queue_html, w.HBox([self.queue_picker, self.queue_button])])))
         self.tabs.children = [box for _, box in sections]
         for i, (name, _) in enumerate(sections):
@@ -231,6 +227,18 @@ class OrganizerPanel(CourseTabs, w.VBox):
         self.last_download = saved
         self._say(f"Saved {len(saved)} file(s) of submission {submission_id} in {folder}.")
         return saved
+
+    def send_grades_to_lms(self, phase_id: int | None = None) -> dict[str, Any]:
+        """Send the phase's grades to the gradebooks of the courses that link the competition
+        (LTI 1.3); sending again replaces the scores."""
+        phase_id = phase_id or self.phase_id
+        if phase_id is None:
+            raise PodiumAPIError("This competition has no phase, so no grades to send.")
+        sent = self.client.send_lti_grades(phase_id)
+        missing = sent["without_lti_identity"]
+        note = f"; not in the LMS yet (never launched from the course): {', '.join(missing)}" if missing else ""
+        self._say(f"Sent {sent['sent']} grade(s) to {len(sent['courses'])} course(s){note}.")
+        return sent
 
     def export_leaderboard(self, phase_id: int | None = None, path: str | Path | None = None) -> Path:
         """Write the phase's leaderboard as CSV in the export folder and offer it as a download."""

@@ -25,6 +25,7 @@ import ipywidgets as w
 
 from . import classroom, display, packaging
 from .client import TERMINAL_STATUSES, PodiumAPIError, PodiumClient, current_phase
+from .teams import MyTeam
 
 LOG_LINES = 30
 
@@ -44,6 +45,7 @@ class Competition:
         self.registration: str | None = None
         self.last_submission: dict[str, Any] | None = None
         self.rank: int | None = None
+        self.team: str | None = None
         self._watcher: threading.Thread | None = None
         self._build()
         self.refresh()
@@ -77,9 +79,11 @@ class Competition:
             w.HBox([self.file_upload, self.description_text, self.submit_button]),
             self.progress, self.status_label, self.log_html, self.result_html,
         ])
+        self.team_box = w.VBox()
+        self.team_panel: MyTeam | None = None
         tabs = w.Tab(children=[submit_box, self.leaderboard_html, w.VBox([self.history_plot, self.history_html]),
-                               self.final_html])
-        for i, name in enumerate(("Submit", "Leaderboard", "My submissions", "Final")):
+                               self.final_html, self.team_box])
+        for i, name in enumerate(("Submit", "Leaderboard", "My submissions", "Final", "Team")):
             tabs.set_title(i, name)
         self.widget = w.VBox([
             self.title_html, self.phase_html, self.quota_html,
@@ -134,6 +138,8 @@ class Competition:
             end = f", ends {display.when(self.deadline)}" if self.deadline else ""
             lines.append(f"Phase: {phase['name']} ({phase['status']}){end}")
         lines.append(f"Registration: {self.registration or 'not registered'}")
+        if self.team:
+            lines.append(f"Team: {self.team}")
         lines.append(f"Quota: {display.quota_sentence(self.quota)}")
         return "\n".join(lines)
 
@@ -156,10 +162,12 @@ class Competition:
         entry = next((c for c in me["competitions"] if c["id"] == self.competition["id"]), None)
         phases = {p["id"]: p for p in (entry or {}).get("phases", [])}
         self.quota = phases.get(self.phase.get("id"), {}).get("quota")
+        self.team = (entry or {}).get("team")
         self._show_header()
         self.refresh_leaderboard()
         self.refresh_history()
         self.refresh_final()
+        self.refresh_team()
 
     def refresh_final(self) -> str:
         """The Final tab: my deadline, my final selection (or its fallback), and once revealed the
@@ -181,6 +189,17 @@ class Competition:
         chosen = ", ".join(f"#{i}" for i in self.selection["submissions"]) or "none"
         self._say(f"Final selection: {chosen}" + (" (fallback)" if self.selection["fallback"] else "") + ".")
         return self.selection
+
+    def refresh_team(self) -> None:
+        """My team, and the invitations waiting for me (once registered)."""
+        if not self.registered:
+            self.team_box.children = [w.HTML("<p>Register to join a team.</p>")]
+            return
+        if self.team_panel is None:
+            self.team_panel = MyTeam(self.competition["id"], client=self.client)
+        else:
+            self.team_panel._guard(self.team_panel.refresh)
+        self.team_box.children = [self.team_panel]
 
     def _show_header(self) -> None:
         comp, phase = self.competition, self.phase
@@ -220,8 +239,9 @@ class Competition:
         except PodiumAPIError as exc:
             self.leaderboard_html.value = f"<p>{display.html.escape(exc.message)}</p>"
             return None
-        self.leaderboard_html.value = display.leaderboard_html(board, self.me)
-        self.rank = next((e["rank"] for e in board["entries"] if e["owner"] == self.me), None)
+        self.leaderboard_html.value = display.leaderboard_html(board, self.me, self.team)
+        self.rank = next((e["rank"] for e in board["entries"]
+                          if e["owner"] == self.me or (self.team and e.get("team") == self.team)), None)
         return board
 
     def refresh_history(self) -> list[dict[str, Any]]:

@@ -204,6 +204,7 @@ def submission_model(submission: Submission, roles: CompetitionRoles, detail: bo
         "phase": submission.phase_id,
         "competition": phase.competition_id,
         "owner": submission.owner,
+        "team": submission.team_id,
         "status": submission.status.value,
         "description": submission.description,
         "created_at": isoformat(submission.created_at),

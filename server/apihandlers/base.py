@@ -44,6 +44,7 @@ from ..orm import (
     Task,
 )
 from ..request_bodies import Body, parse
+from ..teams import competitors
 from .input_limits import announced_length, check_length, decode_json, path_id
 
 if TYPE_CHECKING:
@@ -438,7 +439,8 @@ class APIHandler(RequestHandler):
         return board, roles
 
     def visible_submission(self, ref: str) -> tuple[Submission, CompetitionRoles]:
-        """The owner, the organizers and admins see a submission; others get 404.
+        """The owner (their team's members, for a team's), the organizers and admins see a
+        submission; others get 404. A member who left a team no longer sees its submissions.
 
         One query for the submission, its phase, the phase's competition (the permission check)
         and leaderboard (the answer's scores), instead of a lazy load each; the handler's
@@ -451,9 +453,16 @@ class APIHandler(RequestHandler):
         if submission is None:
             raise NotFound(f"No such submission: {ref}")
         roles = self.roles(submission.phase.competition)
-        if not (roles.manages or (roles.can_view and submission.owner == self.user.name)):
+        if not (roles.manages or (roles.can_view and self.sees_as_own(submission))):
             raise NotFound(f"No such submission: {ref}")
         return submission, roles
+
+    def sees_as_own(self, submission: Submission) -> bool:
+        """Whether the caller sees ``submission`` as their own: made alone by them, or their team's."""
+        if submission.team_id is None:  # no query for a submission made alone
+            return submission.owner == self.user.name
+        who = competitors.competitor(self.db, submission.phase.competition_id, self.user)
+        return competitors.sees(who, submission)
 
     def visible_dataset(self, ref: str) -> tuple[Artifact, CompetitionRoles | None]:
         """A competition's dataset or program, with the caller's roles there (404 to who may not

@@ -8,6 +8,7 @@ from ..auth.permissions import can_create_competitions
 from ..classroom import deadlines
 from ..orm import Competition, Organizer, Participant
 from ..submissions import lifecycle as domain
+from ..teams import competitors
 from .base import APIHandler, api
 
 
@@ -46,12 +47,14 @@ class MeHandler(APIHandler):
                 "phases": [],
             }
             if roles.is_participant or roles.manages:
+                who = competitors.competitor(self.db, comp.id, user)
+                entry["team"] = who.team_name
                 for phase in comp.phases:
                     entry["phases"].append(
                         {
                             "id": phase.id,
                             "name": phase.name,
-                            "quota": domain.quota(self.db, phase, user.name).as_json(),
+                            "quota": domain.quota(self.db, phase, user.name, team_id=who.team_id).as_json(),
                             "deadline": deadlines.deadline_for(self.db, phase, user.name).as_json(),
                         }
                     )

@@ -33,6 +33,7 @@ from ..request_bodies import (
 )
 from ..submissions import lifecycle as domain
 from ..submissions import visible_files
+from ..teams import competitors
 from . import paging
 from .answers import artifact_model, submission_model
 from .base import APIHandler, api
@@ -64,10 +65,10 @@ class PhaseSubmissionsHandler(APIHandler):
             )
             model["upload_method"] = "PUT"
             model["upload_headers"] = self.podium.storage.upload_headers()
-        model["quota"] = domain.quota(self.db, phase, submission.owner).as_json()
+        model["quota"] = domain.quota(self.db, phase, submission.owner, team_id=submission.team_id).as_json()
         self.write_json(model, 201 if created else 200)
 
-    @api("List my submissions in a phase, newest first (organizers: ?all=true or ?owner=name). "
+    @api("List my submissions in a phase (and my team's), newest first (organizers: ?all=true or ?owner=name). "
          "Page on with the answer's `next` as `?before=`; `total` is exact up to 10,000, beyond "
          "which it says 10,000 with `total_is_lower_bound`.",
          requires="view", query=SubmissionQuery,
@@ -83,7 +84,7 @@ class PhaseSubmissionsHandler(APIHandler):
             if q.owner:
                 conditions.append(Submission.owner == q.owner)
         else:
-            conditions.append(Submission.owner == self.user.name)
+            conditions.append(competitors.visible_to(competitors.competitor(self.db, phase.competition_id, self.user)))
         if q.status:
             conditions.append(Submission.status == SubmissionStatus(q.status))
         rows, next_cursor = paging.page(self.db, select(Submission.__table__).where(*conditions), Submission.id,
@@ -125,13 +126,13 @@ def listed_submissions(session: Session, rows: list[Any], phases: dict[int, Phas
 
 
 class MySubmissionsHandler(APIHandler):
-    @api("List my submissions in every competition, newest first. Page on with the answer's "
+    @api("List my submissions (and my teams') in every competition, newest first. Page on with the answer's "
          "`next` as `?before=`; `total` is exact up to 10,000, beyond which it says 10,000 with "
          "`total_is_lower_bound`.", requires="user", query=SubmissionPageQuery,
          responses={200: paging.ANSWER})
     async def get(self) -> None:
         q: SubmissionPageQuery = self.query
-        conditions = [Submission.owner == self.user.name, Submission.parent_id.is_(None)]
+        conditions = [competitors.visible_everywhere(self.user), Submission.parent_id.is_(None)]
         rows, next_cursor = paging.page(self.db, select(Submission.__table__).where(*conditions), Submission.id,
                                         limit=q.limit, offset=q.offset, cursor=q.before)
         phase_ids = {r.phase_id for r in rows}
@@ -202,7 +203,7 @@ class CancelHandler(APIHandler):
     @api("Cancel a queued or running submission (its owner or an organizer).", requires="view")
     async def post(self, submission: Submission) -> None:
         # who sees a submission may cancel it: its owner, the organizers and admins
-        jobs.cancel(self.db, submission, by_owner=submission.owner == self.user.name)
+        jobs.cancel(self.db, submission, by_owner=not self.caller_roles.manages or submission.owner == self.user.name)
         self.db.commit()
         self.write_json(submission_model(submission, self.caller_roles, detail=True))
 
@@ -222,7 +223,7 @@ class SelectHandler(APIHandler):
          requires="own", body=SelectionIn)
     async def post(self, submission: Submission) -> None:
         selection.choose(self.db, submission, self.body.selected)
-        leaderboard_store.rebuild(self.db, submission.phase, owner=submission.owner)
+        leaderboard_store.rebuild(self.db, submission.phase, owner=competitors.submission_key(self.db, submission))
         self.db.commit()
         self.write_json(submission_model(submission, self.caller_roles))
 

@@ -33,9 +33,11 @@ from ..orm import (
     Submission,
     SubmissionRule,
     SubmissionStatus,
+    Team,
 )
 from ..submissions import fact_sheets as facts
 from ..submissions import task_scores
+from ..teams import competitors
 from . import uncertainty
 from .ranking import (
     ColumnSpec,
@@ -77,7 +79,8 @@ STREAM_BATCH = 5_000
 def scored_submissions(session: Session, phase: Phase, owner: str | None = None,
                         submission_id: int | None = None) -> list[ScoredSubmission]:
     """The phase's ranked submissions (finished, top level, not dry runs) with their scores;
-    only ``owner``'s, or only submission ``submission_id``, when given."""
+    only ``owner``'s, or only submission ``submission_id``, when given. A team's submissions rank
+    under the team's key (``teams.competitors``): one row per team."""
     ranked = [
         Submission.phase_id == phase.id,
         Submission.parent_id.is_(None),
@@ -85,7 +88,7 @@ def scored_submissions(session: Session, phase: Phase, owner: str | None = None,
         Submission.is_dry_run.is_(False),
     ]
     if owner is not None:
-        ranked.append(Submission.owner == owner)
+        ranked.append(competitors.rows_of(owner, phase.competition_id))
     if submission_id is not None:
         ranked.append(Submission.id == submission_id)
     # one outer join (a submission row per score): not one query for the submissions and IN lists
@@ -96,17 +99,18 @@ def scored_submissions(session: Session, phase: Phase, owner: str | None = None,
     # (bench B9); between batches the loop gets its turn
     found: dict[int, ScoredSubmission] = {}
     scores: dict[int, dict[str, float]] = {}
-    for sid, who, created_at, selected, key, value in session.execute(
-        select(Submission.id, Submission.owner, Submission.created_at, Submission.selected,
+    for sid, who, team, created_at, selected, key, value in session.execute(
+        select(Submission.id, Submission.owner, Team.name, Submission.created_at, Submission.selected,
                Score.column_key, Score.value)
         .outerjoin(Score, Score.submission_id == Submission.id)
+        .outerjoin(Team, Team.id == Submission.team_id)
         .where(*ranked),
         execution_options={"yield_per": STREAM_BATCH},
     ):
         if sid not in found:
             scores[sid] = {}
-            found[sid] = ScoredSubmission(submission_id=sid, owner=who, created_at=created_at, scores=scores[sid],
-                                          selected=selected)
+            found[sid] = ScoredSubmission(submission_id=sid, owner=competitors.row_key(who, team),
+                                          created_at=created_at, scores=scores[sid], selected=selected)
         if key is not None:
             scores[sid][key] = value
     return list(found.values())
@@ -432,6 +436,7 @@ def _build_page(
             {
                 "rank": e.rank,
                 "owner": e.owner,
+                "team": competitors.team_named(e.owner),
                 "submission": e.submission_id,
                 "submitted_at": e.submitted_at.isoformat() + "Z",
                 "scores": {c.key: (e.values or {}).get(c.key) for c in columns},

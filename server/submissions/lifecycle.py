@@ -10,6 +10,10 @@ those failed through the platform's fault, those the participant cancelled befor
 whose upload was refused (until an upload is accepted, which takes a slot again if one is left) or
 abandoned, and, when the phase says so (``count_failed_submissions`` false), those failed through
 their own fault.
+
+A team shares one quota: its members' submissions for it (``team_id``) are counted together,
+under one lock named for the team (``teams.competitors``), so members submitting at once from
+anywhere accept exactly the team's quota. A participant alone counts only what they made alone.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from ..orm import (
 )
 from ..request_bodies import SubmissionIn
 from ..storage.base import Storage
+from ..teams.competitors import Competitor, competitor, quota_lock_name
 from . import fact_sheets as facts
 
 S = SubmissionStatus
@@ -114,11 +119,13 @@ class Quota:
         }
 
 
-def counted(phase_id: int, owner: str):
-    """The WHERE clause of submissions that use quota."""
+def counted(phase_id: int, owner: str, team_id: int | None = None):
+    """The WHERE clause of submissions that use quota: the team's, or those made alone."""
+    who = Submission.team_id == team_id if team_id is not None else (
+        (Submission.owner == owner) & Submission.team_id.is_(None))
     return (
         Submission.phase_id == phase_id,
-        Submission.owner == owner,
+        who,
         Submission.parent_id.is_(None),
         Submission.counts_toward_quota.is_(True),
     )
@@ -127,11 +134,13 @@ def counted(phase_id: int, owner: str):
 _STANDING = "podium.quota_after_create"
 
 
-def quota(session: Session, phase: Phase, owner: str, now: datetime | None = None) -> Quota:
+def quota(session: Session, phase: Phase, owner: str, now: datetime | None = None,
+          team_id: int | None = None) -> Quota:
+    """``owner``'s standing alone, or their team's (``team_id``)."""
     if now is None:
         # the standing ``create`` counted under the quota lock, plus the submission it added:
         # the answer to a create shows it without counting again (one request, one session)
-        remembered = session.info.pop((_STANDING, phase.id, owner), None)
+        remembered = session.info.pop((_STANDING, phase.id, owner, team_id), None)
         now = utcnow()
         if remembered is not None and remembered.resets_at == next_utc_midnight(now):
             return remembered
@@ -139,7 +148,7 @@ def quota(session: Session, phase: Phase, owner: str, now: datetime | None = Non
         select(
             func.count(Submission.id),
             func.count(Submission.id).filter(Submission.created_at >= start_of_utc_day(now)),
-        ).where(*counted(phase.id, owner))
+        ).where(*counted(phase.id, owner, team_id))
     ).one()
     return Quota(
         used_today=used_today or 0,
@@ -187,7 +196,8 @@ def create(
     Idempotency-Key returns the original submission with ``created`` false."""
     _check_may_submit(roles, body, idempotency_key)
     owner = roles.identity.name
-    _begin_locked(session, phase.id, owner)
+    who = competitor(session, phase.competition_id, roles.identity)
+    _begin_locked(session, phase.id, who.lock_name)
     # From here on the pair is locked until commit: replay or validate, count, then insert.
     existing = _by_idempotency_key(session, phase, owner, idempotency_key)
     if existing is not None:
@@ -196,15 +206,15 @@ def create(
     late_seconds = _check_phase_accepts(session, phase, roles, body, now)
     task_id = _task_id(phase, body.task)
     answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
-    standing = quota(session, phase, owner, now)
+    standing = quota(session, phase, owner, now, who.team_id)
     if not body.dry_run:
         _check_quota_left(phase, standing)
-    submission = _insert(session, roles, phase, body, idempotency_key, task_id, answers, now)
+    submission = _insert(session, roles, phase, body, idempotency_key, task_id, answers, now, who)
     if late_seconds is not None:
         submission.late_seconds = late_seconds
         submission.late_penalty = deadlines.penalty_for(phase, late_seconds)
     added = 0 if body.dry_run else 1
-    session.info[(_STANDING, phase.id, owner)] = replace(
+    session.info[(_STANDING, phase.id, owner, who.team_id)] = replace(
         standing, used_today=standing.used_today + added, used_total=standing.used_total + added
     )
     return submission, True
@@ -280,12 +290,14 @@ def _insert(
     task_id: int | None,
     answers: dict,
     now: datetime,
+    who: Competitor,
 ) -> Submission:
     """Add the submission and announce the object its zip is uploaded to."""
     submission = Submission(
         phase_id=phase.id,
         task_id=task_id,
         owner=roles.identity.name,
+        team_id=who.team_id,
         status=S.submitting,
         description=body.description,
         is_public=body.is_public,
@@ -357,8 +369,8 @@ def gave_slot_back(submission: Submission) -> bool:
 def _take_slot_again(session: Session, submission: Submission) -> None:
     """An upload accepted after a refused one counts again, if the quota still has room."""
     phase = submission.phase
-    _begin_locked(session, phase.id, submission.owner)
-    _check_quota_left(phase, quota(session, phase, submission.owner, utcnow()))
+    _begin_locked(session, phase.id, quota_lock_name(submission.owner, submission.team_id))
+    _check_quota_left(phase, quota(session, phase, submission.owner, utcnow(), submission.team_id))
     submission.counts_toward_quota = True
 
 
@@ -392,6 +404,7 @@ def rerun(session: Session, original: Submission, by: str) -> Submission:
         phase_id=original.phase_id,
         task_id=original.task_id,
         owner=original.owner,
+        team_id=original.team_id,
         status=S.submitted,
         description=f"Re-run of submission {original.id} by {by}",
         size=original.size,
@@ -419,6 +432,7 @@ def finish(session: Session, submission: Submission, scores: dict[str, float],
     """Record the scores of a scored submission (with their confidence intervals, when the
     scoring program wrote per-example scores), mark it finished and re-rank its phase."""
     from ..leaderboards import store as leaderboard_store
+    from ..teams.competitors import submission_key
 
     leaderboard_store.record_scores(session, submission, scores, intervals)
     if submission.status in (S.submitted, S.running):
@@ -426,4 +440,5 @@ def finish(session: Session, submission: Submission, scores: dict[str, float],
     transition(submission, S.finished)
     session.flush()
     if submission.parent_id is None:
-        leaderboard_store.rebuild(session, submission.phase, owner=submission.owner, finished=submission.id)
+        leaderboard_store.rebuild(session, submission.phase, owner=submission_key(session, submission),
+                                  finished=submission.id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .actions import (
     CancelAction,
     DecisionAction,
+    InvitationAnswerAction,
     LoginHandler,
     LogoutHandler,
     OAuthCallback,
@@ -50,6 +51,7 @@ default_handlers: list[tuple] = [
     ("/competitions/{competition}/register", RegisterAction),
     ("/competitions/{competition}/participants", ParticipantsPage),
     ("/competitions/{competition}/participants/{username}/{decision:approve|deny}", DecisionAction),
+    ("/competitions/{competition}/teams/{team_id}/{answer:accept|decline}", InvitationAnswerAction),
     ("/phases/{phase}/submit", SubmitAction),
     ("/phases/{phase}/leaderboard", LeaderboardPage),
     ("/phases/{phase}/leaderboard.csv", LeaderboardCsv),

@@ -10,6 +10,7 @@ from tornado.web import RequestHandler, StaticFileHandler
 
 from ..apihandlers.participants import DecisionHandler, RegisterHandler
 from ..apihandlers.submissions import CancelHandler, RerunHandler
+from ..apihandlers.teams import InvitationAnswerHandler
 from ..errors import UnsafeRedirect
 from .base import ActionMixin, write_error_page
 from .security import PAGE_HEADERS, safe_next_path
@@ -28,6 +29,10 @@ class CancelAction(ActionMixin, CancelHandler):
 
 
 class RerunAction(ActionMixin, RerunHandler):
+    pass
+
+
+class InvitationAnswerAction(ActionMixin, InvitationAnswerHandler):
     pass
 
 

@@ -21,6 +21,7 @@ from ..apihandlers.submissions import (
     PhaseSubmissionsHandler,
     SubmissionHandler,
 )
+from ..apihandlers.teams import my_team_model
 from ..errors import Conflict, NotFound
 from ..orm import Artifact, Competition, Phase, Submission
 from ..submissions import visible_files
@@ -41,8 +42,10 @@ class CompetitionPage(PageMixin, CompetitionHandler):
         current = next((p for p in pages if p["key"] == wanted), pages[0] if pages else None)
         role = data["my_role"]
         open_phase = next((p for p in data["phases"] if p["status"] == "current"), None)
-        return {"current_page": current, "may_download": role["organizer"] or role["participant"] == "approved",
-                "submit_phase": open_phase if role["participant"] == "approved" else None}
+        approved = role["participant"] == "approved"
+        return {"current_page": current, "may_download": role["organizer"] or approved,
+                "submit_phase": open_phase if approved else None,
+                "my_team": my_team_model(self, self.caller_roles.competition) if approved else None}
 
 
 class LeaderboardPage(PageMixin, PhaseLeaderboardHandler):

@@ -1,0 +1,132 @@
+"""Grades to the course's gradebook through LTI Assignment and Grade Services (AGS).
+
+One line item per phase in each linked course (found by its tag, created once), one score per
+student who launched the competition from that course. Sending again finds the same line item
+and posts a newer score, which the platform keeps in place of the old one: re-sending is
+idempotent. ``send_phase_grades`` runs on demand (the API, the organizer panel's button) and is
+what the reveal calls (``send_grades_at_reveal``).
+
+The grade of each student comes from ``phase_grades``: an interface the classroom grading
+(deadlines, penalties, the instructor's mapping) takes over; until then it is the leaderboard's.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+from pylti1p3.assignments_grades import AssignmentsGradesService
+from pylti1p3.exception import LtiException, LtiServiceException
+from pylti1p3.grade import Grade
+from pylti1p3.lineitem import LineItem
+from pylti1p3.service_connector import ServiceConnector
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, LtiPlatformError
+from ..orm import LeaderboardEntry, LtiLink, LtiUser, Phase, Submission, Team, TeamMember
+from ..teams.competitors import team_named
+from .tool import tool_config
+
+if TYPE_CHECKING:
+    from ..app import PodiumService
+
+LINE_ITEM_MAXIMUM = 100.0
+
+
+def phase_grades(session: Session, phase: Phase) -> dict[str, tuple[float, float]]:
+    """``{username: (score, maximum)}`` for everyone ranked in the phase. From the leaderboard:
+    a column sorted high-is-better gives its score over 1 (or over the best score when scores go
+    above 1); a low-is-better column gives the rank, (N - rank + 1) over N. A team's row is each
+    member's grade."""
+    board = phase.leaderboard
+    if board is None or not board.columns:
+        return {}
+    key = board.primary_column_key or board.columns[0].key
+    column = next(c for c in board.columns if c.key == key)
+    entries = session.execute(select(LeaderboardEntry.owner, LeaderboardEntry.rank, LeaderboardEntry.values)
+                              .where(LeaderboardEntry.phase_id == phase.id).order_by(LeaderboardEntry.rank)).all()
+    values = [float(v[key]) for _, _, v in entries if (v or {}).get(key) is not None]
+    top = max([1.0, *values])
+    grades: dict[str, tuple[float, float]] = {}
+    for owner, rank, row in entries:
+        value = (row or {}).get(key)
+        if column.sorting == "desc":
+            grade = (float(value) if value is not None else 0.0, top)
+        else:
+            grade = (float(len(entries) - rank + 1), float(len(entries)))
+        for username in _people_of(session, phase, owner):
+            grades.setdefault(username, grade)
+    return grades
+
+
+def _people_of(session: Session, phase: Phase, owner: str) -> list[str]:
+    """The students behind a leaderboard row: the participant, or the team's members (a hub-group
+    team's: those who submitted for it)."""
+    name = team_named(owner)
+    if name is None:
+        return [owner]
+    team = session.scalar(select(Team).where(Team.competition_id == phase.competition_id, Team.name == name))
+    if team is None:
+        return []
+    members = list(session.scalars(select(TeamMember.username).where(TeamMember.team_id == team.id)))
+    if not members:
+        members = list(session.scalars(select(Submission.owner).where(Submission.team_id == team.id).distinct()))
+    return members
+
+
+def _timestamp() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def send_phase_grades(session: Session, podium: PodiumService, phase: Phase,
+                      http: requests.Session | None = None) -> dict[str, Any]:
+    """Send the phase's grades to every course that links its competition (blocking: run it off
+    the event loop). Returns the line items used, the scores sent, and who has no LTI identity."""
+    links = [link for link in session.scalars(select(LtiLink).where(LtiLink.competition_id == phase.competition_id))
+             if (link.ags or {}).get("lineitems")]
+    if not links:
+        raise Conflict("No course links this competition with grade services yet: launch it once from the "
+                       "course (the LMS then tells Podium where its gradebook is).")
+    conf = tool_config(podium)
+    grades = phase_grades(session, phase)
+    tag = f"podium-phase-{phase.id}"
+    label = f"{phase.competition.title}: {phase.name}"
+    courses, sent = [], 0
+    matched: set[str] = set()
+    for lineitems_url in dict.fromkeys(link.ags["lineitems"] for link in links):
+        link = next(x for x in links if x.ags["lineitems"] == lineitems_url)
+        registration = conf.find_registration_by_params(link.issuer, link.client_id)
+        ags = AssignmentsGradesService(ServiceConnector(registration, http), link.ags)
+        subjects = dict(session.execute(select(LtiUser.username, LtiUser.subject)
+                                        .where(LtiUser.issuer == link.issuer, LtiUser.username.in_(list(grades)))).all())
+        try:
+            item = ags.find_or_create_lineitem(
+                LineItem().set_tag(tag).set_label(label).set_resource_id(tag).set_score_maximum(LINE_ITEM_MAXIMUM))
+            for username, subject in subjects.items():
+                given, maximum = grades[username]
+                ags.put_grade(Grade().set_user_id(subject).set_score_given(given).set_score_maximum(maximum)
+                              .set_timestamp(_timestamp()).set_activity_progress("Completed")
+                              .set_grading_progress("FullyGraded"), item)
+                sent += 1
+        except LtiServiceException as e:
+            raise LtiPlatformError(f"The LMS {link.issuer} refused the grades: {str(e)[:500]}") from e
+        except (LtiException, requests.RequestException) as e:
+            raise LtiPlatformError(f"The grades could not reach the LMS {link.issuer}: {str(e)[:500]}") from e
+        matched |= set(subjects)
+        courses.append({"issuer": link.issuer, "context": link.context_title or link.context_id,
+                        "lineitem": item.get_id(), "scores": len(subjects)})
+    return {"phase": phase.id, "courses": courses, "sent": sent,
+            "without_lti_identity": sorted(set(grades) - matched)}
+
+
+def send_grades_at_reveal(podium: PodiumService, phase_id: int) -> dict[str, Any] | None:
+    """What the reveal calls: the phase's grades to the linked courses; None when no course links
+    the competition. Blocking; errors are raised for the caller to log and show."""
+    with podium.session_factory() as session:
+        phase = session.get(Phase, phase_id)
+        if phase is None or not session.scalar(select(LtiLink.id).where(LtiLink.competition_id == phase.competition_id)):
+            return None
+        return send_phase_grades(session, podium, phase)
