@@ -6,7 +6,7 @@ other processes and replicas, at commit, that what they remember may be stale. S
 process and needs nothing here.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-06 11:40:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

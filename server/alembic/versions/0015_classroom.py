@@ -2,7 +2,7 @@
 reveal; final selection; grade mapping
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-06 11:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0009'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

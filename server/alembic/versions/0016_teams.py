@@ -2,7 +2,7 @@
 LTI 1.3: login states and nonces, LMS users mapped to hub users, course links to competitions
 
 Revision ID: 0016
-Revises: 0009
+Revises: 0015
 Create Date: 2026-12-06 11:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0016'
-down_revision = '0009'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """bootstrap confidence intervals: each score's bounds and each leaderboard's bootstrap settings
 
 Revision ID: 0017
-Revises: 0009
+Revises: 0016
 Create Date: 2026-12-06 12:00:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0017'
-down_revision = '0009'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
