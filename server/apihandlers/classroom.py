@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..classroom import deadlines, grades, reveal, selection
 from ..errors import PermissionDenied
 from ..leaderboards import store as leaderboard_store
+from ..lti.grades import send_grades_at_reveal_logged
 from ..orm import Phase, RegistrationMode
 from ..request_bodies import ExtensionIn, FinalSelectionIn, GradesQuery
 from .base import APIHandler, api
@@ -57,11 +58,15 @@ class RevealHandler(APIHandler):
     async def get(self, phase: Phase) -> None:
         self.write_json(reveal.reveal_model(phase))
 
-    @api("Reveal the phase's private board to participants now (organizers).", requires="manage")
+    @api("Reveal the phase's private board to participants now (organizers); where courses link the "
+         "competition (LTI 1.3), its grades go to their gradebooks too (`lti`: what was sent, or why not).",
+         requires="manage")
     async def post(self, phase: Phase) -> None:
         reveal.reveal(phase)
         self.db.commit()
-        self.write_json(reveal.reveal_model(phase))
+        answer = reveal.reveal_model(phase)
+        answer["lti"] = send_grades_at_reveal_logged(self.podium, phase.id)
+        self.write_json(answer)
 
 
 class PrivateLeaderboardHandler(APIHandler):

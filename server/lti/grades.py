@@ -6,8 +6,8 @@ and posts a newer score, which the platform keeps in place of the old one: re-se
 idempotent. ``send_phase_grades`` runs on demand (the API, the organizer panel's button) and is
 what the reveal calls (``send_grades_at_reveal``).
 
-The grade of each student comes from ``phase_grades``: an interface the classroom grading
-(deadlines, penalties, the instructor's mapping) takes over; until then it is the leaderboard's.
+The grade of each student comes from ``phase_grades``: the class's grades (deadlines, penalties,
+the instructor's mapping), as the grade export lists them.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..classroom.grades import grades_for_phase, points_possible
 from ..errors import Conflict, LtiPlatformError
-from ..orm import LeaderboardEntry, LtiLink, LtiUser, Phase, Submission, Team, TeamMember
-from ..teams.competitors import team_named
+from ..orm import LtiLink, LtiUser, Phase
 from .tool import tool_config
 
 if TYPE_CHECKING:
@@ -36,44 +36,12 @@ LINE_ITEM_MAXIMUM = 100.0
 
 
 def phase_grades(session: Session, phase: Phase) -> dict[str, tuple[float, float]]:
-    """``{username: (score, maximum)}`` for everyone ranked in the phase. From the leaderboard:
-    a column sorted high-is-better gives its score over 1 (or over the best score when scores go
-    above 1); a low-is-better column gives the rank, (N - rank + 1) over N. A team's row is each
-    member's grade."""
-    board = phase.leaderboard
-    if board is None or not board.columns:
-        return {}
-    key = board.primary_column_key or board.columns[0].key
-    column = next(c for c in board.columns if c.key == key)
-    entries = session.execute(select(LeaderboardEntry.owner, LeaderboardEntry.rank, LeaderboardEntry.values)
-                              .where(LeaderboardEntry.phase_id == phase.id).order_by(LeaderboardEntry.rank)).all()
-    values = [float(v[key]) for _, _, v in entries if (v or {}).get(key) is not None]
-    top = max([1.0, *values])
-    grades: dict[str, tuple[float, float]] = {}
-    for owner, rank, row in entries:
-        value = (row or {}).get(key)
-        if column.sorting == "desc":
-            grade = (float(value) if value is not None else 0.0, top)
-        else:
-            grade = (float(len(entries) - rank + 1), float(len(entries)))
-        for username in _people_of(session, phase, owner):
-            grades.setdefault(username, grade)
-    return grades
-
-
-def _people_of(session: Session, phase: Phase, owner: str) -> list[str]:
-    """The students behind a leaderboard row: the participant, or the team's members (a hub-group
-    team's: those who submitted for it)."""
-    name = team_named(owner)
-    if name is None:
-        return [owner]
-    team = session.scalar(select(Team).where(Team.competition_id == phase.competition_id, Team.name == name))
-    if team is None:
-        return []
-    members = list(session.scalars(select(TeamMember.username).where(TeamMember.team_id == team.id)))
-    if not members:
-        members = list(session.scalars(select(Submission.owner).where(Submission.team_id == team.id).distinct()))
-    return members
+    """``{username: (grade, maximum)}``: each roster member's grade as the class's grade export
+    gives it (``classroom.grades``: the final selected score, the instructor's mapping, the late
+    penalty), over the mapping's best grade; members who never submitted get the mapping's grade
+    for no score."""
+    maximum = points_possible(phase.grade_mapping)
+    return {row.username: (row.grade, maximum) for row in grades_for_phase(session, phase)}
 
 
 def _timestamp() -> str:
@@ -130,3 +98,13 @@ def send_grades_at_reveal(podium: PodiumService, phase_id: int) -> dict[str, Any
         if phase is None or not session.scalar(select(LtiLink.id).where(LtiLink.competition_id == phase.competition_id)):
             return None
         return send_phase_grades(session, podium, phase)
+
+
+def send_grades_at_reveal_logged(podium: PodiumService, phase_id: int) -> dict[str, Any] | None:
+    """The reveal's grade passback, which never fails the reveal: what was sent (None: no course
+    links the competition), or ``{"error": sentence}`` when the LMS refused."""
+    try:
+        return send_grades_at_reveal(podium, phase_id)
+    except (LtiPlatformError, Conflict) as e:
+        podium.log.warning("Grades of phase %d not sent at its reveal: %s", phase_id, e.message)
+        return {"error": e.message}

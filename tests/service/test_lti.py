@@ -152,7 +152,7 @@ def test_grades_go_to_the_gradebook_once_per_phase_and_student(platform, api, us
     assert course["lineitem"] == lineitem["id"] and lineitem["tag"] == f"podium-phase-{phase_id}"
     book = {user: score for (item, user), score in platform.gradebook.items() if item == lineitem["id"]}
     assert {u: (s["scoreGiven"], s["scoreMaximum"]) for u, s in book.items()} == {
-        f"lms-{people[0].name}": (0.75, 1.0), f"lms-{people[1].name}": (0.5, 1.0)}
+        f"lms-{people[0].name}": (75.0, 100.0), f"lms-{people[1].name}": (50.0, 100.0)}  # the class's grade mapping
     assert all(s["activityProgress"] == "Completed" and s["gradingProgress"] == "FullyGraded" for s in book.values())
     # sending again: the same line item, the scores replaced (not a second column, not duplicates)
     api(creator, "POST", f"/phases/{phase_id}/lti-grades", expect=200)
@@ -190,7 +190,7 @@ def test_organizer_panel_button_sends_the_grades(platform, api, users, creator, 
     panel.lti_button.click()
     assert panel.message == "Sent 1 grade(s) to 1 course(s).", panel.message
     ((_, score),) = [(k, v) for k, v in platform.gradebook.items() if k[1] == f"lms-{user.name}"]
-    assert score["scoreGiven"] == 0.6
+    assert score["scoreGiven"] == 60.0
 
 
 def test_the_reveal_hook_sends_linked_competitions_only(platform, api, users, make_competition, service) -> None:
@@ -202,5 +202,6 @@ def test_the_reveal_hook_sends_linked_competitions_only(platform, api, users, ma
     platform.launch(requests.Session(), student(platform, user, custom={"competition": linked["slug"]}))
     assert send_grades_at_reveal(service.app, alone["phases"][0]["id"]) is None
     answer = send_grades_at_reveal(service.app, linked["phases"][0]["id"])
-    assert answer is not None and answer["sent"] == 0 and len(answer["courses"]) == 1  # nobody ranked yet
+    # nobody ranked yet: the roster's grade for no score (every roster member has a grade)
+    assert answer is not None and answer["sent"] == 1 and len(answer["courses"]) == 1
     assert len(platform.lineitems["course-1"]) == 1
