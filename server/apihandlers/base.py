@@ -8,13 +8,14 @@ the OpenAPI document, so the document matches what the handlers accept and whom 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -49,6 +50,8 @@ from .input_limits import announced_length, check_length, decode_json, path_id
 
 if TYPE_CHECKING:
     from ..app import PodiumService
+
+T = TypeVar("T")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -153,8 +156,38 @@ def api(summary: str, *, requires: str | None, **kwargs: Any) -> Callable:
     return decorate
 
 
+class LoopReplay:
+    """Put before ``RequestHandler``: lets a handler do its blocking work in the database pool
+    (``off_the_loop``). The Tornado calls that work makes (``LOOP_ONLY``) are recorded and done
+    on the loop afterwards; a coroutine only the loop can run (the hub client's) is awaited there
+    with ``on_loop``. ``APIHandler`` applies it to every verb; the LTI endpoints use it too."""
+
+    _deferred: list[tuple[Callable, tuple, dict]] | None = None
+    _loop_thread: int | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def off_the_loop(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in the database pool; what it asked of Tornado is done on the loop after."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread, self._deferred = threading.get_ident(), []
+        try:
+            await self.settings["podium"].database_pool.run(work)  # type: ignore[attr-defined]
+        finally:
+            calls, self._deferred = self._deferred, None
+            for tornado_method, args, kwargs in calls:
+                tornado_method(self, *args, **kwargs)
+
+    def on_loop(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """From work in the pool: run ``coroutine`` on the loop (e.g. a call to the hub) and wait
+        for its result; this thread blocks, the loop does not."""
+        if self._loop is None or threading.get_ident() == self._loop_thread:
+            coroutine.close()
+            raise RuntimeError("on_loop is for work running in the database pool")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+
 @stream_request_body
-class APIHandler(RequestHandler):
+class APIHandler(LoopReplay, RequestHandler):
     """Base of the JSON API.
 
     The body streams in (``data_received``) only after ``prepare`` has refused a body announced
@@ -180,8 +213,6 @@ class APIHandler(RequestHandler):
     commit_on: tuple[type[PodiumError], ...] = ()
     _session: Session | None = None
     #: what a verb running in the pool asked of Tornado, replayed on the loop (``off_the_loop``)
-    _deferred: list[tuple[Callable, tuple, dict]] | None = None
-    _loop_thread: int | None = None
     _body_model: type[Body] | None = None
     _body: Any = None
     _chunks: list[bytes] | None = None
@@ -255,16 +286,6 @@ class APIHandler(RequestHandler):
         """Answer from memory on the loop, without the pool (no database call may happen here);
         True when answered. Handlers with a cache override it (the leaderboard)."""
         return False
-
-    async def off_the_loop(self, work: Callable[[], None]) -> None:
-        """Run ``work`` in the database pool; what it asked of Tornado is done on the loop after."""
-        self._loop_thread, self._deferred = threading.get_ident(), []
-        try:
-            await self.podium.database_pool.run(work)
-        finally:
-            calls, self._deferred = self._deferred, None
-            for tornado_method, args, kwargs in calls:
-                tornado_method(self, *args, **kwargs)
 
     def run_verb(self, method: Callable, op: Operation, args: tuple, path: dict[str, Any]) -> None:
         """In a pool thread: the requirement's check, the verb, and the session's end (a rollback
@@ -525,7 +546,7 @@ def _loop_only(name: str) -> Callable:
     tornado_method = getattr(RequestHandler, name)
 
     @functools.wraps(tornado_method)
-    def method(self: APIHandler, *args: Any, **kwargs: Any) -> Any:
+    def method(self: LoopReplay, *args: Any, **kwargs: Any) -> Any:
         if self._deferred is not None and threading.get_ident() != self._loop_thread:
             self._deferred.append((tornado_method, args, kwargs))
             return None
@@ -535,4 +556,4 @@ def _loop_only(name: str) -> Callable:
 
 
 for _name in LOOP_ONLY:
-    setattr(APIHandler, _name, _loop_only(_name))
+    setattr(LoopReplay, _name, _loop_only(_name))

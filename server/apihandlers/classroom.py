@@ -96,7 +96,7 @@ class GradesHandler(APIHandler):
          "?format=csv&layout=canvas|moodle gives the gradebooks' import layouts (organizers).",
          requires="manage", query=GradesQuery, produces=("application/json", "text/csv"))
     async def get(self, phase: Phase) -> None:
-        roster = await self.roster(phase)
+        roster = self.roster(phase)
         rows = grades.grades_for_phase(self.db, phase, roster)
         q: GradesQuery = self.query
         if q.format == "csv":
@@ -108,13 +108,14 @@ class GradesHandler(APIHandler):
         self.write_json({"phase": phase.id, "roster": len(rows), "grade_mapping": phase.grade_mapping or grades.DEFAULT_MAPPING,
                          "points_possible": grades.points_possible(phase.grade_mapping), "grades": [r.as_json() for r in rows]})
 
-    async def roster(self, phase: Phase) -> list[str]:
-        """The hub groups' members (a class) and everyone the database knows as a participant."""
+    def roster(self, phase: Phase) -> list[str]:
+        """The hub groups' members (a class) and everyone the database knows as a participant
+        (the hub is asked on the loop: its client is asynchronous)."""
         names = set(grades.default_roster(self.db, phase))
         competition = phase.competition
         if competition.registration_mode == RegistrationMode.groups:
             for group in competition.participant_groups or ():
-                names |= set(await self.podium.hub.group_members(group))
+                names |= set(self.on_loop(self.podium.hub.group_members(group)))
         return sorted(names)
 
 

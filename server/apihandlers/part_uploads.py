@@ -3,7 +3,6 @@ each (start or resume, sign parts, complete, abort); see ``podium.server.part_up
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from .. import part_uploads
@@ -29,28 +28,25 @@ class PartUploadMixin:
     def plan(self: Any, artifact: Artifact):  # type: ignore[misc]
         return part_uploads.plan_of(artifact, self.podium.upload_part_size)
 
-    async def in_thread(self, fn, *args):  # the storage answers over the network: not on the loop
-        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
     async def start(self: Any, resource: Any) -> None:
         artifact = self.artifact_of(resource)
-        self.write_json(await self.in_thread(part_uploads.start, self.podium.storage, artifact, self.plan(artifact)))
+        self.write_json(part_uploads.start(self.podium.storage, artifact, self.plan(artifact)))
 
     async def sign(self: Any, resource: Any) -> None:
         artifact = self.artifact_of(resource)
         body: PartsIn = self.body
-        urls = await self.in_thread(part_uploads.part_urls, self.podium.storage, artifact, self.plan(artifact),
+        urls = part_uploads.part_urls(self.podium.storage, artifact, self.plan(artifact),
                                     body.numbers, self.podium.upload_url_expiry)
         self.write_json({"parts": urls, "part_headers": self.podium.storage.part_headers()})
 
     async def complete(self: Any, resource: Any) -> None:
         artifact = self.artifact_of(resource)
-        await self.in_thread(part_uploads.complete, self.podium.storage, artifact, self.plan(artifact))
+        part_uploads.complete(self.podium.storage, artifact, self.plan(artifact))
         self.write_json(part_uploads.state(self.podium.storage, artifact, self.plan(artifact)) | {"completed": True})
 
     async def abort(self: Any, resource: Any) -> None:
         artifact = self.artifact_of(resource)
-        await self.in_thread(part_uploads.abort, self.podium.storage, artifact)
+        part_uploads.abort(self.podium.storage, artifact)
         self.set_status(204)
         self.finish()
 

@@ -7,7 +7,6 @@ but the deep-linking answer's one-line auto-submit, allowed by its hash.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import html
@@ -19,7 +18,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy import select
 from tornado.web import RequestHandler
 
-from ..apihandlers.base import APIHandler, api
+from ..apihandlers.base import APIHandler, LoopReplay, api
 from ..errors import LtiLaunchRefused, PermissionDenied, PodiumError
 from ..orm import Competition, Phase
 from . import grades, launches
@@ -30,8 +29,9 @@ AUTO_SUBMIT = "document.forms[0].submit();"
 AUTO_SUBMIT_HASH = base64.b64encode(hashlib.sha256(AUTO_SUBMIT.encode()).digest()).decode()
 
 
-class LtiHandler(RequestHandler):
-    """Base of the LMS-facing endpoints: errors as a short page that says what failed."""
+class LtiHandler(LoopReplay, RequestHandler):
+    """Base of the LMS-facing endpoints: errors as a short page that says what failed. Their work
+    (the database's launch state, the platform's key set over HTTP) runs off the event loop."""
 
     csp = "default-src 'none'; style-src 'self'; form-action *; frame-ancestors *"
 
@@ -88,11 +88,11 @@ class LoginInitiationHandler(LtiHandler):
             raise LtiLaunchRefused(f"This LTI login cannot start: {e}") from e
         self.redirect(redirect.get_redirect_url())
 
-    def get(self) -> None:
-        self._login()
+    async def get(self) -> None:
+        await self.off_the_loop(self._login)
 
-    def post(self) -> None:
-        self._login()
+    async def post(self) -> None:
+        await self.off_the_loop(self._login)
 
 
 class LaunchHandler(LtiHandler):
@@ -102,10 +102,13 @@ class LaunchHandler(LtiHandler):
     deep-linking request lets an instructor choose the competition to link."""
 
     async def post(self) -> None:
+        await self.off_the_loop(self._launch)
+
+    def _launch(self) -> None:
         request = TornadoRequest(self, {k: self.get_body_argument(k, None) for k in ("id_token", "state")})
         launch = TornadoMessageLaunch(request, tool_config(self.podium), self.storage)
         try:
-            data = await asyncio.get_running_loop().run_in_executor(None, launch.get_launch_data)
+            data = launch.get_launch_data()
         except LtiException as e:
             raise LtiLaunchRefused(f"The LTI launch does not verify: {e}") from e
         if launch.is_deep_link_launch():
@@ -143,7 +146,10 @@ class DeepLinkHandler(LtiHandler):
 
     csp = f"default-src 'none'; script-src 'sha256-{AUTO_SUBMIT_HASH}'; form-action *; frame-ancestors *"
 
-    def post(self) -> None:
+    async def post(self) -> None:
+        await self.off_the_loop(self._link)
+
+    def _link(self) -> None:
         request = TornadoRequest(self)
         launch = restore(request, self.podium, self.storage, self.get_body_argument("launch_id", ""))
         slug = self.get_body_argument("competition", "")
@@ -198,7 +204,7 @@ class PhaseGradesHandler(APIHandler):
             with podium.session_factory() as session:
                 return grades.send_phase_grades(session, podium, session.get(Phase, phase_id))
 
-        self.write_json(await asyncio.get_running_loop().run_in_executor(None, send))
+        self.write_json(send())  # a verb runs in the database pool: blocking HTTP to the LMS is fine here
 
 
 default_handlers = [
