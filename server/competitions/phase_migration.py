@@ -49,7 +49,8 @@ def migrate_due_phases(session: Session, now: datetime | None = None) -> list[Su
             if upload is None:
                 continue
             copy = Submission(
-                phase_id=phase.id, owner=original.owner, status=SubmissionStatus.submitted, submitted_at=now,
+                phase_id=phase.id, owner=original.owner, team_id=original.team_id,
+                status=SubmissionStatus.submitted, submitted_at=now,
                 created_at=now, size=original.size, sha256=original.sha256, counts_toward_quota=False,
                 description=f"Migrated from phase '{previous.name}' (submission {original.id})",
                 migrated_from_id=original.id, fact_sheet_answers=original.fact_sheet_answers or {},

@@ -126,6 +126,7 @@ def start(session: Session, submission: Submission) -> list[Attempt]:
         for task in tasks:
             child = Submission(
                 phase_id=phase.id, task_id=task.id, parent_id=submission.id, owner=submission.owner,
+                team_id=submission.team_id,
                 status=S.submitted, submitted_at=utcnow(), size=submission.size, sha256=submission.sha256,
                 counts_toward_quota=False, description=f"task {task.key} of submission {submission.id}",
             )

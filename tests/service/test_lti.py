@@ -205,3 +205,14 @@ def test_the_reveal_hook_sends_linked_competitions_only(platform, api, users, ma
     # nobody ranked yet: the roster's grade for no score (every roster member has a grade)
     assert answer is not None and answer["sent"] == 1 and len(answer["courses"]) == 1
     assert len(platform.lineitems["course-1"]) == 1
+
+
+def test_the_platform_refuses_a_token_for_scopes_it_did_not_grant(platform, api, users, creator, make_competition) -> None:
+    comp = make_competition()
+    user = users.make("sc")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    platform.launch(requests.Session(), student(platform, user, custom={"competition": comp["slug"]}))
+    platform.granted_scopes = [s for s in platform.granted_scopes if not s.endswith("scope/score")]
+    failed = api(creator, "POST", f"/phases/{comp['phases'][0]['id']}/lti-grades", expect=502).json()
+    assert "invalid_scope" in failed["error"]["message"], failed
+    assert not platform.gradebook and not platform.tokens

@@ -214,3 +214,34 @@ def test_competition_page_shows_my_team_and_accepts_an_invitation(api, users, cr
     assert answered.headers["Location"] == f"/services/podium/competitions/{slug}"
     page = browser.get(f"competitions/{slug}").text
     assert 'id="team-name">Webbed</b>' in page and people["web1"].name in page and "invites you" not in page
+
+
+def test_organizers_take_members_out_and_delete_empty_teams(api, users, creator, make_competition, service) -> None:
+    comp, phase_id, people = class_of(api, users, make_competition, "o1", "o2", "o3")
+    cid = comp["id"]
+    team = api(creator, "POST", f"/competitions/{cid}/teams",
+               json={"name": "Out", "members": [people["o1"].name, people["o2"].name]}, expect=201).json()
+    made = submit(api, people["o2"], phase_id).json()
+    api(creator, "POST", f"/competitions/{cid}/teams", json={"name": "Two", "members": [people["o1"].name]}, expect=409)
+    left = api(creator, "DELETE", f"/competitions/{cid}/teams/{team['id']}/members/{people['o2'].name}",
+               expect=200).json()
+    assert left["members"] == [people["o1"].name]
+    api(people["o2"], "GET", f"/submissions/{made['id']}", expect=404)
+    api(people["o1"], "GET", f"/submissions/{made['id']}", expect=200)
+    mine = api(people["o2"], "GET", "/me/submissions", expect=200).json()
+    assert made["id"] not in [s["id"] for s in mine["submissions"]]
+    assert made["id"] in [s["id"] for s in api(people["o1"], "GET", "/me/submissions", expect=200).json()["submissions"]]
+    api(creator, "POST", f"/competitions/{cid}/teams/{team['id']}/members", json={"username": people["o3"].name},
+        expect=201)
+    api(creator, "DELETE", f"/competitions/{cid}/teams/{team['id']}", expect=409)  # it has submissions
+    empty = api(creator, "POST", f"/competitions/{cid}/teams", json={"name": "Empty"}, expect=201).json()
+    api(creator, "DELETE", f"/competitions/{cid}/teams/{empty['id']}", expect=204)
+    api(creator, "DELETE", f"/competitions/{cid}/teams/99999999999999999999", expect=404)
+    api(people["o1"], "DELETE", f"/competitions/{cid}/teams/{team['id']}", expect=403)
+    # an organizer's re-run of a team submission is the team's too
+    kept = submit(api, people["o1"], phase_id).json()
+    api.upload(kept["upload_url"], PAYLOAD)
+    api(people["o1"], "POST", f"/submissions/{kept['id']}/uploaded", expect=200)
+    copy = api(creator, "POST", f"/submissions/{kept['id']}/rerun", expect=201).json()
+    assert copy["team"] == team["id"]
+    api(people["o3"], "GET", f"/submissions/{copy['id']}", expect=200)
