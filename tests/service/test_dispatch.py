@@ -78,6 +78,7 @@ def on_a_queue_of_its_own(api, creator, make_competition, users, service):
     return user, comp["phases"][0]["id"], name, {"Authorization": f"token {token}"}
 
 
+@pytest.mark.in_process
 def test_a_commit_publishes_its_attempts_without_reading_the_outbox(
         api, creator, make_competition, users, service, clock, dbsession, monkeypatch) -> None:
     user, phase_id, name, _ = on_a_queue_of_its_own(api, creator, make_competition, users, service)

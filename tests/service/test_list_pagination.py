@@ -131,6 +131,7 @@ def test_total_is_exact_up_to_the_cap_then_a_lower_bound(api, users, make_compet
     assert "offset" in refused["error"]["message"]
 
 
+@pytest.mark.in_process
 def test_a_page_costs_the_same_statements_however_long_the_history(api, history, service, clock) -> None:
     """O(page): a page of 3 and a page of 20, at the top or deep in the history, of mine across
     two competitions or of everyone's, each issue the same few statements (no query per row),
