@@ -166,6 +166,13 @@ def test_the_course_loop(api, creator, users, hub, worker, clock, course, servic
     clock.set(deadline + timedelta(days=1))
     c1 = finished(api, carol, submit(api, carol, phase, predictions(3, 2)))      # public 0.75, private 0.5
     assert c1["late_seconds"] is None
+    # her selection is still open: she chooses on the web page's form
+    carols = WebSession(hub, carol.name)
+    carols.login()
+    page = carols.get(f"phases/{phase}/selection").text
+    assert "fallback" in page and "(extended)" in page
+    carols.post(f"submissions/{c1['id']}/select", {"selected": "true", "next": f"phases/{phase}/selection"})
+    assert api(carol, "GET", f"/phases/{phase}/selection", expect=200).json()["chosen"] is True
 
     # before the reveal, nothing a participant can read holds a private score or the scorer's log
     for user, subs in ((alice, [a1["id"], a2["id"]]), (bob, [b1["id"], b2["id"]]), (carol, [c1["id"]])):
