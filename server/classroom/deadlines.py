@@ -105,7 +105,10 @@ def check_policy(kind: str, value: float) -> None:
 def grant(session: Session, phase: Phase, subject: str, end: datetime, granted_by: str,
           reason: str = "", subject_kind: str = "user") -> DeadlineExtension:
     """Give ``subject`` its own deadline in ``phase`` (replacing an earlier extension)."""
-    if phase.end is not None and end <= phase.end:
+    if phase.end is None:
+        raise ValidationFailed(f"Phase '{phase.name}' has no deadline (no end) to extend.",
+                               [{"location": "end", "message": "the phase has no end"}])
+    if end <= phase.end:
         raise ValidationFailed(
             f"end: an extension must end after the phase's deadline ({phase.end.isoformat()}Z)",
             [{"location": "end", "message": "not after the phase's end"}])

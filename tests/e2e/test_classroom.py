@@ -113,7 +113,7 @@ def widget_of(service, user, slug: str):
     return Competition(slug, client=PodiumClient(service.url, user.token))
 
 
-def test_the_course_loop(api, creator, users, hub, worker, clock, course, service) -> None:
+def test_the_course_loop(api, creator, users, hub, worker, clock, course, service, tmp_path) -> None:
     phase, deadline, s = course["phase"], course["deadline"], course["students"]
     comp = course["competition"]
     api.organizer_token = creator.token
@@ -166,6 +166,13 @@ def test_the_course_loop(api, creator, users, hub, worker, clock, course, servic
     clock.set(deadline + timedelta(days=1))
     c1 = finished(api, carol, submit(api, carol, phase, predictions(3, 2)))      # public 0.75, private 0.5
     assert c1["late_seconds"] is None
+    # her selection is still open: she chooses on the web page's form
+    carols = WebSession(hub, carol.name)
+    carols.login()
+    page = carols.get(f"phases/{phase}/selection").text
+    assert "fallback" in page and "(extended)" in page
+    carols.post(f"submissions/{c1['id']}/select", {"selected": "true", "next": f"phases/{phase}/selection"})
+    assert api(carol, "GET", f"/phases/{phase}/selection", expect=200).json()["chosen"] is True
 
     # before the reveal, nothing a participant can read holds a private score or the scorer's log
     for user, subs in ((alice, [a1["id"], a2["id"]]), (bob, [b1["id"], b2["id"]]), (carol, [c1["id"]])):
@@ -218,3 +225,15 @@ def test_the_course_loop(api, creator, users, hub, worker, clock, course, servic
     assert moodle[0][0] == "Username" and moodle[0][2] == "Feedback"
     assert {r[0]: r[1] for r in moodle[1:]} == {alice.name: "25", bob.name: "60", carol.name: "50", dan.name: "0"}
     api(bob, "GET", f"/phases/{phase}/grades", expect=403)
+    # the organizer panel's course tabs and its DataFrame say the same
+    from podium.widgets import OrganizerPanel, PodiumClient
+
+    panel = OrganizerPanel(comp["slug"], client=PodiumClient(service.url, creator.token), export_dir=tmp_path)
+    assert [panel.tabs.get_title(i) for i in range(len(panel.tabs.children))][-4:] == [
+        "Class", "Late policy", "Reveal", "Grades"]
+    assert "revealed to participants" in panel.private_html.value and carol.name in panel.deadlines_html.value
+    frame = panel.grades()
+    assert list(frame.index) == sorted([alice.name, bob.name, carol.name, dan.name])
+    assert frame.loc[bob.name, "grade"] == 60.0 and frame.loc[bob.name, "late_penalty"] == pytest.approx(0.2)
+    assert panel.export_grades("moodle").read_bytes().decode() == api(
+        creator, "GET", f"/phases/{phase}/grades?format=csv&layout=moodle", expect=200).text
