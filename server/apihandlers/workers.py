@@ -87,8 +87,10 @@ class QueueListHandler(APIHandler):
         rows = self.db.scalars(select(ComputeQueue).order_by(ComputeQueue.id)).all()
         self.write_json({"queues": [queue_model(self.db, q) for q in rows]})
 
-    @api("Create a compute queue; the answer carries its worker token, shown once (admins).",
-         requires="admin", refusal=ADMINS_ONLY, body=QueueIn, status=201)
+    @api("Create a compute queue, with its own broker vhost and user when queues are isolated; the answer "
+         "carries its worker token, shown once (admins).",
+         requires="admin", refusal=ADMINS_ONLY, body=QueueIn, status=201,
+         responses={502: "RabbitMQ's management API refused or did not answer; no queue was made."})
     async def post(self) -> None:
         queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
         await off_loop(queues.give_broker_account, queue, self.podium.brokers)
