@@ -35,6 +35,10 @@ configure(
         "PODIUM_PUBLIC_URL": "https://hub.example.org/services/podium/",
         "PODIUM_SECRET_KEY": os.environ["PODIUM_SECRET_KEY"],  # the same on every replica
         "PODIUM_QUEUE_TOKEN": os.environ["PODIUM_QUEUE_TOKEN"],  # the default queue's worker token
+        # each compute queue on its own RabbitMQ vhost and user (the management plugin's API; its
+        # admin defaults to PODIUM_BROKER_URL's user), and the broker's name as workers reach it
+        "PODIUM_BROKER_MANAGEMENT_URL": "http://rabbitmq:15672",
+        "PODIUM_WORKER_BROKER_HOST": "rabbitmq.example.org",
         "PODIUM_STORAGE": "s3",
         "PODIUM_S3_BUCKET": "podium-data",
         "PODIUM_S3_REGION": "eu-west-1",

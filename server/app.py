@@ -332,8 +332,13 @@ class PodiumService(Application):
 
     worker_broker_host = Unicode(
         help="Broker host name workers are told to connect to, with a management API (a worker on "
-        "another machine cannot use 127.0.0.1). Default: the host of worker_broker_url, else of broker_url."
+        "another machine cannot use 127.0.0.1). Default: $PODIUM_WORKER_BROKER_HOST, else the host of "
+        "worker_broker_url, else of broker_url."
     ).tag(config=True)
+
+    @default("worker_broker_host")
+    def _worker_broker_host_default(self) -> str:
+        return os.environ.get("PODIUM_WORKER_BROKER_HOST", "")
 
     worker_broker_port = Integer(
         0,

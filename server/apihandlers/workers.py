@@ -97,8 +97,9 @@ class QueueListHandler(APIHandler):
         rows = queue_access.usable_queues(self.db, self.user)
         self.write_json({"queues": [queue_model(self.db, q, queue_access.manages(self.user, q)) for q in rows]})
 
-    @api("Create a compute queue owned by the caller; the answer carries its worker token, shown once.",
-         requires="create queues", body=QueueIn, status=201)
+    @api("Create a compute queue owned by the caller, with its own broker vhost and user when queues are "
+         "isolated; the answer carries its worker token, shown once.", requires="create queues", body=QueueIn,
+         status=201, responses={502: "RabbitMQ's management API refused or did not answer; no queue was made."})
     async def post(self) -> None:
         queue, token = queues.create_queue(self.db, self.body.name, self.user.name)
         queues.give_broker_account(queue, self.podium.brokers)  # off the loop: verbs run in the database pool

@@ -128,6 +128,7 @@ def test_deleting_a_queue_removes_its_vhost_and_user(api, admin, creator, servic
 
 def test_a_queue_in_use_or_the_default_one_is_not_deleted(api, admin, creator, service, make_competition):
     queue = new_queue(api, admin).json()
+    api(admin, "PUT", f"/queues/{queue['name']}/shares/users/{creator.name}", expect=200)  # the organizer may use it
     comp = make_competition(queue=queue["name"])
     refusal = api(admin, "DELETE", f"/queues/{queue['name']}", expect=409).json()["error"]
     assert comp["slug"] in refusal["message"]
