@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -133,8 +134,10 @@ def record_worker_status(session: Session, queue: ComputeQueue, status: dict) ->
     return worker
 
 
-def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "") -> Worker:
-    """Record that a worker of ``queue`` is alive."""
+def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "",
+                 facts: dict[str, Any] | None = None) -> Worker:
+    """Record that a worker of ``queue`` is alive (with ``facts`` about it: set before the one
+    write, not in an UPDATE after it)."""
     worker = session.scalar(select(Worker).where(Worker.queue_id == queue.id, Worker.name == name))
     if worker is None:
         worker = Worker(queue_id=queue.id, name=name, hostname=hostname)
@@ -142,5 +145,7 @@ def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str
     worker.last_seen = utcnow()
     if hostname:
         worker.hostname = hostname
+    for key, value in (facts or {}).items():
+        setattr(worker, key, value)
     session.flush()
     return worker
