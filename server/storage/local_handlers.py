@@ -207,7 +207,8 @@ class SignedObjectHandler(RequestHandler):
         """Tornado's own refusals (405, malformed requests, crashes) in the same JSON shape."""
         if status_code == 405:
             self.set_header("Allow", ", ".join(self.SUPPORTED_METHODS))
-            message = "Storage links accept GET (download) and PUT (upload) only."
+            message = ("Storage links accept GET (download) and PUT (upload) only." if "GET" in self.SUPPORTED_METHODS
+                       else "Part links accept PUT (upload of that part) only.")
         elif status_code >= 500:
             message = "Something went wrong on the server; it has been logged."
         else:

@@ -116,6 +116,10 @@ def test_the_protocol_refuses_what_it_must(service, creator, users, api) -> None
     api(creator, "POST", base + "/complete", expect=422)  # nothing arrived yet
     parts = api(creator, "POST", base + "/parts", json={"numbers": [1, 2]}, expect=200).json()["parts"]
     first = parts[0]
+    other_part = first["url"].replace("/storage-parts/1/", "/storage-parts/2/")
+    assert requests.put(other_part, data=data[:10], timeout=60).status_code == 403  # the number is signed
+    read = requests.get(first["url"], timeout=60)
+    assert read.status_code == 405 and "Part links accept PUT" in read.json()["error"]["message"]
     too_long = requests.put(first["url"], data=data[:first["size"]] + b"more", timeout=60)
     assert too_long.status_code == 413  # the local part link carries its size bound
     for part in parts:
