@@ -56,7 +56,7 @@ class ChangeFeed:
         """Move the counter when a transaction on ``engine`` that wrote a watched table commits."""
         event.listen(engine, "before_cursor_execute", self._note_write)
         event.listen(engine, "commit", self._committing)
-        event.listen(engine, "rollback", lambda conn: conn.info.pop(_CHANGED, None))
+        event.listen(engine, "rollback", self._rolled_back)
         event.listen(engine, "checkin", self._checked_in)
 
     def _note_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -64,6 +64,13 @@ class ChangeFeed:
             written = _WRITE.match(statement)
             if written is not None and written.group(1).lower() in WATCHED:
                 conn.info[_CHANGED] = True
+
+    @staticmethod
+    def _rolled_back(conn: Any) -> None:
+        """Forget the transaction's writes; a connection that died mid-transaction (a killed
+        backend) has no ``info`` to read and nothing to forget: its record goes with it."""
+        if not conn.invalidated:
+            conn.info.pop(_CHANGED, None)
 
     def _committing(self, conn: Any) -> None:
         if conn.info.pop(_CHANGED, False):
