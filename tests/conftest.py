@@ -105,7 +105,8 @@ def drop_pg_database(url: str) -> None:
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Tests marked ``one_backend`` (slow browser runs, where the database is not what is
-    tested) are collected once, on PostgreSQL: their SQLite variant is deselected, not skipped.
+    tested, and what only PostgreSQL does, such as several processes' notifications) are
+    collected once, on PostgreSQL: their SQLite variant is deselected, not skipped.
     Tests marked ``in_process`` watch what the service thread itself does, so they are
     deselected when several processes serve the port (``PODIUM_TEST_PROCESSES``)."""
     keep, drop = [], []

@@ -328,6 +328,7 @@ def test_a_cached_page_costs_no_statement_and_access_changes_apply_at_once(api, 
     assert board(api, people["ann"], phase_id)["fact_columns"] == [{"key": "approach", "title": "Approach"}]
 
 
+@pytest.mark.one_backend  # SQLite serves one process: only its own commits change what it remembers
 def test_a_commit_by_another_process_shows_at_the_next_read(api, creator, users, world, service,
                                                              db_backend, db_url) -> None:
     """What a process remembers for the fast path follows the others' commits (PostgreSQL
@@ -338,8 +339,6 @@ def test_a_commit_by_another_process_shows_at_the_next_read(api, creator, users,
     from podium.server.db import make_engine
     from podium.server.orm import Participant, ParticipantStatus, Phase
 
-    if db_backend == "sqlite":
-        pytest.skip("SQLite serves one process: only this process's commits change what it remembers")
     comp, phase_id, people, scored = world
     scored("ann", accuracy=0.5, runtime=2)
     assert board(api, people["bob"], phase_id)["entries"][0]["owner"] == people["ann"].name
