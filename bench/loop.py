@@ -89,25 +89,33 @@ def b9(platform: Any, organizer: Any, participant: Any, args: Any, row: Callable
     board = platform.call(organizer, "GET", f"/competitions/{comp['id']}/leaderboards")["leaderboards"][0]
     body = {k: board[k] for k in ("key", "title", "index", "primary_column", "hidden")}
     body["columns"] = [{k: v for k, v in c.items() if v is not None} for c in board["columns"]]
-    rebuilt: dict[str, float] = {}
+    rebuilds: list[float] = []
+    reading = threading.Event()
 
     def rebuild() -> None:
-        started = time.perf_counter()
-        platform.call(organizer, "PUT", f"/leaderboards/{board['id']}", json=body, timeout=1800)
-        rebuilt["seconds"] = time.perf_counter() - started
+        """One rebuild after another until the reads end, so every read meets one in progress."""
+        while True:
+            started = time.perf_counter()
+            platform.call(organizer, "PUT", f"/leaderboards/{board['id']}", json=body, timeout=1800)
+            rebuilds.append(time.perf_counter() - started)
+            if not reading.is_set():
+                return
 
+    reading.set()
     thread = threading.Thread(target=rebuild)
     thread.start()
     time.sleep(0.5)  # the rebuild is under way in the service
     with Measured(platform) as busy:
         during = wrk(url, 10, seconds, {"Authorization": token})
-    covered = thread.is_alive()  # the rebuild outlasted the whole measurement
+    reading.clear()
     thread.join(1800)
+    covered = sum(rebuilds) >= seconds  # rebuilding through the whole measurement (gaps of a request)
+    rebuilt = {"seconds": rebuilds[0] if rebuilds else 0.0}
     ratio = (during["p99"] / without["p99"]) if during["p99"] and without["p99"] else None
     row("B9", f"leaderboard read p99 during a {size:,}-row rebuild, 10 clients", during["p99"], without["p99"], "ms",
         "≤ 1.5× the p99 without it", ratio is not None and ratio <= 1.5 and during["non_2xx"] == 0,
-        rps=during["rps"], floor_rps=without["rps"], rebuild_s=round(rebuilt.get("seconds", 0), 1),
+        rps=during["rps"], floor_rps=without["rps"], rebuild_s=round(rebuilt["seconds"], 1), rebuilds=len(rebuilds),
         rebuild_covered_the_reads=covered, lag_p99_ms=busy.lag_p99_ms, floor_lag_p99_ms=quiet.lag_p99_ms,
         errors=during["non_2xx"])
-    write_result("B9", {"rows": size, "with_rebuild": during, "without": without, "rebuild_s": rebuilt.get("seconds"),
+    write_result("B9", {"rows": size, "with_rebuild": during, "without": without, "rebuilds_s": rebuilds,
                         "covered": covered, "lag_p99_ms": busy.lag_p99_ms, "floor_lag_p99_ms": quiet.lag_p99_ms})

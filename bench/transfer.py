@@ -1,4 +1,4 @@
-"""B9: a 1 GB file up and down through Podium's signed URLs, beside the storage's own client.
+"""B10: a 1 GB file up and down through Podium's signed URLs, beside the storage's own client.
 
     .venv/bin/python bench/transfer.py [--size-mb 1024] [--backends s3,azure,local]
 
@@ -146,19 +146,19 @@ def run_backend(backend: str, size: int, folder: Path, path: Path, sha: str) -> 
             floor_up, floor_down = s1 - s0, s2 - s1
         tool = {"s3": "boto3", "azure": "azure-storage-blob", "local": "–"}[backend]
         rows += [
-            {"id": "B9", "backend": backend, "what": f"upload {size // MIB} MiB in parts via signed URLs (MB/s)",
+            {"id": "B10", "backend": backend, "what": f"upload {size // MIB} MiB in parts via signed URLs (MB/s)",
              "value": size / MIB / up, "floor": size / MIB / floor_up if floor_up else None, "floor_tool": tool,
              "target": "≥ 0.8 × direct"},
-            {"id": "B9", "backend": backend, "what": "download in parallel ranges via a signed URL (MB/s)",
+            {"id": "B10", "backend": backend, "what": "download in parallel ranges via a signed URL (MB/s)",
              "value": size / MIB / down, "floor": size / MIB / floor_down if floor_down else None, "floor_tool": tool,
              "target": "≥ 0.8 × direct"},
-            {"id": "B9", "backend": backend, "what": "confirm (the service reads the object back for its sha256), s",
+            {"id": "B10", "backend": backend, "what": "confirm (the service reads the object back for its sha256), s",
              "value": confirm, "floor": None, "target": "–"},
-            {"id": "B9", "backend": backend, "what": "service CPU s per GB uploaded (parts + complete)",
+            {"id": "B10", "backend": backend, "what": "service CPU s per GB uploaded (parts + complete)",
              "value": (cpu1 - cpu0) / gb, "floor": None, "target": "near zero with S3/Azure"},
-            {"id": "B9", "backend": backend, "what": "service CPU s per GB confirmed (sha256 read-back)",
+            {"id": "B10", "backend": backend, "what": "service CPU s per GB confirmed (sha256 read-back)",
              "value": (cpu2 - cpu1) / gb, "floor": None, "target": "–"},
-            {"id": "B9", "backend": backend, "what": "service CPU s per GB downloaded",
+            {"id": "B10", "backend": backend, "what": "service CPU s per GB downloaded",
              "value": (cpu4 - cpu3) / gb, "floor": None, "target": "near zero with S3/Azure"},
         ]
     finally:
@@ -184,7 +184,7 @@ def main() -> None:
             print_rows(rows[-6:])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    write_result("B9", {"measured": datetime.now().isoformat(timespec="seconds"), "host": os.uname().nodename,
+    write_result("B10", {"measured": datetime.now().isoformat(timespec="seconds"), "host": os.uname().nodename,
                         "cores": os.cpu_count(), "size": size, "rows": rows})
     print_rows(rows)
 

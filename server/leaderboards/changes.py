@@ -93,8 +93,11 @@ class ChangeFeed:
         self._listener.start()
 
     def stop(self) -> None:
+        """Stop remembering and listening (the listener closes its connection within a second)."""
         self._stop.set()
         self.live = False
+        if self._listener is not None:
+            self._listener.join(2)
 
     def _listen_forever(self, engine: Engine) -> None:
         warned = False
