@@ -201,10 +201,7 @@ def _take(session: Session, queue: ComputeQueue, attempt: Attempt, worker_name: 
         .returning(Worker.id).execution_options(synchronize_session=False)
     )
     if worker_id is None:
-        worker = touch_worker(session, queue, worker_name, hostname)
-        for key, value in (facts or {}).items():
-            setattr(worker, key, value)
-        worker_id = worker.id
+        worker_id = touch_worker(session, queue, worker_name, hostname, **(facts or {})).id
     won = session.execute(
         update(Attempt)
         .where(

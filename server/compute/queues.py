@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -93,17 +94,13 @@ def find_queue(session: Session, name: str) -> ComputeQueue:
 def record_worker_status(session: Session, queue: ComputeQueue, status: dict) -> Worker:
     """A worker's own heartbeat (``protocol.WorkerStatus``): alive now, its version, and why it
     takes no job (None: it takes jobs)."""
-    worker = touch_worker(session, queue, status["worker"], status.get("hostname", ""))
-    worker.cannot_work = status.get("cannot_work") or None
-    if "version" in status:
-        worker.version = status["version"]
-    if "protocol" in status:
-        worker.protocol = status["protocol"]
-    return worker
+    facts = {key: status[key] for key in ("version", "protocol") if key in status}
+    return touch_worker(session, queue, status["worker"], status.get("hostname", ""),
+                        cannot_work=status.get("cannot_work") or None, **facts)
 
 
-def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "") -> Worker:
-    """Record that a worker of ``queue`` is alive."""
+def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "", **facts: Any) -> Worker:
+    """Record that a worker of ``queue`` is alive, with ``facts`` (columns of ``Worker``) it told."""
     worker = session.scalar(select(Worker).where(Worker.queue_id == queue.id, Worker.name == name))
     if worker is None:
         worker = Worker(queue_id=queue.id, name=name, hostname=hostname)
@@ -111,5 +108,7 @@ def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str
     worker.last_seen = utcnow()
     if hostname:
         worker.hostname = hostname
+    for key, value in facts.items():
+        setattr(worker, key, value)
     session.flush()
     return worker
