@@ -33,6 +33,8 @@ configure(
         "PODIUM_PUBLIC_URL": "https://hub.example.org/services/podium/",
         "PODIUM_SECRET_KEY": os.environ["PODIUM_SECRET_KEY"],  # the same on every replica
         "PODIUM_QUEUE_TOKEN": os.environ["PODIUM_QUEUE_TOKEN"],  # the default queue's worker token
+        # who else may create compute queues and attach workers (besides admins and creator_group):
+        # "PODIUM_QUEUE_ORGANIZER_GROUP": "gpu-owners",
         "PODIUM_STORAGE": "s3",
         "PODIUM_S3_BUCKET": "podium-data",
         "PODIUM_S3_REGION": "eu-west-1",
