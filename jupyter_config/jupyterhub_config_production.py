@@ -39,6 +39,8 @@ configure(
         # admin defaults to PODIUM_BROKER_URL's user), and the broker's name as workers reach it
         "PODIUM_BROKER_MANAGEMENT_URL": "http://rabbitmq:15672",
         "PODIUM_WORKER_BROKER_HOST": "rabbitmq.example.org",
+        # who else may create compute queues and attach workers (besides admins and creator_group):
+        # "PODIUM_QUEUE_ORGANIZER_GROUP": "gpu-owners",
         "PODIUM_STORAGE": "s3",
         "PODIUM_S3_BUCKET": "podium-data",
         "PODIUM_S3_REGION": "eu-west-1",

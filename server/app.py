@@ -225,11 +225,14 @@ class PodiumService(Application):
         return os.environ.get("PODIUM_CREATOR_GROUP", "podium-creators")
 
     queue_organizer_group = Unicode(
-        "",
         help="Hub group whose members may create compute queues and attach their own workers, "
         "besides hub admins and everyone who may create competitions (creator_group). "
-        "An empty string (the default) adds nobody.",
+        "An empty string adds nobody. Default: $PODIUM_QUEUE_ORGANIZER_GROUP, else empty.",
     ).tag(config=True)
+
+    @default("queue_organizer_group")
+    def _queue_organizer_group_default(self) -> str:
+        return os.environ.get("PODIUM_QUEUE_ORGANIZER_GROUP", "")
 
     default_quotas = Dict(
         {"max_submissions_per_day": 5, "max_submissions": 100, "execution_time_limit": 600},

@@ -14,7 +14,7 @@ from ..compute import queue_access
 from ..compute import queues as queues
 from ..compute.dispatch import celery_queue
 from ..compute.outbox import queue_depths
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..orm import (
     Attempt,
     AttemptState,
@@ -134,17 +134,25 @@ class QueueShareHandler(APIHandler):
             raise NotFound(f"Queues are shared with 'users' or 'groups', not '{kind}'.")
         return QueueShareKind(kind[:-1])
 
+    @staticmethod
+    def hub_name(name: str) -> str:
+        """A hub user or group name as the hub could have it: 1 to 255 characters, none a control one."""
+        if not 0 < len(name) <= 255 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ValidationFailed("A hub user or group name has 1 to 255 characters and no control character.",
+                                   [{"location": "name", "message": "not a hub user or group name"}])
+        return name
+
     @api("Share a compute queue with a hub user or hub group (its owner or hub admins): they may then "
          "run their competitions on it.", requires="manage queue")
     async def put(self, queue: ComputeQueue, kind: str, name: str) -> None:
-        queue_access.share(self.db, queue, self.share_kind(kind), name)
+        queue_access.share(self.db, queue, self.share_kind(kind), self.hub_name(name))
         self.db.commit()
         self.write_json(queue_model(self.db, queue))
 
     @api("Stop sharing a compute queue with a hub user or hub group (its owner or hub admins); competitions "
          "already on it keep it.", requires="manage queue")
     async def delete(self, queue: ComputeQueue, kind: str, name: str) -> None:
-        queue_access.unshare(self.db, queue, self.share_kind(kind), name)
+        queue_access.unshare(self.db, queue, self.share_kind(kind), self.hub_name(name))
         self.db.commit()
         self.write_json(queue_model(self.db, queue))
 

@@ -202,7 +202,7 @@ def _take(session: Session, queue: ComputeQueue, attempt: Attempt, worker_name: 
         .returning(Worker.id).execution_options(synchronize_session=False)
     )
     if worker_id is None:
-        worker_id = touch_worker(session, queue, worker_name, hostname, facts).id
+        worker_id = touch_worker(session, queue, worker_name, hostname, **(facts or {})).id
     won = session.execute(
         update(Attempt)
         .where(

@@ -125,19 +125,13 @@ def find_queue(session: Session, name: str) -> ComputeQueue:
 def record_worker_status(session: Session, queue: ComputeQueue, status: dict) -> Worker:
     """A worker's own heartbeat (``protocol.WorkerStatus``): alive now, its version, and why it
     takes no job (None: it takes jobs)."""
-    worker = touch_worker(session, queue, status["worker"], status.get("hostname", ""))
-    worker.cannot_work = status.get("cannot_work") or None
-    if "version" in status:
-        worker.version = status["version"]
-    if "protocol" in status:
-        worker.protocol = status["protocol"]
-    return worker
+    facts = {key: status[key] for key in ("version", "protocol") if key in status}
+    return touch_worker(session, queue, status["worker"], status.get("hostname", ""),
+                        cannot_work=status.get("cannot_work") or None, **facts)
 
 
-def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "",
-                 facts: dict[str, Any] | None = None) -> Worker:
-    """Record that a worker of ``queue`` is alive (with ``facts`` about it: set before the one
-    write, not in an UPDATE after it)."""
+def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str = "", **facts: Any) -> Worker:
+    """Record that a worker of ``queue`` is alive, with ``facts`` (columns of ``Worker``) it told."""
     worker = session.scalar(select(Worker).where(Worker.queue_id == queue.id, Worker.name == name))
     if worker is None:
         worker = Worker(queue_id=queue.id, name=name, hostname=hostname)
@@ -145,7 +139,7 @@ def touch_worker(session: Session, queue: ComputeQueue, name: str, hostname: str
     worker.last_seen = utcnow()
     if hostname:
         worker.hostname = hostname
-    for key, value in (facts or {}).items():
+    for key, value in facts.items():
         setattr(worker, key, value)
     session.flush()
     return worker

@@ -104,6 +104,10 @@ def test_openapi_describes_the_worker_endpoints_from_the_job_protocol(service) -
     assert {"409", "426"} <= set(claim["responses"])
     schemas = doc["components"]["schemas"]
     assert set(schemas["ClaimRequest"]["properties"]) == {"worker", "hostname", "protocol", "version"}
+    status = doc["paths"]["/worker/status"]["post"]
+    assert status["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/WorkerStatus"}
+    assert schemas["WorkerStatus"]["required"] == ["worker"]
+    assert schemas["WorkerStatus"]["properties"]["cannot_work"]["anyOf"][0]["maxLength"] == 1000
     assert schemas["ClaimRequest"]["required"] == ["worker"]
     assert set(schemas["FinishRequest"]["required"]) == {"worker", "state"}
     assert schemas["FinishRequest"]["properties"]["reason"]["anyOf"][0]["maxLength"] == 20000

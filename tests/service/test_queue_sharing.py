@@ -91,6 +91,8 @@ def test_a_queue_shared_with_a_hub_group_follows_the_group_s_members(api, hub, p
     assert name not in listed(api, colleague)
     on_queue(api, colleague, name, 403)
     api(owner, "PUT", f"/queues/{name}/shares/teams/{group}", expect=404)
+    for bad in ("x" * 256, "tab%09name"):
+        api(owner, "PUT", f"/queues/{name}/shares/users/{bad}", expect=400)
 
 
 def test_only_the_owner_and_admins_rekey_and_the_token_is_shown_to_them_alone(api, service, people) -> None:

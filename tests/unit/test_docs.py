@@ -135,7 +135,7 @@ def test_guides_quote_the_notebook_cells_the_tests_run(site: Path) -> None:
     text = page(site, "howto/attach-a-worker").text
     for cell in notebooks.code_cells("notebooks/admin.ipynb"):
         assert " ".join(cell.split()) in text
-    with pytest.raises(notebooks.NoSuchCell, match="has 4 code cells, not 9"):
+    with pytest.raises(notebooks.NoSuchCell, match="has 5 code cells, not 9"):
         notebooks.render("notebooks/admin.ipynb", "9")
 
 
