@@ -182,3 +182,12 @@ def test_a_restarted_worker_removes_only_its_own_leftovers(executor: DockerExecu
         other.remove(force=True)
         if executor.inspect(mine.id) is not None:
             mine.remove(force=True)
+
+
+def test_a_request_the_engine_refuses_says_which_and_why(executor: DockerExecutor, tmp_path: Path) -> None:
+    refused = spec("print(1)", mounts=[Mount(str(tmp_path / "never-made"), "/data")])
+    result = executor.run(refused, threading.Event())
+    assert result.exit_code is None and not result.ok
+    assert f"The Docker engine refused to create the container {refused.name}" in result.error
+    assert "bind source path does not exist" in result.error
+    assert executor.inspect(refused.name) is None
