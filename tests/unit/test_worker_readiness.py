@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from podium.worker.disk_space import DiskGuard
-from podium.worker.errors import CannotWork, DiskFull, EngineUnreachable
+from podium.worker.errors import CannotWork, DiskFull, EngineDown
 from podium.worker.readiness import ENGINE_DOWN, Readiness
 
 
@@ -16,7 +16,7 @@ def test_an_engine_that_does_not_answer_stops_the_worker_until_it_answers() -> N
     alive = [False]
     readiness = Readiness(engine_alive=lambda: alive[0])
     assert readiness.ready()  # nothing looked at yet
-    with pytest.raises(EngineUnreachable, match=ENGINE_DOWN):
+    with pytest.raises(EngineDown, match=ENGINE_DOWN):
         readiness.check()
     assert not readiness.ready() and readiness.reason == ENGINE_DOWN
     alive[0] = True
