@@ -4,8 +4,9 @@ forwarder on that address (RabbitMQ listens on loopback here). It scores a submi
 end; then it is killed in the middle of a run, its queue's submissions wait with the reason
 their participant reads, and all of them are scored once it comes back: none is lost.
 
-What the service tells workers about the broker is the one thing configured for the other host:
-``worker_broker_url``, the broker as the worker's host reaches it.
+The queue has its own RabbitMQ vhost and broker user (``broker_management_url``): the worker is
+handed only those, at the address its host reaches the broker by (``worker_broker_host`` and
+``worker_broker_port``, here the forwarder's).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import docker
 import pytest
+import requests
 from conftest import (
     Api,
     ServiceThread,
@@ -67,17 +69,18 @@ def forwarder(second_host: NetnsHost) -> Iterator[TcpForwarder]:
 
 @pytest.fixture
 def remote_service(hub, second_host: NetnsHost, forwarder: TcpForwarder, broker_url: str,
-                   tmp_path: Path) -> Iterator[ServiceThread]:
-    """A service of its own (own database; the session's vhost, its own queue) listening on the
-    veth address only, so its signed URLs and its API are what the other host can reach."""
+                   broker_isolation: dict, tmp_path: Path) -> Iterator[ServiceThread]:
+    """A service of its own (own database, its own queue on a vhost and broker user of its own)
+    listening on the veth address only, so its signed URLs and its API are what the other host
+    can reach; workers are told the forwarder's address as the broker's."""
     db_url = create_pg_database()
     db.upgrade(db_url)
     with socket.socket() as probe:
         probe.bind((second_host.host_ip, 0))
         port = probe.getsockname()[1]
     config = service_config(hub, db_url, port, broker_url, tmp_path / "data")
-    through_forwarder = urlsplit(broker_url)._replace(netloc=f"guest:guest@{forwarder.host}:{forwarder.port}")
-    config.update(ip=second_host.host_ip, lease_seconds=4, worker_broker_url=urlunsplit(through_forwarder))
+    config.update(ip=second_host.host_ip, lease_seconds=4, worker_broker_host=forwarder.host,
+                  worker_broker_port=forwarder.port, **broker_isolation)
     service = ServiceThread(**config)
     service.start()
     try:
@@ -110,6 +113,12 @@ def test_a_worker_on_another_host_scores_and_nothing_is_lost_while_it_is_away(
     admin = users.make("netadmin", admin=True)
     queue = f"remote-{uuid.uuid4().hex[:8]}"
     token = api(admin, "POST", "/queues", json={"name": queue}, expect=201).json()["token"]
+    api(admin, "PUT", f"/queues/{queue}/shares/groups/creators", expect=200)  # the organizers may use it
+    # the worker is handed its queue's own vhost and broker user, at the address its host reaches
+    handed = urlsplit(requests.get(remote_service.api_url + "/worker/config", timeout=10,
+                                   headers={"Authorization": f"token {token}"}).json()["broker_url"])
+    assert (handed.hostname, handed.port) == (forwarder.host, forwarder.port)
+    assert handed.username != "guest" and handed.path.lstrip("/").endswith(queue)
     phase_id, participant = make_pipeline_competition(
         api, creator, users, image="python:3", scoring=programs.V2_SCORING, ingestion=programs.V2_INGESTION,
         input_data=programs.INPUT_DATA, queue=queue)
