@@ -499,6 +499,9 @@ class Submission(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column()
+    upload_active_at: Mapped[datetime | None] = mapped_column(
+        doc="When its upload in parts last started or asked for part URLs: the reaper counts an upload "
+        "abandoned from then, not from the submission's creation (a large upload takes hours).")
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     size: Mapped[int | None] = mapped_column(BigInteger, doc="Announced size in bytes.")

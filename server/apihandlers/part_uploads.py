@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import part_uploads
+from ..clock import utcnow
 from ..orm import Artifact, Submission
 from ..request_bodies import PartsIn
 from ..submissions import lifecycle
@@ -28,12 +29,17 @@ class PartUploadMixin:
     def plan(self: Any, artifact: Artifact):  # type: ignore[misc]
         return part_uploads.plan_of(artifact, self.podium.upload_part_size)
 
+    def note_activity(self, resource: Any) -> None:
+        """An upload in parts moved on (it started, or asked for part URLs); see ``SubmissionParts``."""
+
     async def start(self: Any, resource: Any) -> None:
         artifact = self.artifact_of(resource)
+        self.note_activity(resource)
         self.write_json(part_uploads.start(self.podium.storage, artifact, self.plan(artifact)))
 
     async def sign(self: Any, resource: Any) -> None:
         artifact = self.artifact_of(resource)
+        self.note_activity(resource)
         body: PartsIn = self.body
         urls = part_uploads.part_urls(self.podium.storage, artifact, self.plan(artifact),
                                     body.numbers, self.podium.upload_url_expiry)
@@ -59,6 +65,12 @@ class SubmissionParts(PartUploadMixin):
         if artifact is None:
             raise Conflict("This submission has no file to upload.")
         return artifact
+
+    def note_activity(self: Any, resource: Submission) -> None:
+        """A submission whose upload in parts moves on is not abandoned, however long it takes:
+        the reaper counts from its last start or part request (``Submission.upload_active_at``)."""
+        resource.upload_active_at = utcnow()
+        self.db.commit()
 
 
 class SubmissionPartUploadHandler(SubmissionParts, APIHandler):

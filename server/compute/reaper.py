@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -83,7 +83,8 @@ def reap(session: Session, limits: Limits, now: datetime | None = None) -> ReapR
     abandoned = session.scalars(
         select(Submission).where(
             Submission.status == S.submitting,
-            Submission.created_at < now - timedelta(seconds=limits.abandoned_upload_timeout),
+            func.coalesce(Submission.upload_active_at, Submission.created_at)
+            < now - timedelta(seconds=limits.abandoned_upload_timeout),
         ).limit(500)
     ).all()
     for submission in abandoned:

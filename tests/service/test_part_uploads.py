@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,31 @@ def test_the_service_drops_abandoned_uploads_in_parts(service, creator, api, mon
     assert key in service.app.clean_abandoned_part_uploads()
     assert service.app.storage.arrived_parts(key) == {}
     assert api(creator, "POST", base, expect=200).json()["arrived"] == []  # it can start again
+
+
+def test_a_long_upload_in_parts_is_not_taken_for_abandoned(service, users, api, make_competition, clock) -> None:
+    """The reaper cancels a submission whose upload never completed, counting from its last
+    start or part request: an upload in parts that keeps moving for longer than the timeout
+    stays, one that stops is cancelled (and costs nothing)."""
+    from podium.server.clock import utcnow
+
+    comp = make_competition()
+    phase_id = comp["phases"][0]["id"]
+    user = users.make("longup")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    data = os.urandom(6 * MIB)
+    created = api(user, "POST", f"/phases/{phase_id}/submissions", json={"size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+                  expect=201).json()
+    base = f"/submissions/{created['id']}/upload"
+    api(user, "POST", base, expect=200)
+    timeout = service.app.job_limits.abandoned_upload_timeout
+    start = utcnow()
+    for step in range(1, 4):  # three times two thirds of the timeout, a part asked for each time
+        clock.set(start + timedelta(seconds=step * timeout * 2 / 3))
+        api(user, "POST", base + "/parts", json={"numbers": [1]}, expect=200)
+        service.app.reap()
+        assert api(user, "GET", f"/submissions/{created['id']}", expect=200).json()["status"] == "submitting"
+    clock.set(start + timedelta(seconds=3 * timeout * 2 / 3 + timeout + 1))  # then it stops
+    service.app.reap()
+    stopped = api(user, "GET", f"/submissions/{created['id']}", expect=200).json()
+    assert stopped["status"] == "cancelled" and "never completed" in stopped["failure_reason"]
