@@ -33,7 +33,8 @@ def test_the_old_worker_is_refused_by_the_broker_and_a_new_token_works(
     try:
         first = submit(api, user, phase_id, programs.result_submission("a\nb\nc\nd\n"))
         assert wait_for(api, user, first)["status"] == "finished"
-        assert rabbit_management.connections_of(account)  # the old worker is connected
+        # the old worker is connected (the management API lists connections from its periodic stats)
+        wait_until(lambda: rabbit_management.connections_of(account), what="the old worker's connection to be listed")
 
         new_token = api(admin, "POST", f"/queues/{name}/token", expect=200).json()["token"]
         # the broker closed the old worker's connections and refuses it when it reconnects
