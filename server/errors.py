@@ -11,6 +11,7 @@
     ├── NotAuthenticated (401)
     ├── PermissionDenied (403)
     ├── NotFound (404)
+    │   └── RuntimeImageUnknown (404)  a phase's runtime image is not on this host's engine: no environment
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   └── InvalidTransition (409) ... a submission status change the state machine forbids
     ├── WorkerProtocolRefused (426) ... a worker speaks a job protocol this service does not serve
@@ -122,6 +123,10 @@ class PermissionDenied(PodiumError):
 
 class NotFound(PodiumError):
     status_code = 404
+
+
+class RuntimeImageUnknown(NotFound):
+    """A phase's runtime image is not on the service's Docker engine, so its environment is unknown."""
 
 
 class Conflict(PodiumError):

@@ -83,11 +83,14 @@ class TaskIn(Body):
     ingestion_program: ArtifactRef | None = None
     input_data: ArtifactRef | None = None
     reference_data: ArtifactRef | None = None
+    public_reference_data: ArtifactRef | None = Field(
+        None, description="A public reference split: publishes the public scoring kit (scoring program + this data).")
     ingestion_only_during_scoring: bool = False
 
 
 class TaskUpdate(Update):
-    nullable = frozenset({"scoring_program", "ingestion_program", "input_data", "reference_data"})
+    nullable = frozenset({"scoring_program", "ingestion_program", "input_data", "reference_data",
+                          "public_reference_data"})
 
     name: Title | None = None
     description: str | None = None
@@ -95,6 +98,7 @@ class TaskUpdate(Update):
     ingestion_program: ArtifactRef | None = None
     input_data: ArtifactRef | None = None
     reference_data: ArtifactRef | None = None
+    public_reference_data: ArtifactRef | None = None
     ingestion_only_during_scoring: bool | None = None
 
 
@@ -168,6 +172,8 @@ class PhaseFields(Body):
     )
     public_data: ArtifactRef | None = None
     starting_kit: ArtifactRef | None = None
+    docker_image: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        None, description="The runtime image this phase runs in (default: the competition's docker_image).")
 
     @field_validator("start", "end")
     @classmethod
@@ -271,6 +277,7 @@ class DatasetIn(Body):
         "ingestion_program",
         "input_data",
         "reference_data",
+        "public_reference_data",
         "public_data",
         "starting_kit",
         "solution",

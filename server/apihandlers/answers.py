@@ -11,6 +11,7 @@ from typing import Any
 
 from ..auth.permissions import CompetitionRoles
 from ..clock import isoformat, utcnow
+from ..competitions.environment import phase_image
 from ..orm import Artifact, Competition, Leaderboard, Page, Participant, Phase, Submission, Task
 
 
@@ -54,6 +55,7 @@ def task_model(task: Task, roles: CompetitionRoles) -> dict[str, Any]:
             ingestion_program=task.ingestion_program_id,
             input_data=task.input_data_id,
             reference_data=task.reference_data_id,
+            public_reference_data=task.public_reference_data_id,
             ingestion_only_during_scoring=task.ingestion_only_during_scoring,
         )
     return model
@@ -109,6 +111,8 @@ def phase_model(phase: Phase, roles: CompetitionRoles | None = None) -> dict[str
         "public_data": phase.public_data_id,
         "starting_kit": phase.starting_kit_id,
         "auto_migrate": phase.auto_migrate,
+        "docker_image": phase_image(phase),
+        "public_scoring": any(t.public_reference_data_id and t.scoring_program_id for t in phase.tasks),
     }
 
 

@@ -49,6 +49,7 @@ PROGRAM_KINDS = {
     "ingestion_program": {ArtifactKind.ingestion_program},
     "input_data": {ArtifactKind.input_data},
     "reference_data": {ArtifactKind.reference_data},
+    "public_reference_data": {ArtifactKind.public_reference_data},
 }
 
 SCALAR_FIELDS = (
@@ -290,6 +291,7 @@ PHASE_SCALARS = (
     "hide_prediction_output",
     "hide_score_output",
     "show_scoring_output",
+    "docker_image",
     "name",
     "index",
     "auto_migrate",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...worker.protocol import JobInput, JobInputs, JobOutputs, JobSpec, OutputSlot
+from ..competitions.environment import phase_image
 from ..orm import (
     Artifact,
     ArtifactKind,
@@ -163,7 +164,7 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
         number=attempt.number,
         lease_seconds=limits.lease_seconds,
         time_limit=phase.execution_time_limit,
-        image=phase.competition.docker_image,
+        image=phase_image(phase),
         ingestion_only_during_scoring=bool(task and task.ingestion_only_during_scoring),
         inputs=inputs,
         outputs=outputs,
