@@ -173,7 +173,7 @@ class PhaseFields(Body):
     public_data: ArtifactRef | None = None
     starting_kit: ArtifactRef | None = None
     docker_image: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
-        None, description="The runtime image this phase runs in (default: the competition's docker_image).")
+        None, description="The runtime image this phase runs in (null: the competition's docker_image).")
 
     @field_validator("start", "end")
     @classmethod
@@ -197,7 +197,7 @@ class PhaseIn(PhaseFields):
 
 
 class PhaseUpdate(PhaseFields, Update):
-    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit"})
+    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit", "docker_image"})
 
     name: Title | None = None
     index: Position | None = None

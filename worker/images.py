@@ -369,11 +369,12 @@ def build_all(
 # --- what an image holds: its Python and its distributions --------------------------------
 
 #: Run inside an image (no network, as the unprivileged user): its Python version and every
-#: installed distribution with its version, as JSON on stdout.
+#: installed distribution (PEP 503 names: ``tomli-w``, ``pyyaml``) with its version, as JSON on stdout.
 ENVIRONMENT_PROBE = (
-    "import importlib.metadata as m, json, platform;"
+    "import importlib.metadata as m, json, platform, re;"
     "print(json.dumps({'python': platform.python_version(), 'packages': "
-    "{(d.metadata['Name'] or '').lower(): d.version for d in m.distributions() if d.metadata['Name']}}))"
+    "{re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
+    "for d in m.distributions() if d.metadata['Name']}}))"
 )
 
 

@@ -302,7 +302,7 @@ def _apply_phase_fields(
     session: Session, identity: Identity, competition: Competition, phase: Phase, fields: dict[str, Any], where: str
 ) -> None:
     for name in PHASE_SCALARS:
-        if name in fields and (fields[name] is not None or name == "end"):
+        if name in fields and (fields[name] is not None or name in ("end", "docker_image")):
             setattr(phase, name, fields[name])
     if fields.get("leaderboard_visibility"):
         phase.leaderboard_visibility = LeaderboardVisibility(fields["leaderboard_visibility"])

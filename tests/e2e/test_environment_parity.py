@@ -54,7 +54,8 @@ def with_ingestion(api, creator, users, service):
                               ingestion=programs.V2_INGESTION)
 
 
-def test_the_phase_names_its_image_and_the_service_knows_its_python_and_packages(api, legacy, with_ingestion):
+def test_the_phase_names_its_image_and_the_service_knows_its_python_and_packages(api, creator, legacy,
+                                                                                  with_ingestion):
     _, phase_id, user = legacy
     phase = api(user, "GET", f"/phases/{phase_id}", expect=200).json()
     assert phase["docker_image"] == "codalab/codalab-legacy:py37" and phase["public_scoring"] is True
@@ -67,6 +68,11 @@ def test_the_phase_names_its_image_and_the_service_knows_its_python_and_packages
     env = api(other_user, "GET", f"/phases/{other_phase}/environment", expect=200).json()
     assert (env["image"], env["runtime_image"]) == ("python:3", "podium/runtime:py3")
     assert env["python"].startswith("3.11.")
+    # null gives the phase back the competition's image
+    organizer_view = api(creator, "PATCH", f"/phases/{other_phase}", json={"docker_image": None}, expect=200).json()
+    assert organizer_view["docker_image"] == "codalab/codalab-legacy:py37"
+    assert api(creator, "PATCH", f"/phases/{other_phase}", json={"docker_image": "python:3"},
+               expect=200).json()["docker_image"] == "python:3"
 
 
 def test_environment_diff_shows_my_kernel_against_the_image_for_my_imports(service, legacy, tmp_path):
