@@ -330,10 +330,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     say(f"Checking {args.path} with the public scoring kit of {comp['slug']}, phase {phase['name']} "
         "(on this machine; nothing is sent)")
     try:
-        result = parity.check(client, phase["id"], args.path, args.task)
+        result = parity.check(client, phase["id"], args.path, args.task, keep_output=args.output)
     except WorkerError as exc:
         raise CommandFailed(str(exc)) from None
-    answer = {"state": result.state, "scores": result.scores, "reason": result.reason}
+    answer = {"state": result.state, "scores": result.scores, "reason": result.reason, "output": result.output_zip}
     if result.state == "succeeded":
         text = table(["column", "score"], [[k, v] for k, v in result.scores.items()])
     else:
@@ -495,6 +495,7 @@ def build_check_parser() -> argparse.ArgumentParser:
     p.add_argument("--competition", required=True, metavar="SLUG", help="The competition's slug (or id).")
     p.add_argument("--phase", help="Phase id or name (default: the current phase).")
     p.add_argument("--task", help="The task key, in a phase with several tasks.")
+    p.add_argument("--output", metavar="ZIP", help="Save the scoring output (scores, detailed results) here.")
     p.add_argument("--environment", action="store_true",
                    help="Also show how this Python differs from the phase's image for what the file imports.")
     return p

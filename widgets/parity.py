@@ -135,9 +135,10 @@ def download_kit(client: PodiumClient, phase_id: int, folder: str, task: str | N
 
 
 def check(client: PodiumClient, phase_id: int, submission: str | os.PathLike[str], task: str | None = None,
-          executor: Any = None) -> Any:
+          executor: Any = None, keep_output: str | os.PathLike[str] | None = None) -> Any:
     """Score ``submission`` (a zip, a file or a folder) with the phase's public scoring kit on this
-    machine, in the phase's image and with a worker's limits; returns a ``CheckResult``."""
+    machine, in the phase's image and with a worker's limits; returns a ``CheckResult``
+    (``keep_output``: where to save the scoring output zip)."""
     from podium.worker.executors.docker import DockerExecutor
     from podium.worker.local_check import run_check
 
@@ -147,4 +148,5 @@ def check(client: PodiumClient, phase_id: int, submission: str | os.PathLike[str
         kit, files = download_kit(client, phase_id, folder, task)
         zipped = Path(folder, "submission.zip")
         zipped.write_bytes(packaging.zip_path(submission))  # as `submit` would send it
-        return run_check(kit, files, str(zipped), executor or DockerExecutor(f"check-{os.getpid()}"))
+        return run_check(kit, files, str(zipped), executor or DockerExecutor(f"check-{os.getpid()}"),
+                         keep_output=str(keep_output) if keep_output else None)

@@ -362,11 +362,13 @@ class Competition:
         self.environment_html.value = parity.diff_html(rows, image["image"])
         return rows
 
-    def check(self, submission: str | os.PathLike[str], task: str | None = None) -> dict[str, Any]:
+    def check(self, submission: str | os.PathLike[str], task: str | None = None,
+              keep_output: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """Score ``submission`` on this machine with the phase's public scoring kit, in its image and
-        with a worker's limits, before spending quota; nothing is sent. Returns the scores."""
+        with a worker's limits, before spending quota; nothing is sent. Returns the state, scores,
+        reason and log (``keep_output``: where to save the scoring output zip)."""
         self._say("Checking on this machine with the public scoring kit...")
-        result = parity.check(self.client, self.phase_id, submission, task)
+        result = parity.check(self.client, self.phase_id, submission, task, keep_output=keep_output)
         if result.state != "succeeded":
             self.message_html.value = (f'<p style="color:#a00">Local check failed: '
                                        f'{display.html.escape(result.reason or result.state)}</p>')

@@ -155,6 +155,11 @@ def _inspect(name: str, template: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def image_id(name: str) -> str | None:
+    """The id of a local image (None if the engine has no such image or does not answer)."""
+    return _inspect(name, "{{.Id}}")
+
+
 def image_exists(name: str) -> bool:
     return _inspect(name, "{{.Id}}") is not None
 

@@ -103,11 +103,13 @@ def _zip_folder(folder: str, dest: str) -> str:
 
 
 def run_check(kit: dict[str, Any], kit_files: dict[str, str], submission: str, executor: Executor,
-              work_dir: str | None = None, settings: WorkerSettings | None = None) -> CheckResult:
+              work_dir: str | None = None, settings: WorkerSettings | None = None,
+              keep_output: str | None = None) -> CheckResult:
     """Score ``submission`` (a zip or a folder) with the kit's public files, as a worker would:
     the prediction step first when the phase has an ingestion program (not during scoring),
     then the scoring step on its predictions. ``kit``: the service's ``scoring-kit`` answer (image,
-    time limit, score keys); ``kit_files``: its files downloaded, by ``KIT_FILES`` name."""
+    time limit, score keys); ``kit_files``: its files downloaded, by ``KIT_FILES`` name;
+    ``keep_output``: where to save the scoring step's output zip (its scores and detailed results)."""
     if "scoring_program" not in kit_files or "reference_data" not in kit_files:
         raise CheckError("this phase publishes no public scoring kit (scoring program and public reference data)")
     if not executor.available():
@@ -146,9 +148,8 @@ def run_check(kit: dict[str, Any], kit_files: dict[str, str], submission: str, e
         report = runner.run(2)
         logs.append(_read(jobs.output(2, "log")))
         kept = None
-        if jobs.output(2, "output"):
-            kept = os.path.join(tempfile.gettempdir(), f"podium-check-output-{os.getpid()}-{os.path.basename(root)}.zip")
-            shutil.copyfile(jobs.output(2, "output"), kept)  # type: ignore[arg-type]
+        if keep_output and jobs.output(2, "output"):
+            kept = shutil.copyfile(jobs.output(2, "output"), keep_output)  # type: ignore[arg-type]
         return _result(report, logs, kept)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -36,7 +36,7 @@ def image_environment(named: str, aliases: dict[str, str] | None = None) -> dict
     it off the event loop); cached per image id, so a rebuilt image is read again."""
     runtime = images.resolve_image(named, aliases)
     try:
-        image_id = images._inspect(runtime, "{{.Id}}") if images.engine_answers() else None
+        image_id = images.image_id(runtime)
         if image_id is None:
             raise RuntimeImageUnknown(
                 f"The runtime image {runtime} (for {named}) is not on this service's Docker engine, so its "

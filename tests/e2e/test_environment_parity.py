@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import zipfile
 
 import pytest
 from conftest import competition_body, submit, unique_slug, upload_dataset, wait_for
@@ -118,8 +119,10 @@ def test_podium_check_gives_the_services_scores_for_code_run_by_an_ingestion_pro
     code.mkdir()
     (code / "model.py").write_text('def predict(x):\n    return {"1": "a", "2": "b", "3": "c", "4": "x"}[x]\n')
     shell = Terminal(tmp_path, PODIUM_URL=service.url, PODIUM_TOKEN=user.token)
-    local = shell.json("check", str(code), "--competition", slug)
+    local = shell.json("check", str(code), "--competition", slug, "--output", str(tmp_path / "out.zip"))
     assert local["state"] == "succeeded", local
+    with zipfile.ZipFile(tmp_path / "out.zip") as kept:
+        assert json.loads(kept.read("scores.json")) == local["scores"]
     sid = submit(api, user, phase_id, programs.GOOD_MODEL)
     remote = wait_for(api, user, sid)
     assert remote["status"] == "finished", remote["failure_reason"]
