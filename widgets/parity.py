@@ -24,7 +24,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from .client import PodiumClient
+from .client import PodiumClient, TransferFailed
 
 Source = str | os.PathLike[str] | types.ModuleType
 
@@ -128,7 +128,7 @@ def download_kit(client: PodiumClient, phase_id: int, folder: str, task: str | N
     for name, spec in kit["files"].items():
         data = client.get_object(spec["url"])
         if hashlib.sha256(data).hexdigest() != spec["sha256"]:
-            raise ValueError(f"the downloaded {name.replace('_', ' ')} does not match its checksum")
+            raise TransferFailed(f"The downloaded {name.replace('_', ' ')} does not match its checksum; try again.")
         files[name] = os.path.join(folder, f"{name}.zip")
         Path(files[name]).write_bytes(data)
     return kit, files
