@@ -418,11 +418,18 @@ def _label_build(base: str, tag: str, dockerfile: str, context: str | None = Non
         directory = context or tmp
         Path(tmp, "Dockerfile").write_text(dockerfile)
         out = subprocess.run(
-            [_docker(), "build", "--pull=false", "--network", "default", "-t", tag, "-f",
+            [_docker(), "build", "--pull=false", "--force-rm", "--network", "default", "-t", tag, "-f",
              str(Path(tmp, "Dockerfile")), directory],
             capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
         )
     if out.returncode != 0:
+        # the steps after FROM that worked left untagged images behind: remove them, newest first
+        # (refused, and so kept, when another image builds on one); never the base image itself
+        steps = re.findall(r"^ ---> ([0-9a-f]{12})$", out.stdout, re.M)[1:]
+        base_id = (image_id(base) or "").removeprefix("sha256:")[:12]
+        for step in reversed(steps):
+            if step != base_id and _inspect(step, "{{len .RepoTags}}") == "0":  # untagged only
+                subprocess.run([_docker(), "image", "rm", "--no-prune", step], capture_output=True)
         tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-25:])
         raise ImageBuildError(f"building {tag} from {base} failed:\n{tail}")
 

@@ -54,3 +54,20 @@ def test_requirements_builds_refuse_what_cannot_work(tmp_path) -> None:
     assert untagged.returncode == 1 and "--tag" in untagged.stderr
     with pytest.raises(images.ImageBuildError, match="Podium's own runtime images"):
         images.build_from_requirements(str(tmp_path / "r.txt"), images.DEFAULT_IMAGE)
+
+
+def test_a_failing_pip_install_says_why_and_leaves_no_container_behind(request, tmp_path) -> None:
+    need_images(request)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("this-package-does-not-exist-podium-test==0.0.1\n")
+    tag = f"podium-test/failing:{uuid.uuid4().hex[:8]}"
+    done = subprocess.run([str(PODIUM), "images", "build", "--requirements", str(requirements), "--tag", tag],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 1
+    assert "this-package-does-not-exist-podium-test" in done.stderr and "Could not find a version" in done.stderr
+    assert not images.image_exists(tag)
+    # the classic builder keeps a failed step's container unless told otherwise (--force-rm)
+    left = subprocess.run(["docker", "ps", "-a", "--no-trunc", "--filter", "status=exited", "--format", "{{.Command}}"],
+                          capture_output=True, text=True).stdout
+    assert "this-package-does-not-exist-podium-test" not in left and "podium-requirements" not in left
+
