@@ -46,7 +46,7 @@ autodoc_default_options = {"members": True}
 autodoc_type_aliases = {"PodiumClient": "podium.widgets.client.PodiumClient", "Source": "podium.widgets.part_upload.Source"}
 # Types from libraries whose inventories are not fetched (the build runs offline).
 nitpick_ignore_regex = [
-    (r"py:.*", r"(pd|pandas|np|numpy|requests|ipywidgets|widgets|traitlets|pathlib|os|datetime|collections\.abc|typing)\..*"),
+    (r"py:.*", r"(pd|pandas|np|numpy|requests|ipywidgets|widgets|traitlets|pathlib|os|datetime|collections\.abc|typing|types)\..*"),
     (r"py:.*", r"(Path|Any|Callable|Iterable|Iterator|Mapping|Sequence|DataFrame|PathLike|NoneType)"),
     (r"py:class", r"(bytes|str|int|float|bool|dict|list|tuple|object|None)"),
     # bases that are not part of the public API

@@ -257,6 +257,7 @@ COMMANDS = {
         ("register", "Register for a competition."),
         ("download", "Download a phase's public data and starting kit, unpacked."),
         ("submit", "Submit a file or folder; --wait follows it to its score (exit 4 if it fails)."),
+        ("check", "Score a file with the phase's public scoring kit here, in its image, before submitting."),
         ("status", "A submission's status, queue place and estimated start; or your latest submissions."),
         ("logs", "Your code's log in a submission; --follow shows it live while it runs."),
         ("leaderboard", "A phase's leaderboard as a table (--csv: all of it)."),

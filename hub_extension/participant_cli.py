@@ -316,6 +316,32 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return final_code(final)
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Score a submission with the phase's public scoring kit on this machine (nothing is sent)."""
+    from podium.widgets import parity
+    from podium.worker.errors import WorkerError
+
+    client = make_client()
+    comp = client.competition(args.competition)
+    phase = find_phase(comp, args.phase)
+    if args.environment:
+        image = client.get(f"phases/{phase['id']}/environment")
+        say(parity.diff_text(parity.environment_diff(image, args.path)))
+    say(f"Checking {args.path} with the public scoring kit of {comp['slug']}, phase {phase['name']} "
+        "(on this machine; nothing is sent)")
+    try:
+        result = parity.check(client, phase["id"], args.path, args.task, keep_output=args.output)
+    except WorkerError as exc:
+        raise CommandFailed(str(exc)) from None
+    answer = {"state": result.state, "scores": result.scores, "reason": result.reason, "output": result.output_zip}
+    if result.state == "succeeded":
+        text = table(["column", "score"], [[k, v] for k, v in result.scores.items()])
+    else:
+        text = f"The local check failed: {result.reason}"
+    emit(args, answer, text)
+    return EXIT_OK if result.state == "succeeded" else EXIT_FAILED
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     client = make_client()
     if args.submission is not None:
@@ -462,6 +488,19 @@ def build_submit_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_check_parser() -> argparse.ArgumentParser:
+    p = _parser("check", "Score a file or folder on this machine with the phase's public scoring kit, in the "
+                         "phase's image and with a worker's limits, before spending quota (nothing is sent).")
+    p.add_argument("path", metavar="FILE|DIR", help="What you would submit.")
+    p.add_argument("--competition", required=True, metavar="SLUG", help="The competition's slug (or id).")
+    p.add_argument("--phase", help="Phase id or name (default: the current phase).")
+    p.add_argument("--task", help="The task key, in a phase with several tasks.")
+    p.add_argument("--output", metavar="ZIP", help="Save the scoring output (scores, detailed results) here.")
+    p.add_argument("--environment", action="store_true",
+                   help="Also show how this Python differs from the phase's image for what the file imports.")
+    return p
+
+
 def build_status_parser() -> argparse.ArgumentParser:
     p = _parser("status", "A submission's status, queue place and result; without one, your latest submissions.")
     p.add_argument("submission", type=int, nargs="?", help="The submission's id.")
@@ -500,6 +539,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[], argp
     "register": (cmd_register, build_register_parser),
     "download": (cmd_download, build_download_parser),
     "submit": (cmd_submit, build_submit_parser),
+    "check": (cmd_check, build_check_parser),
     "status": (cmd_status, build_status_parser),
     "logs": (cmd_logs, build_logs_parser),
     "leaderboard": (cmd_leaderboard, build_leaderboard_parser),

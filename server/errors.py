@@ -13,6 +13,7 @@
     │   ├── QueueNotShared (403) ...... a competition names a compute queue its organizer may not use
     │   └── LtiLaunchRefused (403) .... an LTI launch whose signature, audience, nonce, state or deployment fails
     ├── NotFound (404)
+    │   └── RuntimeImageUnknown (404)  a phase's runtime image is not on this host's engine: no environment
     ├── Conflict (409) ................ e.g. a slug or column key already taken, a state change not allowed
     │   ├── InvalidTransition (409) ... a submission status change the state machine forbids
     │   ├── CodeNotRevealed (409) ..... a phase's code asked for before it ends, or in a phase that reveals none
@@ -146,6 +147,10 @@ class LtiLaunchRefused(PermissionDenied):
 
 class NotFound(PodiumError):
     status_code = 404
+
+
+class RuntimeImageUnknown(NotFound):
+    """A phase's runtime image is not on the service's Docker engine, so its environment is unknown."""
 
 
 class Conflict(PodiumError):

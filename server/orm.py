@@ -131,6 +131,7 @@ class ArtifactKind(str, enum.Enum):
     ingestion_program = "ingestion_program"
     input_data = "input_data"
     reference_data = "reference_data"
+    public_reference_data = "public_reference_data"  # the organizer's public split: participants may read it
     public_data = "public_data"
     starting_kit = "starting_kit"
     solution = "solution"
@@ -315,6 +316,9 @@ class Phase(Base):
         JSON, default=dict, doc="How a final score becomes a grade (see podium.server.classroom.grades)."
     )
     public_data_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
+    docker_image: Mapped[str | None] = mapped_column(
+        String(255), doc="The runtime image this phase's programs run in; None: the competition's."
+    )
     starting_kit_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id", ondelete="SET NULL"))
 
     competition: Mapped[Competition] = relationship(back_populates="phases")
@@ -343,6 +347,11 @@ class Task(Base):
     ingestion_program_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id"))
     input_data_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id"))
     reference_data_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id"))
+    public_reference_data_id: Mapped[int | None] = mapped_column(
+        ForeignKey("artifacts.id"),
+        doc="A public reference split: with it the task's scoring program and this data form the public scoring "
+        "kit participants run on their own machine (``podium check``); None: no public scoring.",
+    )
     ingestion_only_during_scoring: Mapped[bool] = mapped_column(Boolean, default=False)
 
     competition: Mapped[Competition] = relationship(back_populates="tasks")

@@ -83,11 +83,14 @@ class TaskIn(Body):
     ingestion_program: ArtifactRef | None = None
     input_data: ArtifactRef | None = None
     reference_data: ArtifactRef | None = None
+    public_reference_data: ArtifactRef | None = Field(
+        None, description="A public reference split: publishes the public scoring kit (scoring program + this data).")
     ingestion_only_during_scoring: bool = False
 
 
 class TaskUpdate(Update):
-    nullable = frozenset({"scoring_program", "ingestion_program", "input_data", "reference_data"})
+    nullable = frozenset({"scoring_program", "ingestion_program", "input_data", "reference_data",
+                          "public_reference_data"})
 
     name: Title | None = None
     description: str | None = None
@@ -95,6 +98,7 @@ class TaskUpdate(Update):
     ingestion_program: ArtifactRef | None = None
     input_data: ArtifactRef | None = None
     reference_data: ArtifactRef | None = None
+    public_reference_data: ArtifactRef | None = None
     ingestion_only_during_scoring: bool | None = None
 
 
@@ -199,6 +203,8 @@ class PhaseFields(Body):
     reveal_at: datetime | None = Field(None, description="When the private board is revealed by itself.")
     grade_mapping: dict[str, Any] | None = Field(
         None, description="How a final score becomes a grade: linear, thresholds or rank (see the instructor how-to).")
+    docker_image: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        None, description="The runtime image this phase runs in (null: the competition's docker_image).")
 
     @field_validator("start", "end", "reveal_at")
     @classmethod
@@ -222,7 +228,7 @@ class PhaseIn(PhaseFields):
 
 
 class PhaseUpdate(PhaseFields, Update):
-    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit", "reveal_at"})
+    nullable = frozenset({"end", "leaderboard", "public_data", "starting_kit", "reveal_at", "docker_image"})
 
     name: Title | None = None
     index: Position | None = None
@@ -302,6 +308,7 @@ class DatasetIn(Body):
         "ingestion_program",
         "input_data",
         "reference_data",
+        "public_reference_data",
         "public_data",
         "starting_kit",
         "solution",

@@ -138,6 +138,7 @@ class TaskDraft:
     input_data: DataSource | None = None
     ingestion_program: DataSource | None = None
     helpers: tuple = ()
+    public_reference_data: DataSource | None = None
 
     def packages(self) -> dict[str, bytes]:
         """kind → zip bytes of each program and dataset the task has."""
@@ -145,7 +146,7 @@ class TaskDraft:
         if self.scoring is not None:
             out["scoring_program"] = scoring_program(self.scoring, helpers=self.helpers)
         for kind, default in (("reference_data", "reference"), ("input_data", "input"),
-                              ("ingestion_program", "ingestion")):
+                              ("ingestion_program", "ingestion"), ("public_reference_data", "reference")):
             value = getattr(self, kind)
             if value is not None:
                 out[kind] = as_zip(value, default)
@@ -232,6 +233,7 @@ class CompetitionDraft:
         ingestion_program: DataSource | None = None,
         description: str = "",
         helpers: tuple = (),
+        public_reference_data: DataSource | None = None,
     ) -> CompetitionDraft:
         """A task: the scoring function or program, and the data it reads.
 
@@ -239,9 +241,12 @@ class CompetitionDraft:
         ``podium.widgets.scoring``), a ``.py`` script, a program folder or zip. ``reference_data``
         lands in the scoring container's ``$input/ref`` (a DataFrame as ``reference.csv``), the
         submission's files in ``$input/res``. ``helpers`` are functions the scoring function calls.
+        ``public_reference_data`` (laid out as ``reference_data``) publishes a public scoring kit:
+        participants may download it with the scoring program and score on their own machine
+        (``Competition.check``, ``podium check``); the real reference data stays hidden.
         """
         self.tasks[key] = TaskDraft(key, name, description, scoring, reference_data, input_data,
-                                    ingestion_program, tuple(helpers))
+                                    ingestion_program, tuple(helpers), public_reference_data)
         return self
 
     def add_leaderboard(self, key: str, title: str, columns: list[Column | str], *,

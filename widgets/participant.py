@@ -23,7 +23,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from . import classroom, display, packaging
+from . import classroom, display, packaging, parity
 from .client import TERMINAL_STATUSES, PodiumAPIError, PodiumClient, current_phase
 from .teams import MyTeam
 
@@ -56,6 +56,7 @@ class Competition:
         self.phase_html = w.HTML()
         self.quota_html = w.HTML()
         self.message_html = w.HTML()
+        self.environment_html = w.HTML()  # filled by environment_diff()
         self.register_button = w.Button(description="Register", button_style="primary", icon="user-plus")
         self.register_button.on_click(lambda _: self._guard(self.register))
         self.download_buttons: dict[str, w.Button] = {}
@@ -77,7 +78,7 @@ class Competition:
         self.refresh_button.on_click(lambda _: self._guard(self.refresh))
         submit_box = w.VBox([
             w.HBox([self.file_upload, self.description_text, self.submit_button]),
-            self.progress, self.status_label, self.log_html, self.result_html,
+            self.progress, self.status_label, self.log_html, self.result_html, self.environment_html,
         ])
         self.team_box = w.VBox()
         self.team_panel: MyTeam | None = None
@@ -426,6 +427,30 @@ class Competition:
         else:
             self.result_html.value = f"<p>Submission {submission['id']} was cancelled.</p>"
         self.last_submission = submission
+
+    # -- environment parity ----------------------------------------------------------------------
+    def environment_diff(self, source: parity.Source) -> list[dict[str, Any]]:
+        """How this kernel differs from the phase's runtime image for what ``source`` (a file, a
+        notebook, a folder or a module) imports; shown as a table in the widget, and returned."""
+        image = self.client.get(f"phases/{self.phase_id}/environment")
+        rows = parity.environment_diff(image, source)
+        self.environment_html.value = parity.diff_html(rows, image["image"])
+        return rows
+
+    def check(self, submission: str | os.PathLike[str], task: str | None = None,
+              keep_output: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """Score ``submission`` on this machine with the phase's public scoring kit, in its image and
+        with a worker's limits, before spending quota; nothing is sent. Returns the state, scores,
+        reason and log (``keep_output``: where to save the scoring output zip)."""
+        self._say("Checking on this machine with the public scoring kit...")
+        result = parity.check(self.client, self.phase_id, submission, task, keep_output=keep_output)
+        if result.state != "succeeded":
+            self.message_html.value = (f'<p style="color:#a00">Local check failed: '
+                                       f'{display.html.escape(result.reason or result.state)}</p>')
+        else:
+            shown = ", ".join(f"{k} {v}" for k, v in result.scores.items())
+            self._say(f"Local check on the public reference data: {shown}")
+        return {"state": result.state, "scores": result.scores, "reason": result.reason, "log": result.log}
 
     def cancel(self, submission: dict[str, Any] | None = None) -> dict[str, Any]:
         """Cancel a queued or running submission (by default the last one)."""

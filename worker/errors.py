@@ -23,7 +23,8 @@
     ├── EngineError ............... the Docker engine cannot be made to answer here; ``fix`` is the command that helps
     ├── WorkerNameTaken ........... a live worker of the same name already uses this Docker engine
     ├── UnsafeExecutorRefused ..... the local executor (no isolation) was not explicitly allowed
-    └── ImageBuildError ........... building a runtime image failed; says what to install
+    ├── ImageBuildError ........... building a runtime image failed; says what to install
+    └── CheckError ................ ``podium check`` cannot start: no engine, or the phase has no public scoring kit
 
 The runner turns what a participant's or organizer's files cause (``ArchiveError``,
 ``MetadataError``, ``ScoresError``, a program that fails) into ``AttemptFailed`` with a message
@@ -146,3 +147,7 @@ class EngineDown(CannotWork):
 class DiskFull(CannotWork):
     """The worker's disk has less free space than ``--min-free-mb``, even with its dataset cache
     pruned: it claims no attempt until space is freed (the message says where and how much)."""
+
+
+class CheckError(WorkerError):
+    """A local check (``podium check``) that cannot start: no Docker engine, or no public scoring kit."""

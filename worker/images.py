@@ -34,6 +34,8 @@ PACKAGES = (
 )
 
 RECIPE_LABEL = "org.podium.runtime.recipe"
+#: JSON ``{"python": "3.11.2", "packages": {"numpy": "1.24.2", ...}}``, written when an image is built
+ENVIRONMENT_LABEL = "org.podium.runtime.environment"
 ENGINE_HINT = "start the engine with `podium images engine` (as root)"
 
 
@@ -151,6 +153,11 @@ def _inspect(name: str, template: str) -> str | None:
         [_docker(), "image", "inspect", "--format", template, name], capture_output=True, text=True
     )
     return out.stdout.strip() if out.returncode == 0 else None
+
+
+def image_id(name: str) -> str | None:
+    """The id of a local image (None if the engine has no such image or does not answer)."""
+    return _inspect(name, "{{.Id}}")
 
 
 def image_exists(name: str) -> bool:
@@ -347,6 +354,7 @@ def build_image(spec: ImageSpec, *, force: bool = False, log: Callable[[str], No
         subprocess.run([docker, "image", "rm", previous], capture_output=True)
     size = image_size(spec.name) or 0
     log(f"{spec.name}: built in {time.monotonic() - started:.0f} s, {size / 1e6:.0f} MB")
+    record_environment(spec.name, log=log)
     return spec.name
 
 
@@ -361,6 +369,134 @@ def build_all(
             f"unknown runtime image(s): {', '.join(unknown)}; known: {', '.join(RUNTIME_IMAGES)}"
         )
     return [build_image(RUNTIME_IMAGES[name], force=force, log=log) for name in chosen]
+
+
+# --- what an image holds: its Python and its distributions --------------------------------
+
+#: Run inside an image (no network, as the unprivileged user): its Python version and every
+#: installed distribution (PEP 503 names: ``tomli-w``, ``pyyaml``) with its version, as JSON on stdout.
+ENVIRONMENT_PROBE = (
+    "import importlib.metadata as m, json, platform, re;"
+    "print(json.dumps({'python': platform.python_version(), 'packages': "
+    "{re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
+    "for d in m.distributions() if d.metadata['Name']}}))"
+)
+
+
+def probe_environment(name: str) -> dict:
+    """Run ``ENVIRONMENT_PROBE`` in the image ``name``: ``{"python", "packages"}``."""
+    out = subprocess.run(
+        [_docker(), "run", "--rm", "--network", "none", "--user", "1000:1000", "--entrypoint", "python3",
+         name, "-c", ENVIRONMENT_PROBE],
+        capture_output=True, text=True, timeout=120,
+    )
+    if out.returncode != 0:
+        raise ImageBuildError(f"could not read the Python environment of {name}: {out.stderr.strip()[-500:]}")
+    try:
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise ImageBuildError(f"the Python environment probe of {name} printed no JSON") from None
+    return {"python": str(found["python"]), "packages": dict(sorted(found["packages"].items()))}
+
+
+def image_environment(name: str) -> dict:
+    """The recorded environment of a local image (its ``ENVIRONMENT_LABEL``), or probed when the
+    image has none (built before the label existed); ``ImageBuildError`` when it is absent."""
+    labels = _inspect(name, "{{json .Config.Labels}}")
+    if labels is None:
+        raise ImageBuildError(f"no image {name} on this engine: build it with `podium images build`")
+    recorded = (json.loads(labels or "null") or {}).get(ENVIRONMENT_LABEL)
+    if recorded:
+        return json.loads(recorded)
+    return probe_environment(name)
+
+
+def _label_build(base: str, tag: str, dockerfile: str, context: str | None = None,
+                 log: Callable[[str], None] = print) -> None:
+    """``docker build`` with the classic builder (no BuildKit, no registry: ``base`` is local)."""
+    with tempfile.TemporaryDirectory(prefix="podium-image-") as tmp:
+        directory = context or tmp
+        Path(tmp, "Dockerfile").write_text(dockerfile)
+        out = subprocess.run(
+            [_docker(), "build", "--pull=false", "--force-rm", "--network", "default", "-t", tag, "-f",
+             str(Path(tmp, "Dockerfile")), directory],
+            capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        )
+    if out.returncode != 0:
+        # the steps after FROM that worked left untagged images behind: remove them, newest first
+        # (refused, and so kept, when another image builds on one); never the base image itself
+        steps = re.findall(r"^ ---> ([0-9a-f]{12})$", out.stdout, re.M)[1:]
+        base_id = (image_id(base) or "").removeprefix("sha256:")[:12]
+        for step in reversed(steps):
+            if step != base_id and _inspect(step, "{{len .RepoTags}}") == "0":  # untagged only
+                subprocess.run([_docker(), "image", "rm", "--no-prune", step], capture_output=True)
+        tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-25:])
+        raise ImageBuildError(f"building {tag} from {base} failed:\n{tail}")
+
+
+def record_environment(name: str, log: Callable[[str], None] = print) -> dict:
+    """Probe the image and write what it holds as its ``ENVIRONMENT_LABEL`` (a label-only layer)."""
+    found = probe_environment(name)
+    label = json.dumps(json.dumps(found, separators=(",", ":")))  # a Dockerfile string literal
+    _label_build(name, name, f"FROM {name}\nLABEL {ENVIRONMENT_LABEL}={label}\n", log=log)
+    log(f"{name}: Python {found['python']}, {len(found['packages'])} packages recorded")
+    return found
+
+
+def _download_pip_wheel(directory: Path) -> None:
+    """pip's wheel (pure Python, runnable as ``python3 pip-X.whl/pip``) for images without pip."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(directory), "pip"],
+        capture_output=True, text=True,
+    )
+    if out.returncode != 0 or not list(directory.glob("pip-*.whl")):
+        raise ImageBuildError(f"could not download pip's wheel for the image build:\n{out.stderr.strip()[-800:]}")
+
+
+def build_from_requirements(requirements: str, tag: str, base: str = DEFAULT_IMAGE,
+                            ca_bundle: str | None = None, log: Callable[[str], None] = print) -> str:
+    """An extra runtime image: ``base`` plus ``pip install -r requirements`` run inside the build
+    (the only step that needs a package index), then its environment recorded as a label.
+
+    Debian's Python refuses pip outside a virtual environment (PEP 668); the image is a single
+    purpose container, so ``--break-system-packages`` is right there. The runtime images have no
+    apt and no pip: pip's own wheel, fetched here by this machine's pip, runs from the wheel file. ``ca_bundle`` (default: ``$PIP_CERT``): the
+    certificates pip trusts during the build, for sites behind a TLS-inspecting proxy; it is
+    removed from the image afterwards."""
+    path = Path(requirements)
+    if not path.is_file():
+        raise ImageBuildError(f"no requirements file at {requirements}")
+    if not engine_answers():
+        raise ImageBuildError(f"the Docker engine does not answer ('docker info' fails): {ENGINE_HINT}")
+    if not image_exists(base):
+        raise ImageBuildError(f"the base image {base} is missing: build it first with `podium images build`")
+    if tag in RUNTIME_IMAGES:
+        raise ImageBuildError(f"{tag} is one of Podium's own runtime images; name the new image another tag")
+    log(f"{tag}: {base} + pip install -r {path.name}")
+    ca_bundle = ca_bundle if ca_bundle is not None else os.environ.get("PIP_CERT")
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise ImageBuildError(f"no certificate bundle at {ca_bundle}")
+    with tempfile.TemporaryDirectory(prefix="podium-requirements-") as context:
+        shutil.copy(path, Path(context, "requirements.txt"))
+        shutil.copy(ca_bundle, Path(context, "ca.crt")) if ca_bundle else Path(context, "ca.crt").write_text("")
+        _download_pip_wheel(Path(context, "pip"))
+        _label_build(base, tag, "\n".join((
+            f"FROM {base}",
+            "COPY requirements.txt /tmp/podium-requirements.txt",
+            "COPY ca.crt /tmp/podium-ca.crt",
+            "COPY pip /tmp/podium-pip",
+            "USER root",
+            "RUN if [ -s /tmp/podium-ca.crt ]; then export PIP_CERT=/tmp/podium-ca.crt; fi && "
+            "if python3 -m pip --version >/dev/null 2>&1; then PIP='python3 -m pip'; "
+            "else PIP=\"python3 $(ls /tmp/podium-pip/pip-*.whl)/pip\"; fi && "
+            "$PIP install --no-cache-dir --break-system-packages --disable-pip-version-check "
+            "-r /tmp/podium-requirements.txt && rm -r /tmp/podium-requirements.txt /tmp/podium-ca.crt /tmp/podium-pip",
+            "USER 1000:1000",
+            "WORKDIR /app",
+            "",
+        )), context=context, log=log)
+    record_environment(tag, log=log)
+    return tag
 
 
 def _list() -> None:
@@ -391,6 +527,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "names", nargs="*", metavar="NAME", help=f"default: {' '.join(RUNTIME_IMAGES)}"
     )
+    build.add_argument(
+        "--requirements", metavar="FILE",
+        help="Build one extra image: the base image plus `pip install -r FILE` (needs --tag).",
+    )
+    build.add_argument("--tag", metavar="NAME", help="Name of the extra image, e.g. myhub/runtime:2026.")
+    build.add_argument("--base", metavar="IMAGE", default=DEFAULT_IMAGE,
+                       help=f"Image the extra image starts from (default {DEFAULT_IMAGE}).")
+    build.add_argument("--ca-bundle", metavar="FILE",
+                       help="Certificates pip trusts during the build (default: $PIP_CERT).")
+    env = sub.add_parser("environment", help="Print an image's Python version and packages as JSON.")
+    env.add_argument("name", metavar="NAME")
     sub.add_parser("list", help="Show the runtime images and the aliases that map to them.")
     sub.add_parser("engine", help="Install (Debian, as root) and start the Docker engine the images need.")
     return parser
@@ -404,8 +551,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return engine_main([])
     try:
-        if args.action == "build":
+        if args.action == "build" and args.requirements:
+            if not args.tag:
+                raise ImageBuildError("--requirements needs --tag NAME, the new image's name")
+            build_from_requirements(args.requirements, args.tag, args.base, args.ca_bundle)
+        elif args.action == "build":
             build_all(args.names, force=args.force)
+        elif args.action == "environment":
+            print(json.dumps(image_environment(resolve_image(args.name)), indent=1))
         else:
             _list()
     except ImageBuildError as e:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import object_session
 from ..auth.permissions import CompetitionRoles
 from ..classroom import deadlines, reveal
 from ..clock import isoformat, utcnow
+from ..competitions.environment import phase_image
 from ..orm import Artifact, Competition, Leaderboard, Page, Participant, Phase, Submission, Task
 
 
@@ -57,6 +58,7 @@ def task_model(task: Task, roles: CompetitionRoles) -> dict[str, Any]:
             ingestion_program=task.ingestion_program_id,
             input_data=task.input_data_id,
             reference_data=task.reference_data_id,
+            public_reference_data=task.public_reference_data_id,
             ingestion_only_during_scoring=task.ingestion_only_during_scoring,
         )
     return model
@@ -116,6 +118,8 @@ def phase_model(phase: Phase, roles: CompetitionRoles | None = None) -> dict[str
         "auto_migrate": phase.auto_migrate,
         "code_reveal": phase.code_reveal,
         "code_reveal_top": phase.code_reveal_top,
+        "docker_image": phase_image(phase),
+        "public_scoring": any(t.public_reference_data_id and t.scoring_program_id for t in phase.tasks),
         **classroom_phase_fields(phase, roles),
     }
 

@@ -10,7 +10,7 @@ from ..request_bodies import DatasetIn
 from .answers import artifact_model
 from .base import APIHandler, api
 
-PARTICIPANT_KINDS = {ArtifactKind.public_data, ArtifactKind.starting_kit}
+PARTICIPANT_KINDS = {ArtifactKind.public_data, ArtifactKind.starting_kit, ArtifactKind.public_reference_data}
 PROGRAM_KINDS = {ArtifactKind.scoring_program, ArtifactKind.ingestion_program}
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ..competitions import authoring as domain
+from ..competitions import environment
 from ..leaderboards import store as leaderboard_store
 from ..orm import Competition, Phase
 from ..request_bodies import PhaseIn, PhaseUpdate
@@ -43,7 +46,26 @@ class PhaseHandler(APIHandler):
         self.finish()
 
 
+class PhaseEnvironmentHandler(APIHandler):
+    @api("The phase's runtime image with its Python version and packages (what scoring runs in).",
+         requires="view")
+    async def get(self, phase: Phase) -> None:
+        named = environment.phase_image(phase)
+        self.write_json(await asyncio.to_thread(environment.image_environment, named))
+
+
+class PhaseScoringKitHandler(APIHandler):
+    @api("The phase's public scoring kit: download URLs of its scoring program and public reference split, "
+         "the image and limits, to score on one's own machine with `podium check`.", requires="participate")
+    async def get(self, phase: Phase) -> None:
+        task = self.get_query_argument("task", None)
+        self.write_json(environment.scoring_kit(self.db, self.podium.storage, phase,
+                                                self.podium.download_url_expiry, task))
+
+
 default_handlers = [
     ("/competitions/{competition}/phases", PhaseListHandler),
     ("/phases/{phase}", PhaseHandler),
+    ("/phases/{phase}/environment", PhaseEnvironmentHandler),
+    ("/phases/{phase}/scoring-kit", PhaseScoringKitHandler),
 ]

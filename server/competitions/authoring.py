@@ -51,6 +51,7 @@ PROGRAM_KINDS = {
     "ingestion_program": {ArtifactKind.ingestion_program},
     "input_data": {ArtifactKind.input_data},
     "reference_data": {ArtifactKind.reference_data},
+    "public_reference_data": {ArtifactKind.public_reference_data},
 }
 
 SCALAR_FIELDS = (
@@ -301,6 +302,7 @@ PHASE_SCALARS = (
     "hide_prediction_output",
     "hide_score_output",
     "show_scoring_output",
+    "docker_image",
     "name",
     "index",
     "auto_migrate",
@@ -317,7 +319,7 @@ def _apply_phase_fields(
     session: Session, identity: Identity, competition: Competition, phase: Phase, fields: dict[str, Any], where: str
 ) -> None:
     for name in PHASE_SCALARS:
-        if name in fields and (fields[name] is not None or name in ("end", "reveal_at")):
+        if name in fields and (fields[name] is not None or name in ("end", "reveal_at", "docker_image")):
             setattr(phase, name, fields[name])
     if fields.get("leaderboard_visibility"):
         phase.leaderboard_visibility = LeaderboardVisibility(fields["leaderboard_visibility"])

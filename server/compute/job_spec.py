@@ -21,6 +21,7 @@ from ...worker.protocol import (
     JobSpec,
     OutputSlot,
 )
+from ..competitions.environment import phase_image
 from ..orm import (
     Artifact,
     ArtifactKind,
@@ -170,7 +171,7 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
         number=attempt.number,
         lease_seconds=limits.lease_seconds,
         time_limit=phase.execution_time_limit,
-        image=phase.competition.docker_image,
+        image=phase_image(phase),
         ingestion_only_during_scoring=bool(task and task.ingestion_only_during_scoring),
         inputs=inputs,
         outputs=outputs,

@@ -44,6 +44,8 @@ def test_participant_notebook_reaches_the_leaderboard(api, creator, users, servi
     }, tmp_path)
     text = "\n".join(outputs)
     assert "Registration: approved" in text
+    assert re.search(r"^Python\s+here 3\.\d+\.\d+\s+in the phase's image 3\.\d+\.\d+$", text, re.M), text
+    assert re.search(r"^pandas\s+here \S+\s+in the phase's image \d", text, re.M), text
     assert (tmp_path / "podium" / comp["slug"] / "public_data" / "train.csv").is_file()
     assert "starting_kit ->" in text and "README.md" in text
     assert re.search(r"Submission \d+: finished\nScores: \{'accuracy': 1\.0\}\nMy rank: 1\n", text), text
