@@ -8,11 +8,36 @@ from sqlalchemy import select
 from ..classroom import deadlines, grades, reveal, selection
 from ..errors import PermissionDenied
 from ..leaderboards import store as leaderboard_store
-from ..lti.grades import send_grades_at_reveal_logged
+from ..lti.grades import is_linked, send_grades_at_reveal_logged
 from ..orm import Phase, RegistrationMode, Team
 from ..request_bodies import ExtensionIn, FinalSelectionIn, GradesQuery
 from ..teams import competitors
 from .base import APIHandler, api
+
+
+class ClassRoster:
+    """The class as the hub knows it, for the grades (mixed into a handler: needs ``db``,
+    ``podium`` and ``on_loop``)."""
+
+    def roster(self, phase: Phase) -> list[str]:
+        """The hub groups' members (a class) and everyone the database knows as a participant
+        (the hub is asked on the loop: its client is asynchronous)."""
+        names = set(grades.default_roster(self.db, phase))
+        competition = phase.competition
+        if competition.registration_mode == RegistrationMode.groups:
+            for group in competition.participant_groups or ():
+                names |= set(self.on_loop(self.podium.hub.group_members(group)))
+        return sorted(names)
+
+    def teams(self, phase: Phase) -> dict[str, str]:
+        """``{username: team name}``: the teams' recorded members and the hub groups' of the teams
+        made from a hub group."""
+        found = grades.default_teams(self.db, phase)
+        for team in self.db.scalars(select(Team).where(Team.competition_id == phase.competition_id,
+                                                       Team.hub_group.is_not(None))):
+            for name in self.on_loop(self.podium.hub.group_members(team.hub_group)):
+                found.setdefault(name, team.name)
+        return found
 
 
 class ExtensionsHandler(APIHandler):
@@ -71,7 +96,7 @@ class SelectionHandler(APIHandler):
         return competitors.competitor(self.db, phase.competition_id, self.user)
 
 
-class RevealHandler(APIHandler):
+class RevealHandler(ClassRoster, APIHandler):
     @api("Whether the phase's private board is revealed, and when it will be.", requires="view")
     async def get(self, phase: Phase) -> None:
         self.write_json(reveal.reveal_model(phase))
@@ -83,7 +108,8 @@ class RevealHandler(APIHandler):
         reveal.reveal(phase)
         self.db.commit()
         answer = reveal.reveal_model(phase)
-        answer["lti"] = send_grades_at_reveal_logged(self.podium, phase.id)
+        answer["lti"] = send_grades_at_reveal_logged(self.podium, phase.id, self.roster(phase), self.teams(phase)) \
+            if is_linked(self.db, phase.competition_id) else None
         self.write_json(answer)
 
 
@@ -108,7 +134,7 @@ class PrivateLeaderboardHandler(APIHandler):
         })
 
 
-class GradesHandler(APIHandler):
+class GradesHandler(ClassRoster, APIHandler):
     @api("Grades for every roster member (the class's hub groups and every participant), including those "
          "who never submitted: final score, rank, late penalty and grade from the phase's grade_mapping. "
          "?format=csv&layout=canvas|moodle gives the gradebooks' import layouts (organizers).",
@@ -125,26 +151,6 @@ class GradesHandler(APIHandler):
             return
         self.write_json({"phase": phase.id, "roster": len(rows), "grade_mapping": phase.grade_mapping or grades.DEFAULT_MAPPING,
                          "points_possible": grades.points_possible(phase.grade_mapping), "grades": [r.as_json() for r in rows]})
-
-    def roster(self, phase: Phase) -> list[str]:
-        """The hub groups' members (a class) and everyone the database knows as a participant
-        (the hub is asked on the loop: its client is asynchronous)."""
-        names = set(grades.default_roster(self.db, phase))
-        competition = phase.competition
-        if competition.registration_mode == RegistrationMode.groups:
-            for group in competition.participant_groups or ():
-                names |= set(self.on_loop(self.podium.hub.group_members(group)))
-        return sorted(names)
-
-    def teams(self, phase: Phase) -> dict[str, str]:
-        """``{username: team name}``: the teams' recorded members and the hub groups' of the teams
-        made from a hub group."""
-        found = grades.default_teams(self.db, phase)
-        for team in self.db.scalars(select(Team).where(Team.competition_id == phase.competition_id,
-                                                       Team.hub_group.is_not(None))):
-            for name in self.on_loop(self.podium.hub.group_members(team.hub_group)):
-                found.setdefault(name, team.name)
-        return found
 
 
 default_handlers = [
