@@ -20,14 +20,20 @@ def z(moment: datetime) -> str:
     return moment.isoformat() + "Z"
 
 
+def course_with_a_team(api, users, creator, make_competition, team: str, names: tuple[str, ...], **settings):
+    """A class of ``names`` whose first two are team ``team``, its phase PATCHed with ``settings``:
+    (phase path, phase id, the people by name in order)."""
+    comp, phase_id, people = class_of(api, users, make_competition, *names)
+    members = [people[n].name for n in names[:2]]
+    api(creator, "POST", f"/competitions/{comp['id']}/teams", json={"name": team, "members": members}, expect=201)
+    api(creator, "PATCH", f"/phases/{phase_id}", expect=200, json=settings)
+    return comp, f"/phases/{phase_id}", phase_id, [people[n] for n in names]
+
+
 def test_a_team_extension_lets_every_member_submit_and_select_after_the_deadline(
         api, users, creator, make_competition, service, clock) -> None:
-    comp, phase_id, people = class_of(api, users, make_competition, "ea", "eb", "alone")
-    ea, eb, alone = people["ea"], people["eb"], people["alone"]
-    api(creator, "POST", f"/competitions/{comp['id']}/teams", json={"name": "Late", "members": [ea.name, eb.name]},
-        expect=201)
-    p = f"/phases/{phase_id}"
-    api(creator, "PATCH", p, expect=200, json={"max_selected": 1})
+    comp, p, phase_id, (ea, eb, alone) = course_with_a_team(api, users, creator, make_competition, "Late",
+                                                            ("ea", "eb", "alone"), max_selected=1)
     end = phase_end(api, creator, phase_id)
     before = submit(api, ea, phase_id).json()
     finish(service, before["id"], accuracy=0.5, runtime=1)
@@ -66,12 +72,8 @@ def test_a_team_extension_lets_every_member_submit_and_select_after_the_deadline
 
 
 def test_a_member_selects_for_the_team_within_the_teams_limit(api, users, creator, make_competition, service) -> None:
-    comp, phase_id, people = class_of(api, users, make_competition, "sa", "sb", "sc")
-    sa, sb, outsider = people["sa"], people["sb"], people["sc"]
-    api(creator, "POST", f"/competitions/{comp['id']}/teams", json={"name": "Pick", "members": [sa.name, sb.name]},
-        expect=201)
-    p = f"/phases/{phase_id}"
-    api(creator, "PATCH", p, expect=200, json={"max_selected": 1})
+    _, p, phase_id, (sa, sb, outsider) = course_with_a_team(api, users, creator, make_competition, "Pick",
+                                                             ("sa", "sb", "sc"), max_selected=1)
     first, second = submit(api, sa, phase_id).json(), submit(api, sb, phase_id).json()
     finish(service, first["id"], accuracy=0.4, runtime=1)
     finish(service, second["id"], accuracy=0.9, runtime=1)
@@ -98,14 +100,10 @@ def test_a_member_selects_for_the_team_within_the_teams_limit(api, users, creato
 
 def test_each_member_gets_the_teams_grade_and_late_penalty(api, users, creator, make_competition, service,
                                                             clock) -> None:
-    comp, phase_id, people = class_of(api, users, make_competition, "ga", "gb", "gc", "idle")
-    ga, gb, gc, idle = (people[n] for n in ("ga", "gb", "gc", "idle"))
-    api(creator, "POST", f"/competitions/{comp['id']}/teams", json={"name": "Grade", "members": [ga.name, gb.name]},
-        expect=201)
-    p = f"/phases/{phase_id}"
-    api(creator, "PATCH", p, expect=200, json={
-        "private_scores": {"accuracy_private": "accuracy"}, "grace_seconds": 2 * 86400,
-        "late_penalty_kind": "fixed", "late_penalty_value": 0.25})
+    _, p, phase_id, (ga, gb, gc, idle) = course_with_a_team(
+        api, users, creator, make_competition, "Grade", ("ga", "gb", "gc", "idle"),
+        private_scores={"accuracy_private": "accuracy"}, grace_seconds=2 * 86400, late_penalty_kind="fixed",
+        late_penalty_value=0.25)
     end = phase_end(api, creator, phase_id)
     early = submit(api, ga, phase_id).json()
     finish(service, early["id"], accuracy=0.7, accuracy_private=0.5, runtime=1)
