@@ -166,10 +166,13 @@ def final_tab_html(phase: dict[str, Any], selection: dict[str, Any] | None, priv
         parts.append(f"<p>{html.escape(text)}.</p>")
     if selection and selection.get("max_selected"):
         ids = ", ".join(f"#{i}" for i in selection["submissions"]) or "none yet"
-        how = "you selected" if selection["chosen"] else "fallback: your best public submissions"
+        whose = f"team {selection['team']}'s" if selection.get("team") else "your"
+        how = ("selected" if selection.get("team") else "you selected") if selection["chosen"] \
+            else f"fallback: {whose} best public submissions"
         lock = "locked" if selection["locked"] else f"open until {selection['locks_at']}"
-        parts.append(f"<p>Final selection ({how}): {html.escape(ids)}; {html.escape(lock)}.</p>")
+        parts.append(f"<p>Final selection ({html.escape(how)}): {html.escape(ids)}; {html.escape(lock)}.</p>")
     if private:
+        me = private.get("me") or me  # the service's name for the caller's row: ``team/<name>`` in a team
         mine = next((e for e in private["entries"] if e["owner"] == me), None)
         if mine:
             parts.append(f"<p>Private leaderboard: rank {mine['rank']} (public {mine['public_rank']}, "
