@@ -408,11 +408,19 @@ class LeaderboardQuery(PageQuery):
 
 
 class ExtensionIn(Body):
-    """An instructor's later deadline for one participant in one phase."""
+    """An instructor's later deadline for one participant, or one team, in one phase."""
 
-    username: GroupName = Field(description="The participant's hub user name.")
+    username: GroupName | None = Field(None, description="The participant's hub user name.")
+    team: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="A team's name instead: the deadline of every member.")
     end: datetime = Field(description="Their own deadline, after the phase's end.")
     reason: Annotated[str, Field(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> ExtensionIn:
+        if (self.username is None) == (self.team is None):
+            raise ValueError("give either username or team")
+        return self
 
     @field_validator("end")
     @classmethod

@@ -26,7 +26,7 @@ class CourseTabs:
     ``phase_id``, ``export_dir``, ``_say``, ``_guard`` and ``_save_and_offer``."""
 
     def _build_course_widgets(self) -> None:
-        self.extension_user = w.Text(description="Student", placeholder="hub user name")
+        self.extension_user = w.Text(description="Student", placeholder="hub user name, or team/<name>")
         self.extension_end = w.Text(description="Until", placeholder="2026-12-24T12:00:00Z")
         self.extension_reason = w.Text(description="Reason")
         self.extension_button = w.Button(description="Grant extension")
@@ -69,7 +69,8 @@ class CourseTabs:
         return next((p for p in self.competition.get("phases", []) if p["id"] == self.phase_id), None)
 
     def _show_extensions(self, phase: dict[str, Any]) -> None:
-        rows = [[e["subject"], e["end"], e["reason"], e["granted_by"]] for e in self.client.extensions(phase["id"])]
+        rows = [[("team/" if e["subject_kind"] == "team" else "") + e["subject"], e["end"], e["reason"], e["granted_by"]]
+                for e in self.client.extensions(phase["id"])]
         intro = (f"<p>Deadline of <b>{html.escape(phase['name'])}</b>: {phase['end'] or 'none'}; "
                  f"{len(rows)} extension(s).</p>")
         self.deadlines_html.value = intro + (html_table(["student", "until", "reason", "granted by"], rows) if rows else "")
@@ -88,15 +89,19 @@ class CourseTabs:
 
     # -- actions ----------------------------------------------------------------------------------
     def grant_extension(self, username: str | None = None, end: Any = None, reason: str | None = None,
-                        phase_id: int | None = None) -> dict[str, Any]:
-        """Give one student a later deadline in the phase (from the arguments, else the inputs)."""
+                        phase_id: int | None = None, *, team: str | None = None) -> dict[str, Any]:
+        """Give one student, or one team (``team=``, or ``team/<name>`` in the input: every member),
+        a later deadline in the phase (from the arguments, else the inputs)."""
         phase_id = phase_id or self.phase_id
         username = username or self.extension_user.value.strip()
+        if team is None and username.startswith("team/"):
+            team, username = username[len("team/"):], None
         end = iso_utc(end if end is not None else self.extension_end.value.strip())
         extension = self.client.grant_extension(phase_id, username, end,
-                                                reason if reason is not None else self.extension_reason.value)
+                                                reason if reason is not None else self.extension_reason.value, team=team)
         self.refresh()
-        self._say(f"{username} may submit until {extension['end']}.")
+        who = f"Team {team}" if team is not None else username
+        self._say(f"{who} may submit until {extension['end']}.")
         return extension
 
     def save_late_policy(self, grace_hours: float | None = None, kind: str | None = None, value: float | None = None,
@@ -122,11 +127,12 @@ class CourseTabs:
 
     def grades(self, phase_id: int | None = None) -> Any:
         """Every roster member's grade as a pandas DataFrame (one row each, those who never
-        submitted included): username, score, rank, late_penalty, raw_grade, grade, submission."""
+        submitted included): username, team, score, rank, late_penalty, raw_grade, grade, submission
+        (a team's members each have the team's)."""
         import pandas as pd
 
         rows = self.client.grades(phase_id or self.phase_id)["grades"]
-        columns = ["username", "score", "rank", "late_penalty", "raw_grade", "grade", "submission"]
+        columns = ["username", "team", "score", "rank", "late_penalty", "raw_grade", "grade", "submission"]
         return pd.DataFrame(rows, columns=columns).set_index("username")
 
     def export_grades(self, layout: str = "podium", phase_id: int | None = None, path: str | Path | None = None) -> Path:
@@ -160,10 +166,13 @@ def final_tab_html(phase: dict[str, Any], selection: dict[str, Any] | None, priv
         parts.append(f"<p>{html.escape(text)}.</p>")
     if selection and selection.get("max_selected"):
         ids = ", ".join(f"#{i}" for i in selection["submissions"]) or "none yet"
-        how = "you selected" if selection["chosen"] else "fallback: your best public submissions"
+        whose = f"team {selection['team']}'s" if selection.get("team") else "your"
+        how = ("selected" if selection.get("team") else "you selected") if selection["chosen"] \
+            else f"fallback: {whose} best public submissions"
         lock = "locked" if selection["locked"] else f"open until {selection['locks_at']}"
-        parts.append(f"<p>Final selection ({how}): {html.escape(ids)}; {html.escape(lock)}.</p>")
+        parts.append(f"<p>Final selection ({html.escape(how)}): {html.escape(ids)}; {html.escape(lock)}.</p>")
     if private:
+        me = private.get("me") or me  # the service's name for the caller's row: ``team/<name>`` in a team
         mine = next((e for e in private["entries"] if e["owner"] == me), None)
         if mine:
             parts.append(f"<p>Private leaderboard: rank {mine['rank']} (public {mine['public_rank']}, "

@@ -428,12 +428,18 @@ class PodiumClient:
     def extensions(self, phase_id: int) -> list[dict[str, Any]]:
         return self.get(f"phases/{phase_id}/extensions")["extensions"]
 
-    def grant_extension(self, phase_id: int, username: str, end: str, reason: str = "") -> dict[str, Any]:
-        """Give ``username`` their own deadline ``end`` (ISO, UTC) in the phase."""
-        return self.post(f"phases/{phase_id}/extensions", {"username": username, "end": end, "reason": reason})
+    def grant_extension(self, phase_id: int, username: str | None, end: str, reason: str = "", *,
+                        team: str | None = None) -> dict[str, Any]:
+        """Give ``username`` (or, with ``team``, every member of that team) their own deadline
+        ``end`` (ISO, UTC) in the phase."""
+        subject = {"team": team} if team is not None else {"username": username}
+        return self.post(f"phases/{phase_id}/extensions", {**subject, "end": end, "reason": reason})
 
-    def revoke_extension(self, phase_id: int, username: str) -> None:
-        self.delete(f"phases/{phase_id}/extensions/{username}")
+    def revoke_extension(self, phase_id: int, username: str | None = None, *, team: str | None = None) -> None:
+        if team is not None:
+            self.delete(f"phases/{phase_id}/team-extensions/{quote(team, safe='')}")
+        else:
+            self.delete(f"phases/{phase_id}/extensions/{username}")
 
     def reveal(self, phase_id: int) -> dict[str, Any]:
         """Reveal the phase's private board to participants now."""

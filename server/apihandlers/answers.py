@@ -16,6 +16,7 @@ from ..classroom import deadlines, reveal
 from ..clock import isoformat, utcnow
 from ..competitions.environment import phase_image
 from ..orm import Artifact, Competition, Leaderboard, Page, Participant, Phase, Submission, Task
+from ..teams import competitors
 
 
 def phase_status(phase: Phase, now: datetime | None = None) -> str:
@@ -139,9 +140,12 @@ def classroom_phase_fields(phase: Phase, roles: CompetitionRoles | None) -> dict
     if roles is not None and roles.manages:
         fields.update(private_scores=dict(phase.private_scores or {}), grade_mapping=dict(phase.grade_mapping or {}))
     session = object_session(phase)
-    name = roles.identity.name if roles is not None and roles.identity is not None else None
+    identity = roles.identity if roles is not None else None
     if session is not None:
-        fields["my_deadline"] = deadlines.deadline_for(session, phase, name).as_json()
+        teams = competitors.competitor(session, phase.competition_id, identity).teams \
+            if identity is not None and deadlines.has_team_extensions(session, phase) else ()
+        fields["my_deadline"] = deadlines.deadline_for(session, phase, identity.name if identity else None,
+                                                       teams).as_json()
     return fields
 
 

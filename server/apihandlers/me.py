@@ -55,7 +55,7 @@ class MeHandler(APIHandler):
                             "id": phase.id,
                             "name": phase.name,
                             "quota": domain.quota(self.db, phase, user.name, team_id=who.team_id).as_json(),
-                            "deadline": deadlines.deadline_for(self.db, phase, user.name).as_json(),
+                            "deadline": deadlines.deadline_for(self.db, phase, user.name, who.teams).as_json(),
                         }
                     )
             competitions.append(entry)

@@ -219,10 +219,15 @@ class RerunHandler(APIHandler):
 
 class SelectHandler(APIHandler):
     @api("Choose a finished submission for the leaderboard (phases with the 'selected' rule) or for the "
-         "final ranking (phases with max_selected: at most that many, locked after my deadline).",
-         requires="own", body=SelectionIn)
+         "final ranking (phases with max_selected: at most that many, locked after my deadline). A team's "
+         "submission is the team's to select: any member may, within the team's limit and window.",
+         requires="view", body=SelectionIn)
     async def post(self, submission: Submission) -> None:
-        selection.choose(self.db, submission, self.body.selected)
+        if not self.sees_as_own(submission):
+            raise PermissionDenied(f"Only the participant who made submission {submission.id}, or their team, "
+                                   "may select it.")
+        who = competitors.competitor(self.db, submission.phase.competition_id, self.user)
+        selection.choose(self.db, submission, self.body.selected, who)
         leaderboard_store.rebuild(self.db, submission.phase, owner=competitors.submission_key(self.db, submission))
         self.db.commit()
         self.write_json(submission_model(submission, self.caller_roles))

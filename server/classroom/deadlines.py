@@ -2,8 +2,8 @@
 period during which submissions are still taken but marked late with a penalty.
 
 The penalty is a share of the grade (``grades`` applies it); the raw score is never touched.
-Extensions are keyed on a subject (``user`` today; ``team`` where teams exist) so a team's
-extension needs no new table.
+Extensions are keyed on a subject, a ``user`` or a ``team`` (by name): a team's extension is
+every member's deadline, and the team's window for its final selection.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import isoformat, utcnow
 from ..errors import DeadlinePassed, NotFound, PhaseClosed, ValidationFailed
-from ..orm import DeadlineExtension, LatePenaltyKind, Phase
+from ..orm import DeadlineExtension, LatePenaltyKind, Phase, Team
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,12 @@ def extension_for(session: Session, phase: Phase, username: str, teams: tuple[st
     return max(found, key=lambda r: r.end, default=None)
 
 
+def has_team_extensions(session: Session, phase: Phase) -> bool:
+    """Whether any team has an extension in ``phase`` (spares the caller's team lookup when none has)."""
+    return phase.end is not None and session.scalar(select(DeadlineExtension.id).where(
+        DeadlineExtension.phase_id == phase.id, DeadlineExtension.subject_kind == "team").limit(1)) is not None
+
+
 def deadline_for(session: Session, phase: Phase, username: str | None, teams: tuple[str, ...] = ()) -> Deadline:
     """``username``'s effective deadline in ``phase`` (the phase's own for nobody in particular)."""
     end = phase.end
@@ -65,14 +71,16 @@ def deadline_for(session: Session, phase: Phase, username: str | None, teams: tu
     return Deadline(end=end, grace_until=grace, extended=extended)
 
 
-def check_accepts(session: Session, phase: Phase, username: str, now: datetime | None = None) -> int | None:
-    """Refuse a submission outside ``username``'s window; return how late it is (None: on time)."""
+def check_accepts(session: Session, phase: Phase, username: str, now: datetime | None = None,
+                  teams: tuple[str, ...] = ()) -> int | None:
+    """Refuse a submission outside ``username``'s window (theirs or their team's extension, the
+    later: ``teams`` names the team they submit for); return how late it is (None: on time)."""
     now = now or utcnow()
     if now < phase.start:
         raise PhaseClosed(f"Phase '{phase.name}' opens at {phase.start.isoformat()}Z.")
     if phase.end is None or now < phase.end:
         return None  # before the phase's own end nobody is late: no extension to look up
-    deadline = deadline_for(session, phase, username)
+    deadline = deadline_for(session, phase, username, teams)
     if deadline.closed_at(now) and not deadline.extended and not phase.grace_seconds:
         # the phase's own end, the same for everyone: the error it always was
         raise PhaseClosed(f"Phase '{phase.name}' closed at {phase.end.isoformat()}Z.")
@@ -112,6 +120,9 @@ def grant(session: Session, phase: Phase, subject: str, end: datetime, granted_b
         raise ValidationFailed(
             f"end: an extension must end after the phase's deadline ({phase.end.isoformat()}Z)",
             [{"location": "end", "message": "not after the phase's end"}])
+    if subject_kind == "team" and session.scalar(select(Team.id).where(
+            Team.competition_id == phase.competition_id, Team.name == subject)) is None:
+        raise NotFound(f"No team '{subject}' in this competition.")
     extension = session.scalar(select(DeadlineExtension).where(
         DeadlineExtension.phase_id == phase.id, DeadlineExtension.subject_kind == subject_kind,
         DeadlineExtension.subject == subject))
@@ -129,7 +140,8 @@ def revoke(session: Session, phase: Phase, subject: str, subject_kind: str = "us
         DeadlineExtension.phase_id == phase.id, DeadlineExtension.subject_kind == subject_kind,
         DeadlineExtension.subject == subject))
     if extension is None:
-        raise NotFound(f"No extension for {subject} in phase '{phase.name}'.")
+        what = f"team '{subject}'" if subject_kind == "team" else subject
+        raise NotFound(f"No extension for {what} in phase '{phase.name}'.")
     session.delete(extension)
 
 

@@ -9,7 +9,8 @@ The instructor's mapping (``phase.grade_mapping``) turns a final score into a gr
   first threshold the score reaches ("reaches" follows the column's sorting), else ``below``;
 - ``{"kind": "rank", "grades": [100, 95, 90], "rest": 80}``: by final rank.
 
-A member who never submitted gets ``missing`` (default 0). The late penalty of the submission
+A member who never submitted gets ``missing`` (default 0). A team's member gets the team's row:
+its final score, rank, late penalty and grade (the team ranks as one, ``team/<name>``). The late penalty of the submission
 that counts is deducted from the grade (``grade = raw_grade × (1 − penalty)``), never from the score.
 """
 
@@ -25,7 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationFailed
-from ..orm import Participant, ParticipantStatus, Phase, Submission
+from ..orm import Participant, ParticipantStatus, Phase, Submission, Team, TeamMember
+from ..teams import competitors
 from .reveal import final_board
 
 DEFAULT_MAPPING: dict[str, Any] = {"kind": "linear", "low": 0.0, "high": 1.0, "min_grade": 0.0, "max_grade": 100.0}
@@ -40,6 +42,7 @@ class GradeRow:
     late_penalty: float | None
     raw_grade: float
     submission: int | None
+    team: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,16 +108,29 @@ def default_roster(session: Session, phase: Phase) -> list[str]:
         Participant.competition_id == phase.competition_id, Participant.status == ParticipantStatus.approved)))
     names |= set(session.scalars(select(Submission.owner).where(
         Submission.phase_id == phase.id, Submission.is_dry_run.is_(False)).distinct()))
+    names |= set(session.scalars(select(TeamMember.username).where(TeamMember.competition_id == phase.competition_id)))
     return sorted(names)
 
 
+def default_teams(session: Session, phase: Phase) -> dict[str, str]:
+    """``{username: team name}`` without the hub: the teams' recorded members, and whoever submitted
+    for a team made from a hub group (the hub knows its other members: callers with the hub at hand
+    add them, as the grades API does)."""
+    teams = {who: team for who, team in session.execute(
+        select(Submission.owner, Team.name).join(Team, Team.id == Submission.team_id).where(
+            Submission.phase_id == phase.id, Team.hub_group.is_not(None), Submission.is_dry_run.is_(False)))}
+    teams.update(competitors.members_by_team(session, phase.competition_id))
+    return teams
+
+
 def grades_for_phase(session: Session, phase: Phase, roster: Iterable[str] | None = None,
-                     mapping: dict[str, Any] | None = None) -> list[GradeRow]:
-    """One row per roster member (sorted by name), including those who never submitted.
+                     mapping: dict[str, Any] | None = None, teams: dict[str, str] | None = None) -> list[GradeRow]:
+    """One row per roster member (sorted by name), including those who never submitted; a team's
+    members each get the team's row.
 
     ``roster`` defaults to ``default_roster`` (callers with the hub at hand pass the class's hub
-    group members); ``mapping`` to the phase's ``grade_mapping``. This is what a gradebook export
-    and a grade passback send.
+    group members); ``teams`` (``{username: team name}``) to ``default_teams``; ``mapping`` to
+    the phase's ``grade_mapping``. This is what a gradebook export and a grade passback send.
     """
     mapping = mapping if mapping is not None else (phase.grade_mapping or DEFAULT_MAPPING)
     check_mapping(mapping)
@@ -125,19 +141,21 @@ def grades_for_phase(session: Session, phase: Phase, roster: Iterable[str] | Non
         column = next((c for c in board.columns if c.key == board.primary_column_key), board.columns[0])
         primary, higher_is_better = column.key, column.sorting == "desc"
     rows = {r.owner: r for r in final_board(session, phase)}
-    names = sorted(set(roster if roster is not None else default_roster(session, phase)))
+    teams = teams if teams is not None else default_teams(session, phase)
+    names = sorted(set(roster if roster is not None else default_roster(session, phase)) | set(teams))
     penalties = dict(session.execute(select(Submission.id, Submission.late_penalty).where(
         Submission.id.in_([r.submission for r in rows.values()]))).all()) if rows else {}
     graded = []
     for name in names:
-        row = rows.get(name)
+        team = teams.get(name)
+        row = rows.get(competitors.row_key(name, team))
         score = row.scores.get(primary) if row is not None and primary else None
         rank = row.private_rank if row is not None else None
         penalty = penalties.get(row.submission) if row is not None else None
         raw = map_grade(mapping, score, rank, higher_is_better)
         graded.append(GradeRow(username=name, score=score, rank=rank, late_penalty=penalty, raw_grade=raw,
                                grade=round(raw * (1 - (penalty or 0.0)), 4),
-                               submission=row.submission if row is not None else None))
+                               submission=row.submission if row is not None else None, team=team))
     return graded
 
 
@@ -165,10 +183,10 @@ def to_csv(rows: list[GradeRow], phase: Phase, layout: str = "podium") -> str:
         for r in rows:
             writer.writerow([_cell(r.username), _number(r.grade), _feedback(r)])
     elif layout == "podium":
-        writer.writerow(["username", "score", "rank", "late_penalty", "raw_grade", "grade", "submission"])
+        writer.writerow(["username", "score", "rank", "late_penalty", "raw_grade", "grade", "submission", "team"])
         for r in rows:
             writer.writerow([_cell(r.username), _number(r.score), r.rank or "", _number(r.late_penalty),
-                             _number(r.raw_grade), _number(r.grade), r.submission or ""])
+                             _number(r.raw_grade), _number(r.grade), r.submission or "", _cell(r.team or "")])
     else:
         raise ValidationFailed(f"format: '{layout}' is not podium, canvas or moodle",
                                [{"location": "format", "message": "not podium, canvas or moodle"}])
@@ -179,6 +197,8 @@ def _feedback(row: GradeRow) -> str:
     if row.submission is None:
         return "No submission."
     text = f"Final score {_number(row.score)}, rank {row.rank}."
+    if row.team:
+        text = f"Team {row.team}: " + text
     if row.late_penalty:
         text += f" Late: {row.late_penalty:.0%} deducted."
     return text

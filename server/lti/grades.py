@@ -12,6 +12,7 @@ the instructor's mapping), as the grade export lists them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +36,15 @@ if TYPE_CHECKING:
 LINE_ITEM_MAXIMUM = 100.0
 
 
-def phase_grades(session: Session, phase: Phase) -> dict[str, tuple[float, float]]:
+def phase_grades(session: Session, phase: Phase, roster: Iterable[str] | None = None,
+                 teams: dict[str, str] | None = None) -> dict[str, tuple[float, float]]:
     """``{username: (grade, maximum)}``: each roster member's grade as the class's grade export
     gives it (``classroom.grades``: the final selected score, the instructor's mapping, the late
-    penalty), over the mapping's best grade; members who never submitted get the mapping's grade
-    for no score."""
+    penalty; a team's members the team's), over the mapping's best grade; members who never
+    submitted get the mapping's grade for no score. ``roster`` and ``teams``: as the grade export
+    takes them (the hub's groups, where the caller has the hub at hand)."""
     maximum = points_possible(phase.grade_mapping)
-    return {row.username: (row.grade, maximum) for row in grades_for_phase(session, phase)}
+    return {row.username: (row.grade, maximum) for row in grades_for_phase(session, phase, roster, teams=teams)}
 
 
 def _timestamp() -> str:
@@ -50,7 +53,8 @@ def _timestamp() -> str:
 
 
 def send_phase_grades(session: Session, podium: PodiumService, phase: Phase,
-                      http: requests.Session | None = None) -> dict[str, Any]:
+                      http: requests.Session | None = None, roster: Iterable[str] | None = None,
+                      teams: dict[str, str] | None = None) -> dict[str, Any]:
     """Send the phase's grades to every course that links its competition (blocking: run it off
     the event loop). Returns the line items used, the scores sent, and who has no LTI identity."""
     links = [link for link in session.scalars(select(LtiLink).where(LtiLink.competition_id == phase.competition_id))
@@ -59,7 +63,7 @@ def send_phase_grades(session: Session, podium: PodiumService, phase: Phase,
         raise Conflict("No course links this competition with grade services yet: launch it once from the "
                        "course (the LMS then tells Podium where its gradebook is).")
     conf = tool_config(podium)
-    grades = phase_grades(session, phase)
+    grades = phase_grades(session, phase, roster, teams)
     tag = f"podium-phase-{phase.id}"
     label = f"{phase.competition.title}: {phase.name}"
     courses, sent = [], 0
@@ -90,21 +94,28 @@ def send_phase_grades(session: Session, podium: PodiumService, phase: Phase,
             "without_lti_identity": sorted(set(grades) - matched)}
 
 
-def send_grades_at_reveal(podium: PodiumService, phase_id: int) -> dict[str, Any] | None:
+def is_linked(session: Session, competition_id: int) -> bool:
+    """Whether a course links the competition (a launch from it recorded its link)."""
+    return session.scalar(select(LtiLink.id).where(LtiLink.competition_id == competition_id).limit(1)) is not None
+
+
+def send_grades_at_reveal(podium: PodiumService, phase_id: int, roster: Iterable[str] | None = None,
+                          teams: dict[str, str] | None = None) -> dict[str, Any] | None:
     """What the reveal calls: the phase's grades to the linked courses; None when no course links
     the competition. Blocking; errors are raised for the caller to log and show."""
     with podium.session_factory() as session:
         phase = session.get(Phase, phase_id)
-        if phase is None or not session.scalar(select(LtiLink.id).where(LtiLink.competition_id == phase.competition_id)):
+        if phase is None or not is_linked(session, phase.competition_id):
             return None
-        return send_phase_grades(session, podium, phase)
+        return send_phase_grades(session, podium, phase, roster=roster, teams=teams)
 
 
-def send_grades_at_reveal_logged(podium: PodiumService, phase_id: int) -> dict[str, Any] | None:
+def send_grades_at_reveal_logged(podium: PodiumService, phase_id: int, roster: Iterable[str] | None = None,
+                                 teams: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The reveal's grade passback, which never fails the reveal: what was sent (None: no course
     links the competition), or ``{"error": sentence}`` when the LMS refused."""
     try:
-        return send_grades_at_reveal(podium, phase_id)
+        return send_grades_at_reveal(podium, phase_id, roster, teams)
     except (LtiPlatformError, Conflict) as e:
         podium.log.warning("Grades of phase %d not sent at its reveal: %s", phase_id, e.message)
         return {"error": e.message}

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from tornado.web import RequestHandler
 
 from ..apihandlers.base import APIHandler, LoopReplay, api
+from ..apihandlers.classroom import ClassRoster
 from ..errors import LtiLaunchRefused, PermissionDenied, PodiumError
 from ..orm import Competition, Phase
 from . import grades, launches
@@ -191,7 +192,7 @@ class JwksHandler(LtiHandler):
         self.finish(json.dumps(jwks(self.podium)))
 
 
-class PhaseGradesHandler(APIHandler):
+class PhaseGradesHandler(ClassRoster, APIHandler):
     @api("Send the phase's grades to the gradebook of every course that links the competition "
          "(LTI Assignment and Grade Services): one line item per phase, one score per student who "
          "launched it from the course. Sending again replaces the scores (organizers).",
@@ -199,10 +200,12 @@ class PhaseGradesHandler(APIHandler):
                                        502: "The LMS refused the grades; its answer is quoted."})
     async def post(self, phase: Phase) -> None:
         podium, phase_id = self.podium, phase.id
+        roster, teams = self.roster(phase), self.teams(phase)  # the class's hub groups, as the grade export
 
         def send() -> dict:
             with podium.session_factory() as session:
-                return grades.send_phase_grades(session, podium, session.get(Phase, phase_id))
+                return grades.send_phase_grades(session, podium, session.get(Phase, phase_id), roster=roster,
+                                                teams=teams)
 
         self.write_json(send())  # a verb runs in the database pool: blocking HTTP to the LMS is fine here
 

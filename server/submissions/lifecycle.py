@@ -203,7 +203,7 @@ def create(
     if existing is not None:
         return existing, False
     now = utcnow()
-    late_seconds = _check_phase_accepts(session, phase, roles, body, now)
+    late_seconds = _check_phase_accepts(session, phase, roles, body, now, who)
     task_id = _task_id(phase, body.task)
     answers = facts.validate_answers(phase.competition.fact_sheet or {}, body.fact_sheet)
     standing = quota(session, phase, owner, now, who.team_id)
@@ -240,12 +240,13 @@ def _begin_locked(session: Session, phase_id: int, owner: str) -> None:
 
 
 def _check_phase_accepts(session: Session, phase: Phase, roles: CompetitionRoles, body: SubmissionIn,
-                         now: datetime) -> int | None:
-    """The phase is open to this participant (their own deadline and grace period; organizers may
-    submit any time) and takes a submission of this size. Returns how late it is (None: on time)."""
+                         now: datetime, who: Competitor) -> int | None:
+    """The phase is open to this participant (their own or their team's deadline, the later, and the
+    grace period; organizers may submit any time) and takes a submission of this size. Returns how
+    late it is (None: on time)."""
     late_seconds = None
     if not roles.manages:
-        late_seconds = deadlines.check_accepts(session, phase, roles.identity.name, now)
+        late_seconds = deadlines.check_accepts(session, phase, roles.identity.name, now, who.teams)
     if body.size > phase.max_submission_size:
         raise SubmissionTooLarge(
             f"The submission is {body.size} bytes; phase '{phase.name}' accepts at most "

@@ -35,6 +35,11 @@ class Competitor:
     def lock_name(self) -> str:
         return quota_lock_name(self.username, self.team_id)
 
+    @property
+    def teams(self) -> tuple[str, ...]:
+        """The team names whose deadline extensions apply to the caller (``classroom.deadlines``)."""
+        return () if self.team_name is None else (self.team_name,)
+
 
 def quota_lock_name(owner: str, team_id: int | None) -> str:
     """The ``quota_locks`` name of a participant alone, or of their team (shared by its members)."""
@@ -74,6 +79,22 @@ def visible_everywhere(identity: Identity):
     if identity.groups:
         mine.append(Submission.team_id.in_(select(Team.id).where(Team.hub_group.in_(sorted(identity.groups)))))
     return or_(*mine)
+
+
+def of_submission(session: Session, submission: Submission) -> Competitor:
+    """Who made ``submission`` as the leaderboard sees them: its team, or its owner alone (for an
+    organizer acting on it: the window and the selection are that competitor's)."""
+    if submission.team_id is None:
+        return Competitor(submission.owner)
+    return Competitor(submission.owner, submission.team_id,
+                      session.scalar(select(Team.name).where(Team.id == submission.team_id)))
+
+
+def members_by_team(session: Session, competition_id: int) -> dict[str, str]:
+    """``{username: team name}`` of the teams' recorded members (hub-group teams' members are the
+    hub's to tell: ``Team.hub_group``)."""
+    return dict(session.execute(select(TeamMember.username, Team.name).join(Team, Team.id == TeamMember.team_id)
+                                .where(TeamMember.competition_id == competition_id)).all())
 
 
 def sees(who: Competitor, submission: Submission) -> bool:

@@ -11,6 +11,7 @@ from ..apihandlers.classroom import PrivateLeaderboardHandler, SelectionHandler
 from ..apihandlers.submissions import SelectHandler
 from ..classroom import deadlines
 from ..orm import Phase, Submission, SubmissionStatus
+from ..teams import competitors
 from .base import ActionMixin, PageMixin
 
 
@@ -19,15 +20,17 @@ class SelectionPage(PageMixin, SelectionHandler):
 
     def page_context(self, data: dict[str, Any]) -> dict[str, Any]:
         phase = self.db.get(Phase, data["phase"])
-        mine = self.db.scalars(select(Submission).where(
-            Submission.phase_id == phase.id, Submission.owner == self.user.name, Submission.parent_id.is_(None),
+        who = self.competitor(phase)
+        mine = self.db.scalars(select(Submission).where(  # the team's, in a team: it selects as one
+            Submission.phase_id == phase.id, competitors.rows_of(who.key, phase.competition_id),
+            Submission.parent_id.is_(None),
             Submission.status == SubmissionStatus.finished, Submission.is_dry_run.is_(False),
         ).order_by(Submission.id.desc())).all()
         board = phase.leaderboard
         column = next((c for c in board.columns if c.key == board.primary_column_key), board.columns[0]) \
             if board is not None and board.columns else None
         return {"phase": phase, "mine": mine, "column": column,
-                "deadline": deadlines.deadline_for(self.db, phase, self.user.name).as_json()}
+                "deadline": deadlines.deadline_for(self.db, phase, self.user.name, who.teams).as_json()}
 
 
 class SelectAction(ActionMixin, SelectHandler):

@@ -28,6 +28,9 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -332,3 +335,20 @@ class LtiPlatform:
     def private_pem(self) -> bytes:
         return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
+
+
+@contextmanager
+def registered(service: Any, key_file: Path) -> Iterator[LtiPlatform]:
+    """A platform registered in the running service (its LTI traits set meanwhile, restored after):
+    LMS users are mapped to hub users by their ``email`` claim."""
+    lms = LtiPlatform(service.url, service.app.public_url).start()
+    app = service.app
+    saved = (app.lti_platforms, app.lti_private_key_file, app.lti_username_claim)
+    app.lti_platforms = lms.registration()
+    app.lti_private_key_file = str(key_file)
+    app.lti_username_claim = "email"
+    try:
+        yield lms
+    finally:
+        app.lti_platforms, app.lti_private_key_file, app.lti_username_claim = saved
+        lms.stop()

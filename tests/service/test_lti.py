@@ -11,7 +11,7 @@ import re
 
 import pytest
 import requests
-from helpers.lti_platform import INSTRUCTOR, LEARNER, LtiPlatform, new_key
+from helpers.lti_platform import INSTRUCTOR, LEARNER, new_key, registered
 from jwt.algorithms import RSAAlgorithm
 from podium.server.orm import LtiLink, LtiUser, Submission
 from podium.server.submissions import lifecycle as domain
@@ -20,17 +20,8 @@ from podium.server.submissions import lifecycle as domain
 @pytest.fixture
 def platform(service, tmp_path):
     """A platform registered in the running service (its traits set for this test)."""
-    lms = LtiPlatform(service.url, service.app.public_url).start()
-    app = service.app
-    saved = (app.lti_platforms, app.lti_private_key_file, app.lti_username_claim)
-    app.lti_platforms = lms.registration()
-    app.lti_private_key_file = str(tmp_path / "tool-key.pem")
-    app.lti_username_claim = "email"
-    try:
+    with registered(service, tmp_path / "tool-key.pem") as lms:
         yield lms
-    finally:
-        app.lti_platforms, app.lti_private_key_file, app.lti_username_claim = saved
-        lms.stop()
 
 
 def student(lms, user, **extra):

@@ -164,7 +164,7 @@ def declared_path(template: str, world: dict, competition: int) -> str:
         "competition": competition, "phase": world["p"], "task": world["t"], "leaderboard": world["lb"],
         "submission": world["s"], "dataset": world["ref"], "bundle": world["bundle"],
         "bundle_import": world["import"], "page": "overview", "username": world["people"]["participant"].name,
-        "queue": "default", "attempt": 1, "kind": "users", "name": "someone", "team_id": 1,
+        "queue": "default", "attempt": 1, "kind": "users", "name": "someone", "team_id": 1, "team": "someone",
     }
     return re.sub(r"\{(\w+)(?::([^|}]+)[^}]*)?\}", lambda m: str(m.group(2) or values[m.group(1)]), template)
 
