@@ -91,6 +91,100 @@ def start_azurite(workdir: Path) -> Emulator:
     return _wait(emulator, url, 60)
 
 
+def start_azurite_oauth(workdir: Path) -> Emulator:
+    """Azurite over HTTPS with ``--oauth basic``: it accepts bearer tokens it can parse (issuer,
+    audience and lifetime checked, not the signature), hands out user-delegation keys and
+    verifies user-delegation SAS. Its certificate is made here; ``settings["ca_file"]`` trusts it."""
+    if not AZURITE.exists():
+        raise EmulatorFailed(f"{AZURITE} is missing: run scripts/ensure-storage-emulators.sh")
+    cert, key = self_signed_certificate(workdir)
+    port = free_port()
+    log = workdir / "azurite-oauth.log"
+    process = subprocess.Popen(
+        [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+         "--skipApiVersionCheck", "--disableProductStyleUrl", "--silent", "--oauth", "basic",
+         "--cert", str(cert), "--key", str(key)],
+        cwd=workdir, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"https://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    connection_string = (
+        f"DefaultEndpointsProtocol=https;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={url};"
+    )
+    emulator = Emulator(process, url, log, {"account_url": url, "ca_file": str(cert),
+                                              "connection_string": connection_string})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.get(url, timeout=1, verify=str(cert))
+            return emulator
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    emulator.stop()
+    raise EmulatorFailed(f"{url} did not answer in 60s:\n{log.read_text()[-3000:]}")
+
+
+def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files (what Azurite needs for HTTPS)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = workdir / "azurite-cert.pem", workdir / "azurite-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+class EmulatorTokenCredential:
+    """An azure-core TokenCredential for Azurite's ``--oauth basic``: a JWT with the claims Azurite
+    reads (issuer, audience, lifetime, oid, tid). No Azure AD runs here, and Azurite does not check
+    the token's signature, so it is signed with a throwaway HMAC key."""
+
+    def __init__(self, oid: str = "5b1a63b4-8b4e-4a50-9d5c-3f6f1f0f9e01",
+                 tid: str = "72f988bf-86f1-41af-91ab-2d7cd011db47") -> None:
+        self.oid, self.tid = oid, tid
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **kwargs: object):
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        now = int(time.time())
+        claims = {"aud": "https://storage.azure.com", "iss": f"https://sts.windows.net/{self.tid}/",
+                  "iat": now - 60, "nbf": now - 60, "exp": now + 3600, "oid": self.oid, "tid": self.tid}
+        return AccessToken(_jwt(claims), now + 3600)
+
+
+def _jwt(claims: dict) -> str:
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + part(json.dumps(claims).encode())
+    return head + "." + part(hmac.new(b"no-azure-ad-here", head.encode(), hashlib.sha256).digest())
+
+
 def start_s3(workdir: Path) -> Emulator:
     """LocalStack's S3 on a free loopback port, with signature and expiry checks switched on."""
     if not LOCALSTACK_PYTHON.exists():
