@@ -56,13 +56,13 @@ class Emulator:
                 self.process.wait()
 
 
-def _wait(emulator: Emulator, probe: str, timeout: float) -> Emulator:
+def _wait(emulator: Emulator, probe: str, timeout: float, verify: bool | str = True) -> Emulator:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if emulator.process.poll() is not None:
             break
         try:
-            requests.get(probe, timeout=1)
+            requests.get(probe, timeout=1, verify=verify)
             return emulator
         except requests.ConnectionError:
             time.sleep(0.3)
@@ -113,15 +113,7 @@ def start_azurite_oauth(workdir: Path) -> Emulator:
     )
     emulator = Emulator(process, url, log, {"account_url": url, "ca_file": str(cert),
                                               "connection_string": connection_string})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            requests.get(url, timeout=1, verify=str(cert))
-            return emulator
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    emulator.stop()
-    raise EmulatorFailed(f"{url} did not answer in 60s:\n{log.read_text()[-3000:]}")
+    return _wait(emulator, url, 60, verify=str(cert))
 
 
 def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
@@ -160,6 +152,7 @@ class EmulatorTokenCredential:
     def __init__(self, oid: str = "5b1a63b4-8b4e-4a50-9d5c-3f6f1f0f9e01",
                  tid: str = "72f988bf-86f1-41af-91ab-2d7cd011db47") -> None:
         self.oid, self.tid = oid, tid
+        self.issuer = f"https://sts.windows.net/{tid}/"
         self.scopes: list[tuple[str, ...]] = []
 
     def get_token(self, *scopes: str, **kwargs: object):
@@ -167,7 +160,7 @@ class EmulatorTokenCredential:
 
         self.scopes.append(scopes)
         now = int(time.time())
-        claims = {"aud": "https://storage.azure.com", "iss": f"https://sts.windows.net/{self.tid}/",
+        claims = {"aud": "https://storage.azure.com", "iss": self.issuer,
                   "iat": now - 60, "nbf": now - 60, "exp": now + 3600, "oid": self.oid, "tid": self.tid}
         return AccessToken(_jwt(claims), now + 3600)
 

@@ -20,25 +20,11 @@ from podium.server.storage.azure import AzureConfig, AzureStorage
 from podium.server.storage.base import MIN_PART_SIZE, PartPlan
 
 
-class CountingToken(EmulatorTokenCredential):
-    """The emulator token, with a token that Azurite refuses when ``issuer`` is changed."""
-
-    def __init__(self, issuer: str | None = None) -> None:
-        super().__init__()
-        self.issuer = issuer
-
-    def get_token(self, *scopes: str, **kwargs: object):
-        from azure.core.credentials import AccessToken
-        from helpers.emulators import _jwt
-
-        if self.issuer is None:
-            return super().get_token(*scopes, **kwargs)
-        import time
-
-        now = int(time.time())
-        claims = {"aud": "https://storage.azure.com", "iss": self.issuer, "iat": now, "nbf": now - 60,
-                  "exp": now + 3600, "oid": self.oid, "tid": self.tid}
-        return AccessToken(_jwt(claims), now + 3600)
+def token_from(issuer: str) -> EmulatorTokenCredential:
+    """The emulator's token with another issuer (one Azurite does not accept)."""
+    token = EmulatorTokenCredential()
+    token.issuer = issuer
+    return token
 
 
 def make(emulator: Emulator, container: str, token: object | None = None, **settings: object) -> AzureStorage:
@@ -163,7 +149,7 @@ def test_the_delegation_key_is_asked_for_once_and_renewed_before_a_url_outlives_
 
 
 def test_a_refused_token_at_startup_names_the_identity(azurite_oauth: Emulator) -> None:
-    storage = make(azurite_oauth, "nowhere", token=CountingToken(issuer="https://login.example.org/"))
+    storage = make(azurite_oauth, "nowhere", token=token_from("https://login.example.org/"))
     with pytest.raises(StorageMisconfigured, match="refused the Azure AD token .*AzureConfig.tenant_id"):
         storage.check()
 
