@@ -232,7 +232,7 @@ class AzureStorage(Storage):
         except (ClientAuthenticationError, HttpResponseError) as e:
             raise StorageMisconfigured(
                 f"The Azure blob service at {where} refused the {self._credential_named()} "
-                f"({getattr(e, 'error_code', None) or getattr(e, 'status_code', None) or e}): "
+                f"({_error_code(e)}): "
                 f"{self._credential_settings()}."
             ) from None
         if not exists:
@@ -245,7 +245,7 @@ class AzureStorage(Storage):
             except (ClientAuthenticationError, HttpResponseError) as e:
                 raise StorageMisconfigured(
                     f"The Azure blob service at {where} gives the Azure AD identity no user-delegation key "
-                    f"({getattr(e, 'error_code', None) or getattr(e, 'status_code', None) or e}): grant it the "
+                    f"({_error_code(e)}): grant it the "
                     "Storage Blob Data Contributor (or Storage Blob Delegator) role on the storage account."
                 ) from None
 
@@ -451,6 +451,12 @@ class AzureStorage(Storage):
             for blob in self.container.list_blobs(name_starts_with=start)
             if blob.last_modified < cutoff
         )
+
+
+def _error_code(error: Exception) -> str:
+    """Azure's error code as it names it (AuthenticationFailed), else the HTTP status."""
+    code = getattr(error, "error_code", None)
+    return str(getattr(code, "value", code) or getattr(error, "status_code", None) or error)
 
 
 def _inferred_credential(config: AzureConfig, token: Any) -> str:

@@ -153,6 +153,7 @@ class EmulatorTokenCredential:
                  tid: str = "72f988bf-86f1-41af-91ab-2d7cd011db47") -> None:
         self.oid, self.tid = oid, tid
         self.issuer = f"https://sts.windows.net/{tid}/"
+        self.lifetime = 3600  # seconds; negative for a token that has already expired
         self.scopes: list[tuple[str, ...]] = []
 
     def get_token(self, *scopes: str, **kwargs: object):
@@ -161,8 +162,9 @@ class EmulatorTokenCredential:
         self.scopes.append(scopes)
         now = int(time.time())
         claims = {"aud": "https://storage.azure.com", "iss": self.issuer,
-                  "iat": now - 60, "nbf": now - 60, "exp": now + 3600, "oid": self.oid, "tid": self.tid}
-        return AccessToken(_jwt(claims), now + 3600)
+                  "iat": now - 120, "nbf": now - 120, "exp": now + self.lifetime, "oid": self.oid,
+                  "tid": self.tid}
+        return AccessToken(_jwt(claims), now + self.lifetime)
 
 
 def _jwt(claims: dict) -> str:

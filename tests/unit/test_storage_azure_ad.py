@@ -150,8 +150,15 @@ def test_the_delegation_key_is_asked_for_once_and_renewed_before_a_url_outlives_
 
 def test_a_refused_token_at_startup_names_the_identity(azurite_oauth: Emulator) -> None:
     storage = make(azurite_oauth, "nowhere", token=token_from("https://login.example.org/"))
-    with pytest.raises(StorageMisconfigured, match="refused the Azure AD token .*AzureConfig.tenant_id"):
+    with pytest.raises(StorageMisconfigured, match=r"refused the Azure AD token \(AuthenticationFailed\): .*AzureConfig.tenant_id"):
         storage.check()
+
+
+def test_an_expired_token_is_refused_by_azurite_and_named(azurite_oauth: Emulator) -> None:
+    token = EmulatorTokenCredential()
+    token.lifetime = -60
+    with pytest.raises(StorageMisconfigured, match=r"refused the Azure AD token \(AuthenticationFailed\)"):
+        make(azurite_oauth, "nowhere", token=token).check()
 
 
 def test_a_missing_container_is_named(azurite_oauth: Emulator) -> None:
