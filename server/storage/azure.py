@@ -33,6 +33,8 @@ from .base import (
 )
 
 CHUNK = 1024 * 1024
+#: what an Azure AD token for Blob storage is asked for
+TOKEN_SCOPE = "https://storage.azure.com/.default"
 #: a marker blob per upload in parts records when it started (``~`` is never in a key: no clash)
 PARTS_MARKERS = "~uploads-in-parts/"
 
@@ -223,6 +225,8 @@ class AzureStorage(Storage):
 
         where = self.service.url
         try:
+            if self.delegation:  # once, directly: through the storage client it would be retried
+                self.service.credential.get_token(TOKEN_SCOPE)
             exists = self.container.exists(timeout=10)
         except ServiceRequestError:
             raise StorageMisconfigured(
@@ -230,10 +234,11 @@ class AzureStorage(Storage):
                 "or AzureConfig.connection_string."
             ) from None
         except (ClientAuthenticationError, HttpResponseError) as e:
+            if isinstance(e, ClientAuthenticationError) and e.response is None:
+                raise self._no_token(where, e) from None  # the storage was never asked
             raise StorageMisconfigured(
                 f"The Azure blob service at {where} refused the {self._credential_named()} "
-                f"({_error_code(e)}): "
-                f"{self._credential_settings()}."
+                f"({_error_code(e)}): {self._credential_settings()}."
             ) from None
         if not exists:
             raise StorageMisconfigured(
@@ -248,6 +253,13 @@ class AzureStorage(Storage):
                     f"({_error_code(e)}): grant it the "
                     "Storage Blob Data Contributor (or Storage Blob Delegator) role on the storage account."
                 ) from None
+
+    def _no_token(self, where: str, error: Exception) -> StorageMisconfigured:
+        """No answer from the storage: azure-identity found no identity, or Azure AD said no."""
+        return StorageMisconfigured(
+            f"No Azure AD token could be obtained for {where} ({_first_line(error)}): set AzureConfig.tenant_id, "
+            "client_id and client_secret, or run where a managed or workload identity is available."
+        )
 
     def _credential_named(self) -> str:
         return "Azure AD token" if self.delegation else "account key"
@@ -457,6 +469,11 @@ def _error_code(error: Exception) -> str:
     """Azure's error code as it names it (AuthenticationFailed), else the HTTP status."""
     code = getattr(error, "error_code", None)
     return str(getattr(code, "value", code) or getattr(error, "status_code", None) or error)
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of an error (azure-identity's messages list every credential it tried)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
 
 
 def _inferred_credential(config: AzureConfig, token: Any) -> str:

@@ -16,7 +16,7 @@ import pytest
 import requests
 from helpers.emulators import Emulator, EmulatorTokenCredential
 from podium.server.errors import StorageMisconfigured
-from podium.server.storage.azure import AzureConfig, AzureStorage
+from podium.server.storage.azure import TOKEN_SCOPE, AzureConfig, AzureStorage
 from podium.server.storage.base import MIN_PART_SIZE, PartPlan
 
 
@@ -62,7 +62,7 @@ def test_urls_are_user_delegation_sas_for_the_token_identity(storage: AzureStora
     ske = datetime.fromisoformat(fields["ske"].replace("Z", "+00:00"))
     se = datetime.fromisoformat(fields["se"].replace("Z", "+00:00"))
     assert se <= ske  # a URL never outlives the key that signed it
-    assert ("https://storage.azure.com/.default",) in token.scopes  # the service's own calls: a bearer token
+    assert (TOKEN_SCOPE,) in token.scopes  # the service's own calls: a bearer token
 
 
 def test_get_put_and_blocks_are_accepted_by_azurite(storage: AzureStorage) -> None:
@@ -159,6 +159,25 @@ def test_an_expired_token_is_refused_by_azurite_and_named(azurite_oauth: Emulato
     token.lifetime = -60
     with pytest.raises(StorageMisconfigured, match=r"refused the Azure AD token \(AuthenticationFailed\)"):
         make(azurite_oauth, "nowhere", token=token).check()
+
+
+class NoIdentity(EmulatorTokenCredential):
+    """What azure-identity raises where it finds no identity (no managed identity, no environment)."""
+
+    def get_token(self, *scopes: str, **kwargs: object):
+        from azure.identity import CredentialUnavailableError
+
+        raise CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token from the "
+                                         "included credentials.\nAttempted credentials:\n\tEnvironmentCredential: ...")
+
+
+def test_no_identity_at_startup_is_one_sentence_naming_the_settings(azurite_oauth: Emulator) -> None:
+    with pytest.raises(StorageMisconfigured) as refused:
+        make(azurite_oauth, "nowhere", token=NoIdentity()).check()
+    message = str(refused.value)
+    assert message.startswith("No Azure AD token could be obtained for https://127.0.0.1:")
+    assert "DefaultAzureCredential failed to retrieve a token from the included credentials)" in message
+    assert "AzureConfig.tenant_id" in message and "\n" not in message
 
 
 def test_a_missing_container_is_named(azurite_oauth: Emulator) -> None:
