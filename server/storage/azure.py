@@ -3,8 +3,9 @@
 The service signs a SAS for one blob, one permission (read, or create+write) and a short expiry;
 it never carries the bytes. With an account key that is a service SAS; with Azure AD (a managed,
 workload or service-principal identity) it is a user-delegation SAS, signed with a delegation key
-the service asks for once and renews before it expires (``azure_credentials.py``). A SAS cannot bind a length, so an upload's size (and sha256)
-is checked when it is confirmed, by reading the blob back in chunks, and a mismatch deletes it.
+the service asks for once and renews before it expires (``azure_credentials.py``). A SAS cannot
+bind a length, so an upload's size (and sha256) is checked when it is confirmed, by reading the
+blob back in chunks, and a mismatch deletes it.
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ class AzureConfig(Configurable):
 
 
 class AzureStorage(Storage):
-    """Objects under ``key_prefix`` in one container; clients get service SAS URLs."""
+    """Objects under ``key_prefix`` in one container; clients get SAS URLs (service SAS with an
+    account key, user-delegation SAS with Azure AD)."""
 
     def __init__(self, config: AzureConfig, token: Any = None) -> None:
         """``token``: an azure-core TokenCredential to use instead of the one the settings name
