@@ -54,5 +54,9 @@ configure(
         # "PODIUM_STORAGE": "azure",
         # "PODIUM_AZURE_CONTAINER": "podium",
         # "PODIUM_AZURE_CONNECTION_STRING": os.environ["PODIUM_AZURE_CONNECTION_STRING"],
+        # or Azure AD (managed or workload identity; user-delegation SAS, no account key):
+        # "PODIUM_AZURE_ACCOUNT_URL": "https://myaccount.blob.core.windows.net",
+        # "PODIUM_AZURE_CREDENTIAL": "azure_ad",
+        # "PODIUM_AZURE_CLIENT_ID": "<user-assigned identity's client id>",  # if not system-assigned
     },
 )

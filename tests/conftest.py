@@ -18,6 +18,8 @@ dbsession      a SQLAlchemy session on the service's database, to look behind th
 browser        headless Chromium (Debian's, driven by Playwright), one per test module
 page           a fresh browser page (1200×900) per test
 s3_server, azurite  LocalStack's S3 (verifying SigV4) and Azurite on loopback, started on first use
+azurite_oauth  Azurite over HTTPS with --oauth basic (Azure AD tokens, user-delegation SAS); its
+               certificate is trusted through $REQUESTS_CA_BUNDLE while the session runs
 
 PostgreSQL comes from ``PODIUM_TEST_PG_URL`` (default: the machine's server on 127.0.0.1:5432);
 each session creates and drops its own database there.
@@ -52,7 +54,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from helpers import rabbit_management
-from helpers.emulators import Emulator, start_azurite, start_s3
+from helpers.emulators import Emulator, start_azurite, start_azurite_oauth, start_s3
 from helpers.hub_harness import HubHarness
 from helpers.service_commands import FileClock, ServiceCommand
 from podium.server import clock as podium_clock
@@ -615,6 +617,27 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_oauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    import certifi
+
+    workdir = tmp_path_factory.mktemp("azurite-oauth")
+    emulator = start_azurite_oauth(workdir)
+    bundle = workdir / "ca-bundle.pem"  # the usual roots plus Azurite's own certificate
+    bundle.write_text(Path(os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()).read_text()
+                      + Path(emulator.settings["ca_file"]).read_text())
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        if before is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = before
 
 
 # --- browsers: one headless Chromium per module and a fresh page per test ---

@@ -1,8 +1,11 @@
 """Objects as block blobs in an Azure Storage container, reached by clients through SAS URLs.
 
-The service signs a service SAS for one blob, one permission (read, or create+write) and a short
-expiry; it never carries the bytes. A SAS cannot bind a length, so an upload's size (and sha256)
-is checked when it is confirmed, by reading the blob back in chunks, and a mismatch deletes it.
+The service signs a SAS for one blob, one permission (read, or create+write) and a short expiry;
+it never carries the bytes. With an account key that is a service SAS; with Azure AD (a managed,
+workload or service-principal identity) it is a user-delegation SAS, signed with a delegation key
+the service asks for once and renews before it expires (``azure_credentials.py``). A SAS cannot
+bind a length, so an upload's size (and sha256) is checked when it is confirmed, by reading the
+blob back in chunks, and a mismatch deletes it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from traitlets import Unicode, default
+from traitlets import Enum, Int, Unicode, default
 from traitlets.config import Configurable
 
 from ..errors import ObjectNotFound, StorageMisconfigured
+from .azure_credentials import DelegationKeys, token_credential
 from .base import (
     Method,
     ObjectInfo,
@@ -30,6 +34,8 @@ from .base import (
 )
 
 CHUNK = 1024 * 1024
+#: what an Azure AD token for Blob storage is asked for
+TOKEN_SCOPE = "https://storage.azure.com/.default"
 #: a marker blob per upload in parts records when it started (``~`` is never in a key: no clash)
 PARTS_MARKERS = "~uploads-in-parts/"
 
@@ -79,6 +85,56 @@ class AzureConfig(Configurable):
     def _account_key_default(self) -> str:
         return os.environ.get("PODIUM_AZURE_ACCOUNT_KEY", "")
 
+    credential = Enum(
+        ["", "account_key", "azure_ad"],
+        help="How the service authenticates and signs: account_key (a service SAS signed with the "
+        "account key) or azure_ad (an Azure AD token for its own calls, and a user-delegation SAS "
+        "for every URL it hands out; the identity needs the Storage Blob Data Contributor role, "
+        "which includes generating the delegation key). Empty: account_key when a key is set (in "
+        "the connection string or account_key), else azure_ad. Default: $PODIUM_AZURE_CREDENTIAL.",
+    ).tag(config=True)
+
+    @default("credential")
+    def _credential_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_CREDENTIAL", "")
+
+    tenant_id = Unicode(
+        help="Azure AD tenant of the service principal (azure_ad with client_secret). "
+        "Default: $PODIUM_AZURE_TENANT_ID."
+    ).tag(config=True)
+
+    @default("tenant_id")
+    def _tenant_id_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_TENANT_ID", "")
+
+    client_id = Unicode(
+        help="Application (client) id: of the service principal with client_secret, or of a "
+        "user-assigned managed identity without it. Empty: DefaultAzureCredential picks the "
+        "identity (environment, workload identity, system-assigned managed identity, Azure CLI). "
+        "Default: $PODIUM_AZURE_CLIENT_ID."
+    ).tag(config=True)
+
+    @default("client_id")
+    def _client_id_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_CLIENT_ID", "")
+
+    client_secret = Unicode(
+        help="Client secret of the service principal (azure_ad, with tenant_id and client_id). "
+        "Default: $PODIUM_AZURE_CLIENT_SECRET."
+    ).tag(config=True)
+
+    @default("client_secret")
+    def _client_secret_default(self) -> str:
+        return os.environ.get("PODIUM_AZURE_CLIENT_SECRET", "")
+
+    delegation_key_lifetime = Int(
+        6 * 3600,
+        min=600,
+        max=7 * 24 * 3600,
+        help="Seconds a user-delegation key (azure_ad) is asked for; it is renewed before a URL "
+        "would outlive it, and a URL never outlives the key that signed it (Azure allows 7 days).",
+    ).tag(config=True)
+
     container = Unicode(
         help="Container holding every object. Required. Default: $PODIUM_AZURE_CONTAINER."
     ).tag(config=True)
@@ -98,17 +154,36 @@ class AzureConfig(Configurable):
 
 
 class AzureStorage(Storage):
-    """Objects under ``key_prefix`` in one container; clients get service SAS URLs."""
+    """Objects under ``key_prefix`` in one container; clients get SAS URLs (service SAS with an
+    account key, user-delegation SAS with Azure AD)."""
 
-    def __init__(self, config: AzureConfig) -> None:
+    def __init__(self, config: AzureConfig, token: Any = None) -> None:
+        """``token``: an azure-core TokenCredential to use instead of the one the settings name
+        (azure_ad only; what a host that already holds one, or a test, passes)."""
         from azure.storage.blob import BlobServiceClient
 
         if not config.container:
             raise StorageMisconfigured("No Azure container is set: set AzureConfig.container (or $PODIUM_AZURE_CONTAINER).")
         self.config = config
         self.digests = RememberedDigests()
+        self.mode = config.credential or _inferred_credential(config, token)
+        self.delegation: DelegationKeys | None = None
         try:
-            if config.connection_string:
+            if self.mode == "azure_ad":
+                if not config.account_url:
+                    raise StorageMisconfigured(
+                        "AzureConfig.credential is azure_ad but no account URL is set: set "
+                        "AzureConfig.account_url (https://<account>.blob.core.windows.net)."
+                    )
+                if not config.account_url.lower().startswith("https://"):
+                    raise StorageMisconfigured(
+                        "AzureConfig.credential is azure_ad but AzureConfig.account_url is not https: "
+                        "Azure AD tokens are only sent over TLS."
+                    )
+                credential = token if token is not None else token_credential(config)
+                self.service = BlobServiceClient(config.account_url, credential=credential)
+                self.delegation = DelegationKeys(self.service, config.delegation_key_lifetime)
+            elif config.connection_string:
                 self.service = BlobServiceClient.from_connection_string(config.connection_string)
             elif config.account_url and config.account_key:
                 name = config.account_name or _account_from_url(config.account_url)
@@ -118,19 +193,22 @@ class AzureStorage(Storage):
             else:
                 raise StorageMisconfigured(
                     "No Azure credentials are set: set AzureConfig.connection_string, or "
-                    "AzureConfig.account_url with AzureConfig.account_key."
+                    "AzureConfig.account_url with AzureConfig.account_key, or AzureConfig.account_url "
+                    "with AzureConfig.credential = 'azure_ad'."
                 )
         except ValueError as e:
             raise StorageMisconfigured(
                 f"AzureConfig.connection_string or AzureConfig.account_url is not usable: {e}"
             ) from None
         credential = self.service.credential
-        self.account_name = config.account_name or getattr(credential, "account_name", "") or ""
-        self.account_key = getattr(credential, "account_key", None) or config.account_key
-        if not self.account_key:
+        self.account_name = (
+            config.account_name or getattr(credential, "account_name", "") or self.service.account_name or ""
+        )
+        self.account_key = None if self.delegation else getattr(credential, "account_key", None) or config.account_key
+        if not self.delegation and not self.account_key:
             raise StorageMisconfigured(
                 "No Azure account key is set to sign SAS URLs: set AzureConfig.account_key or a "
-                "connection string with an AccountKey."
+                "connection string with an AccountKey, or AzureConfig.credential = 'azure_ad'."
             )
         self.container = self.service.get_container_client(config.container)
         self.prefix = config.key_prefix.strip("/") + "/" if config.key_prefix.strip("/") else ""
@@ -149,6 +227,8 @@ class AzureStorage(Storage):
 
         where = self.service.url
         try:
+            if self.delegation:  # once, directly: through the storage client it would be retried
+                self.service.credential.get_token(TOKEN_SCOPE)
             exists = self.container.exists(timeout=10)
         except ServiceRequestError:
             raise StorageMisconfigured(
@@ -156,14 +236,41 @@ class AzureStorage(Storage):
                 "or AzureConfig.connection_string."
             ) from None
         except (ClientAuthenticationError, HttpResponseError) as e:
+            if isinstance(e, ClientAuthenticationError) and e.response is None:
+                raise self._no_token(where, e) from None  # the storage was never asked
             raise StorageMisconfigured(
-                f"The Azure blob service at {where} refused the account key ({getattr(e, 'error_code', None) or e.status_code}): "
-                "check AzureConfig.account_key or AzureConfig.connection_string."
+                f"The Azure blob service at {where} refused the {self._credential_named()} "
+                f"({_error_code(e)}): {self._credential_settings()}."
             ) from None
         if not exists:
             raise StorageMisconfigured(
                 f"The Azure container {self.config.container!r} does not exist at {where}: check AzureConfig.container."
             )
+        if self.delegation:
+            try:
+                self.delegation.key_for(60)
+            except (ClientAuthenticationError, HttpResponseError) as e:
+                raise StorageMisconfigured(
+                    f"The Azure blob service at {where} gives the Azure AD identity no user-delegation key "
+                    f"({_error_code(e)}): grant it the "
+                    "Storage Blob Data Contributor (or Storage Blob Delegator) role on the storage account."
+                ) from None
+
+    def _no_token(self, where: str, error: Exception) -> StorageMisconfigured:
+        """No answer from the storage: azure-identity found no identity, or Azure AD said no."""
+        return StorageMisconfigured(
+            f"No Azure AD token could be obtained for {where} ({_first_line(error)}): set AzureConfig.tenant_id, "
+            "client_id and client_secret, or run where a managed or workload identity is available."
+        )
+
+    def _credential_named(self) -> str:
+        return "Azure AD token" if self.delegation else "account key"
+
+    def _credential_settings(self) -> str:
+        if self.delegation:
+            return ("check the identity (AzureConfig.tenant_id, client_id, client_secret, or the managed "
+                    "identity) and its role on the storage account")
+        return "check AzureConfig.account_key or AzureConfig.connection_string"
 
     def _blob(self, key: str) -> str:
         return self.prefix + validate_key(key)
@@ -255,15 +362,20 @@ class AzureStorage(Storage):
         return f"{self.container.get_blob_client(blob).url}?{self._sas(blob, permission, expires_in, disposition)}"
 
     def _sas(self, blob: str, permission: Any, expires_in: int, disposition: str | None = None) -> str:
-        """A service SAS for one blob and one permission, signed with the account key."""
+        """A SAS for one blob and one permission: a service SAS signed with the account key, or a
+        user-delegation SAS signed with a delegation key that outlives it (azure_ad)."""
         from azure.storage.blob import generate_blob_sas
 
         now = datetime.now(timezone.utc)
+        if self.delegation:
+            signing = {"user_delegation_key": self.delegation.key_for(int(expires_in))}
+        else:
+            signing = {"account_key": self.account_key}
         return generate_blob_sas(
             account_name=self.account_name,
             container_name=self.config.container,
             blob_name=blob,
-            account_key=self.account_key,
+            **signing,
             permission=permission,
             start=now - timedelta(minutes=1),  # the storage's clock may be a little behind ours
             expiry=now + timedelta(seconds=int(expires_in)),
@@ -353,6 +465,25 @@ class AzureStorage(Storage):
             for blob in self.container.list_blobs(name_starts_with=start)
             if blob.last_modified < cutoff
         )
+
+
+def _error_code(error: Exception) -> str:
+    """Azure's error code as it names it (AuthenticationFailed), else the HTTP status."""
+    code = getattr(error, "error_code", None)
+    return str(getattr(code, "value", code) or getattr(error, "status_code", None) or error)
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of an error (azure-identity's messages list every credential it tried)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+
+
+def _inferred_credential(config: AzureConfig, token: Any) -> str:
+    """account_key where a key is set (or no URL to reach Azure AD with), else azure_ad."""
+    if token is not None:
+        return "azure_ad"
+    has_key = config.account_key or "accountkey=" in config.connection_string.lower()
+    return "azure_ad" if config.account_url and not has_key and not config.connection_string else "account_key"
 
 
 def _account_from_url(url: str) -> str:

@@ -1,10 +1,12 @@
 """One contract for every storage backend, run unchanged on the local directory, on S3 (LocalStack,
-which verifies SigV4 signatures and expiry itself) and on Azure Blob (Azurite, which verifies SAS):
+which verifies SigV4 signatures and expiry itself) and on Azure Blob (Azurite, which verifies SAS),
+with an account key and with Azure AD (``azure_ad``: bearer tokens, user-delegation SAS):
 put, get, stat, signed GET and PUT, expiry, tampering, wrong method, wrong key, the size bound the
 storage server enforces, Content-Disposition, delete. Refusals here come from the storage server."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import time
@@ -16,14 +18,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
-from helpers.emulators import Emulator
+from helpers.emulators import Emulator, EmulatorTokenCredential
 from podium.server.errors import StorageMisconfigured, UploadMismatch
 from podium.server.storage import ObjectInfo, Storage
 from podium.server.storage.azure import AzureConfig, AzureStorage
 from podium.server.storage.s3 import S3Config, S3Storage
 from test_storage import Server
 
-BACKENDS = ["local", "s3", "azure"]
+BACKENDS = ["local", "s3", "azure", "azure_ad"]
 
 
 def s3_storage(server: Emulator, bucket: str, prefix: str = "", **overrides: str) -> S3Storage:
@@ -34,6 +36,20 @@ def s3_storage(server: Emulator, bucket: str, prefix: str = "", **overrides: str
 def azure_storage(server: Emulator, container: str, prefix: str = "", **overrides: str) -> AzureStorage:
     settings = {"connection_string": server.settings["connection_string"], **overrides}
     return AzureStorage(AzureConfig(container=container, key_prefix=prefix, **settings))
+
+
+def azure_ad_storage(server: Emulator, container: str, prefix: str = "") -> AzureStorage:
+    """The Azure backend with Azure AD: the test's token for Azurite's --oauth basic (no Azure AD
+    runs here), every URL a user-delegation SAS."""
+    config = AzureConfig(container=container, key_prefix=prefix, credential="azure_ad",
+                         account_url=server.settings["account_url"])
+    return AzureStorage(config, token=EmulatorTokenCredential())
+
+
+def forge_delegation_key(storage: AzureStorage) -> None:
+    """Swap the storage's delegation key for one with the same fields and another secret."""
+    key = storage.delegation.key_for(60)
+    key.value = base64.b64encode(b"not-the-delegation-key-azurite-gave-out!").decode()
 
 
 @dataclass
@@ -66,12 +82,19 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         storage = s3_storage(emulator, bucket, "inst1")
         storage.client.create_bucket(Bucket=bucket)
         other = s3_storage(emulator, bucket, "inst1", secret_access_key="not-the-secret")
-    else:
+    elif name == "azure":
         emulator = request.getfixturevalue("azurite")
         storage = azure_storage(emulator, bucket, "inst1")
         storage.container.create_container()
         other = azure_storage(emulator, bucket, "inst1", connection_string="", account_url=emulator.url,
                               account_name="devstoreaccount1", account_key="bm90LXRoZS1rZXk=")
+    else:  # azure_ad: the same contract, on the same branches as azure
+        emulator = request.getfixturevalue("azurite_oauth")
+        storage = azure_ad_storage(emulator, bucket, "inst1")
+        storage.container.create_container()
+        other = azure_ad_storage(emulator, bucket, "inst1")
+        forge_delegation_key(other)
+        name = "azure"
     storage.check()
     yield Backend(name, storage, other, 1)
 
@@ -269,7 +292,13 @@ def _cut_off(url: str, headers: dict[str, str], body: bytes, sent: int) -> None:
     import socket
 
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    if parts.scheme == "https":  # azure_ad: Azurite over TLS, its certificate in the bundle
+        import ssl
+
+        context = ssl.create_default_context(cafile=os.environ.get("REQUESTS_CA_BUNDLE"))
+        connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=30, context=context)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     connection.putrequest("PUT", f"{parts.path}?{parts.query}", skip_accept_encoding=True)
     for name, value in {**headers, "Content-Length": str(len(body))}.items():
         connection.putheader(name, value)
