@@ -549,15 +549,21 @@ class PodiumService(Application):
 
     def reap(self) -> None:
         """One reaper pass (in a thread: it touches the database)."""
+        from .classroom import reveal
+        from .clock import utcnow
         from .competitions import phase_migration as migration
         from .compute import reaper
+        from .lti.grades import send_grades_at_reveal_logged
 
         with self.session_factory() as session:
             if not run_once.hold(session, "reaper"):
                 return  # another process or replica is running this pass
             migrated = migration.migrate_due_phases(session)
             result = reaper.reap(session, self.job_limits)
+            revealed = reveal.record_due_reveals(session, utcnow())
             session.commit()
+        for phase_id in revealed:  # a reveal by date sends the grades as the organizer's button does
+            send_grades_at_reveal_logged(self, phase_id)
         if migrated:
             self.log.info("Auto-migration queued %d submission(s)", len(migrated))
         if result.expired or result.republished or result.abandoned:

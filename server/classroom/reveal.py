@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import isoformat, utcnow
@@ -34,6 +35,23 @@ def is_revealed(phase: Phase, now: datetime | None = None) -> bool:
     if not has_private_board(phase) or phase.revealed_at is not None:
         return True
     return phase.reveal_at is not None and (now or utcnow()) >= phase.reveal_at
+
+
+def record_due_reveals(session: Session, now: datetime) -> list[int]:
+    """Phases whose ``reveal_at`` has come, their reveal recorded now (``revealed_at``, the date
+    it was due), so that what a reveal does besides showing the board (the grades to linked
+    courses) runs once: each phase locked ``SKIP LOCKED``, so one pass of one replica takes it.
+    Returns their ids."""
+    due = session.scalars(
+        select(Phase).where(Phase.reveal_at.is_not(None), Phase.reveal_at <= now, Phase.revealed_at.is_(None))
+        .with_for_update(skip_locked=True)
+    ).all()
+    recorded = []
+    for phase in due:
+        if has_private_board(phase):
+            phase.revealed_at = phase.reveal_at
+            recorded.append(phase.id)
+    return recorded
 
 
 def hidden_keys(phase: Phase, manages: bool) -> Collection[str]:

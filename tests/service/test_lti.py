@@ -207,3 +207,37 @@ def test_the_platform_refuses_a_token_for_scopes_it_did_not_grant(platform, api,
     failed = api(creator, "POST", f"/phases/{comp['phases'][0]['id']}/lti-grades", expect=502).json()
     assert "invalid_scope" in failed["error"]["message"], failed
     assert not platform.gradebook and not platform.tokens
+
+
+def test_a_reveal_by_date_sends_the_grades_once(platform, api, users, creator, make_competition, service,
+                                                 clock) -> None:
+    """A private board revealed by its date (no button, no API call): the service's periodic pass
+    records the reveal and sends the grades to the linked course, once."""
+    from datetime import timedelta
+
+    from podium.server.clock import isoformat, utcnow
+
+    comp = make_competition()
+    phase_id = comp["phases"][0]["id"]
+    reveal_at = utcnow() + timedelta(hours=1)
+    api(creator, "PATCH", f"/phases/{phase_id}", expect=200,
+        json={"private_scores": {"accuracy_private": "accuracy"}, "reveal_at": isoformat(reveal_at)})
+    user = users.make("bydate")
+    api(user, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    platform.launch(requests.Session(), student(platform, user, custom={"competition": comp["slug"]}))
+    with service.app.session_factory() as session:
+        sub = Submission(phase_id=phase_id, owner=user.name, status=domain.S.submitted)
+        session.add(sub)
+        session.flush()
+        domain.finish(session, sub, {"accuracy": 0.4, "accuracy_private": 0.8, "runtime": 1.0})
+        session.commit()
+    clock.set(reveal_at - timedelta(seconds=1))
+    service.app.reap()
+    assert not platform.score_posts  # not yet due
+    clock.set(reveal_at + timedelta(seconds=1))
+    service.app.reap()
+    service.app.reap()  # a second pass sends nothing more
+    assert len(platform.score_posts) == 1
+    ((_, score),) = [(k, v) for k, v in platform.gradebook.items() if k[1] == f"lms-{user.name}"]
+    assert score["scoreGiven"] > 0
+    assert api(creator, "GET", f"/phases/{phase_id}/reveal", expect=200).json()["revealed"] is True
