@@ -99,7 +99,7 @@ Text = Annotated[str, Bounded(max_length=20000)]
 #: an exit code as the service stores it (an INTEGER column)
 ExitCode = Annotated[int, Bounded(ge=-(2**31), le=2**31 - 1)]
 Step = Literal["predict", "score"]
-OutputName = Literal["output", "log", "detailed_results"]
+OutputName = Literal["output", "log", "detailed_results", "notebook"]
 ScoreValue = float | int | str | None
 
 
@@ -169,9 +169,11 @@ class _JobOutputsRequired(TypedDict):
 
 
 class JobOutputs(_JobOutputsRequired, total=False):
-    """Where a step puts its results; ``detailed_results`` only when scoring."""
+    """Where a step puts its results; ``detailed_results`` only when scoring; ``notebook`` (the
+    executed copy of a notebook submission) only in a phase that accepts notebooks."""
 
     detailed_results: OutputSlot
+    notebook: OutputSlot
 
 
 class JobSpec(TypedDict):
@@ -189,6 +191,9 @@ class JobSpec(TypedDict):
     inputs: JobInputs
     outputs: JobOutputs
     score_keys: list[str]
+    #: the phase accepts notebook submissions: one ``.ipynb`` (and no ``metadata``) is executed
+    #: (absent from a service before notebooks: False)
+    notebook: NotRequired[bool]
 
 
 # --- heartbeat ------------------------------------------------------------------------------

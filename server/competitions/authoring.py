@@ -290,6 +290,7 @@ PHASE_SCALARS = (
     "hide_prediction_output",
     "hide_score_output",
     "show_scoring_output",
+    "accepts_notebooks",
     "name",
     "index",
     "auto_migrate",

@@ -31,7 +31,8 @@ from ..submissions import lifecycle as subs
 from .limits import Limits
 
 #: the objects an attempt writes, by output slot name
-OUTPUT_FILES = {"output": "output.zip", "log": "log.txt", "detailed_results": "detailed_results.html"}
+OUTPUT_FILES = {"output": "output.zip", "log": "log.txt", "detailed_results": "detailed_results.html",
+                "notebook": "executed.ipynb"}
 
 
 def output_key(attempt: Attempt, name: str) -> str:
@@ -150,6 +151,8 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
     _load_inputs(session, submission, task)
     inputs = _visible_inputs(session, storage, attempt, task, expiry)
     names = ["output", "log"] + (["detailed_results"] if attempt.step == AttemptStep.score else [])
+    if phase.accepts_notebooks:
+        names.append("notebook")
     outputs = _output_slots(
         session, storage, attempt,
         {name: limits.max_log_bytes if name == "log" else limits.max_output_bytes for name in names}, expiry,
@@ -168,4 +171,5 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
         inputs=inputs,
         outputs=outputs,
         score_keys=[c.key for c in board.columns if c.computation is None] if board else [],
+        notebook=phase.accepts_notebooks,
     )
