@@ -30,6 +30,7 @@
     │   ├── ObjectTooLarge (413) ...... an upload larger than its link allows
     │   ├── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
     │   └── MigrationFailed ........... ``podium storage migrate``: an object did not read back as sent
+    ├── NotebookUnreadable (422) ...... an executed notebook the submission page cannot show (too large, not JSON)
     └── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
@@ -250,6 +251,13 @@ class MigrationFailed(StorageError):
     """An object copied by ``podium storage migrate`` did not read back as it was sent."""
 
     default_message = "An object could not be copied to the new storage."
+
+
+class NotebookUnreadable(PodiumError):
+    """An executed notebook (participant output) the submission page cannot show; it can still
+    be downloaded."""
+
+    status_code = 422
 
 
 class SchemaOutOfDate(PodiumError):

@@ -17,7 +17,10 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..errors import NotebookUnreadable
 from .content import render_page_content, sanitize_html
+
+__all__ = ["NotebookUnreadable", "notebook_cells", "plain"]
 
 #: bytes: a larger executed notebook is not shown (it can still be downloaded)
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -31,10 +34,6 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/\s]*={0,2}\s*$")
-
-
-class NotebookUnreadable(ValueError):
-    """The executed notebook is not a notebook this page can show."""
 
 
 def plain(value: Any, limit: int = MAX_TEXT_CHARS) -> str:
