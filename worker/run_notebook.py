@@ -40,6 +40,15 @@ def _save(nbformat, nb, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _echo(cell) -> None:
+    """What a cell printed, on the runner's own output: the submission's live log and log."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
+            stream.write(output.get("text", ""))
+            stream.flush()
+
+
 def _error_of(cell) -> tuple:
     """The exception a failed cell's error output names (ename, evalue)."""
     for output in cell.get("outputs", []):
@@ -54,9 +63,14 @@ def main(argv: list) -> int:
         return 2
     source, executed, status_path = argv
     _writable_homes()
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+    except ImportError as e:
+        print(f"This competition's image cannot run notebooks: {e} (it needs nbclient, nbformat and ipykernel).",
+              file=sys.stderr)
+        return 3
 
     try:
         nb = nbformat.read(source, as_version=4)
@@ -76,6 +90,7 @@ def main(argv: list) -> int:
             if cell.get("cell_type") != "code":
                 continue
             _write_status(status_path, {"state": "running", "cell": index + 1})
+            print(f"--- cell {index + 1} ---", flush=True)
             try:
                 client.execute_cell(cell, index)
             except CellExecutionError:
@@ -90,6 +105,7 @@ def main(argv: list) -> int:
                                             "evalue": str(e)[:500]})
                 print(f"cell {index + 1}: {type(e).__name__}: {e}", file=sys.stderr)
                 return 1
+            _echo(cell)
             _save(nbformat, nb, executed)
     _save(nbformat, nb, executed)
     _write_status(status_path, {"state": "succeeded", "cells": len(nb.cells)})

@@ -14,7 +14,6 @@ import sys
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-
 from podium.server.web import notebook_view
 from podium.widgets import packaging
 from podium.worker import notebooks
