@@ -128,9 +128,10 @@ def registered(api: Any, users: Any, competition: dict[str, Any], prefix: str) -
 
 def play_worker(service: Any, session: Any, queue_token: str, submission_id: int, *,
                 scores: dict[str, float], log: str = "", detailed_html: str | None = None,
-                failure: str | None = None) -> None:
+                failure: str | None = None, notebook: bytes | None = None) -> None:
     """Claim the submission's queued attempt and finish it with ``scores`` as a worker would, or
-    with ``failure``: the submission fails as the participant's fault, with that reason."""
+    with ``failure``: the submission fails as the participant's fault, with that reason.
+    ``notebook``: an executed notebook to upload (in a phase that accepts notebooks)."""
     from podium.server.orm import Attempt, AttemptState
 
     session.expire_all()
@@ -150,6 +151,9 @@ def play_worker(service: Any, session: Any, queue_token: str, submission_id: int
         put = http.put(outputs["detailed_results"]["url"], data=detailed_html.encode(), timeout=30)
         assert put.status_code == 200, put.text
         files.append("detailed_results")
+    if notebook is not None:
+        assert http.put(outputs["notebook"]["url"], data=notebook, timeout=30).status_code == 200
+        files.append("notebook")
     outcome = ({"state": "failed", "failure_kind": "participant", "reason": failure, "exit_code": 1}
                if failure else {"state": "succeeded", "exit_code": 0, "scores": scores})
     done = http.post(
