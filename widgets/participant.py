@@ -130,6 +130,9 @@ class Competition:
         if phase:
             end = f", ends {display.when(phase['end'])}" if phase.get("end") else ""
             lines.append(f"Phase: {phase['name']} ({phase['status']}){end}")
+            if phase.get("accepts_notebooks"):
+                lines.append("Notebooks: submit_notebook() sends this notebook; the worker executes it "
+                             "(read /app/input_data, write predictions to /app/output)")
         lines.append(f"Registration: {self.registration or 'not registered'}")
         lines.append(f"Quota: {display.quota_sentence(self.quota)}")
         return "\n".join(lines)

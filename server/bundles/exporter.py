@@ -128,6 +128,7 @@ def _phases(competition: Competition, files: _BundleFiles, task_index: dict[int,
             "submission_rule": phase.submission_rule.value,
             "leaderboard_visibility": phase.leaderboard_visibility.value,
             "count_failed_submissions": phase.count_failed_submissions,
+            "accepts_notebooks": phase.accepts_notebooks,
             "max_submission_size": phase.max_submission_size,
             "leaderboard": phase.leaderboard.key if phase.leaderboard else None,
         }

@@ -203,6 +203,7 @@ def test_dry_run_widget_and_command_line_send_a_notebook(service, worker, creato
     user = users.make("nbclient")
     participant = Competition(comp.slug, PodiumClient(url=service.url, token=user.token), download_dir=tmp_path)
     participant.register()
+    assert "Notebooks: submit_notebook() sends this notebook" in participant.describe()
     final = participant.submit_notebook(notebook, wait=True)
     assert final["status"] == "finished" and final["scores"]["accuracy"] == 0.75, final
     assert final["description"] == "solution.ipynb"
