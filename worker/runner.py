@@ -444,7 +444,8 @@ class AttemptRunner:
                  run_log: RunLog) -> AttemptReport:
         out_mb = self.settings.max_output_bytes // (1024 * 1024) + 1
         if self.settings.hard_disk_caps:
-            for path in (dirs.output, dirs.predictions, dirs.notebook, dirs.shared, dirs.tmp):
+            notebook = (dirs.notebook,) if job.get("notebook") else ()  # a notebook may write its copy there
+            for path in (dirs.output, dirs.predictions, *notebook, dirs.shared, dirs.tmp):
                 disk_caps.cap(path, out_mb)
         rw = [Mount(dirs.shared, "/app/shared", False), Mount(dirs.tmp, "/app/tmp", False)]
         if job["step"] == "predict":
