@@ -79,6 +79,19 @@ def test_a_passing_notebook_is_scored_on_the_leaderboard(api, worker, notebook_p
     assert executed["metadata"]["kernelspec"]["name"] == "python3"  # the image's kernel, whatever it said
 
 
+def test_the_legacy_image_executes_notebooks_too(api, worker, creator, users, service) -> None:
+    """bullseye's nbclient 0.5 and ipykernel 5 (Python 3.9) run the same runner."""
+    phase_id, user = make_pipeline_competition(api, creator, users, image="codalab/codalab-legacy:py37",
+                                               scoring=programs.V2_SCORING, input_data=programs.INPUT_DATA,
+                                               phase={"accepts_notebooks": True})
+    sid = submit(api, user, phase_id, notebook_zip("import sys\nassert sys.version_info[:2] == (3, 9)", PREDICT, WRITE))
+    sub = wait_for(api, user, sid)
+    assert sub["status"] == "finished", sub["failure_reason"]
+    assert sub["scores"]["accuracy"] == 0.75
+    sid = submit(api, user, phase_id, notebook_zip(PREDICT, "{}['missing']"))
+    assert wait_for(api, user, sid)["failure_reason"] == "The notebook failed: cell 3 raised KeyError: 'missing'."
+
+
 def test_a_notebook_raising_in_cell_3_names_the_cell(api, worker, notebook_phase) -> None:
     phase_id, user = notebook_phase
     sid = submit(api, user, phase_id, notebook_zip(PREDICT, "ratio = 1 / 0", WRITE))
