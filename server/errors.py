@@ -40,6 +40,7 @@
     │   ├── StorageMisconfigured ...... S3 / Azure settings that cannot work (at startup): names the setting
     │   └── MigrationFailed ........... ``podium storage migrate``: an object did not read back as sent
     ├── BrokerAccountError (502) ...... RabbitMQ's management API refused or did not answer (a queue's vhost or user)
+    ├── NotebookUnreadable (422) ...... an executed notebook the submission page cannot show (too large, not JSON)
     ├── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
     └── DatabaseOnEventLoop (500) ..... a statement about to block the event loop (refused where the guard is strict: the tests)
 
@@ -321,6 +322,13 @@ class BrokerAccountError(PodiumError):
     or broker user, or could not be reached. Nothing was changed on the service's side."""
 
     status_code = 502
+
+
+class NotebookUnreadable(PodiumError):
+    """An executed notebook (participant output) the submission page cannot show; it can still
+    be downloaded."""
+
+    status_code = 422
 
 
 class SchemaOutOfDate(PodiumError):

@@ -262,6 +262,11 @@ class Phase(Base):
         doc="Whether participants may download the scoring program's output and log (which may quote "
         "reference data). Off by default; never before a private leaderboard is revealed.",
     )
+    accepts_notebooks: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(),
+        doc="Whether a submission holding one .ipynb (and no metadata) is executed as a notebook in the "
+        "competition's image: it reads /app/input_data and writes its predictions to /app/output.",
+    )
     leaderboard_visibility: Mapped[LeaderboardVisibility] = mapped_column(
         str_enum(LeaderboardVisibility, "leaderboard_visibility"),
         default=LeaderboardVisibility.public,
@@ -569,7 +574,7 @@ class SubmissionFile(Base):
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(
         String(32),
-        doc="submission, prediction_output, scoring_output, detailed_results or log.",
+        doc="submission, prediction_output, scoring_output, detailed_results, executed_notebook or log.",
     )
 
     artifact: Mapped[Artifact] = relationship()

@@ -174,6 +174,9 @@ class PhaseFields(Body):
         None, description="Let participants download the scoring program's output and log (off by default: "
         "they may quote reference data)."
     )
+    accepts_notebooks: bool | None = Field(
+        None, description="Execute a submission holding one .ipynb as a notebook (docs/howto/notebook-submissions)."
+    )
     leaderboard_visibility: Literal["public", "participants", "private"] | None = None
     submission_rule: Literal["best", "last", "selected", "all"] | None = None
     leaderboard: Key | None = Field(None, description="Key of one of the competition's leaderboards.")

@@ -559,9 +559,11 @@ def worker(service, runtime_images, tmp_path_factory):
 
 
 def make_pipeline_competition(api, organizer, users, *, image: str, scoring: bytes, ingestion: bytes | None = None,
-                              input_data: bytes | None = None, time_limit: int = 60, **overrides: Any):
+                              input_data: bytes | None = None, time_limit: int = 60,
+                              phase: dict[str, Any] | None = None, **overrides: Any):
     """A published competition whose phase runs the given programs, with no submission limits
-    (``overrides`` for the competition's body); returns (its phase id, a registered participant)."""
+    (``phase``: more of the phase's settings; ``overrides`` for the competition's body); returns
+    (its phase id, a registered participant)."""
     from helpers import programs
 
     task = {"key": "main", "name": "Main",
@@ -572,7 +574,8 @@ def make_pipeline_competition(api, organizer, users, *, image: str, scoring: byt
     if input_data is not None:
         task["input_data"] = upload_dataset(api, organizer, "input_data", "input.zip", input_data)
     body = competition_body(unique_slug("pipe"), tasks=[task], docker_image=image, **overrides)
-    body["phases"][0].update(max_submissions_per_day=0, max_submissions=0, execution_time_limit=time_limit)
+    body["phases"][0].update(max_submissions_per_day=0, max_submissions=0, execution_time_limit=time_limit,
+                             **(phase or {}))
     comp = api(organizer, "POST", "/competitions", json=body, expect=201).json()
     api(organizer, "POST", f"/competitions/{comp['id']}/publish", expect=200)
     participant = users.make("runner")

@@ -285,7 +285,9 @@ class CompetitionDraft:
 
         Other phase settings of the API pass through ``settings``: ``leaderboard_visibility``
         (public / participants / private), ``submission_rule`` (best / last / selected / all),
-        ``count_failed_submissions``, ``hide_output``, ``max_submission_size``, ``auto_migrate``.
+        ``count_failed_submissions``, ``hide_output``, ``max_submission_size``, ``auto_migrate``,
+        ``accepts_notebooks`` (a submitted ``.ipynb`` is executed by the worker: see the how-to
+        "Notebook submissions").
         """
         fields = {"max_submissions_per_day": max_per_day, "max_submissions": max_total,
                   "execution_time_limit": execution_time_limit, "description": description, **settings}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import io
+import json
 import os
 import textwrap
 import types
@@ -51,7 +52,10 @@ def zip_path(path: str | os.PathLike[str]) -> bytes:
             if not zipfile.is_zipfile(source):
                 raise PackagingError(f"{source.name} ends in .zip but is not a zip file.")
             return source.read_bytes()
-        return zip_files({source.name: source.read_bytes()})
+        content = source.read_bytes()
+        if source.suffix.lower() == ".ipynb":
+            check_notebook(source.name, content)
+        return zip_files({source.name: content})
     files = {
         item.relative_to(source).as_posix(): item.read_bytes()
         for item in sorted(source.rglob("*"))
@@ -220,8 +224,23 @@ def notebook_to_script(path: Path) -> str:
     return script
 
 
+def check_notebook(name: str, content: bytes) -> None:
+    """Refuse a file that is not a notebook before it costs a submission: the worker could only
+    fail it ("The notebook could not be read")."""
+    try:
+        nb = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PackagingError(f"{name} is not a notebook: it is not valid JSON ({exc}).") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise PackagingError(f"{name} is not a notebook: it has no list of cells.")
+
+
 def zip_notebook(path: Path, as_script: bool = False, module: str = "model") -> bytes:
-    """The saved notebook, as it is or as ``<module>.py`` converted by nbconvert."""
+    """The saved notebook, as it is (a notebook submission: one ``.ipynb``, which a phase that
+    accepts notebooks executes) or as ``<module>.py`` converted by nbconvert (for an ingestion
+    program to import)."""
     if as_script:
         return zip_files({f"{module}.py": notebook_to_script(path)})
-    return zip_files({path.name: path.read_bytes()})
+    content = path.read_bytes()
+    check_notebook(path.name, content)
+    return zip_files({path.name: content})

@@ -138,6 +138,9 @@ class Competition:
         if phase:
             end = f", ends {display.when(self.deadline)}" if self.deadline else ""
             lines.append(f"Phase: {phase['name']} ({phase['status']}){end}")
+            if phase.get("accepts_notebooks"):
+                lines.append("Notebooks: submit_notebook() sends this notebook; the worker executes it "
+                             "(read /app/input_data, write predictions to /app/output)")
         lines.append(f"Registration: {self.registration or 'not registered'}")
         if self.team:
             lines.append(f"Team: {self.team}")
@@ -337,8 +340,11 @@ class Competition:
     def submit_notebook(self, path: str | os.PathLike[str] | None = None, as_script: bool = False,
                         module: str = "model", description: str = "", wait: bool = False) -> dict[str, Any]:
         """The notebook itself, as last saved: the kernel cannot save it for JupyterLab, so press
-        Ctrl+S first. Its path comes from ``path``, else from the kernel's session. With
-        ``as_script`` it is converted by nbconvert and sent as ``<module>.py``."""
+        Ctrl+S first. Its path comes from ``path``, else from the kernel's session. A phase that
+        accepts notebooks executes it top to bottom in the competition's image (it reads
+        ``/app/input_data`` and writes predictions to ``/app/output``); the executed copy comes
+        back on the submission's page. With ``as_script`` it is converted by nbconvert and sent
+        as ``<module>.py``, for a phase whose ingestion program imports it."""
         notebook = packaging.current_notebook_path(path)
         data = packaging.zip_notebook(notebook, as_script, module)
         return self.submit_bytes(data, description or notebook.name, wait)

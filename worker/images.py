@@ -30,6 +30,10 @@ PACKAGES = (
     "python3-matplotlib",
     "python3-pil",
     "python3-psutil",
+    # notebook submissions: the worker runs run_notebook.py with the image's own nbclient and kernel
+    "python3-nbclient",
+    "python3-nbformat",
+    "python3-ipykernel",
     "ca-certificates",
 )
 

@@ -59,6 +59,11 @@ class RunDirs:
         return os.path.join(self.root, "predictions")
 
     @property
+    def notebook(self) -> str:
+        """Where a notebook submission's executed copy and status file are written."""
+        return os.path.join(self.root, "notebook")
+
+    @property
     def shared(self) -> str:
         return os.path.join(self.root, "shared")
 
@@ -68,9 +73,9 @@ class RunDirs:
 
     def create(self) -> RunDirs:
         for path in (self.program, self.ingestion_program, self.ingested_program, self.input_data,
-                     self.ref, self.res, self.output, self.predictions, self.shared, self.tmp):
+                     self.ref, self.res, self.output, self.predictions, self.notebook, self.shared, self.tmp):
             os.makedirs(path, exist_ok=True)
-        for path in (self.output, self.predictions, self.shared, self.tmp):
+        for path in (self.output, self.predictions, self.notebook, self.shared, self.tmp):
             os.chmod(path, 0o777)  # the container runs as an unprivileged user
         return self
 

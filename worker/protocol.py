@@ -101,7 +101,7 @@ Text = Annotated[str, Bounded(max_length=20000)]
 #: an exit code as the service stores it (an INTEGER column)
 ExitCode = Annotated[int, Bounded(ge=-(2**31), le=2**31 - 1)]
 Step = Literal["predict", "score"]
-OutputName = Literal["output", "log", "detailed_results"]
+OutputName = Literal["output", "log", "detailed_results", "notebook"]
 ScoreValue = float | int | str | None
 #: a score's confidence interval: [low, high]
 Interval = tuple[float, float]
@@ -174,9 +174,11 @@ class _JobOutputsRequired(TypedDict):
 
 
 class JobOutputs(_JobOutputsRequired, total=False):
-    """Where a step puts its results; ``detailed_results`` only when scoring."""
+    """Where a step puts its results; ``detailed_results`` only when scoring; ``notebook`` (the
+    executed copy of a notebook submission) only in a phase that accepts notebooks."""
 
     detailed_results: OutputSlot
+    notebook: OutputSlot
 
 
 class BootstrapSettings(TypedDict):
@@ -204,6 +206,9 @@ class JobSpec(TypedDict):
     score_keys: list[str]
     #: how to compute the columns' confidence intervals (``uncertainty``); absent: none
     bootstrap: NotRequired[BootstrapSettings | None]
+    #: the phase accepts notebook submissions: one ``.ipynb`` (and no ``metadata``) is executed
+    #: (absent from a service before notebooks: False)
+    notebook: NotRequired[bool]
 
 
 # --- heartbeat ------------------------------------------------------------------------------

@@ -42,7 +42,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import archives, disk_caps, guarded_views, layout, run_metadata, scores, uncertainty
+from . import (
+    archives,
+    disk_caps,
+    guarded_views,
+    layout,
+    notebooks,
+    run_metadata,
+    scores,
+    uncertainty,
+)
 from .cache import DatasetCache
 from .client import ServiceClient
 from .disk_space import WORKER_DISK_FULL, no_room
@@ -448,7 +457,8 @@ class AttemptRunner:
                  run_log: RunLog) -> AttemptReport:
         out_mb = self.settings.max_output_bytes // (1024 * 1024) + 1
         if self.settings.hard_disk_caps:
-            for path in (dirs.output, dirs.predictions, dirs.shared, dirs.tmp):
+            notebook = (dirs.notebook,) if job.get("notebook") else ()  # a notebook may write its copy there
+            for path in (dirs.output, dirs.predictions, *notebook, dirs.shared, dirs.tmp):
                 disk_caps.cap(path, out_mb)
         rw = [Mount(dirs.shared, "/app/shared", False), Mount(dirs.tmp, "/app/tmp", False)]
         if job["step"] == "predict":
@@ -498,7 +508,7 @@ class AttemptRunner:
                 self._check_participant_writes(dirs)
                 res = Mount(dirs.predictions, "/app/input/res")
         else:
-            self._predictions_from_submission(job, dirs, rw, cancel, run_log, results)
+            self._predictions_from_submission(job, dirs, rw, cancel, run_log, results, files)
         result = self._run_scoring_program(job, dirs, res, scorer_rw, cancel)
         results["scoring"] = result
         run_log.add("scoring program", result)
@@ -521,11 +531,15 @@ class AttemptRunner:
         return succeeded(result, found, intervals)
 
     def _predictions_from_submission(self, job: JobSpec, dirs: layout.RunDirs, rw: list[Mount],
-                                     cancel: threading.Event, run_log: RunLog, results: dict[str, ExecResult]) -> None:
+                                     cancel: threading.Event, run_log: RunLog, results: dict[str, ExecResult],
+                                     files: dict[str, str]) -> None:
         """Put the submission's predictions in ``dirs.res``: run the submitted code when it has a
         command (a legacy code submission), else the submission is the predictions."""
         self._fetch(job, "submission", dirs.ingested_program, "participant")
-        if layout.has_command(dirs.ingested_program):
+        notebook = notebooks.submitted_notebook(dirs.ingested_program) if job.get("notebook") else None
+        if notebook is not None:
+            self._run_notebook(job, dirs, notebook, rw, cancel, run_log, results, files)
+        elif layout.has_command(dirs.ingested_program):
             self._fetch(job, "input_data", dirs.input_data, "organizer")
             command = self._command(dirs.ingested_program, "submission", "predict", "participant")
             spec = self._spec(job, "submission", dirs.ingested_program, command, [
@@ -535,15 +549,50 @@ class AttemptRunner:
             self._judge(result, "submitted code", job, cancel, True, run_log,
                         (dirs.predictions, dirs.shared, dirs.tmp))
             self._check_participant_writes(dirs)
-            shutil.rmtree(dirs.res)
-            shutil.copytree(dirs.predictions, dirs.res)  # checked: regular files only, copied as new files
-            _write_metadata(dirs.res, {"prediction": result})  # what a prediction step leaves
+            self._predictions_to_res(dirs, result)
         else:  # the submission is the predictions: moved into place, not copied
             shutil.rmtree(dirs.res)
             os.rename(dirs.ingested_program, dirs.res)
             os.mkdir(dirs.ingested_program)
             if not os.path.lexists(os.path.join(dirs.res, "metadata")):
                 _write_metadata(dirs.res, {})  # as Codabench's copy of a result submission
+
+    @staticmethod
+    def _predictions_to_res(dirs: layout.RunDirs, result: ExecResult) -> None:
+        """The participant's checked predictions, copied as new plain files where the scorer reads them."""
+        shutil.rmtree(dirs.res)
+        shutil.copytree(dirs.predictions, dirs.res)  # checked: regular files only, copied as new files
+        _write_metadata(dirs.res, {"prediction": result})  # what a prediction step leaves
+
+    def _run_notebook(self, job: JobSpec, dirs: layout.RunDirs, notebook: str, rw: list[Mount],
+                      cancel: threading.Event, run_log: RunLog, results: dict[str, ExecResult],
+                      files: dict[str, str]) -> None:
+        """Execute a notebook submission in the competition's image (``notebooks``): it reads
+        ``/app/input_data`` and writes its predictions to ``/app/output``. Its executed copy goes
+        back to the participant whatever happened; a failing cell is named in the reason."""
+        self._fetch(job, "input_data", dirs.input_data, "organizer")
+        spec = self._spec(job, "notebook", dirs.ingested_program, notebooks.command(notebook), [
+            Mount(dirs.input_data, "/app/input_data"), Mount(dirs.predictions, "/app/output", False),
+            *notebooks.mounts(dirs.notebook), *rw])
+        spec.live = run_log.live
+        results["prediction"] = result = self._run(spec, cancel)
+        run_log.add("your notebook", result)
+        slot = job["outputs"].get("notebook")
+        copy = notebooks.executed_copy(dirs.notebook, slot["max_size"] if slot else self.settings.max_output_bytes)
+        if copy is not None:
+            files["notebook"] = copy
+        status = notebooks.read_status(os.path.join(dirs.notebook, notebooks.STATUS))
+        stopped = result.timed_out or result.oom_killed or result.cancelled or result.log_exceeded or result.error
+        if result.timed_out and not cancel.is_set() and status.state == "running" and status.cell:
+            raise AttemptFailed("participant", f"Time limit exceeded: the notebook ran longer than {job['time_limit']} s "
+                                f"(cell {status.cell} was running).", False)
+        failure = status.failure()
+        if failure and result.exit_code not in (0, None) and not stopped and not cancel.is_set():
+            run_log.participant_tail = (result.stdout.tail_text(2000) + "\n" + result.stderr.tail_text(2000)).strip()
+            raise AttemptFailed("participant", f"The notebook failed: {failure}.", False, exit_code=result.exit_code)
+        self._judge(result, "notebook", job, cancel, True, run_log, (dirs.predictions, dirs.shared, dirs.tmp))
+        self._check_participant_writes(dirs)
+        self._predictions_to_res(dirs, result)
 
     def _run_scoring_program(self, job: JobSpec, dirs: layout.RunDirs, res: Mount, rw: list[Mount],
                              cancel: threading.Event) -> ExecResult:

@@ -110,6 +110,7 @@ def phase_model(phase: Phase, roles: CompetitionRoles | None = None) -> dict[str
         "hide_prediction_output": phase.hide_prediction_output,
         "hide_score_output": phase.hide_score_output,
         "show_scoring_output": phase.show_scoring_output,
+        "accepts_notebooks": phase.accepts_notebooks,
         "leaderboard_visibility": phase.leaderboard_visibility.value,
         "submission_rule": phase.submission_rule.value,
         "leaderboard": phase.leaderboard.key if phase.leaderboard else None,

@@ -298,7 +298,7 @@ def _phase(plan: Plan, source, i: int, phase: dict, task_keys: dict[Any, str],
     if "auto_migrate_to_this_phase" in phase:
         out["auto_migrate"] = bool(phase["auto_migrate_to_this_phase"])
     for flag in ("hide_output", "hide_prediction_output", "hide_score_output", "show_scoring_output",
-                 "count_failed_submissions"):
+                 "count_failed_submissions", "accepts_notebooks"):
         if flag in phase:
             out[flag] = bool(phase[flag])
     if phase.get("max_submission_size"):

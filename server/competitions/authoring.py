@@ -303,6 +303,7 @@ PHASE_SCALARS = (
     "hide_score_output",
     "show_scoring_output",
     "docker_image",
+    "accepts_notebooks",
     "name",
     "index",
     "auto_migrate",

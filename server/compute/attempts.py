@@ -67,6 +67,7 @@ OUTPUT_ROLES = {
     (AttemptStep.score, "output"): "scoring_output",
     (AttemptStep.score, "log"): "scoring_log",
     (AttemptStep.score, "detailed_results"): "detailed_results",
+    (AttemptStep.score, "notebook"): "executed_notebook",
 }
 
 

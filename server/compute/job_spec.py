@@ -39,7 +39,8 @@ from ..submissions import lifecycle as subs
 from .limits import Limits
 
 #: the objects an attempt writes, by output slot name
-OUTPUT_FILES = {"output": "output.zip", "log": "log.txt", "detailed_results": "detailed_results.html"}
+OUTPUT_FILES = {"output": "output.zip", "log": "log.txt", "detailed_results": "detailed_results.html",
+                "notebook": "executed.ipynb"}
 
 
 def output_key(attempt: Attempt, name: str) -> str:
@@ -158,6 +159,8 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
     _load_inputs(session, submission, task)
     inputs = _visible_inputs(session, storage, attempt, task, expiry)
     names = ["output", "log"] + (["detailed_results"] if attempt.step == AttemptStep.score else [])
+    if phase.accepts_notebooks:
+        names.append("notebook")
     outputs = _output_slots(
         session, storage, attempt,
         {name: limits.max_log_bytes if name == "log" else limits.max_output_bytes for name in names}, expiry,
@@ -179,4 +182,5 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
                     if board else []),
         bootstrap=BootstrapSettings(resamples=board.bootstrap_resamples, level=board.bootstrap_level,
                                     seed=board.bootstrap_seed) if board else None,
+        notebook=phase.accepts_notebooks,
     )

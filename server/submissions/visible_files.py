@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..orm import LeaderboardVisibility, Phase
 
 #: what the participant's own code and upload produced: shown unless the phase hides it
-OWN_FILES = frozenset({"submission", "prediction_output", "prediction_log"})
+OWN_FILES = frozenset({"submission", "prediction_output", "prediction_log", "executed_notebook"})
 #: what the scoring program produced: shown only on the organizer's opt-in
 SCORING_FILES = frozenset({"scoring_output", "scoring_log"})
 
@@ -18,7 +18,7 @@ def participant_roles(phase: Phase) -> frozenset[str]:
     """The file roles a participant may download for a submission in ``phase``."""
     allowed = set(OWN_FILES)
     if phase.hide_output or phase.hide_prediction_output:
-        allowed -= {"prediction_output", "prediction_log"}
+        allowed -= {"prediction_output", "prediction_log", "executed_notebook"}
     if phase.leaderboard_visibility == LeaderboardVisibility.private or phase.hide_output or phase.private_scores:
         return frozenset(allowed)
     if phase.competition.enable_detailed_results:

@@ -78,12 +78,58 @@ class SubmissionPage(PageMixin, SubmissionHandler):
         submission = self.db.get(Submission, data["id"])
         phase = submission.phase
         manages = self.caller_roles.manages
+        cells, problem = self._executed_notebook(submission, manages)
         return {
             "phase": phase,
             "manages": manages,
             "detailed": any(f.role == "detailed_results" for f in submission.files)
             and visible_files.may_download(phase, "detailed_results", manages),
+            "notebook_cells": cells,
+            "notebook_problem": problem,
         }
+
+    def _executed_notebook(self, submission: Submission, manages: bool) -> tuple[list[dict[str, Any]] | None, str]:
+        """The executed notebook's cells, sanitized (``notebook_view``), when there is one this
+        caller may see; else None, with why it is not shown when there is one."""
+        # markupsafe and the sanitizer: imported only when a page shows a notebook
+        from . import notebook_view
+
+        artifact = executed_notebook_of(submission, manages)
+        if artifact is None:
+            return None, ""
+        if (artifact.size or 0) > notebook_view.MAX_NOTEBOOK_BYTES:
+            return [], "The executed notebook is too large to show here; download it."
+        with self.podium.storage.open(artifact.storage_key) as handle:
+            data = handle.read(notebook_view.MAX_NOTEBOOK_BYTES + 1)
+        try:
+            return notebook_view.notebook_cells(data), ""
+        except notebook_view.NotebookUnreadable as e:
+            return [], f"Not shown: {e}."
+
+
+def executed_notebook_of(submission: Submission, manages: bool) -> Artifact | None:
+    """The latest ready executed notebook of ``submission`` its caller may see, or None."""
+    if not visible_files.may_download(submission.phase, "executed_notebook", manages):
+        return None
+    ready = [f.artifact for f in submission.files
+             if f.role == "executed_notebook" and f.artifact.state.value == "ready"]
+    return max(ready, key=lambda a: a.id) if ready else None
+
+
+class ExecutedNotebookDownload(PageMixin, OutputsHandler):
+    """The executed notebook as a file to save (never shown inline: it is participant output)."""
+
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        submission = self.db.get(Submission, obj["submission"])
+        artifact = executed_notebook_of(submission, self.caller_roles.manages)
+        if artifact is None:
+            raise NotFound(f"Submission {obj['submission']} has no executed notebook (yet).")
+        with self.podium.storage.open(artifact.storage_key) as handle:
+            data = handle.read()
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", f'attachment; filename="submission-{submission.id}-executed.ipynb"')
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        self.finish(data)
 
 
 class DetailedResultsPage(PageMixin, OutputsHandler):

@@ -225,7 +225,8 @@ def competition_snapshot(session, competition: Competition) -> dict:
                     p.execution_time_limit, p.max_submission_size, p.count_failed_submissions, p.hide_output,
                     p.hide_prediction_output, p.hide_score_output, p.leaderboard_visibility.value,
                     p.submission_rule.value, p.leaderboard.key if p.leaderboard else None, [t.key for t in p.tasks],
-                    sha(p.public_data_id), sha(p.starting_kit_id), p.auto_migrate, p.code_reveal, p.code_reveal_top)
+                    sha(p.public_data_id), sha(p.starting_kit_id), p.auto_migrate, p.code_reveal, p.code_reveal_top,
+                    p.accepts_notebooks)
                    for p in competition.phases],
     }
 
@@ -246,7 +247,7 @@ def test_export_then_import_gives_an_equal_competition(api, creator, service, tm
     body["leaderboards"][0]["bootstrap"] = {"resamples": 300, "level": 0.8, "seed": 5}
     body["phases"][0].update(leaderboard_visibility="participants", submission_rule="selected", hide_output=True,
                              count_failed_submissions=False, public_data=public, max_submission_size=12345,
-                             auto_migrate=True, code_reveal="top", code_reveal_top=5)
+                             auto_migrate=True, code_reveal="top", code_reveal_top=5, accepts_notebooks=True)
     comp = api(creator, "POST", "/competitions", json=body, expect=201).json()
     response = api(creator, "GET", f"/competitions/{comp['id']}/bundle")
     assert response.headers["Content-Type"] == "application/zip"

@@ -18,7 +18,7 @@ from podium.worker.images import (
     resolve_image,
 )
 
-STACK = "numpy, scipy, sklearn, pandas, yaml, matplotlib, PIL, psutil"
+STACK = "numpy, scipy, sklearn, pandas, yaml, matplotlib, PIL, psutil, nbclient, nbformat, ipykernel"
 
 # A scoring program's day: fit, score, a table, a plot, all on a read-only root with /tmp only.
 WORKLOAD = """

@@ -131,11 +131,12 @@ def registered(api: Any, users: Any, competition: dict[str, Any], prefix: str) -
 def play_worker(service: Any, session: Any, queue_token: str, submission_id: int, *,
                 scores: dict[str, float], log: str = "", detailed_html: str | None = None,
                 failure: str | None = None, intervals: dict[str, list[float]] | None = None,
-                expect_status: str | None = None) -> None:
+                expect_status: str | None = None, notebook: bytes | None = None) -> None:
     """Claim the submission's queued attempt and finish it with ``scores`` (and ``intervals``) as
     a worker would, or with ``failure``: the submission fails as the participant's fault, with
     that reason. ``expect_status``: the submission's status the finish must answer, when it is
-    not the usual one."""
+    not the usual one. ``notebook``: an executed notebook to upload (in a phase that accepts
+    notebooks)."""
     from podium.server.orm import Attempt, AttemptState
 
     session.expire_all()
@@ -155,6 +156,9 @@ def play_worker(service: Any, session: Any, queue_token: str, submission_id: int
         put = http.put(outputs["detailed_results"]["url"], data=detailed_html.encode(), timeout=30)
         assert put.status_code == 200, put.text
         files.append("detailed_results")
+    if notebook is not None:
+        assert http.put(outputs["notebook"]["url"], data=notebook, timeout=30).status_code == 200
+        files.append("notebook")
     outcome = ({"state": "failed", "failure_kind": "participant", "reason": failure, "exit_code": 1}
                if failure else {"state": "succeeded", "exit_code": 0, "scores": scores, "intervals": intervals})
     done = http.post(

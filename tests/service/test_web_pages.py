@@ -294,3 +294,48 @@ def test_list_pages_go_on_by_cursor(api, creator, users, web, web_queue, dbsessi
     later = re.search(r'href="[^"]*participants\?after=(\d+)" class="next"', people).group(1)
     rest = organizer.get(f"competitions/{comp['slug']}/participants?limit=2&after={later}").text
     assert "later-1" in rest and "later-2" in rest and "later-0" not in rest
+
+
+def test_executed_notebook_is_shown_sanitized_to_its_owner(api, creator, users, web, web_queue, dbsession):
+    """What a notebook's outputs carry is participant output: shown as text or sanitized HTML
+    under the strict CSP, downloadable as a file, hidden where the phase hides its output."""
+    import json
+
+    body_phase = {"accepts_notebooks": True}
+    comp = make(api, creator, web_queue, phases=[{**competition_body("x")["phases"][0], **body_phase}])
+    phase = comp["phases"][0]["id"]
+    assert comp["phases"][0]["accepts_notebooks"] is True
+    me, rival = users.make("nbpage"), users.make("nbrival")
+    executed = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": "# Mine <script>window.pwned=1</script>"},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "print('<b>hi</b>')", "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": "\u001b[31m<script>window.pwned=2</script>\n"},
+            {"output_type": "display_data", "metadata": {}, "data": {
+                "text/html": "<img src=x onerror=alert(1)><i>styled</i>"}},
+            {"output_type": "error", "ename": "KeyError", "evalue": "'x'", "traceback": ["KeyError: 'x'"]}]},
+    ]}).encode()
+    api(me, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    sid = submit(api, me, phase, b"a notebook")
+    play_worker(api.service, dbsession, web_queue["token"], sid, scores={}, notebook=executed,
+                failure="The notebook failed: cell 2 raised KeyError: 'x'.")
+    files = {f["role"] for f in api(me, "GET", f"/submissions/{sid}/outputs", expect=200).json()["files"]}
+    assert "executed_notebook" in files
+
+    session = web(me)
+    page = session.get(f"submissions/{sid}")
+    assert_strict_csp(page)
+    shown = page.text.split('id="executed-notebook"', 1)[1]
+    assert "<script" not in shown and "onerror" not in shown
+    assert "&lt;script&gt;window.pwned=2&lt;/script&gt;" in shown and "\x1b" not in shown
+    assert "<i>styled</i>" in shown and "print(&#39;&lt;b&gt;hi&lt;/b&gt;&#39;)" in shown
+    assert 'class="cell cell-code cell-failed" id="cell-2"' in shown
+    download = session.get(f"submissions/{sid}/executed_notebook")
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["Content-Type"] == "application/octet-stream" and download.content == executed
+
+    api(rival, "POST", f"/competitions/{comp['id']}/register", expect=200)
+    web(rival).get(f"submissions/{sid}/executed_notebook", expect=404)
+    api(creator, "PATCH", f"/phases/{phase}", json={"hide_prediction_output": True}, expect=200)
+    hidden = session.get(f"submissions/{sid}").text
+    assert 'id="executed-notebook"' not in hidden
+    session.get(f"submissions/{sid}/executed_notebook", expect=404)
