@@ -71,14 +71,16 @@ def test_participant_submits_from_jupyterlab_in_a_browser(hub, service, api, cre
             # now the widget's own form (in the first cell's output: back to the top, as JupyterLab
             # keeps only the cells in view in the page): choose a file, click Submit
             page.locator(".jp-WindowedPanel-outer").first.evaluate("element => { element.scrollTop = 0; }")
-            first_result = page.locator(".widget-html", has_text=re.compile(r"Submission \d+ finished")).first
-            first_id = int(re.search(r"Submission (\d+) finished", first_result.inner_text()).group(1))
+            # only what is shown: a hidden tab (Final, Team, My submissions) may name the submission too
+            first_result = page.locator(".widget-html:visible", has_text=re.compile(r"Submission \d+ finished")).first
+            first_result.wait_for()
+            first_id = int(re.search(r"Submission (\d+) finished", first_result.text_content()).group(1))
             with page.expect_file_chooser() as chooser:
                 page.locator("button.jupyter-button", has_text="Choose file").first.click()
             chooser.value.set_files(str(predictions))
             page.locator("button.jupyter-button", has_text="Choose file (1)").first.wait_for()
             page.locator("button.jupyter-button", has_text=re.compile(r"^\s*Submit\s*$")).first.click()
-            second = page.locator(".widget-html", has_text=re.compile(rf"Submission (?!{first_id}\b)\d+ finished"))
+            second = page.locator(".widget-html:visible", has_text=re.compile(rf"Submission (?!{first_id}\b)\d+ finished"))
             second.first.wait_for()
             text = second.first.inner_text()
             assert "accuracy" in text.lower() and "0.75" in text, text
