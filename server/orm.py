@@ -424,6 +424,13 @@ class Leaderboard(Base):
         cascade="all, delete-orphan", order_by="LeaderboardColumn.index"
     )
 
+    @property
+    def primary_column(self) -> LeaderboardColumn | None:
+        """The column it ranks by first: ``primary_column_key``, else the lowest index (as
+        ``leaderboards.ranking.ranking_order`` picks it); None without columns."""
+        first = self.columns[0] if self.columns else None
+        return next((c for c in self.columns if c.key == self.primary_column_key), first)
+
 
 class LeaderboardColumn(Base):
     __tablename__ = "leaderboard_columns"

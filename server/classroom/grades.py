@@ -137,8 +137,8 @@ def grades_for_phase(session: Session, phase: Phase, roster: Iterable[str] | Non
     board = phase.leaderboard
     primary = None
     higher_is_better = True
-    if board is not None and board.columns:
-        column = next((c for c in board.columns if c.key == board.primary_column_key), board.columns[0])
+    column = board.primary_column if board is not None else None
+    if column is not None:
         primary, higher_is_better = column.key, column.sorting == "desc"
     rows = {r.owner: r for r in final_board(session, phase)}
     teams = teams if teams is not None else default_teams(session, phase)

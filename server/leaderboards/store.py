@@ -477,7 +477,7 @@ def _page_intervals(session: Session, phase: Phase, board: Leaderboard | None,
     found = uncertainty.intervals_of(session, [e.submission_id for e in entries] + [leader])
     if not found:
         return None
-    column = uncertainty.primary_key(board)
+    column = board.primary_column.key if board.primary_column is not None else None
     ties = uncertainty.tied_with_leader([(e.rank, e.submission_id) for e in entries], found, leader, column)
     return PageIntervals(found, ties, column)
 

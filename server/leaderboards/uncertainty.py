@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..orm import Leaderboard, Score
+from ..orm import Score
 
 Interval = tuple[float, float]
 
@@ -31,14 +31,6 @@ def intervals_of(session: Session, submission_ids: Iterable[int]) -> dict[int, d
     ):
         found.setdefault(sid, {})[key] = (low, high)
     return found
-
-
-def primary_key(board: Leaderboard) -> str | None:
-    """The column the leaderboard ranks by first (as ``ranking.ranking_order`` picks it)."""
-    if board.primary_column_key:
-        return board.primary_column_key
-    columns = sorted(board.columns, key=lambda c: c.index)
-    return columns[0].key if columns else None
 
 
 def overlaps(a: Interval | None, b: Interval | None) -> bool:

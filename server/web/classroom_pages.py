@@ -27,8 +27,7 @@ class SelectionPage(PageMixin, SelectionHandler):
             Submission.status == SubmissionStatus.finished, Submission.is_dry_run.is_(False),
         ).order_by(Submission.id.desc())).all()
         board = phase.leaderboard
-        column = next((c for c in board.columns if c.key == board.primary_column_key), board.columns[0]) \
-            if board is not None and board.columns else None
+        column = board.primary_column if board is not None else None
         return {"phase": phase, "mine": mine, "column": column,
                 "deadline": deadlines.deadline_for(self.db, phase, self.user.name, who.teams).as_json()}
 
