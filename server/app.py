@@ -40,6 +40,7 @@ from .storage import LocalStorage, Storage, UrlSigner
 from .storage.azure import AzureConfig
 from .storage.factory import STORAGE_ALIASES, StorageType, make_storage
 from .storage.s3 import S3Config
+from .submissions.listing_cache import SubmissionPages
 
 
 def _env(name: str, fallback: str) -> str:
@@ -485,6 +486,9 @@ class PodiumService(Application):
         self.changes = ChangeFeed()
         self.changes.watch(self.engine)
         self.leaderboard_access = RememberedAccess(self.reads, self.changes)
+        self.submission_pages = SubmissionPages(self.changes, enabled=self.engine.dialect.name == "postgresql")
+        self.submission_pages.track(self.session_factory)
+        self.changes.on_submissions = self.submission_pages.notified
 
     def init_storage(self) -> None:
         """The storage backend, checked: a bucket or container that cannot be used stops the start

@@ -495,14 +495,15 @@ class Submission(Base):
         UniqueConstraint("phase_id", "owner", "idempotency_key", name="idempotency"),
         Index("ix_submissions_phase_owner_created", "phase_id", "owner", "created_at"),
         # the list endpoints, newest first with an id cursor, and their capped counts: each
-        # reads one index range (O(page)); partial, as a multi-task phase's per-task children never list
+        # reads one index range (O(page)); partial, as a multi-task phase's per-task children never
+        # list. "My submissions" reads the personal range and each team's (``paging.branch_page``)
         *(
-            Index(name, *columns, postgresql_where=text("parent_id IS NULL"),
-                  sqlite_where=text("parent_id IS NULL"))
-            for name, columns in (
-                ("ix_submissions_owner_listing", ("owner", "id")),
-                ("ix_submissions_phase_owner_listing", ("phase_id", "owner", "id")),
-                ("ix_submissions_phase_listing", ("phase_id", "id")),
+            Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+            for name, columns, where in (
+                ("ix_submissions_personal_listing", ("owner", "id"), "parent_id IS NULL AND team_id IS NULL"),
+                ("ix_submissions_team_listing", ("team_id", "id"), "parent_id IS NULL"),
+                ("ix_submissions_phase_owner_listing", ("phase_id", "owner", "id"), "parent_id IS NULL"),
+                ("ix_submissions_phase_listing", ("phase_id", "id"), "parent_id IS NULL"),
             )
         ),
     )

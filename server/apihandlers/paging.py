@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, union_all
 from sqlalchemy.orm import Session
 
 from ..request_bodies import LIST_TOTAL_CAP
@@ -36,6 +36,19 @@ def capped_total(session: Session, id_column: Any, conditions: Sequence[ColumnEl
     return min(count, LIST_TOTAL_CAP), count > LIST_TOTAL_CAP
 
 
+def capped_branch_total(session: Session, id_column: Any, branches: Sequence[ColumnElement[bool]],
+                        conditions: Sequence[ColumnElement[bool]], *, shown: int | None = None) -> tuple[int, bool]:
+    """``capped_total`` of rows matching any of ``branches`` (disjoint conditions, as for
+    ``branch_page``): each branch counts its own index range, in one statement."""
+    if shown is not None or len(branches) == 1:
+        return capped_total(session, id_column, [*conditions, *branches[:1]], shown=shown)
+    counts = [select(func.count()).select_from(
+        select(id_column).where(*conditions, branch).limit(LIST_TOTAL_CAP + 1).subquery()).scalar_subquery()
+        for branch in branches]
+    count = sum(session.execute(select(*counts)).one())
+    return min(count, LIST_TOTAL_CAP), count > LIST_TOTAL_CAP
+
+
 def shown_in_all(rows: list[Any], *, offset: int, cursor: int | None, next_cursor: int | None) -> int | None:
     """The number of rows the filters match, when a page tells it: read from the start (no
     cursor), with nothing after it, and not an offset past the end."""
@@ -54,6 +67,27 @@ def page(session: Session, stmt: Select, id_column: Any, *, limit: int, offset: 
     result = session.execute(stmt.order_by(order).limit(limit + 1).offset(offset))
     rows = list(result.scalars().all() if stmt.column_descriptions[0].get("entity") is not None
                 and len(stmt.column_descriptions) == 1 else result.all())
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1].id
+    return rows, None
+
+
+def branch_page(session: Session, stmt: Select, id_column: Any, branches: Sequence[ColumnElement[bool]], *,
+                limit: int, offset: int = 0, cursor: int | None = None) -> tuple[list[Any], int | None]:
+    """``page`` (newest first, Core rows) of the rows of ``stmt`` matching any of ``branches``,
+    which must be disjoint (e.g. a user's personal rows, and each of their teams'). Each branch
+    reads its own index range, at most the page's length, and the union is cut to the page:
+    one WHERE with an OR of them made PostgreSQL walk the primary key backwards through the
+    table, or read the whole history and sort it (bench B8)."""
+    if len(branches) == 1:
+        return page(session, stmt.where(branches[0]), id_column, limit=limit, offset=offset, cursor=cursor)
+    bounded = stmt.where(id_column < cursor) if cursor is not None else stmt
+    parts = [select(bounded.where(branch).order_by(id_column.desc()).limit(limit + offset + 1).subquery())
+             for branch in branches]
+    merged = union_all(*parts).subquery()
+    rows = list(session.execute(select(merged).order_by(merged.c[id_column.key].desc())
+                                .limit(limit + 1).offset(offset)).all())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, rows[-1].id

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import artifacts
 from ..auth.permissions import CompetitionRoles
-from ..classroom import selection
+from ..classroom import reveal, selection
 from ..compute import attempts as jobs
 from ..errors import PermissionDenied, UploadMismatch
 from ..leaderboards import store as leaderboard_store
@@ -33,6 +34,7 @@ from ..request_bodies import (
 )
 from ..submissions import lifecycle as domain
 from ..submissions import visible_files
+from ..submissions.listing_cache import owner_key, team_key
 from ..teams import competitors
 from . import paging
 from .answers import artifact_model, submission_model
@@ -81,20 +83,20 @@ class PhaseSubmissionsHandler(APIHandler):
             # whose submissions the caller lists is in the query, not the path: checked here
             if not roles.manages:
                 raise PermissionDenied("Only organizers may list other participants' submissions.")
-            if q.owner:
-                conditions.append(Submission.owner == q.owner)
+            branches = [Submission.owner == q.owner] if q.owner else [true()]
         else:
-            conditions.append(competitors.visible_to(competitors.competitor(self.db, phase.competition_id, self.user)))
+            branches = competitors.visible_to(competitors.competitor(self.db, phase.competition_id, self.user))
         if q.status:
             conditions.append(Submission.status == SubmissionStatus(q.status))
-        rows, next_cursor = paging.page(self.db, select(Submission.__table__).where(*conditions), Submission.id,
-                                        limit=q.limit, offset=q.offset, cursor=q.before)
+        rows, next_cursor = paging.branch_page(self.db, select(Submission.__table__).where(*conditions),
+                                               Submission.id, branches, limit=q.limit, offset=q.offset,
+                                               cursor=q.before)
         listed = listed_submissions(self.db, rows, {phase.id: phase})
         shown = paging.shown_in_all(rows, offset=q.offset, cursor=q.before, next_cursor=next_cursor)
         self.write_json(paging.answer(
             "submissions", [submission_model(s, roles) for s in listed], limit=q.limit, offset=q.offset,
             cursor_name="before", cursor=q.before, next_cursor=next_cursor,
-            total=paging.capped_total(self.db, Submission.id, conditions, shown=shown),
+            total=paging.capped_branch_total(self.db, Submission.id, branches, conditions, shown=shown),
         ))
 
 
@@ -132,9 +134,14 @@ class MySubmissionsHandler(APIHandler):
          responses={200: paging.ANSWER})
     async def get(self) -> None:
         q: SubmissionPageQuery = self.query
-        conditions = [competitors.visible_everywhere(self.user), Submission.parent_id.is_(None)]
-        rows, next_cursor = paging.page(self.db, select(Submission.__table__).where(*conditions), Submission.id,
-                                        limit=q.limit, offset=q.offset, cursor=q.before)
+        pages = self.podium.submission_pages
+        snapshot = pages.snapshot()  # before any row is read: a change after it makes the page stale
+        conditions = [Submission.parent_id.is_(None)]
+        teams = competitors.teams_everywhere(self.db, self.user)
+        branches = competitors.visible_everywhere(self.user, teams)
+        rows, next_cursor = paging.branch_page(self.db, select(Submission.__table__).where(*conditions),
+                                               Submission.id, branches, limit=q.limit, offset=q.offset,
+                                               cursor=q.before)
         phase_ids = {r.phase_id for r in rows}
         phases = {p.id: p for p in self.db.scalars(
             select(Phase).where(Phase.id.in_(phase_ids))
@@ -148,10 +155,30 @@ class MySubmissionsHandler(APIHandler):
                 roles[competition.id] = self.roles(competition)
             models.append(submission_model(s, roles[competition.id]))
         shown = paging.shown_in_all(rows, offset=q.offset, cursor=q.before, next_cursor=next_cursor)
-        self.write_json(paging.answer(
+        answer = paging.answer(
             "submissions", models, limit=q.limit, offset=q.offset, cursor_name="before", cursor=q.before,
-            next_cursor=next_cursor, total=paging.capped_total(self.db, Submission.id, conditions, shown=shown),
-        ))
+            next_cursor=next_cursor,
+            total=paging.capped_branch_total(self.db, Submission.id, branches, conditions, shown=shown),
+        )
+        if not self.answers_json:  # the web page renders it
+            self.write_json(answer)
+            return
+        text = json.dumps(answer, default=str)
+        pages.put(self.page_key(), text, [owner_key(self.user.name), *map(team_key, teams)], snapshot,
+                  good_until=reveal.next_reveal(phases.values()))
+        self.finish(text)
+
+    def page_key(self) -> tuple:
+        q: SubmissionPageQuery = self.query
+        return (self.user.name, self.user.admin, frozenset(self.user.groups), q.limit, q.offset, q.before)
+
+    def answer_on_loop(self, path: dict[str, Any]) -> bool:
+        """A page remembered since nothing it lists changed: answered from memory (bench B8)."""
+        text = self.podium.submission_pages.get(self.page_key()) if self.answers_json else None
+        if text is None:
+            return False
+        self.finish(text)
+        return True
 
 
 class SubmissionHandler(APIHandler):

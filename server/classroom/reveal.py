@@ -11,7 +11,7 @@ places each moved from the public board.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +35,15 @@ def is_revealed(phase: Phase, now: datetime | None = None) -> bool:
     if not has_private_board(phase) or phase.revealed_at is not None:
         return True
     return phase.reveal_at is not None and (now or utcnow()) >= phase.reveal_at
+
+
+def next_reveal(phases: Iterable[Phase], now: datetime | None = None) -> datetime | None:
+    """The first date at which one of ``phases`` reveals its private board by itself: what a
+    participant may see of them changes then, with no write to tell a cache."""
+    now = now or utcnow()
+    due = [p.reveal_at for p in phases
+           if has_private_board(p) and p.revealed_at is None and p.reveal_at is not None and p.reveal_at > now]
+    return min(due, default=None)
 
 
 def record_due_reveals(session: Session, now: datetime) -> list[int]:

@@ -9,10 +9,13 @@ while ``ChangeFeed.generation`` has not moved since it was read. The counter mov
   the pool (what a reader fetched while the commit was on its way is dropped too), before the
   request that committed answers anyone;
 * from other processes and replicas on PostgreSQL, when a notification arrives on ``CHANNEL``:
-  statement triggers on the watched tables (migration 0013) send one in the writing transaction,
+  statement triggers on the watched tables (migrations 0013 and 0022) send one in the writing transaction,
   delivered at its commit. The window is the notification's delivery to the listening thread,
   under a millisecond on one network; while the listener is not connected (or the triggers are
   missing) nothing is remembered and every read checks the database, as before.
+
+The same listener also hands on ``SUBMISSIONS_CHANNEL``: whose submissions changed, for the
+pages of "my submissions" (``submissions.listing_cache``).
 
 SQLite serves one process, whose own commits are all it needs to see.
 """
@@ -23,6 +26,7 @@ import logging
 import re
 import select
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -30,8 +34,13 @@ from sqlalchemy import Engine, event
 log = logging.getLogger(__name__)
 
 #: the tables whose rows decide a leaderboard read's access and current version
-WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "organizers", "participants")
+WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "organizers", "participants",
+           "teams", "team_members")
 CHANNEL = "podium_changes"
+#: whose submissions changed, one notification per key (``submissions.listing_cache``, migration 0022)
+SUBMISSIONS_CHANNEL = "podium_submissions"
+#: the statement triggers that send it: insert, update, delete and truncate of submissions and scores
+SUBMISSION_TRIGGERS = 8
 _WRITE = re.compile(r'(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 _CHANGED, _BUMP_ON_CHECKIN = "podium_changed", "podium_bump_on_checkin"
 
@@ -41,6 +50,8 @@ class ChangeFeed:
 
     def __init__(self) -> None:
         self.generation = 0
+        #: told each ``SUBMISSIONS_CHANNEL`` payload (``submissions.listing_cache.SubmissionPages``)
+        self.on_submissions: Callable[[str], None] | None = None
         self.live = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -113,6 +124,14 @@ class ChangeFeed:
             self.bump()
             self._stop.wait(1.0)
 
+    def _deliver(self, notes: list[Any]) -> None:
+        if any(n.channel == CHANNEL for n in notes):
+            self.bump()
+        if self.on_submissions is not None:
+            for note in notes:
+                if note.channel == SUBMISSIONS_CHANNEL:
+                    self.on_submissions(note.payload)
+
     def _listen(self, engine: Engine) -> None:
         proxied = engine.raw_connection()
         proxied.detach()  # a connection of its own, never handed to a request
@@ -120,19 +139,21 @@ class ChangeFeed:
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'podium_changes_%%'")
-                triggers = cursor.fetchone()[0]
-                if triggers < len(WATCHED):
-                    raise RuntimeError(f"{triggers} of the {len(WATCHED)} change triggers exist "
-                                       "(run the migrations: podium service --upgrade-db)")
+                cursor.execute("SELECT count(*) FILTER (WHERE tgname LIKE 'podium\\_changes\\_%%'), "
+                               "count(*) FILTER (WHERE tgname LIKE 'podium\\_owner\\_changes\\_%%') FROM pg_trigger")
+                triggers, owner_triggers = cursor.fetchone()
+                if triggers < len(WATCHED) or owner_triggers < SUBMISSION_TRIGGERS:
+                    raise RuntimeError(f"{triggers + owner_triggers} of the {len(WATCHED) + SUBMISSION_TRIGGERS} "
+                                       "change triggers exist (run the migrations: podium service --upgrade-db)")
                 cursor.execute(f"LISTEN {CHANNEL}")
+                cursor.execute(f"LISTEN {SUBMISSIONS_CHANNEL}")
             self.bump()
             self.live = True
             while not self._stop.is_set():
                 if select.select([conn], [], [], 1.0)[0]:
                     conn.poll()
                     if conn.notifies:
-                        conn.notifies.clear()
-                        self.bump()
+                        notes, conn.notifies[:] = list(conn.notifies), []
+                        self._deliver(notes)
         finally:
             conn.close()

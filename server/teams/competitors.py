@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import ColumnElement, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from ..auth.identity import Identity
@@ -65,20 +65,27 @@ def competitor(session: Session, competition_id: int, identity: Identity) -> Com
     return Competitor(identity.name, team.id, team.name)
 
 
-def visible_to(who: Competitor):
-    """The WHERE clause of the submissions ``who`` sees as their own: their team's, and those they
-    made alone (not those they made for a team they left)."""
+def visible_to(who: Competitor) -> list[ColumnElement[bool]]:
+    """The submissions ``who`` sees as their own, as disjoint conditions (``paging.branch_page``
+    reads each from its own index): those they made alone (not those they made for a team they
+    left), and their team's."""
     alone = and_(Submission.owner == who.username, Submission.team_id.is_(None))
-    return alone if who.team_id is None else or_(alone, Submission.team_id == who.team_id)
+    return [alone] if who.team_id is None else [alone, Submission.team_id == who.team_id]
 
 
-def visible_everywhere(identity: Identity):
-    """``visible_to`` across competitions: what the caller made alone, and every team's of theirs."""
+def teams_everywhere(session: Session, identity: Identity) -> list[int]:
+    """The ids of every team of the caller's: recorded memberships, and hub-group teams of their groups."""
     teams = select(TeamMember.team_id).where(TeamMember.username == identity.name)
-    mine = [and_(Submission.owner == identity.name, Submission.team_id.is_(None)), Submission.team_id.in_(teams)]
     if identity.groups:
-        mine.append(Submission.team_id.in_(select(Team.id).where(Team.hub_group.in_(sorted(identity.groups)))))
-    return or_(*mine)
+        teams = teams.union(select(Team.id).where(Team.hub_group.in_(sorted(identity.groups))))
+    return sorted(session.scalars(teams))
+
+
+def visible_everywhere(identity: Identity, teams: list[int]) -> list[ColumnElement[bool]]:
+    """``visible_to`` across competitions, as disjoint conditions: what the caller made alone, and
+    each of their ``teams``' (``teams_everywhere``)."""
+    alone = and_(Submission.owner == identity.name, Submission.team_id.is_(None))
+    return [alone, *(Submission.team_id == team for team in teams)]
 
 
 def of_submission(session: Session, submission: Submission) -> Competitor:
