@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 import sqlalchemy as sa
@@ -202,6 +203,28 @@ def b8(platform, organizer, participant, args, row: Callable, wrk: Callable, wri
             slug = what.split(",")[0].replace(" ", "-").replace(":", "")
             write_result(f"B8-{label}-{slug}{'-deep' if 'cursor' in what else ''}",
                          {"rows": size, "url": url, "result": result, "floor": floor})
+
+        # the same list with a different cursor at each request: no page is remembered, every read
+        # is the database path (what a rush of changing submissions costs)
+        low, high = _cursor_range(platform, heavy_name)
+        result = wrk(f"{platform.api}/me/submissions?limit=50", 10, seconds,
+                     {"Authorization": heavy.headers["Authorization"]}, script="random_cursor.lua",
+                     env={"WRK_PATH": f"{urlparse(platform.api).path}/me/submissions?limit=50",
+                          "WRK_CURSOR_LOW": str(low), "WRK_CURSOR_HIGH": str(high)})
+        row("B8", f"my submissions, pages at random cursors (the database path), {size:,} rows, 10 clients (req/s)",
+            result["rps"], floors[10]["rps"], "req/s", "– (no page remembered)", None, p50_ms=result["p50"],
+            p99_ms=result["p99"], errors=result["non_2xx"])
+        write_result(f"B8-{label}-my-submissions-random-cursor", {"rows": size, "result": result, "floor": floors[10]})
+
+
+def _cursor_range(platform, owner: str) -> tuple[int, int]:
+    """The owner's first and last submission ids."""
+    engine = sa.create_engine(platform.db_url)
+    with engine.connect() as conn:
+        low, high = conn.execute(sa.text("SELECT min(id), max(id) FROM submissions WHERE owner = :o"),
+                                 {"o": owner}).one()
+    engine.dispose()
+    return low, high
 
 
 def _deep_cursor(platform, phase_id: int, owner: str) -> int:

@@ -11,6 +11,7 @@ the load phases (for a smoke run) and keeps B8 at 100,000 rows (the full run add
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import shutil
@@ -55,13 +56,18 @@ def ms(seconds: float) -> float:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None = None) -> dict[str, float]:
-    """Closed-loop load from a second process (wrk): requests/s and latency percentiles in ms."""
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None = None,
+        script: str | None = None, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Closed-loop load from a second process (wrk): requests/s and latency percentiles in ms;
+    ``script`` is a wrk Lua script (in bench/) that writes each request, reading ``env``."""
     argv = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{seconds}s", "--latency",
             "--timeout", "5s"]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    if script is not None:
+        argv += ["-s", str(Path(__file__).resolve().parent / script)]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 30,
+                         env={**os.environ, **(env or {})}).stdout
 
     def unit(value: str, suffix: str) -> float:
         factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[suffix]
