@@ -236,6 +236,7 @@ def b4(platform: Platform, organizer, args) -> None:
     admin = platform.user("bench-admin", admin=True)
     queue = f"b4-sink-{random.randrange(10**6)}"
     platform.call(admin, "POST", "/queues", json={"name": queue})
+    platform.call(admin, "PUT", f"/queues/{queue}/shares/groups/creators")  # an admin's queue, shared (issue 16)
     comp = platform.competition(organizer)
     platform.call(organizer, "PATCH", f"/competitions/{comp['id']}", json={"queue": queue})
     phase = comp["phases"][0]["id"]
