@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.emulators import start_azurite, start_s3  # noqa: E402
+from loop import cpu_seconds  # noqa: E402
 from podium.widgets.client import PodiumClient  # noqa: E402
 from podium.widgets.part_upload import download_in_parts, upload_in_parts  # noqa: E402
 from stack import Platform, scratch, write_result  # noqa: E402
@@ -34,12 +35,6 @@ from stack import Platform, scratch, write_result  # noqa: E402
 MIB = 1024 * 1024
 PART = 16 * MIB
 PARALLEL = 4
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def make_file(folder: Path, size: int) -> tuple[Path, str]:
