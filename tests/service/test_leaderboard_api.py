@@ -174,6 +174,153 @@ def test_a_new_score_or_choice_re_ranks_from_the_standing_entries(api, creator, 
     assert stored == full and all(e.values["runtime"] != 12345.0 for e in stored)
 
 
+#: two of ann's, two of bob's, one of cat's: by accuracy ann, bob, cat; by runtime cat, bob, ann
+HISTORY = [("ann", 0.5, 3), ("ann", 0.9, 5), ("bob", 0.8, 2), ("bob", 0.4, 4), ("cat", 0.7, 1)]
+BY_RUNTIME = {**BOARD, "primary_column": "runtime"}
+
+
+def _rebuilds(service, admin) -> dict[str, float]:
+    """``podium_leaderboard_rebuilds_total`` by where the ranking ran, from one scrape of /metrics."""
+    from helpers.metrics import scrape, value
+
+    samples = scrape(service, admin.headers)
+    return {where: value(samples, "podium_leaderboard_rebuilds_total", where=where) for where in ("process", "thread")}
+
+
+@pytest.mark.in_process  # the threshold, counters and child are the service thread's own
+def test_a_big_phase_is_ranked_again_in_a_child_process(api, creator, users, world, service, db_backend,
+                                                       monkeypatch) -> None:
+    """Past ``rebuild_in_child_process_above`` finished submissions, a redefined leaderboard or a
+    changed rule is read and ranked in a child process (on PostgreSQL), which stores what ranking
+    in the service's thread stores, and the next read shows it; the ``all`` rule, small phases
+    and SQLite rank in the thread."""
+    import os
+
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    ranking = service.app.ranking_process
+    monkeypatch.setattr(ranking, "above", len(HISTORY) - 1)
+    admin = users.make("admin", admin=True)
+    lb_id = comp["leaderboards"][0]["id"]
+    child = "process" if db_backend == "postgresql" else "thread"
+
+    before = _rebuilds(service, admin)
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200)
+    after = _rebuilds(service, admin)
+    assert after == {**before, child: before[child] + 1}
+    if child == "process":
+        assert ranking.last_child_pid not in (None, os.getpid())
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full
+    assert [e["owner"] for e in board(api, creator, phase_id)["entries"]] == [people[n].name for n in ("cat", "bob", "ann")]
+
+    # the same definition ranked in the thread stores the same rows
+    monkeypatch.setattr(ranking, "above", 0)
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200)
+    assert _rebuilds(service, admin)["thread"] == after["thread"] + 1
+    assert _stored_and_full(service, phase_id)[0] == stored
+
+    # a rule changed by PATCH goes to the child too; the 'all' rule and a phase at the threshold do not
+    monkeypatch.setattr(ranking, "above", len(HISTORY) - 1)
+    before = _rebuilds(service, admin)
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "last"}, expect=200)
+    after = _rebuilds(service, admin)
+    assert after == {**before, child: before[child] + 1}
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full  # each one's last submission: bob's is no longer his fastest
+    assert {e.owner: e.values["runtime"] for e in stored} == {people["ann"].name: 5, people["bob"].name: 4,
+                                                             people["cat"].name: 1}
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "all"}, expect=200)
+    monkeypatch.setattr(ranking, "above", len(HISTORY))
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "best"}, expect=200)
+    assert _rebuilds(service, admin) == {**after, "thread": after["thread"] + 2}
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full and len(stored) == 3
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+def test_the_child_ranks_committed_rows_by_the_definition_it_is_given(world, service, db_url) -> None:
+    """The child's entry point, run here against the database: it reads what is committed, and
+    ranks by the definition passed to it (the caller's transaction may not have committed it)."""
+    import os
+
+    from podium.server.leaderboards.ranking import RankedEntry
+    from podium.server.leaderboards.ranking_process import RankingRequest, rank_committed
+    from podium.server.leaderboards.store import column_specs
+    from podium.server.orm import Phase
+
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    stored, full = _stored_and_full(service, phase_id)  # ranked by accuracy, as committed
+    with service.app.session_factory() as session:
+        columns = tuple(column_specs(session.get(Phase, phase_id).leaderboard))
+    result = rank_committed(RankingRequest(db_url, phase_id, columns, "best", None))
+    assert result.child_pid == os.getpid() and result.submissions == len(HISTORY)
+    assert [RankedEntry(*e) for e in result.entries] == stored == full
+    by_runtime = rank_committed(RankingRequest(db_url, phase_id, columns, "best", "runtime"))
+    assert [e[2] for e in by_runtime.entries] == [people[n].name for n in ("cat", "bob", "ann")]
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+@pytest.mark.in_process
+def test_a_child_that_dies_leaves_the_rebuild_to_the_thread(api, creator, users, world, service, db_url,
+                                                            monkeypatch) -> None:
+    """A child killed while it reads (held here by a lock on the scores table) has written
+    nothing: the request ranks in its thread instead and stores the full ranking, the failure
+    is counted, and the next rebuild starts a new child."""
+    import os
+    import re
+    import signal
+    import threading
+    import time
+
+    import sqlalchemy as sa
+    from podium.server.leaderboards.ranking_process import APPLICATION_NAME
+
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    ranking = service.app.ranking_process
+    monkeypatch.setattr(ranking, "above", 1)
+    admin = users.make("admin", admin=True)
+    lb_id = comp["leaderboards"][0]["id"]
+    failures, before = ranking.failures, _rebuilds(service, admin)
+    engine = sa.create_engine(db_url)
+    answered: dict[str, int] = {}
+    try:
+        with engine.connect() as locker, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            locker.execute(sa.text("LOCK TABLE scores IN ACCESS EXCLUSIVE MODE"))
+            put = threading.Thread(target=lambda: answered.update(status=api(
+                creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200).status_code))
+            put.start()
+            deadline, killed = time.monotonic() + 120, None
+            while killed is None:
+                assert time.monotonic() < deadline and put.is_alive(), "no child waited for the scores"
+                waiting = watcher.execute(sa.text(  # not the locker: its transaction sees one snapshot of the activity
+                    "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE :name "
+                    "AND wait_event_type = 'Lock'"), {"name": APPLICATION_NAME + " (pid %"}).scalar()
+                if waiting is None:
+                    time.sleep(0.1)
+                    continue
+                killed = int(re.search(r"pid (\d+)", waiting).group(1))
+                os.kill(killed, signal.SIGKILL)
+            locker.rollback()  # the lock goes; the request's thread reads the scores itself
+        put.join(120)
+    finally:
+        engine.dispose()
+    assert answered == {"status": 200}
+    assert ranking.failures == failures + 1
+    assert _rebuilds(service, admin) == {**before, "thread": before["thread"] + 1}
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full and [e.owner for e in stored] == [people[n].name for n in ("cat", "bob", "ann")]
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=BOARD, expect=200)
+    assert _rebuilds(service, admin)["process"] == before["process"] + 1
+    assert ranking.last_child_pid not in (None, killed)
+    assert _stored_and_full(service, phase_id)[0][0].owner == people["ann"].name
+
+
 def test_scores_must_be_finite_numbers_where_written(api, world, service) -> None:
     """As Codabench stores scores: a column not written stays missing (issue 14), a written one
     must be a finite number."""
