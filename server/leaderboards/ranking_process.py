@@ -4,9 +4,11 @@ A full rebuild reads every finished submission of the phase with its scores and 
 Python: at 1,000,000 rows, half a minute in which the database thread held the interpreter's
 lock about half the time while the event loop waited for its turns (bench B9: leaderboard reads'
 p99 2.06x the quiet one). ``RankingProcess`` moves the read and the ranking to a child process
-with a database engine of its own; the service's database thread waits for the ranked entries
-(about one per competitor) without holding the lock, then writes them in its own transaction as
-an in-thread rebuild does (``store.rebuild``), so the page cache's invalidation is unchanged.
+with a database engine of its own, at a lower CPU priority (``CHILD_NICENESS``), so it takes
+neither the interpreter's lock nor a busy core from the event loops; the service's database
+thread waits for the ranked entries (about one per competitor) without holding the lock, then
+writes them in its own transaction as an in-thread rebuild does (``store.rebuild``), so the page
+cache's invalidation is unchanged.
 
 Consistency. The parent bumps the phase's ``leaderboard_version`` before it asks the child, which
 locks the phase row until the parent commits; finishing a submission takes the same lock
@@ -57,6 +59,12 @@ from .ranking import ColumnSpec, RankedEntry, build_leaderboard
 
 log = logging.getLogger(__name__)
 
+#: the child's scheduling priority below the service's: without it the child took a core of its
+#: own from the event loops on a busy 2-core host and the reads' p99 was no better than with the
+#: ranking in a thread (bench B9); at 10 it gets about a tenth of a core the loops want, all of
+#: an idle one. A rebuild on a saturated host then takes longer, holding its phase's lock longer.
+CHILD_NICENESS = 10
+
 #: the child's database connections carry this name and its pid (``pg_stat_activity.application_name``)
 APPLICATION_NAME = "podium leaderboard ranking"
 
@@ -105,6 +113,7 @@ def rank_committed(request: RankingRequest) -> RankingResult:
 def _child_started(db_url: str) -> None:
     """Run by each new child as it starts, before a rebuild waits for it: finding this function
     imported the ORM and SQLAlchemy, and an engine that never connects imports the driver."""
+    os.nice(CHILD_NICENESS)
     create_engine(db_url, poolclass=NullPool).dispose()
 
 
