@@ -210,9 +210,9 @@ class PodiumService(Application):
         "changed is read and ranked in a child process when the phase has more finished "
         "submissions than this, so the service's threads keep the Python interpreter for other "
         "requests meanwhile (bench B9); the child returns about one entry per participant or team, "
-        "which the service stores in the request's own transaction. One child per service "
-        "process, started on first use and run at a lower CPU priority (nice 10); it exits after "
-        "each rebuild and a fresh one waits for the next. PostgreSQL only, and not for the 'all' rule (an entry per submission): those rank in "
+        "which the service stores in the request's own transaction. The child is started for "
+        "the rebuild (about a second), runs at a lower CPU priority (nice 10) and exits after it, "
+        "so no memory stays behind. PostgreSQL only, and not for the 'all' rule (an entry per submission): those rank in "
         "the service's database thread, as do smaller phases. 0 ranks every leaderboard in the "
         "service's own threads.",
     ).tag(config=True)

@@ -38,14 +38,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.process import BaseProcess
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -110,34 +109,33 @@ def rank_committed(request: RankingRequest) -> RankingResult:
     return RankingResult(os.getpid(), len(submissions), entries)
 
 
-def _child_started(db_url: str) -> None:
-    """Run by each new child as it starts, before a rebuild waits for it: finding this function
-    imported the ORM and SQLAlchemy, and an engine that never connects imports the driver."""
+def _child_started() -> None:
+    """Run by each child as it starts: below the service's CPU priority (``CHILD_NICENESS``)."""
     os.nice(CHILD_NICENESS)
-    create_engine(db_url, poolclass=NullPool).dispose()
 
 
 class RankingProcess:
-    """The service's child process for full rebuilds of big phases, one per service process.
+    """The child processes that rank big phases for one service process.
 
-    Started on first use (after ``--processes`` forked the service); each child ranks one phase
-    and exits, giving back the memory of a million rows, and a new one starts and waits for the
-    next rebuild (Python 3.10, which cannot retire a pool's child, starts one per rebuild).
-    ``counts`` and ``failures`` feed ``/metrics`` (``podium_leaderboard_rebuilds_total``)."""
+    A child is spawned per rebuild and exits after it: it gives back the memory of a million rows
+    at once, and no idle child holds 50 MB beside each service process between rebuilds, which
+    are rare (a leaderboard redefined); its start (about a second, importing the ORM) is small
+    beside the rebuild it serves. ``counts`` and ``failures`` feed ``/metrics``
+    (``podium_leaderboard_rebuilds_total``)."""
 
     def __init__(self, above: int) -> None:
-        #: phases with more finished submissions than this rank in the child; 0: never
+        #: phases with more finished submissions than this rank in a child; 0: never
         self.above = above
         self.counts = {"process": 0, "thread": 0}
         self.failures = 0
         self.last_child_pid: int | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self._children: set[BaseProcess] = set()
         self._lock = threading.Lock()
         self._stopped = False
 
     def rank(self, session: Session, phase_id: int, columns: Sequence[ColumnSpec], rule: str,
              primary_key: str | None, *, rows_unchanged: bool) -> list[RankedEntry] | None:
-        """The phase's full ranking from the child, or None when the caller's thread ranks it
+        """The phase's full ranking from a child, or None when the caller's thread ranks it
         (a small phase, SQLite, the ``all`` rule, rows changed in the caller's transaction, or a
         child that failed). Called with the phase's lock held (its version bumped)."""
         if not (rows_unchanged and self._worth_a_child(session, phase_id, rule)):
@@ -146,14 +144,11 @@ class RankingProcess:
         request = RankingRequest(session.get_bind().url.render_as_string(hide_password=False), phase_id,
                                  tuple(columns), rule, primary_key)
         started = time.perf_counter()
-        pool, future = self._submit(request)
         try:
-            result = future.result()  # this thread waits without the GIL
+            result = self._start(request).result()  # this thread waits without the GIL
         except (Exception, CancelledError) as e:  # the child died (BrokenProcessPool) or failed (a database error)
             if self._stopped:
                 raise RebuildInterrupted() from e
-            if isinstance(e, BrokenProcessPool):
-                self._forget(pool)
             with self._lock:
                 self.failures += 1
             log.warning("Ranking phase %d in a child process failed (%s: %s); ranking it in the service's "
@@ -177,48 +172,28 @@ class RankingProcess:
         with self._lock:
             self.counts[where] += 1
 
-    def _submit(self, request: RankingRequest) -> tuple[ProcessPoolExecutor, Future[RankingResult]]:
+    def _start(self, request: RankingRequest) -> Future[RankingResult]:
+        """A new child ranking ``request``; it exits when done (its pool is shut down at once)."""
         with self._lock:
             if self._stopped:
                 raise RebuildInterrupted()
-            pool = self._pool = self._pool or _new_pool(request.db_url)
-            try:
-                future = pool.submit(rank_committed, request)
-            except BrokenProcessPool:  # its idle child died (a signal, the OOM killer): start another
-                pool = self._pool = _new_pool(request.db_url)
-                future = pool.submit(rank_committed, request)
-            if not ONE_TASK_PER_CHILD:
-                self._pool = None
-                pool.shutdown(wait=False)  # its child exits after this rebuild
-            return pool, future
+            # spawn, not fork: a forked copy of a threaded service could inherit a lock another thread held
+            pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _child_started)
+            future = pool.submit(rank_committed, request)
+            children = set(pool._processes.values())  # started by submit; no public handle before Python 3.14
+            pool.shutdown(wait=False)
+            self._children |= children
+        future.add_done_callback(lambda _: self._forget(children))
+        return future
 
-    def _forget(self, pool: ProcessPoolExecutor) -> None:
-        """Drop a broken pool (unless another rebuild already replaced it)."""
+    def _forget(self, children: set[BaseProcess]) -> None:
         with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False)
+            self._children -= children
 
     def stop(self) -> None:
-        """End the child (the service stops): a rebuild waiting for it raises ``RebuildInterrupted``."""
+        """End the children (the service stops): a rebuild waiting for one raises ``RebuildInterrupted``."""
         with self._lock:
             self._stopped = True
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        children = list((getattr(pool, "_processes", None) or {}).values())  # no public way before 3.14
-        pool.shutdown(wait=False, cancel_futures=True)
+            children, self._children = self._children, set()
         for child in children:
             child.terminate()
-
-
-#: Python 3.11 retires a pool's child after a task (``max_tasks_per_child``)
-ONE_TASK_PER_CHILD = sys.version_info >= (3, 11)
-
-
-def _new_pool(db_url: str) -> ProcessPoolExecutor:
-    # spawn, not fork: a forked copy of a threaded service could inherit a lock held by another thread
-    context = multiprocessing.get_context("spawn")
-    if ONE_TASK_PER_CHILD:
-        return ProcessPoolExecutor(1, context, _child_started, (db_url,), max_tasks_per_child=1)
-    return ProcessPoolExecutor(1, context, _child_started, (db_url,))

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -194,8 +200,6 @@ def test_a_big_phase_is_ranked_again_in_a_child_process(api, creator, users, wor
     changed rule is read and ranked in a child process (on PostgreSQL), which stores what ranking
     in the service's thread stores, and the next read shows it; the ``all`` rule, small phases
     and SQLite rank in the thread."""
-    import os
-
     comp, phase_id, people, scored = world
     for who, accuracy, runtime in HISTORY:
         scored(who, accuracy=accuracy, runtime=runtime)
@@ -243,8 +247,6 @@ def test_a_big_phase_is_ranked_again_in_a_child_process(api, creator, users, wor
 def test_the_child_ranks_committed_rows_by_the_definition_it_is_given(world, service, db_url) -> None:
     """The child's entry point, run here against the database: it reads what is committed, and
     ranks by the definition passed to it (the caller's transaction may not have committed it)."""
-    import os
-
     from podium.server.leaderboards.ranking import RankedEntry
     from podium.server.leaderboards.ranking_process import RankingRequest, rank_committed
     from podium.server.leaderboards.store import column_specs
@@ -263,22 +265,44 @@ def test_the_child_ranks_committed_rows_by_the_definition_it_is_given(world, ser
     assert [e[2] for e in by_runtime.entries] == [people[n].name for n in ("cat", "bob", "ann")]
 
 
-@pytest.mark.one_backend  # the child process is PostgreSQL's
-@pytest.mark.in_process
-def test_a_child_that_dies_leaves_the_rebuild_to_the_thread(api, creator, users, world, service, db_url,
-                                                            monkeypatch) -> None:
-    """A child killed while it reads (held here by a lock on the scores table) has written
-    nothing: the request ranks in its thread instead and stores the full ranking, the failure
-    is counted, and the next rebuild starts a new child."""
-    import os
+@contextmanager
+def _scores_locked(db_url: str) -> Iterator[Callable[[threading.Thread], int]]:
+    """The scores table locked until the block ends, so a child's read waits; yields a function
+    that returns the pid of a ranking child once one waits for that lock (while ``thread``,
+    which started the rebuild, is alive)."""
     import re
-    import signal
-    import threading
-    import time
 
     import sqlalchemy as sa
     from podium.server.leaderboards.ranking_process import APPLICATION_NAME
 
+    engine = sa.create_engine(db_url)
+
+    def waiting_child(thread: threading.Thread) -> int:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = watcher.execute(sa.text(  # not the locker: its transaction sees one snapshot of the activity
+                "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE :name "
+                "AND wait_event_type = 'Lock'"), {"name": APPLICATION_NAME + " (pid %"}).scalar()
+            if waiting is not None:
+                return int(re.search(r"pid (\d+)", waiting).group(1))
+            time.sleep(0.1)
+        raise AssertionError("no ranking child waited for the scores")
+
+    try:
+        with engine.connect() as locker, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            locker.execute(sa.text("LOCK TABLE scores IN ACCESS EXCLUSIVE MODE"))
+            yield waiting_child
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+@pytest.mark.in_process
+def test_a_child_that_dies_leaves_the_rebuild_to_the_thread(api, creator, users, world, service, db_url,
+                                                            monkeypatch) -> None:
+    """A child killed while it reads has written nothing: the request ranks in its thread
+    instead and stores the full ranking, the failure is counted, and the next rebuild starts a
+    new child."""
     comp, phase_id, people, scored = world
     for who, accuracy, runtime in HISTORY:
         scored(who, accuracy=accuracy, runtime=runtime)
@@ -287,29 +311,14 @@ def test_a_child_that_dies_leaves_the_rebuild_to_the_thread(api, creator, users,
     admin = users.make("admin", admin=True)
     lb_id = comp["leaderboards"][0]["id"]
     failures, before = ranking.failures, _rebuilds(service, admin)
-    engine = sa.create_engine(db_url)
     answered: dict[str, int] = {}
-    try:
-        with engine.connect() as locker, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
-            locker.execute(sa.text("LOCK TABLE scores IN ACCESS EXCLUSIVE MODE"))
-            put = threading.Thread(target=lambda: answered.update(status=api(
-                creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200).status_code))
-            put.start()
-            deadline, killed = time.monotonic() + 120, None
-            while killed is None:
-                assert time.monotonic() < deadline and put.is_alive(), "no child waited for the scores"
-                waiting = watcher.execute(sa.text(  # not the locker: its transaction sees one snapshot of the activity
-                    "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE :name "
-                    "AND wait_event_type = 'Lock'"), {"name": APPLICATION_NAME + " (pid %"}).scalar()
-                if waiting is None:
-                    time.sleep(0.1)
-                    continue
-                killed = int(re.search(r"pid (\d+)", waiting).group(1))
-                os.kill(killed, signal.SIGKILL)
-            locker.rollback()  # the lock goes; the request's thread reads the scores itself
-        put.join(120)
-    finally:
-        engine.dispose()
+    put = threading.Thread(target=lambda: answered.update(status=api(
+        creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200).status_code))
+    with _scores_locked(db_url) as waiting_child:
+        put.start()
+        killed = waiting_child(put)
+        os.kill(killed, signal.SIGKILL)
+    put.join(120)  # the lock went with the block; the request's thread read the scores itself
     assert answered == {"status": 200}
     assert ranking.failures == failures + 1
     assert _rebuilds(service, admin) == {**before, "thread": before["thread"] + 1}
@@ -319,6 +328,46 @@ def test_a_child_that_dies_leaves_the_rebuild_to_the_thread(api, creator, users,
     assert _rebuilds(service, admin)["process"] == before["process"] + 1
     assert ranking.last_child_pid not in (None, killed)
     assert _stored_and_full(service, phase_id)[0][0].owner == people["ann"].name
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+def test_a_rebuild_waiting_for_its_child_when_the_service_stops_saves_nothing(world, service, db_url) -> None:
+    """Stopping ends the children: a rebuild that waited for one raises RebuildInterrupted (its
+    request answers 503 and its transaction rolls back) instead of ranking in a thread that is
+    about to stop, and a stopped ranking process starts no child."""
+    from podium.server.errors import RebuildInterrupted
+    from podium.server.leaderboards.ranking_process import RankingProcess
+    from podium.server.leaderboards.store import column_specs
+    from podium.server.orm import Phase
+
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    process = RankingProcess(above=1)
+    raised: list[BaseException] = []
+
+    def rank() -> None:
+        with service.app.session_factory() as session:
+            columns = column_specs(session.get(Phase, phase_id).leaderboard)
+            try:
+                process.rank(session, phase_id, columns, "best", None, rows_unchanged=True)
+            except RebuildInterrupted as e:
+                raised.append(e)
+
+    ranking = threading.Thread(target=rank)
+    with _scores_locked(db_url) as waiting_child:
+        ranking.start()
+        child = waiting_child(ranking)
+        process.stop()
+        ranking.join(60)
+    assert len(raised) == 1 and raised[0].status_code == 503
+    assert process.counts == {"process": 0, "thread": 0} and process.failures == 0
+    deadline = time.monotonic() + 60
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:  # the child is gone (reaped)
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{child}")
+    with service.app.session_factory() as session, pytest.raises(RebuildInterrupted):
+        process.rank(session, phase_id, [], "best", None, rows_unchanged=True)
 
 
 def test_scores_must_be_finite_numbers_where_written(api, world, service) -> None:
