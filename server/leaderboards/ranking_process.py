@@ -146,7 +146,8 @@ class RankingProcess:
         started = time.perf_counter()
         try:
             result = self._start(request).result()  # this thread waits without the GIL
-        except (Exception, CancelledError) as e:  # the child died (BrokenProcessPool) or failed (a database error)
+        # the child could not start (OSError), died (BrokenProcessPool) or failed (a database error)
+        except (Exception, CancelledError) as e:
             if self._stopped:
                 raise RebuildInterrupted() from e
             with self._lock:

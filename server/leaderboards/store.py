@@ -4,9 +4,9 @@ Ranking itself is pure (``podium.server.leaderboard``). This module feeds it whe
 that changes the ranking happens, and stores the ranked rows in ``leaderboard_entries``: a
 leaderboard redefined or a phase's rule changed re-reads every finished submission; one
 participant's new score or selection re-ranks from the stored entries and that participant's
-candidates, writing only the rows that move (``rebuild``). A big phase's full re-read and ranking runs in a
-child process when the service has one (``ranking_process``). Reading a page of a leaderboard is
-then ``ORDER BY rank LIMIT n``.
+candidates, writing only the rows that move (``rebuild``). A big phase's full re-read and
+ranking runs in a child process when the service has one (``ranking_process``). Reading a page
+of a leaderboard is then ``ORDER BY rank LIMIT n``.
 """
 
 from __future__ import annotations
