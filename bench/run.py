@@ -1,6 +1,6 @@
 """Podium's benchmarks: each figure beside the floor of what it wraps, measured in the same run.
 
-    .venv/bin/python bench/run.py [--only B1,B2] [--quick] [--profile]
+    .venv/bin/python bench/run.py [--only B1,B2] [--quick] [--profile] [--rebuild-in-child-above N]
 
 Writes raw samples and a summary per benchmark to ``bench/results/<id>.json`` and prints a table.
 Everything talks to 127.0.0.1 only; every loop is bounded in count and time. ``--quick`` shortens
@@ -381,10 +381,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--profile", action="store_true",
                         help="Sample the service with py-spy during each benchmark (bench/results/profile-*.txt).")
+    parser.add_argument("--rebuild-in-child-above", type=int, default=None, metavar="N",
+                        help="The service's rebuild_in_child_process_above (its default when not given): "
+                        "0 ranks B9's rebuild in the service's thread, as before issue 18's child process.")
     args = parser.parse_args()
     sampling.ENABLED["on"] = args.profile
     chosen = set(args.only.split(","))
-    platform = Platform(scratch()).start()
+    service_args = () if args.rebuild_in_child_above is None else (
+        f"--PodiumService.rebuild_in_child_process_above={args.rebuild_in_child_above}",)
+    platform = Platform(scratch(), extra_args=service_args).start()
     started = time.time()
     try:
         organizer = platform.user("bench-organizer", groups=("creators",))

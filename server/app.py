@@ -32,7 +32,9 @@ from .auth.identity import HubTokenAuthenticator
 from .compute.broker_accounts import ManagementAPI, QueueBrokers
 from .errors import BrokerAccountError, StorageMisconfigured, UploadClosed
 from .leaderboards.changes import ChangeFeed
+from .leaderboards.ranking_process import RankingProcess
 from .leaderboards.reads import RememberedAccess
+from .leaderboards.store import RANKING_PROCESS
 from .offloop import DatabasePool, LoopGuard
 from .processes import cores, fork_children
 from .secret_files import read_or_create
@@ -201,6 +203,19 @@ class PodiumService(Application):
         "(sys.setswitchinterval; Python's default is 0.005). The event loop's thread waits up to "
         "this long for each turn while a database thread ranks a large leaderboard, several times "
         "per request: shorter keeps reads quick during a rebuild (bench B9).",
+    ).tag(config=True)
+
+    rebuild_in_child_process_above = Integer(
+        20_000,
+        help="A leaderboard ranked again from scratch after its definition or its phase's rule "
+        "changed is read and ranked in a child process when the phase has more finished "
+        "submissions than this, so the service's threads keep the Python interpreter for other "
+        "requests meanwhile (bench B9); the child returns about one entry per participant or team, "
+        "which the service stores in the request's own transaction. The child is started for "
+        "the rebuild (about a second), runs at a lower CPU priority (nice 10) and exits after it, "
+        "so no memory stays behind. PostgreSQL only, and not for the 'all' rule (an entry per submission): those rank in "
+        "the service's database thread, as do smaller phases. 0 ranks every leaderboard in the "
+        "service's own threads.",
     ).tag(config=True)
 
     refuse_database_on_loop = Bool(
@@ -478,7 +493,8 @@ class PodiumService(Application):
         if self.upgrade_db:
             db.upgrade(self.db_url)
         db.check_schema(self.engine)
-        self.session_factory = db.make_session_factory(self.engine)
+        self.ranking_process = RankingProcess(self.rebuild_in_child_process_above)
+        self.session_factory = db.make_session_factory(self.engine, info={RANKING_PROCESS: self.ranking_process})
         self.database_pool = DatabasePool(self.database_threads)
         self.loop_guard = LoopGuard(strict=self.refuse_database_on_loop)
         for engine in (self.engine, self.reads.engine):
@@ -540,11 +556,16 @@ class PodiumService(Application):
         and the health checks of the parts the service needs."""
         from .monitoring.database_metrics import DatabaseCollector
         from .monitoring.health import HealthChecks, check_broker, check_database, check_storage
-        from .monitoring.process_metrics import ProcessMetrics, StatementsOnLoop
+        from .monitoring.process_metrics import (
+            LeaderboardRebuilds,
+            ProcessMetrics,
+            StatementsOnLoop,
+        )
 
         self.metrics = ProcessMetrics()
         self.metrics.registry.register(DatabaseCollector(self.session_factory))
         self.metrics.registry.register(StatementsOnLoop(self.loop_guard))
+        self.metrics.registry.register(LeaderboardRebuilds(self.ranking_process))
         self.health = HealthChecks({
             "database": lambda: check_database(self.engine),
             "broker": lambda: check_broker(self.dispatcher.celery.connection_for_write),
@@ -668,6 +689,7 @@ class PodiumService(Application):
         """Close everything that holds a connection, before forking (each child opens its own)."""
         self.dispatcher.close()
         self.database_pool.shutdown()
+        self.ranking_process.stop()
         self.engine.dispose()
         self.reads.dispose()
         self.hub.close()
@@ -706,6 +728,7 @@ class PodiumService(Application):
         self.http_server.stop()
         tornado.ioloop.IOLoop.current().stop()
         self.database_pool.shutdown()
+        self.ranking_process.stop()
         self.changes.stop()
         self.engine.dispose()
         self.reads.dispose()

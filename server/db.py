@@ -144,8 +144,10 @@ class ReadConnections:
         self.engine.dispose()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; each starts with a copy of ``info`` in ``Session.info`` (the
+    service puts there what domain code may use beside the database, e.g. its ranking process)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -42,6 +42,7 @@
     ├── BrokerAccountError (502) ...... RabbitMQ's management API refused or did not answer (a queue's vhost or user)
     ├── NotebookUnreadable (422) ...... an executed notebook the submission page cannot show (too large, not JSON)
     ├── SchemaOutOfDate (500) ......... the database does not match this code (at startup, never in a request)
+    ├── RebuildInterrupted (503) ...... the service stopped while a child process ranked a leaderboard; nothing was saved
     └── DatabaseOnEventLoop (500) ..... a statement about to block the event loop (refused where the guard is strict: the tests)
 
 Handlers raise these; the one ``write_error`` of the base handler renders them as
@@ -341,6 +342,17 @@ class SchemaOutOfDate(PodiumError):
             f"The database at {database} is at schema revision {current or 'none (empty)'}, this Podium "
             f"needs {head}: run `podium db upgrade` (or start the service with --upgrade-db)."
         )
+
+
+class RebuildInterrupted(PodiumError):
+    """The service stopped while a child process ranked a big phase's leaderboard for this
+    request (``leaderboards.ranking_process``): the request's transaction is rolled back, so the
+    change it made (a leaderboard's columns, a phase's rule) is not saved and can be sent again."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("The service is stopping: this change was not saved. Send it again in a moment.")
 
 
 class DatabaseOnEventLoop(PodiumError):

@@ -193,6 +193,7 @@ class ServiceThread:
         self.thread.join(10)
         self.app.dispatcher.close()
         self.app.database_pool.shutdown()
+        self.app.ranking_process.stop()
         self.app.changes.stop()
         self.app.engine.dispose()
         self.app.reads.dispose()

@@ -32,7 +32,7 @@ class PhaseHandler(APIHandler):
     @api("Change a phase (organizers); the leaderboard is re-ranked.", requires="manage", body=PhaseUpdate)
     async def patch(self, phase: Phase) -> None:
         domain.update_phase(self.db, self.user, phase, self.body)
-        leaderboard_store.rebuild(self.db, phase)
+        leaderboard_store.rebuild(self.db, phase, rows_unchanged=True)  # only its fields changed
         self.db.commit()
         self.write_json(phase_model(phase, self.caller_roles))
 

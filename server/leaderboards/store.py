@@ -4,8 +4,9 @@ Ranking itself is pure (``podium.server.leaderboard``). This module feeds it whe
 that changes the ranking happens, and stores the ranked rows in ``leaderboard_entries``: a
 leaderboard redefined or a phase's rule changed re-reads every finished submission; one
 participant's new score or selection re-ranks from the stored entries and that participant's
-candidates, writing only the rows that move (``rebuild``). Reading a page of a leaderboard is
-then ``ORDER BY rank LIMIT n``.
+candidates, writing only the rows that move (``rebuild``). A big phase's full re-read and
+ranking runs in a child process when the service has one (``ranking_process``). Reading a page
+of a leaderboard is then ``ORDER BY rank LIMIT n``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, ValidationFailed
@@ -76,17 +77,22 @@ def column_specs(board: Leaderboard) -> list[ColumnSpec]:
 STREAM_BATCH = 5_000
 
 
+def ranked_conditions(phase_id: int) -> list[ColumnElement[bool]]:
+    """The phase's submissions a leaderboard ranks: finished, top level, not dry runs."""
+    return [
+        Submission.phase_id == phase_id,
+        Submission.parent_id.is_(None),
+        Submission.status == SubmissionStatus.finished,
+        Submission.is_dry_run.is_(False),
+    ]
+
+
 def scored_submissions(session: Session, phase: Phase, owner: str | None = None,
                         submission_id: int | None = None) -> list[ScoredSubmission]:
     """The phase's ranked submissions (finished, top level, not dry runs) with their scores;
     only ``owner``'s, or only submission ``submission_id``, when given. A team's submissions rank
     under the team's key (``teams.competitors``): one row per team."""
-    ranked = [
-        Submission.phase_id == phase.id,
-        Submission.parent_id.is_(None),
-        Submission.status == SubmissionStatus.finished,
-        Submission.is_dry_run.is_(False),
-    ]
+    ranked = ranked_conditions(phase.id)
     if owner is not None:
         ranked.append(competitors.rows_of(owner, phase.competition_id))
     if submission_id is not None:
@@ -133,7 +139,13 @@ def _standing_entries(session: Session, phase_id: int) -> list[RankedEntry]:
 MAX_SHIFT_RUNS = 20
 
 
-def rebuild(session: Session, phase: Phase, owner: str | None = None, finished: int | None = None) -> int:
+#: the key of ``Session.info`` under which the service's sessions carry its
+#: ``ranking_process.RankingProcess`` (sessions without it rank in their own thread)
+RANKING_PROCESS = "podium.leaderboards.ranking_process"
+
+
+def rebuild(session: Session, phase: Phase, owner: str | None = None, finished: int | None = None, *,
+            rows_unchanged: bool = False) -> int:
     """Recompute and store the phase's leaderboard; returns the number of rows.
 
     With ``owner`` the caller says only that participant's submissions changed (a selection, or
@@ -145,16 +157,17 @@ def rebuild(session: Session, phase: Phase, owner: str | None = None, finished: 
     change are written (``entry_changes``). The cost follows the leaderboard's size, not the
     phase's history (bench B8: 1,000,000 submissions). Anything else re-reads every submission.
 
+    ``rows_unchanged``: the caller's transaction changed how the phase ranks (its leaderboard's
+    definition, its rule) and nothing the ranking reads (submissions, scores, teams). A full
+    rebuild of a big phase may then read and rank in a child process, which sees committed rows
+    only (``ranking_process``; the session must carry one under ``RANKING_PROCESS``, as the
+    service's do); the entries are written here all the same.
+
     Bumps the phase's ``leaderboard_version`` first, in the same transaction (an SQL increment,
     so two concurrent rebuilds never share a version): cached pages of the old version stop
     matching, and the phase row's lock makes concurrent rebuilds of one phase take turns, each
     reading what the one before it committed.
     """
-    with collector_paused():  # a full rebuild makes an object per submission (bench B9)
-        return _rebuild(session, phase, owner, finished)
-
-
-def _rebuild(session: Session, phase: Phase, owner: str | None, finished: int | None) -> int:
     session.execute(
         update(Phase).where(Phase.id == phase.id)
         .values(leaderboard_version=Phase.leaderboard_version + 1)
@@ -163,10 +176,21 @@ def _rebuild(session: Session, phase: Phase, owner: str | None, finished: int | 
     board = phase.leaderboard
     columns = column_specs(board) if board is not None else []
     rule = phase.submission_rule.value
+    ranked: list[RankedEntry] | None = None
+    process = session.info.get(RANKING_PROCESS)
+    if process is not None and columns and (owner is None or not owners_rank_apart(columns)):
+        ranked = process.rank(session, phase.id, columns, rule, board.primary_column_key,
+                              rows_unchanged=rows_unchanged and owner is None)
+    with collector_paused():  # a full rebuild makes an object per submission (bench B9)
+        return _rank_and_store(session, phase, owner, finished, columns, rule, ranked)
+
+
+def _rank_and_store(session: Session, phase: Phase, owner: str | None, finished: int | None,
+                    columns: list[ColumnSpec], rule: str, ranked: list[RankedEntry] | None) -> int:
+    """Rank in this thread unless ``ranked`` came from the child, then write what changed."""
+    board = phase.leaderboard
     standing: list[RankedEntry] | None = None
-    if not columns:
-        ranked: list[RankedEntry] = []
-    elif owner is not None and owners_rank_apart(columns):
+    if ranked is None and columns and owner is not None and owners_rank_apart(columns):
         standing = _standing_entries(session, phase.id)
         if finished is not None and rule != "selected":
             mine = [entry_as_submission(e) for e in standing if e.owner == owner and e.submission_id != finished]
@@ -174,8 +198,9 @@ def _rebuild(session: Session, phase: Phase, owner: str | None, finished: int | 
         else:
             mine = scored_submissions(session, phase, owner)
         ranked = rerank_owner(standing, owner, mine, columns, rule, board.primary_column_key)
-    else:
-        ranked = build_leaderboard(scored_submissions(session, phase), columns, rule, board.primary_column_key)
+    elif ranked is None:
+        ranked = build_leaderboard(scored_submissions(session, phase), columns, rule,
+                                   board.primary_column_key) if columns else []
     changes = entry_changes(standing, ranked) if standing is not None else None
     if changes is None or len(changes.shifts) > MAX_SHIFT_RUNS:
         session.execute(delete(LeaderboardEntry).where(LeaderboardEntry.phase_id == phase.id))
@@ -215,8 +240,9 @@ def _write_changes(session: Session, phase_id: int, changes: EntryChanges) -> No
 
 
 def rebuild_for_leaderboard(session: Session, board: Leaderboard) -> None:
+    """Re-rank every phase of a leaderboard whose definition alone changed in this transaction."""
     for phase in session.scalars(select(Phase).where(Phase.leaderboard_id == board.id)):
-        rebuild(session, phase)
+        rebuild(session, phase, rows_unchanged=True)
 
 
 def _interval(raw: Any) -> tuple[float, float]:

@@ -78,6 +78,33 @@ class StatementsOnLoop:
         )
 
 
+class LeaderboardRebuilds:
+    """``podium_leaderboard_rebuilds_total{where}``: leaderboards ranked again from every
+    submission, in a child process or in the service's thread (``leaderboards.ranking_process``),
+    and ``podium_leaderboard_child_rankings_failed_total``: children that died or failed, whose
+    rebuild then ranked in the thread."""
+
+    def __init__(self, ranking_process: Any) -> None:
+        self.ranking_process = ranking_process
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        rebuilds = CounterMetricFamily(
+            "podium_leaderboard_rebuilds",
+            "Leaderboards this process ranked again from every submission of their phase, by where "
+            "the ranking ran: 'process' (a child process, for big phases) or 'thread' (a database thread).",
+            labels=["where"],
+        )
+        for where, count in sorted(self.ranking_process.counts.items()):
+            rebuilds.add_metric([where], count)
+        yield rebuilds
+        yield CounterMetricFamily(
+            "podium_leaderboard_child_rankings_failed",
+            "Child processes that died or failed while ranking a leaderboard; each of those "
+            "rebuilds ranked in a database thread instead.",
+            value=self.ranking_process.failures,
+        )
+
+
 class ProcessMetrics:
     """This process's registry: request latency, loop lag, and the standard ``process_*`` metrics."""
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -172,6 +178,196 @@ def test_a_new_score_or_choice_re_ranks_from_the_standing_entries(api, creator, 
     api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": rule}, expect=200)  # a full rebuild
     stored, full = _stored_and_full(service, phase_id)
     assert stored == full and all(e.values["runtime"] != 12345.0 for e in stored)
+
+
+#: two of ann's, two of bob's, one of cat's: by accuracy ann, bob, cat; by runtime cat, bob, ann
+HISTORY = [("ann", 0.5, 3), ("ann", 0.9, 5), ("bob", 0.8, 2), ("bob", 0.4, 4), ("cat", 0.7, 1)]
+BY_RUNTIME = {**BOARD, "primary_column": "runtime"}
+
+
+def _rebuilds(service, admin) -> dict[str, float]:
+    """``podium_leaderboard_rebuilds_total`` by where the ranking ran, from one scrape of /metrics."""
+    from helpers.metrics import scrape, value
+
+    samples = scrape(service, admin.headers)
+    return {where: value(samples, "podium_leaderboard_rebuilds_total", where=where) for where in ("process", "thread")}
+
+
+@pytest.mark.in_process  # the threshold, counters and child are the service thread's own
+def test_a_big_phase_is_ranked_again_in_a_child_process(api, creator, users, world, service, db_backend,
+                                                       monkeypatch) -> None:
+    """Past ``rebuild_in_child_process_above`` finished submissions, a redefined leaderboard or a
+    changed rule is read and ranked in a child process (on PostgreSQL), which stores what ranking
+    in the service's thread stores, and the next read shows it; the ``all`` rule, small phases
+    and SQLite rank in the thread."""
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    ranking = service.app.ranking_process
+    monkeypatch.setattr(ranking, "above", len(HISTORY) - 1)
+    admin = users.make("admin", admin=True)
+    lb_id = comp["leaderboards"][0]["id"]
+    child = "process" if db_backend == "postgresql" else "thread"
+
+    before = _rebuilds(service, admin)
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200)
+    after = _rebuilds(service, admin)
+    assert after == {**before, child: before[child] + 1}
+    if child == "process":
+        assert ranking.last_child_pid not in (None, os.getpid())
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full
+    assert [e["owner"] for e in board(api, creator, phase_id)["entries"]] == [people[n].name for n in ("cat", "bob", "ann")]
+
+    # the same definition ranked in the thread stores the same rows
+    monkeypatch.setattr(ranking, "above", 0)
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200)
+    assert _rebuilds(service, admin)["thread"] == after["thread"] + 1
+    assert _stored_and_full(service, phase_id)[0] == stored
+
+    # a rule changed by PATCH goes to the child too; the 'all' rule and a phase at the threshold do not
+    monkeypatch.setattr(ranking, "above", len(HISTORY) - 1)
+    before = _rebuilds(service, admin)
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "last"}, expect=200)
+    after = _rebuilds(service, admin)
+    assert after == {**before, child: before[child] + 1}
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full  # each one's last submission: bob's is no longer his fastest
+    assert {e.owner: e.values["runtime"] for e in stored} == {people["ann"].name: 5, people["bob"].name: 4,
+                                                             people["cat"].name: 1}
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "all"}, expect=200)
+    monkeypatch.setattr(ranking, "above", len(HISTORY))
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"submission_rule": "best"}, expect=200)
+    assert _rebuilds(service, admin) == {**after, "thread": after["thread"] + 2}
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full and len(stored) == 3
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+def test_the_child_ranks_committed_rows_by_the_definition_it_is_given(world, service, db_url) -> None:
+    """The child's entry point, run here against the database: it reads what is committed, and
+    ranks by the definition passed to it (the caller's transaction may not have committed it)."""
+    from podium.server.leaderboards.ranking import RankedEntry
+    from podium.server.leaderboards.ranking_process import RankingRequest, rank_committed
+    from podium.server.leaderboards.store import column_specs
+    from podium.server.orm import Phase
+
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    stored, full = _stored_and_full(service, phase_id)  # ranked by accuracy, as committed
+    with service.app.session_factory() as session:
+        columns = tuple(column_specs(session.get(Phase, phase_id).leaderboard))
+    result = rank_committed(RankingRequest(db_url, phase_id, columns, "best", None))
+    assert result.child_pid == os.getpid() and result.submissions == len(HISTORY)
+    assert [RankedEntry(*e) for e in result.entries] == stored == full
+    by_runtime = rank_committed(RankingRequest(db_url, phase_id, columns, "best", "runtime"))
+    assert [e[2] for e in by_runtime.entries] == [people[n].name for n in ("cat", "bob", "ann")]
+
+
+@contextmanager
+def _scores_locked(db_url: str) -> Iterator[Callable[[threading.Thread], int]]:
+    """The scores table locked until the block ends, so a child's read waits; yields a function
+    that returns the pid of a ranking child once one waits for that lock (while ``thread``,
+    which started the rebuild, is alive)."""
+    import re
+
+    import sqlalchemy as sa
+    from podium.server.leaderboards.ranking_process import APPLICATION_NAME
+
+    engine = sa.create_engine(db_url)
+
+    def waiting_child(thread: threading.Thread) -> int:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = watcher.execute(sa.text(  # not the locker: its transaction sees one snapshot of the activity
+                "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE :name "
+                "AND wait_event_type = 'Lock'"), {"name": APPLICATION_NAME + " (pid %"}).scalar()
+            if waiting is not None:
+                return int(re.search(r"pid (\d+)", waiting).group(1))
+            time.sleep(0.1)
+        raise AssertionError("no ranking child waited for the scores")
+
+    try:
+        with engine.connect() as locker, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            locker.execute(sa.text("LOCK TABLE scores IN ACCESS EXCLUSIVE MODE"))
+            yield waiting_child
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+@pytest.mark.in_process
+def test_a_child_that_dies_leaves_the_rebuild_to_the_thread(api, creator, users, world, service, db_url,
+                                                            monkeypatch) -> None:
+    """A child killed while it reads has written nothing: the request ranks in its thread
+    instead and stores the full ranking, the failure is counted, and the next rebuild starts a
+    new child."""
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    ranking = service.app.ranking_process
+    monkeypatch.setattr(ranking, "above", 1)
+    admin = users.make("admin", admin=True)
+    lb_id = comp["leaderboards"][0]["id"]
+    failures, before = ranking.failures, _rebuilds(service, admin)
+    answered: dict[str, int] = {}
+    put = threading.Thread(target=lambda: answered.update(status=api(
+        creator, "PUT", f"/leaderboards/{lb_id}", json=BY_RUNTIME, expect=200).status_code))
+    with _scores_locked(db_url) as waiting_child:
+        put.start()
+        killed = waiting_child(put)
+        os.kill(killed, signal.SIGKILL)
+    put.join(120)  # the lock went with the block; the request's thread read the scores itself
+    assert answered == {"status": 200}
+    assert ranking.failures == failures + 1
+    assert _rebuilds(service, admin) == {**before, "thread": before["thread"] + 1}
+    stored, full = _stored_and_full(service, phase_id)
+    assert stored == full and [e.owner for e in stored] == [people[n].name for n in ("cat", "bob", "ann")]
+    api(creator, "PUT", f"/leaderboards/{lb_id}", json=BOARD, expect=200)
+    assert _rebuilds(service, admin)["process"] == before["process"] + 1
+    assert ranking.last_child_pid not in (None, killed)
+    assert _stored_and_full(service, phase_id)[0][0].owner == people["ann"].name
+
+
+@pytest.mark.one_backend  # the child process is PostgreSQL's
+def test_a_rebuild_waiting_for_its_child_when_the_service_stops_saves_nothing(world, service, db_url) -> None:
+    """Stopping ends the children: a rebuild that waited for one raises RebuildInterrupted (its
+    request answers 503 and its transaction rolls back) instead of ranking in a thread that is
+    about to stop, and a stopped ranking process starts no child."""
+    from podium.server.errors import RebuildInterrupted
+    from podium.server.leaderboards.ranking_process import RankingProcess
+    from podium.server.leaderboards.store import column_specs
+    from podium.server.orm import Phase
+
+    comp, phase_id, people, scored = world
+    for who, accuracy, runtime in HISTORY:
+        scored(who, accuracy=accuracy, runtime=runtime)
+    process = RankingProcess(above=1)
+    raised: list[BaseException] = []
+
+    def rank() -> None:
+        with service.app.session_factory() as session:
+            columns = column_specs(session.get(Phase, phase_id).leaderboard)
+            try:
+                process.rank(session, phase_id, columns, "best", None, rows_unchanged=True)
+            except RebuildInterrupted as e:
+                raised.append(e)
+
+    ranking = threading.Thread(target=rank)
+    with _scores_locked(db_url) as waiting_child:
+        ranking.start()
+        child = waiting_child(ranking)
+        process.stop()
+        ranking.join(60)
+    assert len(raised) == 1 and raised[0].status_code == 503
+    assert process.counts == {"process": 0, "thread": 0} and process.failures == 0
+    deadline = time.monotonic() + 60
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:  # the child is gone (reaped)
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{child}")
+    with service.app.session_factory() as session, pytest.raises(RebuildInterrupted):
+        process.rank(session, phase_id, [], "best", None, rows_unchanged=True)
 
 
 def test_scores_must_be_finite_numbers_where_written(api, world, service) -> None:
