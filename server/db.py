@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -83,13 +83,47 @@ def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS,
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    prepares = url.startswith(POSTGRESQL_DRIVER + "://") and bool(prepare_threshold)
     if url.startswith(POSTGRESQL_DRIVER + "://"):
         # psycopg reads 0 as "prepare at the first execution": here 0 means never, as None does
         kwargs["connect_args"] = {"prepare_threshold": prepare_threshold or None, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
+    if prepares:
+        _keep_prepared_statements_across_rollbacks(engine)
     if ping_after_idle is not None and not kwargs.get("pool_pre_ping"):
         _ping_idle_connections(engine, ping_after_idle)
     return engine
+
+
+def _keep_prepared_statements_across_rollbacks(engine: Engine) -> None:
+    """End a healthy transaction with a ROLLBACK that leaves the connection's prepared statements.
+
+    psycopg forgets a connection's prepared statements (and its counts of executions) at every
+    ``rollback()`` and deallocates them on the server. SQLAlchemy rolls back every transaction
+    that does not commit: each read-only request's session, and the pool's reset of a returned
+    connection. So a statement would stay prepared only until the connection served its next
+    GET, and in a service answering reads between claims a lookup would seldom reach
+    ``prepare_threshold`` at all. PostgreSQL itself keeps prepared statements across a ROLLBACK
+    (they belong to the session, not to the transaction). So a transaction in which nothing
+    failed (libpq status INTRANS) is rolled back with a plain ROLLBACK sent through libpq, and
+    psycopg's record of what is prepared stays true. A failed transaction (INERROR), or a
+    ROLLBACK that does not succeed (a dropped connection), takes psycopg's own path, which
+    forgets everything and raises what it must.
+    """
+    from psycopg import pq
+
+    psycopg_rollback = engine.dialect.do_rollback
+
+    def do_rollback(connection: Any) -> None:
+        # the pool passes its proxy of the connection; psycopg's own is behind it
+        conn = getattr(connection, "dbapi_connection", connection)
+        if conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+            if conn.pgconn.exec_(b"ROLLBACK").status == pq.ExecStatus.COMMAND_OK:
+                return
+        psycopg_rollback(connection)
+
+    # this engine's own dialect instance (the pool resets through it too), not the class
+    engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _ping_idle_connections(engine: Engine, after: float) -> None:
