@@ -134,3 +134,25 @@ def test_a_failed_transaction_rolls_back_and_the_connection_goes_on(pg_url: str)
             assert STATEMENT in prepared(conn)
     finally:
         engine.dispose()
+
+
+def test_the_service_passes_its_setting_to_both_engines(tmp_path) -> None:
+    """``db_prepare_threshold`` reaches the request engine and the read engine (0: never)."""
+    from podium.server.app import PodiumService
+
+    url = create_pg_database()
+    try:
+        db.upgrade(url)
+        for setting, on_connection in ((0, None), (7, 7)):
+            app = PodiumService(data_dir=str(tmp_path), db_url=as_psycopg2_url(url), db_prepare_threshold=setting)
+            app.init_db()
+            try:
+                for engine in (app.engine, app.reads.engine):
+                    with engine.connect() as conn:
+                        assert conn.connection.dbapi_connection.prepare_threshold == on_connection
+            finally:
+                app.database_pool.shutdown()
+                app.engine.dispose()
+                app.reads.dispose()
+    finally:
+        drop_pg_database(url)
