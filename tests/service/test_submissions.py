@@ -202,9 +202,12 @@ def test_fifty_concurrent_creates_accept_exactly_the_quota(
     """Four service processes (three replicas and the test's own) share the database."""
     user, _, phase_id = participant()
     api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 5, "max_submissions": 0}, expect=200)
-    replicas = [start_replica(hub, db_url, Path(service.app.data_dir)) for _ in range(3)]
-    urls = [url for _, url in replicas] + [service.api_url]
+    replicas: list[tuple[subprocess.Popen, str]] = []
     try:
+        for _ in range(3):  # stopped below even when a later one fails to start
+            replicas.append(start_replica(hub, db_url, Path(service.app.data_dir)))
+        urls = [url for _, url in replicas] + [service.api_url]
+
         def create(i: int) -> int:
             r = requests.post(
                 f"{urls[i % len(urls)]}/phases/{phase_id}/submissions",
