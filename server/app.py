@@ -86,8 +86,7 @@ class PodiumService(Application):
         "on every request (psycopg's prepare_threshold). 0 or None never prepares: set it so behind "
         "PgBouncer in transaction mode when it does not track prepared statements (before 1.21, "
         "or max_prepared_statements = 0), where the next statement may run on another server "
-        "connection. Default: "
-        "$PODIUM_DB_PREPARE_THRESHOLD, else 5.",
+        "connection. Default: $PODIUM_DB_PREPARE_THRESHOLD, else 5.",
     ).tag(config=True)
 
     @default("db_prepare_threshold")

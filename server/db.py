@@ -83,12 +83,12 @@ def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS,
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    prepares = url.startswith(POSTGRESQL_DRIVER + "://") and bool(prepare_threshold)
-    if url.startswith(POSTGRESQL_DRIVER + "://"):
+    psycopg = url.startswith(POSTGRESQL_DRIVER + "://")
+    if psycopg:
         # psycopg reads 0 as "prepare at the first execution": here 0 means never, as None does
         kwargs["connect_args"] = {"prepare_threshold": prepare_threshold or None, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
-    if prepares:
+    if psycopg and prepare_threshold:
         _keep_prepared_statements_across_rollbacks(engine)
     if ping_after_idle is not None and not kwargs.get("pool_pre_ping"):
         _ping_idle_connections(engine, ping_after_idle)
