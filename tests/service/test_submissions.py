@@ -217,10 +217,15 @@ def test_fifty_concurrent_creates_accept_exactly_the_quota(
 
         with ThreadPoolExecutor(max_workers=50) as pool:
             codes = list(pool.map(create, range(50)))
-    finally:
+    finally:  # signal every replica before waiting for any: one slow to stop must not leave the others running
         for proc, _ in replicas:
             proc.terminate()
-            proc.wait(10)
+        for proc, _ in replicas:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its children get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+                proc.wait()
     assert codes.count(201) == 5, codes
     assert codes.count(429) == 45, codes
     mine = api(user, "GET", f"/phases/{phase_id}/submissions", expect=200).json()
