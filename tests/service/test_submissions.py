@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -173,6 +174,7 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
     port = free_port()
     env = {**os.environ, **hub.env_for_service(), "PODIUM_SECRET_KEY": "test-secret-key"}
     podium = Path(sys.executable).parent / "podium"
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [
             str(podium), "service", f"--PodiumService.db_url={db_url}", f"--PodiumService.port={port}",
@@ -180,7 +182,9 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
             "--PodiumService.auth_cache_max_age=0", "--PodiumService.creator_group=creators",
             "--PodiumService.default_queue_token=test-queue-token",
         ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # a file, not a pipe: nobody reads a pipe while the replica serves, and once its buffer
+        # filled with logged errors the replica's event loop would block writing the next one
+        env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     url = f"http://127.0.0.1:{port}/services/podium/api/v1"
     deadline = time.monotonic() + 30
@@ -190,7 +194,8 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
             return proc, url
         except requests.ConnectionError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
+                log.seek(0)
+                raise RuntimeError(log.read().decode()) from None
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("replica did not start")
