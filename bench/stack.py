@@ -26,7 +26,8 @@ from podium.server import db
 
 ROOT = Path(__file__).resolve().parent.parent
 PODIUM = str(Path(sys.executable).parent / "podium")
-PG_ADMIN = os.environ.get("PODIUM_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+#: the admin database; a postgresql+psycopg2:// URL is served by psycopg 3 like the service's own
+PG_ADMIN = db.engine_url(os.environ.get("PODIUM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
 QUEUE_TOKEN = "bench-queue-token"
 
 

@@ -30,7 +30,7 @@ configure(
     # one service process per core by default; replicas on other hosts: docs/howto/run-several-processes.md
     extra_args=["--processes=4"],
     environment={
-        "PODIUM_DB_URL": os.environ["PODIUM_DB_URL"],  # postgresql+psycopg2://podium:...@db/podium
+        "PODIUM_DB_URL": os.environ["PODIUM_DB_URL"],  # postgresql://podium:...@db/podium
         "PODIUM_BROKER_URL": os.environ["PODIUM_BROKER_URL"],  # amqp://podium:...@rabbitmq:5672/podium
         "PODIUM_PUBLIC_URL": "https://hub.example.org/services/podium/",
         "PODIUM_SECRET_KEY": os.environ["PODIUM_SECRET_KEY"],  # the same on every replica

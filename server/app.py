@@ -72,13 +72,28 @@ class PodiumService(Application):
 
     db_url = Unicode(
         help="SQLAlchemy database URL. PostgreSQL in production "
-        "(postgresql+psycopg2://user@host/db); default: $PODIUM_DB_URL or a SQLite file in "
-        "data_dir."
+        "(postgresql://user@host/db), served by psycopg 3 whichever driver the URL names: "
+        "postgresql+psycopg2:// URLs from earlier configurations keep working. Default: "
+        "$PODIUM_DB_URL or a SQLite file in data_dir."
     ).tag(config=True)
 
     @default("db_url")
     def _db_url_default(self) -> str:
         return _env("PODIUM_DB_URL", f"sqlite:///{os.path.join(self.data_dir, 'podium.sqlite')}")
+
+    db_prepare_threshold = Integer(
+        allow_none=True,
+        help="PostgreSQL: executions of the same statement on one database connection after which "
+        "it is prepared on the server, so that PostgreSQL plans it once per connection instead of "
+        "on every request (psycopg's prepare_threshold). 0 or None never prepares: set it so behind "
+        "PgBouncer in transaction mode when it does not track prepared statements (before 1.21, "
+        "or max_prepared_statements = 0), where the next statement may run on another server "
+        "connection. Default: $PODIUM_DB_PREPARE_THRESHOLD, else 5.",
+    ).tag(config=True)
+
+    @default("db_prepare_threshold")
+    def _db_prepare_threshold_default(self) -> int:
+        return int(_env("PODIUM_DB_PREPARE_THRESHOLD", str(db.PREPARE_THRESHOLD)))
 
     upgrade_db = Bool(
         False,
@@ -488,8 +503,8 @@ class PodiumService(Application):
     def init_db(self) -> None:
         if self.db_url.startswith("sqlite"):
             os.makedirs(self.data_dir, exist_ok=True)
-        self.engine = db.make_engine(self.db_url)
-        self.reads = db.ReadConnections(db.make_read_engine(self.db_url))
+        self.engine = db.make_engine(self.db_url, prepare_threshold=self.db_prepare_threshold)
+        self.reads = db.ReadConnections(db.make_read_engine(self.db_url, prepare_threshold=self.db_prepare_threshold))
         if self.upgrade_db:
             db.upgrade(self.db_url)
         db.check_schema(self.engine)

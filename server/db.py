@@ -1,5 +1,9 @@
 """Database engines, sessions and schema migrations (Alembic) for PostgreSQL and SQLite.
 
+PostgreSQL is served by psycopg 3 whatever driver a URL names (``engine_url``): it prepares a
+statement on the server once a connection has run it ``prepare_threshold`` times, so the service's
+hot lookups (a claim's ten-table join costs 1-2 ms to plan) are planned once per connection.
+
 Alembic is imported only to migrate: the check at every service start reads the revision ids
 without it (about 11 MB less in the service, bench B7).
 """
@@ -13,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -29,10 +33,32 @@ ALEMBIC_DIR = os.path.join(os.path.dirname(__file__), "alembic")
 
 #: a pooled PostgreSQL connection idle longer than this is pinged before it is handed out
 IDLE_PING_SECONDS = 2.0
+#: executions of one statement on one connection after which psycopg prepares it (its default)
+PREPARE_THRESHOLD = 5
+#: the SQLAlchemy driver name of psycopg 3
+POSTGRESQL_DRIVER = "postgresql+psycopg"
+#: the PostgreSQL URL schemes earlier configurations carry: SQLAlchemy's default and psycopg2
+_OTHER_POSTGRESQL_SCHEMES = re.compile(r"^postgresql(?:\+psycopg2)?://")
 
 
-def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS, **kwargs) -> Engine:
+def engine_url(url: str) -> str:
+    """``url`` with its PostgreSQL driver set to psycopg 3.
+
+    ``postgresql://`` (whose default driver depends on the SQLAlchemy version) and
+    ``postgresql+psycopg2://`` (what Podium's configurations and docs said before it moved to
+    psycopg 3) name the same database; any other URL comes back unchanged. Only the scheme is
+    rewritten, so the rest of the URL (a password with escapes, query options) stays as written.
+    """
+    return _OTHER_POSTGRESQL_SCHEMES.sub(POSTGRESQL_DRIVER + "://", url, count=1)
+
+
+def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS,
+                prepare_threshold: int | None = PREPARE_THRESHOLD, **kwargs) -> Engine:
     """An engine with the settings each backend needs to be safe under concurrent writers.
+
+    A PostgreSQL URL is served by psycopg 3 (``engine_url``), which prepares a statement once a
+    connection has run it ``prepare_threshold`` times; 0 or None never prepares (for PgBouncer
+    in transaction mode, which may hand the next statement to another server connection).
 
     PostgreSQL connections are checked (``SELECT 1``) when they come out of the pool after
     ``ping_after_idle`` seconds unused, the time in which a database restart or an idle timeout
@@ -41,6 +67,7 @@ def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS, 
     (5-9% of the service's time in the B4 and B6 profiles). A connection that dies while in
     use fails that request and SQLAlchemy then invalidates the whole pool.
     """
+    url = engine_url(url)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -56,10 +83,47 @@ def make_engine(url: str, *, ping_after_idle: float | None = IDLE_PING_SECONDS, 
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    psycopg = url.startswith(POSTGRESQL_DRIVER + "://")
+    if psycopg:
+        # psycopg reads 0 as "prepare at the first execution": here 0 means never, as None does
+        kwargs["connect_args"] = {"prepare_threshold": prepare_threshold or None, **kwargs.get("connect_args", {})}
     engine = create_engine(url, **kwargs)
+    if psycopg and prepare_threshold:
+        _keep_prepared_statements_across_rollbacks(engine)
     if ping_after_idle is not None and not kwargs.get("pool_pre_ping"):
         _ping_idle_connections(engine, ping_after_idle)
     return engine
+
+
+def _keep_prepared_statements_across_rollbacks(engine: Engine) -> None:
+    """End a healthy transaction with a ROLLBACK that leaves the connection's prepared statements.
+
+    psycopg forgets a connection's prepared statements (and its counts of executions) at every
+    ``rollback()`` and deallocates them on the server. SQLAlchemy rolls back every transaction
+    that does not commit: each read-only request's session, and the pool's reset of a returned
+    connection. So a statement would stay prepared only until the connection served its next
+    GET, and in a service answering reads between claims a lookup would seldom reach
+    ``prepare_threshold`` at all. PostgreSQL itself keeps prepared statements across a ROLLBACK
+    (they belong to the session, not to the transaction). So a transaction in which nothing
+    failed (libpq status INTRANS) is rolled back with a plain ROLLBACK sent through libpq, and
+    psycopg's record of what is prepared stays true. A failed transaction (INERROR), or a
+    ROLLBACK that does not succeed (a dropped connection), takes psycopg's own path, which
+    forgets everything and raises what it must.
+    """
+    from psycopg import pq
+
+    psycopg_rollback = engine.dialect.do_rollback
+
+    def do_rollback(connection: Any) -> None:
+        # the pool passes its proxy of the connection; psycopg's own is behind it
+        conn = getattr(connection, "dbapi_connection", connection)
+        if conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+            if conn.pgconn.exec_(b"ROLLBACK").status == pq.ExecStatus.COMMAND_OK:
+                return
+        psycopg_rollback(connection)
+
+    # this engine's own dialect instance (the pool resets through it too), not the class
+    engine.dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _ping_idle_connections(engine: Engine, after: float) -> None:
@@ -80,17 +144,18 @@ def _ping_idle_connections(engine: Engine, after: float) -> None:
             raise DisconnectionError("a pooled connection was dead")
 
 
-def make_read_engine(url: str) -> Engine:
+def make_read_engine(url: str, *, prepare_threshold: int | None = PREPARE_THRESHOLD) -> Engine:
     """An engine for hot single-statement reads (the leaderboard's access check, bench B2).
 
     Autocommit, so a read is one round trip instead of BEGIN, SELECT and ROLLBACK and there is
     nothing to reset between reads, and no pre-ping: a connection found dead raises with
-    ``connection_invalidated`` and ``ReadConnections`` retries once on a fresh one.
+    ``connection_invalidated`` and ``ReadConnections`` retries once on a fresh one. Its
+    statements are prepared as ``make_engine``'s are.
     """
     if url.startswith("sqlite"):
         return make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-    return make_engine(url, ping_after_idle=None, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-                       pool_size=5, max_overflow=10)
+    return make_engine(url, ping_after_idle=None, prepare_threshold=prepare_threshold, isolation_level="AUTOCOMMIT",
+                       pool_reset_on_return=None, pool_size=5, max_overflow=10)
 
 
 class ReadConnections:
@@ -169,7 +234,7 @@ def alembic_config(url: str) -> AlembicConfig:
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", ALEMBIC_DIR)
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", engine_url(url).replace("%", "%%"))
     return cfg
 
 

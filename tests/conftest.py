@@ -61,7 +61,8 @@ from podium.server import clock as podium_clock
 from podium.server import db
 from podium.worker.images import build_all
 
-PG_ADMIN_URL = os.environ.get("PODIUM_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+# served by psycopg 3 like the service's own URL, whichever driver PODIUM_TEST_PG_URL names
+PG_ADMIN_URL = db.engine_url(os.environ.get("PODIUM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
 SECURITY_HEADERS = ("X-Content-Type-Options", "Content-Security-Policy", "Cache-Control")
 TEST_PROCESSES = int(os.environ.get("PODIUM_TEST_PROCESSES") or 1)
 _names = itertools.count(1)

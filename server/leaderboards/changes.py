@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import re
-import select
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -124,36 +123,37 @@ class ChangeFeed:
             self.bump()
             self._stop.wait(1.0)
 
-    def _deliver(self, notes: list[Any]) -> None:
-        if any(n.channel == CHANNEL for n in notes):
+    def _deliver(self, note: Any) -> None:
+        """One notification (a psycopg ``Notify``: ``channel``, ``payload``) from the listener."""
+        if note.channel == CHANNEL:
             self.bump()
-        if self.on_submissions is not None:
-            for note in notes:
-                if note.channel == SUBMISSIONS_CHANNEL:
-                    self.on_submissions(note.payload)
+        elif note.channel == SUBMISSIONS_CHANNEL and self.on_submissions is not None:
+            self.on_submissions(note.payload)
 
     def _listen(self, engine: Engine) -> None:
+        """Check the triggers, LISTEN on both channels and deliver what arrives until stopped.
+
+        psycopg 3's ``notifies`` waits at most a second, so the stop flag is read every second;
+        a notification that arrives between two waits stays in the connection until the next.
+        """
         proxied = engine.raw_connection()
         proxied.detach()  # a connection of its own, never handed to a request
         conn = proxied.dbapi_connection
         try:
+            conn.rollback()  # psycopg changes autocommit only outside a transaction: end any the pool left
             conn.autocommit = True
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT count(*) FILTER (WHERE tgname LIKE 'podium\\_changes\\_%%'), "
-                               "count(*) FILTER (WHERE tgname LIKE 'podium\\_owner\\_changes\\_%%') FROM pg_trigger")
-                triggers, owner_triggers = cursor.fetchone()
-                if triggers < len(WATCHED) or owner_triggers < SUBMISSION_TRIGGERS:
-                    raise RuntimeError(f"{triggers + owner_triggers} of the {len(WATCHED) + SUBMISSION_TRIGGERS} "
-                                       "change triggers exist (run the migrations: podium service --upgrade-db)")
-                cursor.execute(f"LISTEN {CHANNEL}")
-                cursor.execute(f"LISTEN {SUBMISSIONS_CHANNEL}")
+            triggers, owner_triggers = conn.execute(
+                "SELECT count(*) FILTER (WHERE tgname LIKE 'podium\\_changes\\_%'), "
+                "count(*) FILTER (WHERE tgname LIKE 'podium\\_owner\\_changes\\_%') FROM pg_trigger").fetchone()
+            if triggers < len(WATCHED) or owner_triggers < SUBMISSION_TRIGGERS:
+                raise RuntimeError(f"{triggers + owner_triggers} of the {len(WATCHED) + SUBMISSION_TRIGGERS} "
+                                   "change triggers exist (run the migrations: podium service --upgrade-db)")
+            conn.execute(f"LISTEN {CHANNEL}")
+            conn.execute(f"LISTEN {SUBMISSIONS_CHANNEL}")
             self.bump()
             self.live = True
             while not self._stop.is_set():
-                if select.select([conn], [], [], 1.0)[0]:
-                    conn.poll()
-                    if conn.notifies:
-                        notes, conn.notifies[:] = list(conn.notifies), []
-                        self._deliver(notes)
+                for note in conn.notifies(timeout=1.0):
+                    self._deliver(note)
         finally:
             conn.close()

@@ -23,6 +23,7 @@ def test_environment_knobs(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PODIUM_PUBLIC_URL", "https://hub.example.org/services/podium/")
     monkeypatch.setenv("PODIUM_SECRET_KEY", "s3cret")
     monkeypatch.setenv("JUPYTERHUB_SERVICE_URL", "http://10.0.0.5:9999")
+    monkeypatch.setenv("PODIUM_DB_PREPARE_THRESHOLD", "0")
     app = PodiumService()
     assert app.db_url == "postgresql+psycopg2://u@db/podium"
     assert app.storage_root == str(tmp_path / "objects")
@@ -30,6 +31,9 @@ def test_environment_knobs(monkeypatch, tmp_path) -> None:
     assert app.public_url == "https://hub.example.org/services/podium/"
     assert app.secret_key == "s3cret"
     assert (app.ip, app.port) == ("10.0.0.5", 9999)
+    assert app.db_prepare_threshold == 0
+    monkeypatch.delenv("PODIUM_DB_PREPARE_THRESHOLD")
+    assert PodiumService().db_prepare_threshold == 5
 
 
 def test_config_file_and_command_line(tmp_path, monkeypatch) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -173,6 +174,7 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
     port = free_port()
     env = {**os.environ, **hub.env_for_service(), "PODIUM_SECRET_KEY": "test-secret-key"}
     podium = Path(sys.executable).parent / "podium"
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [
             str(podium), "service", f"--PodiumService.db_url={db_url}", f"--PodiumService.port={port}",
@@ -180,7 +182,9 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
             "--PodiumService.auth_cache_max_age=0", "--PodiumService.creator_group=creators",
             "--PodiumService.default_queue_token=test-queue-token",
         ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # a file, not a pipe: nobody reads a pipe while the replica serves, and once its buffer
+        # filled with logged errors the replica's event loop would block writing the next one
+        env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     url = f"http://127.0.0.1:{port}/services/podium/api/v1"
     deadline = time.monotonic() + 30
@@ -190,7 +194,8 @@ def start_replica(hub, db_url: str, data_dir: Path) -> tuple[subprocess.Popen, s
             return proc, url
         except requests.ConnectionError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
+                log.seek(0)
+                raise RuntimeError(log.read().decode()) from None
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("replica did not start")
@@ -202,9 +207,12 @@ def test_fifty_concurrent_creates_accept_exactly_the_quota(
     """Four service processes (three replicas and the test's own) share the database."""
     user, _, phase_id = participant()
     api(creator, "PATCH", f"/phases/{phase_id}", json={"max_submissions_per_day": 5, "max_submissions": 0}, expect=200)
-    replicas = [start_replica(hub, db_url, Path(service.app.data_dir)) for _ in range(3)]
-    urls = [url for _, url in replicas] + [service.api_url]
+    replicas: list[tuple[subprocess.Popen, str]] = []
     try:
+        for _ in range(3):  # stopped below even when a later one fails to start
+            replicas.append(start_replica(hub, db_url, Path(service.app.data_dir)))
+        urls = [url for _, url in replicas] + [service.api_url]
+
         def create(i: int) -> int:
             r = requests.post(
                 f"{urls[i % len(urls)]}/phases/{phase_id}/submissions",
@@ -214,10 +222,15 @@ def test_fifty_concurrent_creates_accept_exactly_the_quota(
 
         with ThreadPoolExecutor(max_workers=50) as pool:
             codes = list(pool.map(create, range(50)))
-    finally:
+    finally:  # signal every replica before waiting for any: one slow to stop must not leave the others running
         for proc, _ in replicas:
             proc.terminate()
-            proc.wait(10)
+        for proc, _ in replicas:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its children get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+                proc.wait()
     assert codes.count(201) == 5, codes
     assert codes.count(429) == 45, codes
     mine = api(user, "GET", f"/phases/{phase_id}/submissions", expect=200).json()
