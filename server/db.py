@@ -19,7 +19,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event, inspect, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Row,
+    Select,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -207,6 +219,13 @@ class ReadConnections:
         for conn in opened:
             conn.close()
         self.engine.dispose()
+
+
+def count_at_most(id_column: Any, conditions: Any, cap: int) -> Select:
+    """``SELECT count(*)`` of the rows matching ``conditions``, reading at most ``cap`` of them
+    (one index range, however many match): the lists' capped totals, and whether a phase is big."""
+    found = select(id_column).where(*conditions).limit(cap).subquery()
+    return select(func.count()).select_from(found)
 
 
 def make_session_factory(engine: Engine, info: dict | None = None) -> sessionmaker[Session]:

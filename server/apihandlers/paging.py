@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy import ColumnElement, Select, select, true, union_all
 from sqlalchemy.orm import Session
 
+from ..db import count_at_most
 from ..request_bodies import LIST_TOTAL_CAP
 
 #: the OpenAPI description of a list answer
@@ -28,24 +29,19 @@ def capped_total(session: Session, id_column: Any, conditions: Sequence[ColumnEl
     """How many rows match, counting at most ``LIST_TOTAL_CAP + 1`` of them (one index range).
     ``shown``: how many rows a page read from the start of the list (no cursor) found in all,
     when that page was its last: then it is the count and no query is needed."""
-    if shown is not None:
-        count = shown
-    else:
-        found = select(id_column).where(*conditions).limit(LIST_TOTAL_CAP + 1).subquery()
-        count = session.scalar(select(func.count()).select_from(found)) or 0
-    return min(count, LIST_TOTAL_CAP), count > LIST_TOTAL_CAP
+    return capped_branch_total(session, id_column, [true()], conditions, shown=shown)
 
 
 def capped_branch_total(session: Session, id_column: Any, branches: Sequence[ColumnElement[bool]],
                         conditions: Sequence[ColumnElement[bool]], *, shown: int | None = None) -> tuple[int, bool]:
     """``capped_total`` of rows matching any of ``branches`` (disjoint conditions, as for
     ``branch_page``): each branch counts its own index range, in one statement."""
-    if shown is not None or len(branches) == 1:
-        return capped_total(session, id_column, [*conditions, *branches[:1]], shown=shown)
-    counts = [select(func.count()).select_from(
-        select(id_column).where(*conditions, branch).limit(LIST_TOTAL_CAP + 1).subquery()).scalar_subquery()
-        for branch in branches]
-    count = sum(session.execute(select(*counts)).one())
+    if shown is not None:
+        count = shown
+    else:
+        counts = [count_at_most(id_column, [*conditions, branch], LIST_TOTAL_CAP + 1).scalar_subquery()
+                  for branch in branches]
+        count = sum(c or 0 for c in session.execute(select(*counts)).one())
     return min(count, LIST_TOTAL_CAP), count > LIST_TOTAL_CAP
 
 

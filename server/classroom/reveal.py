@@ -41,8 +41,7 @@ def next_reveal(phases: Iterable[Phase], now: datetime | None = None) -> datetim
     """The first date at which one of ``phases`` reveals its private board by itself: what a
     participant may see of them changes then, with no write to tell a cache."""
     now = now or utcnow()
-    due = [p.reveal_at for p in phases
-           if has_private_board(p) and p.revealed_at is None and p.reveal_at is not None and p.reveal_at > now]
+    due = [p.reveal_at for p in phases if p.reveal_at is not None and not is_revealed(p, now)]
     return min(due, default=None)
 
 

@@ -46,10 +46,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from ..db import count_at_most
 from ..errors import RebuildInterrupted
 from ..offloop import collector_paused
 from ..orm import Phase, Submission
@@ -165,9 +166,9 @@ class RankingProcess:
     def _worth_a_child(self, session: Session, phase_id: int, rule: str) -> bool:
         if self.above <= 0 or rule == "all" or session.get_bind().dialect.name != "postgresql":
             return False
-        # counted as ``paging.capped_total`` does: at most ``above + 1`` index entries, not the phase
-        found = select(Submission.id).where(*store.ranked_conditions(phase_id)).limit(self.above + 1).subquery()
-        return (session.scalar(select(func.count()).select_from(found)) or 0) > self.above
+        # at most ``above + 1`` index entries, not the phase
+        big = count_at_most(Submission.id, store.ranked_conditions(phase_id), self.above + 1)
+        return (session.scalar(big) or 0) > self.above
 
     def _count(self, where: str) -> None:
         with self._lock:
