@@ -32,6 +32,7 @@ from ..auth.permissions import (
 )
 from ..compute import queue_access, queues
 from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError
+from ..keepalive import announce_close_if_body_unread
 from ..offloop import run_without_awaiting
 from ..orm import (
     Artifact,
@@ -346,6 +347,7 @@ class APIHandler(LoopReplay, RequestHandler):
         self.finish(json.dumps(obj, default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        announce_close_if_body_unread(self)
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, PodiumError):
             body = exc.to_json()

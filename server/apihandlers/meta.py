@@ -40,5 +40,10 @@ class OpenAPIHandler(APIHandler):
 
 
 class NotFoundHandler(APIHandler):
-    async def prepare(self) -> None:
+    """Any path under the API that no route serves. Refused in the verb, after the request has
+    been read, not in ``prepare``: the connection then stays open for the client's next request."""
+
+    async def refuse(self, *_path: str) -> None:
         raise NotFound(f"No API endpoint at {self.request.path}")
+
+    get = post = put = patch = delete = head = options = refuse

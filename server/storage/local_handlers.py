@@ -13,6 +13,7 @@ from tornado.log import app_log
 from tornado.web import RequestHandler, stream_request_body
 
 from ..errors import ObjectTooLarge, StorageError, UploadClosed
+from ..keepalive import announce_close_if_body_unread
 from .base import validate_key
 from .local import CHUNK, AtomicWriter, LocalStorage, part_grant_name
 
@@ -199,6 +200,7 @@ class SignedObjectHandler(RequestHandler):
             self._send_json_error(error.status_code, type(error).__name__, error.message)
 
     def _send_json_error(self, status: int, reason: str, message: str) -> None:
+        announce_close_if_body_unread(self)
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": {"status": status, "reason": reason, "message": message}}))
