@@ -97,12 +97,19 @@ def prepare_executor(choice: str = "docker") -> list[str]:
     return ["--executor", "docker"]
 
 
+def worker_argv(service_url: str, token: str, work_dir: Path, executor: list[str]) -> list[str]:
+    """The demo worker's command line. The token goes in ``--token=...``: a token starting with
+    ``-`` (one in 64 of an earlier demo's, kept in its data directory) would otherwise be read
+    as an option, the worker would exit and ``podium up`` wait for a result that never comes."""
+    return [sys.executable, "-m", "podium.hub.cli", "worker", f"--service-url={service_url}", f"--token={token}",
+            "--name", "demo-worker", "--work-dir", str(work_dir), *executor]
+
+
 def start_worker(service_url: str, token: str, work_dir: Path, executor: list[str]) -> subprocess.Popen:
     """A compute worker process with the executor options from ``prepare_executor``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [sys.executable, "-m", "podium.hub.cli", "worker", "--service-url", service_url, "--token", token,
-         "--name", "demo-worker", "--work-dir", str(work_dir), *executor],
+        worker_argv(service_url, token, work_dir, executor),
         stdout=open(work_dir / "worker.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )
 
@@ -181,7 +188,7 @@ def configure_hub(data_dir: Path, port: int) -> tuple[HubProcess, str]:
     )
     token_file = data_dir / "queue_token"
     if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(32))
+        token_file.write_text("pq_" + secrets.token_urlsafe(32))  # the shape the service gives queue tokens
     queue_token = token_file.read_text().strip()
     hub.service_environment = {
         "PODIUM_DATA_DIR": str(data_dir / "podium"),
