@@ -32,7 +32,7 @@ from typing import Any
 
 import requests
 
-from ..widgets.client import NotFound, PodiumAPIError, PodiumClient
+from ..widgets.client import NotFound, PodiumAPIError, PodiumClient, WaitTimeout
 from . import installation
 from .launcher import HubProcess, free_port
 
@@ -112,6 +112,23 @@ def start_worker(service_url: str, token: str, work_dir: Path, executor: list[st
         worker_argv(service_url, token, work_dir, executor),
         stdout=open(work_dir / "worker.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+def wait_for_result(participant: PodiumClient, submission_id: int, worker: subprocess.Popen, worker_log: Path,
+                    timeout: float = 600) -> dict[str, Any]:
+    """The demo submission once it ended. A worker that exits meanwhile ends the wait at once,
+    with the end of its log, instead of after ``timeout``: nothing else would score it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return participant.wait(submission_id, timeout=5, interval=0.5)
+        except WaitTimeout:
+            if worker.poll() is not None:
+                lines = worker_log.read_text(errors="replace").splitlines()[-10:] if worker_log.exists() else []
+                raise DemoError(f"The demo worker exited (code {worker.returncode}) before it scored the demo "
+                                f"submission; the end of its log ({worker_log}):\n" + "\n".join(lines)) from None
+            if time.monotonic() >= deadline:
+                raise
 
 
 def demo_competition(slug: str) -> dict[str, Any]:
@@ -291,7 +308,7 @@ def run_demo(data_dir: Path, port: int, serve: bool, executor: str = "docker") -
         created = participant.submit(phase["id"], sample_submission(), description="demo",
                                      idempotency_key=f"demo-{datetime.now(UTC):%Y%m%d}")
         worker = start_worker(service_url, queue_token, data_dir / "worker", executor_options)
-        created = participant.wait(created["id"], timeout=600, interval=0.5)
+        created = wait_for_result(participant, created["id"], worker, data_dir / "worker" / "worker.log")
         board = participant.leaderboard(phase["id"])
         print_welcome(hub, api_url, competition, phase, created, board, participant.me(), executor_options)
         if serve:
