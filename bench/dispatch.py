@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loop import cpu_seconds  # noqa: E402
+from host import CpuShares  # noqa: E402
 from stack import QUEUE_TOKEN  # noqa: E402
 
 
@@ -272,9 +272,8 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
                 {"attempt_id": aid, "queue": queue, "created_at": now, "publish_count": 0} for aid in aids])
             session.commit()
         enqueued = time.time()  # committed: from here on the jobs exist for the dispatcher's timer
-        service_cpu0 = cpu_seconds(platform.service.pid)
         deadline = time.monotonic() + budget
-        with factory() as session:
+        with CpuShares(platform.service.pid, lambda: [p.pid for p in procs]) as cpu, factory() as session:
             while time.monotonic() < deadline:
                 left = session.scalar(sa.select(sa.func.count(Attempt.id)).where(
                     Attempt.id.in_(aids), Attempt.started_at.is_(None)))
@@ -283,7 +282,7 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
                     break
                 time.sleep(0.5)
         done_at = time.time()
-        service_cpu = cpu_seconds(platform.service.pid) - service_cpu0
+        service_cpu = cpu.seconds["service"]
     finally:
         for p in procs:
             platform.stop_process(p)
@@ -308,7 +307,13 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
         complete=complete, publish_span_s=round(publish_span, 2) if publish_span else None,
         claim_call_p50_ms=_ms(sc["p50"]) if sc["n"] else None, service_cpu_ms_per_job=cpu_per_job_ms)
     row("B6", f"service CPU per dispatched job (publish, claim, finish), burst, {workers} workers",
-        cpu_per_job_ms, None, "ms", "– (the host's 2 cores bound the burst at 2000 / this)", None)
+        cpu_per_job_ms, None, "ms", "–", None, per_job_ms=cpu.ms_per(len(claimed)), cores=cpu.cores(),
+        host_saturated=cpu.saturated(), host_cores=os.cpu_count())
+    row("B6", f"claims/s this host allows with a service that costs nothing, {workers} workers (cores / the "
+        "workers', PostgreSQL's and RabbitMQ's CPU per job)", cpu.ceiling_without_service(len(claimed)), None,
+        "claims/s", "above 300 for the target to be reachable here", None)
+    row("B6", f"service CPU per job this host leaves at 300 claims/s, {workers} workers",
+        cpu.service_budget_ms(len(claimed), 300), None, "ms", "negative: out of reach on this host", None)
     row("B6", f"dispatch, burst of {count:,}: enqueue → claim, queueing included (p50)", _ms(sw["p50"]) if sw["n"] else None,
         None, "ms", "p50 ≤ 10 ms (idle worker)", None, p95_ms=_ms(sw["p95"]) if sw["n"] else None)
     write_result(f"B6-burst-{workers}", {
@@ -317,7 +322,7 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
                       "broker consumer and ServiceClient, claim then finish as a participant failure, no program, "
                       "no scores",
         "count": count, "workers": workers, "claimed": len(claimed), "complete": complete,
-        "service_cpu_s": service_cpu,
+        "service_cpu_s": service_cpu, "cpu_s": cpu.seconds, "cpu_by_command_s": cpu.by_command,
         "claims_per_second": per_second, "span_s": span, "publish_span_s": publish_span,
         "first_delivery_wait_s": started - enqueued,
         "enqueue_to_claim": sw, "claim_call": sc,

@@ -1,6 +1,7 @@
 """Podium's benchmarks: each figure beside the floor of what it wraps, measured in the same run.
 
     .venv/bin/python bench/run.py [--only B1,B2] [--quick] [--profile] [--rebuild-in-child-above N]
+                                  [--service-option NAME=VALUE ...]
 
 Writes raw samples and a summary per benchmark to ``bench/results/<id>.json`` and prints a table.
 Everything talks to 127.0.0.1 only; every loop is bounded in count and time. ``--quick`` shortens
@@ -224,14 +225,9 @@ def b4(platform: Platform, organizer, args) -> None:
     allow on this machine before any work is done. Each user keeps its connections alive (one
     session for the API, one without the hub token for the signed storage PUTs)."""
     import hashlib
-    import resource
 
-    from loop import cpu_seconds
+    from host import CpuShares
     from stack import RESULT
-
-    def own_cpu() -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
 
     admin = platform.user("bench-admin", admin=True)
     queue = f"b4-sink-{random.randrange(10**6)}"
@@ -247,19 +243,28 @@ def b4(platform: Platform, organizer, args) -> None:
     announce = {"size": len(RESULT), "sha256": hashlib.sha256(RESULT).hexdigest()}
     lock = threading.Lock()
 
+    steps: dict[str, list[float]] = {"create": [], "upload": [], "finalize": []}
+
     def submit(u, storage: requests.Session, n: str) -> None:
+        t0 = time.perf_counter()
         created = platform.call(u, "POST", f"/phases/{phase}/submissions",
                                 headers={"Idempotency-Key": f"{u.username}-{n}"}, json=announce)
+        t1 = time.perf_counter()
         storage.put(created["upload_url"], data=RESULT, timeout=60).raise_for_status()
+        t2 = time.perf_counter()
         platform.call(u, "POST", f"/submissions/{created['id']}/uploaded")
+        t3 = time.perf_counter()
+        with lock:
+            for step, seconds in (("create", t1 - t0), ("upload", t2 - t1), ("finalize", t3 - t2)):
+                steps[step].append(seconds)
 
     def floor_calls(u, storage: requests.Session, n: str) -> None:
         for _ in range(3):  # as many round trips, to the plain JSON handler
             platform.call(u, "GET", "/")
 
-    def closed_loop(action, seconds: float) -> tuple[list[float], list[str], float, float, float]:
+    def closed_loop(action, seconds: float) -> tuple[list[float], list[str], float, CpuShares]:
         """50 users doing ``action`` back to back for ``seconds``: samples, errors, wall seconds,
-        and the cores the generator and the service used meanwhile."""
+        and where the host's CPU went meanwhile."""
         samples: list[float] = []
         errors: list[str] = []
         stop_at = time.monotonic() + seconds
@@ -277,17 +282,15 @@ def b4(platform: Platform, organizer, args) -> None:
                     with lock:
                         errors.append(str(e)[:200])
 
-        started, own0, service0 = time.monotonic(), own_cpu(), cpu_seconds(platform.service.pid)
-        with ThreadPoolExecutor(max_workers=50) as pool:
+        with CpuShares(platform.service.pid) as cpu, ThreadPoolExecutor(max_workers=50) as pool:
             list(pool.map(loop, users))
-        wall = time.monotonic() - started
-        return (samples, errors, wall, (own_cpu() - own0) / wall,
-                (cpu_seconds(platform.service.pid) - service0) / wall)
+        return samples, errors, cpu.wall, cpu
 
     # the floor first: the same 50 generator threads and as many round trips to a handler that
     # does nothing, i.e. what this machine's generator and HTTP stack allow at all
-    floor_samples, floor_errors, floor_wall, floor_generator, _ = closed_loop(floor_calls, duration / 4)
-    samples, errors, wall, generator_cores, service_cores = closed_loop(submit, duration)
+    floor_samples, floor_errors, floor_wall, floor_cpu = closed_loop(floor_calls, duration / 4)
+    samples, errors, wall, cpu = closed_loop(submit, duration)
+    saturated_steps = {step: list(seconds) for step, seconds in steps.items()}
 
     # the same 50 users, each submitting once every PACE seconds: the latency of one submission
     # when the service is not saturated (the closed loop above measures its saturation)
@@ -314,18 +317,36 @@ def b4(platform: Platform, organizer, args) -> None:
     p = summary(paced)
     s = summary(samples)
     f = summary(floor_samples)
-    row("B4", "submit (create + upload + finalize), 50 users back to back (p99)", ms(s["p99"]), ms(f["p99"]), "ms",
-        "p99 ≤ 150 ms, no errors", s["p99"] <= 0.150 and not errors, p50_ms=ms(s["p50"]), submissions=len(samples),
-        errors=len(errors), per_second=round(len(samples) / wall, 1), generator_cores=round(generator_cores, 2),
-        service_cores=round(service_cores, 2), floor_is="3 GET /api/v1/ per submit, same 50 threads",
-        floor_p50_ms=ms(f["p50"]), floor_per_second=round(len(floor_samples) / floor_wall, 1),
-        floor_errors=len(floor_errors), floor_generator_cores=round(floor_generator, 2))
+    rate, floor_rate = len(samples) / wall, len(floor_samples) / floor_wall
+    row("B4", "submit (create + upload + finalize), 50 users back to back (submits/s)", round(rate, 1),
+        round(floor_rate, 1), "submits/s", "≥ 0.5 of the floor, no errors", rate >= 0.5 * floor_rate and not errors,
+        submissions=len(samples), errors=len(errors), p50_ms=ms(s["p50"]), p99_ms=ms(s["p99"]),
+        step_p50_ms={step: ms(summary(v)["p50"]) for step, v in saturated_steps.items() if v},
+        floor_is="3 GET /api/v1/ per submit, same 50 threads", floor_p99_ms=ms(f["p99"]),
+        floor_errors=len(floor_errors), cores=cpu.cores(), floor_cores=floor_cpu.cores(),
+        host_saturated=cpu.saturated(), busiest_commands_s=cpu.by_command)
+    # where each submit's CPU went: with every core busy, the rate is the host's, and the
+    # service's own CPU per submit is the figure that moves with the service (the issue's fallback)
+    per_submit = cpu.ms_per(len(samples))
+    row("B4", "CPU per submit: the service's process tree (others in the extra fields)", per_submit.get("service"),
+        None, "ms", "–", None, per_submit_ms=per_submit, floor_per_call_ms=floor_cpu.ms_per(3 * len(floor_samples)),
+        host_busy_cores=cpu.cores()["host"], host_cores=os.cpu_count())
+    # the floor's own limit: the generator (50 threads of one Python process) near one core means
+    # the floor measures the generator, not the service
+    row("B4", "the floor's generator: cores its one Python process used (1.0 is its limit)", floor_cpu.cores()["generator"],
+        None, "cores", "–", None, floor_per_second=round(floor_rate, 1))
+    row("B4", "submits/s this host allows with a service that costs nothing (cores / the other parts' CPU per submit)",
+        cpu.ceiling_without_service(len(samples)), round(floor_rate, 1), "submits/s", "above 0.5 of the floor for the "
+        "target to be reachable here", None)
+    row("B4", "service CPU per submit this host leaves at the target's rate (0.5 of the floor)",
+        cpu.service_budget_ms(len(samples), 0.5 * floor_rate), per_submit.get("service"), "ms", "–", None)
     row("B4", f"submit, 50 users each once every {pace:.0f} s (p99)", ms(p["p99"]) if paced else None, None, "ms",
-        "–", None, p50_ms=ms(p["p50"]) if paced else None, submissions=len(paced), errors=len(paced_errors))
+        "≤ 100 ms", (p["p99"] <= 0.100 and not paced_errors) if paced else None,
+        p50_ms=ms(p["p50"]) if paced else None, submissions=len(paced), errors=len(paced_errors))
     write_result("B4", {"samples_s": samples, "summary": s, "errors": errors[:50], "wall_s": wall,
                         "floor": {"samples_s": floor_samples, "summary": f, "errors": floor_errors[:50],
-                                  "wall_s": floor_wall, "generator_cores": floor_generator},
-                        "generator_cores": generator_cores, "service_cores": service_cores,
+                                  "wall_s": floor_wall, "cpu_s": floor_cpu.seconds},
+                        "cpu_s": cpu.seconds, "cpu_by_command_s": cpu.by_command,
                         "paced": {"pace_s": pace, "samples_s": paced, "summary": p, "errors": paced_errors[:50]}})
 
 
@@ -384,11 +405,15 @@ def main() -> int:
     parser.add_argument("--rebuild-in-child-above", type=int, default=None, metavar="N",
                         help="The service's rebuild_in_child_process_above (its default when not given): "
                         "0 ranks B9's rebuild in the service's thread, as before issue 18's child process.")
+    parser.add_argument("--service-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="A PodiumService setting for the measured service (repeatable), e.g. "
+                        "database_threads=4, to compare settings on the same host.")
     args = parser.parse_args()
     sampling.ENABLED["on"] = args.profile
     chosen = set(args.only.split(","))
-    service_args = () if args.rebuild_in_child_above is None else (
-        f"--PodiumService.rebuild_in_child_process_above={args.rebuild_in_child_above}",)
+    service_args = tuple(f"--PodiumService.{option}" for option in args.service_option) + (() if (
+        args.rebuild_in_child_above is None) else (
+        f"--PodiumService.rebuild_in_child_process_above={args.rebuild_in_child_above}",))
     platform = Platform(scratch(), extra_args=service_args).start()
     started = time.time()
     try:

@@ -1,4 +1,4 @@
-"""Where the service's time goes under a benchmark's load: py-spy, sampled from outside.
+"""Where the service's time goes under a benchmark's load: py-spy, sampled from outside (with the processes it forked).
 
 ``bench/run.py --profile`` wraps each benchmark in ``profiled(pid, name)``: py-spy samples the
 service process while it runs and writes the raw stacks and a summary of the hottest frames,
@@ -36,7 +36,7 @@ def profiled(pid: int, name: str) -> Iterator[None]:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     raw = RESULTS / f"profile-{name}.raw"
-    proc = subprocess.Popen([exe, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", str(raw)],
+    proc = subprocess.Popen([exe, "record", "-p", str(pid), "--subprocesses", "--gil", "-r", "100", "-f", "raw", "-o", str(raw)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
