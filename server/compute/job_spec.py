@@ -81,26 +81,29 @@ def _input(storage: Storage, artifact: Artifact | None, expiry: int) -> JobInput
                     sha256=artifact.sha256, size=artifact.size)
 
 
-def _load_inputs(session: Session, submission: Submission, task: Task | None) -> None:
+def _load_inputs(session: Session, submission: Submission, task: Task | None) -> dict[int, Artifact]:
     """One read for the task's artifacts and one for the submission's files (with their objects),
-    instead of a lazy load each: the claim answer is on the dispatch path."""
+    instead of a lazy load each: the claim answer is on the dispatch path. Returns the task's
+    artifacts by id, for the caller to hold: the session's identity map keeps an object only while
+    something references it, so a ``session.get`` of one dropped after this read reads it again
+    (it did, once per input, on every claim)."""
     wanted = [i for i in (task.scoring_program_id, task.ingestion_program_id, task.input_data_id,
                           task.reference_data_id) if i] if task else []
-    if wanted:
-        list(session.scalars(select(Artifact).where(Artifact.id.in_(wanted))))
+    found = {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(wanted)))} if wanted else {}
     if "files" in inspect(submission).unloaded:
         files = list(session.scalars(select(SubmissionFile).where(SubmissionFile.submission_id == submission.id)
                                      .options(joinedload(SubmissionFile.artifact)).order_by(SubmissionFile.id)))
         set_committed_value(submission, "files", files)
+    return found
 
 
-def _visible_inputs(session: Session, storage: Storage, attempt: Attempt, task: Task | None,
-                    expiry: int) -> JobInputs:
-    """The inputs this step may see, as signed GET URLs (``_load_inputs`` read them already)."""
+def _visible_inputs(storage: Storage, attempt: Attempt, task: Task | None, expiry: int,
+                    artifacts: dict[int, Artifact]) -> JobInputs:
+    """The inputs this step may see, as signed GET URLs (``artifacts``: the task's, read by ``_load_inputs``)."""
     submission = attempt.submission
 
     def art(artifact_id: int | None) -> Artifact | None:
-        return session.get(Artifact, artifact_id) if artifact_id else None
+        return artifacts.get(artifact_id) if artifact_id else None
 
     inputs: dict[str, JobInput | None] = {}
     if attempt.step == AttemptStep.predict:
@@ -156,8 +159,8 @@ def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limit
     phase = submission.phase
     task = task_of(session, submission)
     expiry = max(limits.url_expiry, phase.execution_time_limit * 3)
-    _load_inputs(session, submission, task)
-    inputs = _visible_inputs(session, storage, attempt, task, expiry)
+    artifacts = _load_inputs(session, submission, task)
+    inputs = _visible_inputs(storage, attempt, task, expiry, artifacts)
     names = ["output", "log"] + (["detailed_results"] if attempt.step == AttemptStep.score else [])
     if phase.accepts_notebooks:
         names.append("notebook")

@@ -244,3 +244,39 @@ def test_a_worker_speaking_another_job_protocol_is_refused_and_told_what_to_upgr
     attempt = dbsession.get(Attempt, attempt_id)
     assert attempt.state.value == "queued" and attempt.worker_id is None
     api(None, "POST", claim, json={"worker": "current", "protocol": PROTOCOL_VERSION}, headers=worker, expect=200)
+
+
+@pytest.mark.in_process
+def test_a_claim_reads_the_tasks_programs_and_data_once(
+        api, creator, make_competition, users, service, clock, dbsession) -> None:
+    """The task's objects are read in one SELECT and held until the job spec is built: each input's
+    signed URL needs no read of its own (the session had dropped them, and read every input again)."""
+    from conftest import upload_dataset
+    from helpers import programs
+    from podium.server.orm import PhaseTask
+
+    user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    task_id = dbsession.scalar(sa.select(PhaseTask.task_id).where(PhaseTask.phase_id == phase_id))
+    for kind, name, data in (("ingestion_program", "ingestion.zip", programs.V2_INGESTION),
+                             ("input_data", "input.zip", programs.INPUT_DATA),
+                             ("reference_data", "ref.zip", programs.REFERENCE)):
+        api(creator, "PATCH", f"/tasks/{task_id}", json={kind: upload_dataset(api, creator, kind, name, data)},
+            expect=200)
+    clock.set(utcnow())  # no timer reads meanwhile
+    sid = submit_and_confirm(api, user, phase_id)
+    attempt_id = outbox_row(dbsession, sid).attempt_id
+    reads: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM artifacts" in statement:
+            reads.append(statement)
+
+    sa.event.listen(service.app.engine, "before_cursor_execute", record)
+    try:
+        spec = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", headers=worker, expect=200,
+                   json={"worker": "reader", "protocol": PROTOCOL_VERSION}).json()
+    finally:
+        sa.event.remove(service.app.engine, "before_cursor_execute", record)
+    assert spec["step"] == "predict"
+    assert set(spec["inputs"]) == {"submission", "ingestion_program", "input_data"}
+    assert len(reads) == 1, reads
