@@ -41,42 +41,45 @@ def cpu_by_command() -> dict[str, float]:
     return totals
 
 
-def named_cpu_seconds(command: str) -> float:
-    """CPU seconds so far of every process whose command name is ``command`` (``postgres``, ``beam.smp``)."""
-    return cpu_by_command().get(command, 0.0)
-
-
 def own_cpu_seconds() -> float:
     """This process's own threads (the load generator), without its children (the service, workers)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
-class CpuShares:
-    """Around a load phase: the CPU seconds of the host and of each part meanwhile.
+#: the parts beside the service: what they spend per item bounds the host whatever the service does
+OTHER_PARTS = ("generator", "postgresql", "rabbitmq", "workers")
 
-    ``parts`` maps a name to a function giving that part's CPU seconds so far."""
+
+class CpuShares:
+    """Around a load phase: the CPU seconds of the host and of each part meanwhile (one scan of
+    ``/proc`` per snapshot: PostgreSQL and RabbitMQ are read from it by their command names)."""
 
     def __init__(self, service_pid: int, worker_pids: Callable[[], list[int]] = list) -> None:
-        self.parts: dict[str, Callable[[], float]] = {
-            "service": lambda: cpu_seconds(service_pid),
-            "generator": own_cpu_seconds,
-            "postgresql": lambda: named_cpu_seconds("postgres"),
-            "rabbitmq": lambda: named_cpu_seconds("beam.smp"),
-            "workers": lambda: sum(cpu_seconds(pid) for pid in worker_pids()),
-            "host": host_busy_seconds,
-        }
+        self.service_pid = service_pid
+        self.worker_pids = worker_pids
 
-    def _read(self) -> dict[str, float]:
-        return {name: read() for name, read in self.parts.items()}
+    def _read(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Each part's CPU seconds so far, and every command's."""
+        commands = cpu_by_command()
+        parts = {
+            "service": cpu_seconds(self.service_pid),
+            "generator": own_cpu_seconds(),
+            "postgresql": commands.get("postgres", 0.0),
+            "rabbitmq": commands.get("beam.smp", 0.0),
+            "workers": sum(cpu_seconds(pid) for pid in self.worker_pids()),
+            "host": host_busy_seconds(),
+        }
+        return parts, commands
 
     def __enter__(self) -> CpuShares:
-        self.started, self.before, self.commands_before = time.monotonic(), self._read(), cpu_by_command()
+        self.started = time.monotonic()
+        self.before, self.commands_before = self._read()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.wall = time.monotonic() - self.started
-        after, commands = self._read(), cpu_by_command()
+        after, commands = self._read()
         # the busiest commands meanwhile (processes that ended are missing: their time is "other")
         spent = {name: commands[name] - self.commands_before.get(name, 0.0) for name in commands}
         self.by_command = {name: round(s, 2) for name, s in sorted(spent.items(), key=lambda kv: -kv[1])[:8]}
@@ -95,7 +98,7 @@ class CpuShares:
     def ceiling_without_service(self, items: int) -> float | None:
         """Items per second this host could reach if the service cost nothing: its cores over
         what the other parts (generator, PostgreSQL, RabbitMQ, workers) spent per item."""
-        others = sum(self.seconds[k] for k in ("generator", "postgresql", "rabbitmq", "workers"))
+        others = self._others_seconds()
         return round((os.cpu_count() or 1) * items / others, 1) if items and others else None
 
     def service_budget_ms(self, items: int, rate: float) -> float | None:
@@ -103,8 +106,11 @@ class CpuShares:
         parts costing what they did here; negative: out of reach whatever the service does."""
         if not items or rate <= 0:
             return None
-        others_ms = 1000 * sum(self.seconds[k] for k in ("generator", "postgresql", "rabbitmq", "workers")) / items
+        others_ms = 1000 * self._others_seconds() / items
         return round(1000 * (os.cpu_count() or 1) / rate - others_ms, 2)
+
+    def _others_seconds(self) -> float:
+        return sum(self.seconds[k] for k in OTHER_PARTS)
 
     def saturated(self) -> bool:
         """Whether the host was busy on (nearly) all its cores: its rate is then the host's limit."""
