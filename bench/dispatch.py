@@ -282,7 +282,6 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
                     break
                 time.sleep(0.5)
         done_at = time.time()
-        service_cpu = cpu.seconds["service"]
     finally:
         for p in procs:
             platform.stop_process(p)
@@ -301,13 +300,14 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
     sw, sc = summary(waits), summary(claim_calls)
     publish_span = (max(published) - started) if published else None
     complete = len(claimed) == count
-    cpu_per_job_ms = round(1000 * service_cpu / len(claimed), 2) if claimed else None
+    per_job_ms = cpu.ms_per(len(claimed))
+    cpu_per_job_ms = per_job_ms.get("service")
     row("B6", f"dispatch capacity, burst of {count:,} claim-only jobs, {workers} workers (claims/s)",
         round(per_second, 1), None, "claims/s", "≥ 300 claims/s", per_second >= 300, claimed=len(claimed),
         complete=complete, publish_span_s=round(publish_span, 2) if publish_span else None,
         claim_call_p50_ms=_ms(sc["p50"]) if sc["n"] else None, service_cpu_ms_per_job=cpu_per_job_ms)
     row("B6", f"service CPU per dispatched job (publish, claim, finish), burst, {workers} workers",
-        cpu_per_job_ms, None, "ms", "–", None, per_job_ms=cpu.ms_per(len(claimed)), cores=cpu.cores(),
+        cpu_per_job_ms, None, "ms", "–", None, per_job_ms=per_job_ms, cores=cpu.cores(),
         host_saturated=cpu.saturated(), host_cores=os.cpu_count())
     row("B6", f"claims/s this host allows with a service that costs nothing, {workers} workers (cores / the "
         "workers', PostgreSQL's and RabbitMQ's CPU per job)", cpu.ceiling_without_service(len(claimed)), None,
@@ -322,7 +322,7 @@ def burst(platform, organizer, participant, args, row: Callable, summary: Callab
                       "broker consumer and ServiceClient, claim then finish as a participant failure, no program, "
                       "no scores",
         "count": count, "workers": workers, "claimed": len(claimed), "complete": complete,
-        "service_cpu_s": service_cpu, "cpu_s": cpu.seconds, "cpu_by_command_s": cpu.by_command,
+        "service_cpu_s": cpu.seconds["service"], "cpu_s": cpu.seconds, "cpu_by_command_s": cpu.by_command,
         "claims_per_second": per_second, "span_s": span, "publish_span_s": publish_span,
         "first_delivery_wait_s": started - enqueued,
         "enqueue_to_claim": sw, "claim_call": sc,
