@@ -372,7 +372,9 @@ def api(service: ServiceThread) -> Api:
 class Clock:
     """Moves the service's time. While a test holds the clock, the service's timers (reaper,
     dispatcher) are paused, so a jump of hours does not make everything look stale; tests of the
-    reaper call it themselves."""
+    reaper call it themselves. Pausing also waits for a tick already handed to the dispatcher's
+    thread to end, so that no timer's statement runs after ``set`` returns (a test counting a
+    request's statements once counted a sweep that was still on its way)."""
 
     def __init__(self, service: ServiceThread) -> None:
         self.now: datetime | None = None
@@ -382,6 +384,8 @@ class Clock:
     def set(self, moment: datetime) -> None:
         if not self.paused:
             self._timers("stop")
+            # the pool has one thread: a no-op handed to it now ends after every earlier tick
+            self.service.app.dispatcher.pool.submit(lambda: None).result(timeout=60)
             self.paused = True
         self.now = moment
         podium_clock.set_clock(lambda: self.now)
