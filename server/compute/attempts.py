@@ -60,6 +60,8 @@ from .limits import Limits
 from .queues import DEFAULT_QUEUE, touch_worker
 
 S = SubmissionStatus
+#: the tables a claim updates with Core statements (``_take``)
+WORKERS, ATTEMPTS = Worker.__table__, Attempt.__table__
 #: the role an uploaded output plays among the submission's files
 OUTPUT_ROLES = {
     (AttemptStep.predict, "output"): "prediction_output",
@@ -196,28 +198,29 @@ def claimed_by(worker_protocol: int, version: str) -> dict:
 def _take(session: Session, queue: ComputeQueue, attempt: Attempt, worker_name: str, hostname: str,
           limits: Limits, facts: dict | None = None) -> None:
     now = utcnow()
-    # a known worker is touched by one UPDATE (no read, no flush); a new one is created
+    # a known worker is touched by one UPDATE (no read, no flush); a new one is created. Both
+    # UPDATEs are Core statements on the tables: the ORM's bulk UPDATE path (the mapped class,
+    # even with synchronize_session off) cost a claim more Python than its round trip
     seen = {"last_seen": now, **({"hostname": hostname} if hostname else {}), **(facts or {})}
-    worker_id = session.scalar(
-        update(Worker).where(Worker.queue_id == queue.id, Worker.name == worker_name).values(**seen)
-        .returning(Worker.id).execution_options(synchronize_session=False)
-    )
+    worker_id = session.execute(
+        update(WORKERS).where(WORKERS.c.queue_id == queue.id, WORKERS.c.name == worker_name).values(**seen)
+        .returning(WORKERS.c.id)
+    ).scalar()
     if worker_id is None:
         worker_id = touch_worker(session, queue, worker_name, hostname, **(facts or {})).id
     won = session.execute(
-        update(Attempt)
+        update(ATTEMPTS)
         .where(
-            Attempt.id == attempt.id,
+            ATTEMPTS.c.id == attempt.id,
             or_(
-                Attempt.state == AttemptState.queued,
-                and_(Attempt.state == AttemptState.running, Attempt.lease_expires_at < now),
+                ATTEMPTS.c.state == AttemptState.queued,
+                and_(ATTEMPTS.c.state == AttemptState.running, ATTEMPTS.c.lease_expires_at < now),
             ),
         )
         .values(
             state=AttemptState.running, worker_id=worker_id, started_at=now,
             lease_expires_at=now + timedelta(seconds=limits.lease_seconds),
         )
-        .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
         session.refresh(attempt)
