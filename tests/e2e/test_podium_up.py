@@ -52,6 +52,38 @@ def still_alive(process: tuple[int, str]) -> bool:
     return fields[19] == start and fields[0] != "Z"
 
 
+def stop_everything(up: subprocess.Popen) -> None:
+    """Stop `podium up` as Ctrl-C would, then end whatever it left behind (its hub, proxy,
+    service and worker: killing `podium up` alone leaves them running into the next tests)."""
+    seen = descendants(up.pid) if up.poll() is None else set()
+    if up.poll() is None:
+        up.send_signal(signal.SIGINT)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.kill()
+    for pid, start in seen:
+        if still_alive((pid, start)):
+            os.kill(pid, signal.SIGKILL)
+
+
+def run_up(args: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`podium up ARGS` to its end, its output captured. Past ``timeout`` everything it started
+    is stopped (``stop_everything``) and the test fails with what it printed."""
+    with subprocess.Popen([str(PODIUM), "up", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as up:
+        try:
+            out, err = up.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_everything(up)
+            try:
+                out, err = up.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                out, err = "", "(its output stayed open)"
+            raise AssertionError(f"podium up {' '.join(args)} did not end within {timeout} s:\n{out}{err}") from None
+    return subprocess.CompletedProcess(up.args, up.returncode, out, err)
+
+
 def check_demo_output(out: str) -> None:
     assert "Podium is up: http://127.0.0.1:" in out
     assert "Competition 'Iris: a demo competition' (iris-demo), phase 'Development' (current)" in out
@@ -128,17 +160,7 @@ def test_podium_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Pa
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0, log.read_text()
     finally:
-        # even when a check failed: stop it as Ctrl-C would, then end whatever it left behind
-        seen = descendants(up.pid) if up.poll() is None else set()
-        if up.poll() is None:
-            up.send_signal(signal.SIGINT)
-            try:
-                up.wait(60)
-            except subprocess.TimeoutExpired:
-                up.kill()
-        for pid, start in seen:
-            if still_alive((pid, start)):
-                os.kill(pid, signal.SIGKILL)
+        stop_everything(up)  # even when a check failed
     time.sleep(1)
     left = [pid for pid, start in started if still_alive((pid, start))]
     assert not left, f"processes left behind: {left}\n{log.read_text()}"
@@ -157,10 +179,7 @@ def test_podium_up_serves_until_ctrl_c_and_leaves_no_process_behind(tmp_path: Pa
 
 def test_podium_up_no_serve_runs_participant_code_in_docker_by_default(tmp_path: Path) -> None:
     data_dir = tmp_path / "up"
-    out = subprocess.run(
-        [str(PODIUM), "up", "--no-serve", "--data-dir", str(data_dir), "--port", str(free_port())],
-        capture_output=True, text=True, timeout=600, env=isolated_env(tmp_path),
-    )
+    out = run_up(["--no-serve", "--data-dir", str(data_dir), "--port", str(free_port())], 600, isolated_env(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
     check_demo_output(out.stdout)
     assert "==> engine: the Docker engine answers" in out.stdout
@@ -171,11 +190,8 @@ def test_podium_up_no_serve_runs_participant_code_in_docker_by_default(tmp_path:
 
 
 def test_podium_up_no_serve_with_the_local_executor(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [str(PODIUM), "up", "--no-serve", "--data-dir", str(tmp_path / "up"), "--port", str(free_port()),
-         "--executor", "local"],
-        capture_output=True, text=True, timeout=400,
-    )
+    out = run_up(["--no-serve", "--data-dir", str(tmp_path / "up"), "--port", str(free_port()), "--executor", "local"],
+                 400)
     assert out.returncode == 0, out.stdout + out.stderr
     check_demo_output(out.stdout)
     assert "does NOT isolate" in out.stdout
