@@ -110,8 +110,9 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Tests marked ``one_backend`` (slow browser runs, where the database is not what is
     tested, and what only PostgreSQL does, such as several processes' notifications) are
     collected once, on PostgreSQL: their SQLite variant is deselected, not skipped.
-    Tests marked ``in_process`` watch what the service thread itself does, so they are
-    deselected when several processes serve the port (``PODIUM_TEST_PROCESSES``)."""
+    Tests marked ``in_process`` watch what the service thread itself does, or change its options
+    or routes (which the other processes do not see), so they are deselected when several
+    processes serve the port (``PODIUM_TEST_PROCESSES``)."""
     keep, drop = [], []
     for item in items:
         backend = getattr(item, "callspec", None) and item.callspec.params.get("db_backend")

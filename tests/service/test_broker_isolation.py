@@ -137,6 +137,7 @@ def test_a_queue_in_use_or_the_default_one_is_not_deleted(api, admin, creator, s
     api(creator, "DELETE", f"/queues/{queue['name']}", expect=403)
 
 
+@pytest.mark.in_process  # it points the service thread's own broker accounts elsewhere
 def test_an_unreachable_management_api_is_a_clear_error_and_changes_nothing(api, admin, service):
     queue = new_queue(api, admin).json()
     brokers = service.app.brokers

@@ -561,6 +561,7 @@ def test_a_commit_by_another_process_shows_at_the_next_read(api, creator, users,
         other.dispose()
 
 
+@pytest.mark.in_process  # its slow route is added to the service thread's own application
 def test_a_slow_database_operation_does_not_delay_other_requests(api, world, service) -> None:
     """A request whose database work takes long (here a statement that sleeps, standing in for a
     CSV export or a 1,000,000-row rebuild) holds one thread of the database pool, not the event

@@ -16,6 +16,9 @@ from jwt.algorithms import RSAAlgorithm
 from podium.server.orm import LtiLink, LtiUser, Submission
 from podium.server.submissions import lifecycle as domain
 
+#: the platform is registered in the service thread's own options (``helpers.lti_platform.registered``)
+pytestmark = pytest.mark.in_process
+
 
 @pytest.fixture
 def platform(service, tmp_path):

@@ -16,6 +16,8 @@ from podium.widgets.client import PodiumClient
 from podium.widgets.part_upload import UploadMemory
 
 MIB = 1024 * 1024
+#: the part size is set in the service thread's own options (``five_mib_parts``)
+pytestmark = pytest.mark.in_process
 
 
 @pytest.fixture(autouse=True)

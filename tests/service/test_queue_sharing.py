@@ -125,6 +125,7 @@ def test_a_queue_in_use_is_not_deleted_and_the_refusal_lists_its_competitions(ap
     assert "cannot be deleted" in refused["message"]
 
 
+@pytest.mark.in_process  # it reconfigures the service thread's app
 def test_who_may_create_queues_includes_the_configured_group(api, service, users) -> None:
     runner = users.make("qrunner", groups=("queue-runners",))
     refused = api(runner, "POST", "/queues", json={"name": f"r-{uuid.uuid4().hex[:6]}"}, expect=403).json()
