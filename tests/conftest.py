@@ -370,6 +370,13 @@ def api(service: ServiceThread) -> Api:
     return Api(service)
 
 
+def drain_dispatcher(service: ServiceThread, timeout: float = 60) -> None:
+    """Wait until everything already handed to the dispatcher's thread (a commit's publish, a
+    timer's sweep or reaper pass) has ended: its pool has one thread, so a no-op handed to it now
+    ends after all of them."""
+    service.app.dispatcher.pool.submit(lambda: None).result(timeout=timeout)
+
+
 class Clock:
     """Moves the service's time. While a test holds the clock, the service's timers (reaper,
     dispatcher) are paused, so a jump of hours does not make everything look stale; tests of the
@@ -385,8 +392,7 @@ class Clock:
     def set(self, moment: datetime) -> None:
         if not self.paused:
             self._timers("stop")
-            # the pool has one thread: a no-op handed to it now ends after every earlier tick
-            self.service.app.dispatcher.pool.submit(lambda: None).result(timeout=60)
+            drain_dispatcher(self.service)
             self.paused = True
         self.now = moment
         podium_clock.set_clock(lambda: self.now)

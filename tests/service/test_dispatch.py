@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from conftest import drain_dispatcher
 from podium.server.clock import utcnow
 from podium.server.compute import queues as queues
 from podium.server.orm import Attempt, DispatchOutbox
@@ -113,7 +114,7 @@ def test_a_failed_publish_stays_in_the_outbox_for_the_timer(
     clock.set(utcnow())  # no timer while the first publish fails
     sid = submit_and_confirm(api, user, phase_id)
     wait_until(lambda: len(sent) == 1)
-    dispatcher.pool.submit(lambda: None).result(10)  # the failed run is over
+    drain_dispatcher(service, timeout=10)  # the failed run is over
     row = outbox_row(dbsession, sid)
     assert row.published_at is None and row.publish_count == 0
     clock.reset()  # the timer runs again and publishes what is pending
@@ -134,7 +135,7 @@ def test_a_rolled_back_enqueue_publishes_nothing(service, dbsession, monkeypatch
     assert outbox.NEW_MESSAGES not in dbsession.info
     dbsession.execute(sa.select(1))
     dbsession.commit()
-    dispatcher.pool.submit(lambda: None).result(10)
+    drain_dispatcher(service, timeout=10)
     assert sent == []
 
 
