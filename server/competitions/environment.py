@@ -28,7 +28,12 @@ _lock = threading.Lock()
 
 def phase_image(phase: Phase) -> str:
     """The image a phase's programs run in, as the organizer named it: the phase's, else the competition's."""
-    return phase.docker_image or phase.competition.docker_image
+    return named_image(phase.docker_image, phase.competition.docker_image)
+
+
+def named_image(phase_image: str | None, competition_image: str) -> str:
+    """``phase_image`` from the two columns themselves (a claim reads them without the objects)."""
+    return phase_image or competition_image
 
 
 def image_environment(named: str, aliases: dict[str, str] | None = None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, inspect, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -44,7 +44,6 @@ from ..orm import (
     FailureKind,
     Leaderboard,
     Phase,
-    PhaseTask,
     Score,
     Submission,
     SubmissionFile,
@@ -53,15 +52,34 @@ from ..orm import (
 )
 from ..storage.base import Storage
 from ..submissions import lifecycle as subs
-from ..submissions import task_scores
+from ..submissions import listing_cache, task_scores
 from . import outbox as outbox_messages
-from .job_spec import OUTPUT_FILES, job_spec, output_key, phase_tasks, task_of
+from .job_spec import (
+    ATTEMPTS,
+    OUTPUT_FILES,
+    SUBMISSIONS,
+    claim_context,
+    job_spec,
+    output_key,
+    phase_tasks,
+    task_of,
+)
 from .limits import Limits
 from .queues import DEFAULT_QUEUE, touch_worker
 
 S = SubmissionStatus
-#: the tables a claim updates with Core statements (``_take``)
-WORKERS, ATTEMPTS = Worker.__table__, Attempt.__table__
+WORKERS = Worker.__table__
+#: a claim's UPDATEs (``_take``), built once; the columns they SET are the parameters' other keys.
+#: Core statements on the tables: the ORM's bulk UPDATE path (the mapped class, even with
+#: synchronize_session off) cost a claim more Python than its round trip
+_TOUCH_WORKER = (update(WORKERS).where(WORKERS.c.queue_id == bindparam("w_queue"), WORKERS.c.name == bindparam("w_name"))
+                 .returning(WORKERS.c.id))
+_HOLD = update(ATTEMPTS).where(
+    ATTEMPTS.c.id == bindparam("a_id"),
+    or_(ATTEMPTS.c.state == AttemptState.queued,
+        and_(ATTEMPTS.c.state == AttemptState.running, ATTEMPTS.c.lease_expires_at < bindparam("a_now"))),
+)
+_MOVE_ON = update(SUBMISSIONS).where(SUBMISSIONS.c.id == bindparam("s_id"), SUBMISSIONS.c.status == bindparam("s_status"))
 #: the role an uploaded output plays among the submission's files
 OUTPUT_ROLES = {
     (AttemptStep.predict, "output"): "prediction_output",
@@ -144,25 +162,17 @@ def start(session: Session, submission: Submission) -> list[Attempt]:
 # --- claim and lease --------------------------------------------------------------------------
 
 
-def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_claim: bool = False,
-                      for_finish: bool = False) -> Attempt:
-    # one query for the attempt and the chain its queue is read through (claim, heartbeat and
-    # finish are the dispatch path: five lazy loads here were a third of a claim's queries); a
-    # claim also loads what its job spec reads (the phase's tasks and leaderboard columns, the
-    # submission's files), a finish what recording results reads (the files its outputs join,
-    # the leaderboard columns scores are checked against)
+def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_finish: bool = False) -> Attempt:
+    # one query for the attempt, who holds it and the chain its queue is read through (heartbeat
+    # and finish are the dispatch path: five lazy loads here were a third of their queries); a
+    # finish also loads what recording results reads (the files its outputs join, the
+    # leaderboard columns scores are checked against). A claim reads columns instead (``claim_context``)
     submission = joinedload(Attempt.submission)
     phase = submission.joinedload(Submission.phase)
-    options = [phase.joinedload(Phase.competition).joinedload(Competition.queue)]
-    if for_claim:
-        options += [phase.joinedload(Phase.phase_tasks).joinedload(PhaseTask.task),
-                    submission.joinedload(Submission.files).joinedload(SubmissionFile.artifact)]
-    else:  # who holds it (a claim sets the holder without reading it)
-        options.append(joinedload(Attempt.worker))
-    if for_claim or for_finish:
-        options.append(phase.joinedload(Phase.leaderboard).joinedload(Leaderboard.columns))
+    options = [phase.joinedload(Phase.competition).joinedload(Competition.queue), joinedload(Attempt.worker)]
     if for_finish:
-        options.append(submission.joinedload(Submission.files))
+        options += [phase.joinedload(Phase.leaderboard).joinedload(Leaderboard.columns),
+                    submission.joinedload(Submission.files)]
     attempt = session.scalars(select(Attempt).where(Attempt.id == attempt_id).options(*options)).unique().first()
     if attempt is None or queue_name(attempt.submission) != queue.name:
         raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
@@ -183,11 +193,14 @@ def claim(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: i
     over) and answer its job spec. A worker speaking another job protocol is refused first, and
     the attempt stays queued."""
     check_protocol(worker_protocol)
-    attempt = _attempt_in_queue(session, queue, attempt_id, for_claim=True)
+    claim = claim_context(session, attempt_id)
+    on_queue = claim is not None and (claim.queue_id == queue.id if claim.queue_id is not None
+                                      else queue.name == DEFAULT_QUEUE)
+    if not on_queue:
+        raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
+    _take(session, queue, claim, worker_name, hostname, limits, claimed_by(worker_protocol, version))
     # an attempt still queued never had a holder, so none of its output slots exists yet
-    first_claim = attempt.state == AttemptState.queued
-    _take(session, queue, attempt, worker_name, hostname, limits, claimed_by(worker_protocol, version))
-    return job_spec(session, storage, attempt, limits, outputs_may_exist=not first_claim)
+    return job_spec(session, storage, claim, limits, outputs_may_exist=claim.state != AttemptState.queued)
 
 
 def claimed_by(worker_protocol: int, version: str) -> dict:
@@ -195,51 +208,49 @@ def claimed_by(worker_protocol: int, version: str) -> dict:
     return {"protocol": worker_protocol, "cannot_work": None, **({"version": version} if version else {})}
 
 
-def _take(session: Session, queue: ComputeQueue, attempt: Attempt, worker_name: str, hostname: str,
+def _take(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
           limits: Limits, facts: dict | None = None) -> None:
+    """Hold the attempt of ``claim`` (``claim_context``'s row) for the worker and move its
+    submission on, with Core statements on the tables: each a plain UPDATE, no object loaded."""
     now = utcnow()
-    # a known worker is touched by one UPDATE (no read, no flush); a new one is created. Both
-    # UPDATEs are Core statements on the tables: the ORM's bulk UPDATE path (the mapped class,
-    # even with synchronize_session off) cost a claim more Python than its round trip
+    db = session.connection()
+    # a known worker is touched by one UPDATE (no read, no flush); a new one is created
     seen = {"last_seen": now, **({"hostname": hostname} if hostname else {}), **(facts or {})}
-    worker_id = session.execute(
-        update(WORKERS).where(WORKERS.c.queue_id == queue.id, WORKERS.c.name == worker_name).values(**seen)
-        .returning(WORKERS.c.id)
-    ).scalar()
+    worker_id = db.execute(_TOUCH_WORKER, {"w_queue": queue.id, "w_name": worker_name, **seen}).scalar()
     if worker_id is None:
         worker_id = touch_worker(session, queue, worker_name, hostname, **(facts or {})).id
-    won = session.execute(
-        update(ATTEMPTS)
-        .where(
-            ATTEMPTS.c.id == attempt.id,
-            or_(
-                ATTEMPTS.c.state == AttemptState.queued,
-                and_(ATTEMPTS.c.state == AttemptState.running, ATTEMPTS.c.lease_expires_at < now),
-            ),
-        )
-        .values(
-            state=AttemptState.running, worker_id=worker_id, started_at=now,
-            lease_expires_at=now + timedelta(seconds=limits.lease_seconds),
-        )
-    ).rowcount
+    won = db.execute(_HOLD, {"a_id": claim.id, "a_now": now, "state": AttemptState.running, "worker_id": worker_id,
+                             "started_at": now, "lease_expires_at": now + timedelta(seconds=limits.lease_seconds)}
+                     ).rowcount
     if not won:
-        session.refresh(attempt)
-        raise Conflict(f"Attempt {attempt.id} is {attempt.state.value} and held elsewhere or finished.")
-    # the row now holds exactly these values: no second read of it
-    for key, value in (("state", AttemptState.running), ("worker_id", worker_id), ("started_at", now),
-                       ("lease_expires_at", now + timedelta(seconds=limits.lease_seconds))):
-        set_committed_value(attempt, key, value)
-    session.expire(attempt, ["worker"])
-    submission = attempt.submission
-    if submission.status in TERMINAL_STATUSES:
-        attempt.state = AttemptState.cancelled
-        attempt.finished_at = now
-        raise Conflict(f"Submission {submission.id} is already {submission.status.value}.")
-    if attempt.step == AttemptStep.predict and submission.status == S.submitted:
-        subs.transition(submission, S.running)
-    elif attempt.step == AttemptStep.score and submission.status in (S.submitted, S.running):
-        subs.transition(submission, S.scoring)
-    propagate_to_parent(session, submission)
+        state = db.scalar(select(ATTEMPTS.c.state).where(ATTEMPTS.c.id == claim.id))
+        raise Conflict(f"Attempt {claim.id} is {state.value} and held elsewhere or finished.")
+    status = _move_on(session, claim)
+    if status in TERMINAL_STATUSES:
+        db.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == claim.id).values(state=AttemptState.cancelled, finished_at=now))
+        raise Conflict(f"Submission {claim.submission_id} is already {status.value}.")
+    if claim.parent_id is not None:
+        propagate_to_parent(session, session.get(Submission, claim.submission_id))
+
+
+def _move_on(session: Session, claim: Row) -> SubmissionStatus:
+    """Move the claimed attempt's submission to the status its step runs in (running for a
+    prediction, scoring for scoring), from the status it has: the UPDATE names the status it
+    expects, so a submission cancelled meanwhile is never moved on. Returns the status now."""
+    db = session.connection()
+    status, started_at = claim.status, claim.started_at
+    for _ in range(2):  # a status that changed since the claim's read is read once more
+        new = (S.running if claim.step == AttemptStep.predict and status == S.submitted else
+               S.scoring if claim.step == AttemptStep.score and status in (S.submitted, S.running) else None)
+        if new is None:
+            return status
+        values = subs.transition_values(claim.submission_id, status, started_at, new)
+        if db.execute(_MOVE_ON, {"s_id": claim.submission_id, "s_status": status, **values}).rowcount:
+            listing_cache.note_written(session, claim.owner, claim.team_id)
+            return new
+        status, started_at = db.execute(select(SUBMISSIONS.c.status, SUBMISSIONS.c.started_at)
+                                        .where(SUBMISSIONS.c.id == claim.submission_id)).one()
+    return status
 
 
 def _held(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, for_finish: bool = False) -> Attempt:
@@ -267,7 +278,7 @@ def heartbeat(session: Session, queue: ComputeQueue, attempt_id: int, worker_nam
 
 
 def _attach_outputs(session: Session, storage: Storage, attempt: Attempt, names: list[str]) -> None:
-    keys = {name: output_key(attempt, name) for name in names
+    keys = {name: output_key(attempt.submission_id, attempt.id, name) for name in names
             if name in OUTPUT_FILES and (attempt.step, name) in OUTPUT_ROLES}
     if not keys:
         return

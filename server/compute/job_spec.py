@@ -5,11 +5,29 @@ The prediction step sees the submission, the ingestion program and the input dat
 reference data; the scoring step sees the predictions (or the submission, when it is the
 result), the scoring program and the reference data. Output slots are pending artifacts whose
 signed PUT URLs carry their size caps.
+
+A claim is on the path from a submission to its worker (bench B6), so what it reads and writes
+are Core statements on the tables, built once at import: loading a ten-table join as objects,
+and building statements of this size per request, cost more Python than their round trips.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert, inspect, select
+from typing import NamedTuple
+
+from sqlalchemy import (
+    Row,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    inspect,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,13 +39,16 @@ from ...worker.protocol import (
     JobSpec,
     OutputSlot,
 )
-from ..competitions.environment import phase_image
+from ..competitions.environment import named_image
 from ..orm import (
     Artifact,
     ArtifactKind,
     ArtifactState,
     Attempt,
     AttemptStep,
+    Competition,
+    Leaderboard,
+    LeaderboardColumn,
     Phase,
     PhaseTask,
     Submission,
@@ -35,18 +56,21 @@ from ..orm import (
     Task,
 )
 from ..storage.base import Storage
-from ..submissions import lifecycle as subs
 from .limits import Limits
 
-ARTIFACTS = Artifact.__table__
+#: the tables a claim reads and writes with Core statements
+ARTIFACTS, ATTEMPTS, SUBMISSIONS, FILES = (Artifact.__table__, Attempt.__table__, Submission.__table__,
+                                           SubmissionFile.__table__)
+PHASES, PHASE_TASKS, TASKS, COMPETITIONS = Phase.__table__, PhaseTask.__table__, Task.__table__, Competition.__table__
+LEADERBOARDS, COLUMNS = Leaderboard.__table__, LeaderboardColumn.__table__
 #: the objects an attempt writes, by output slot name
 OUTPUT_FILES = {"output": "output.zip", "log": "log.txt", "detailed_results": "detailed_results.html",
                 "notebook": "executed.ipynb"}
 
 
-def output_key(attempt: Attempt, name: str) -> str:
+def output_key(submission_id: int, attempt_id: int, name: str) -> str:
     """Where an attempt's output slot ``name`` is stored."""
-    return f"runs/{attempt.submission_id}/{attempt.id}/{OUTPUT_FILES[name]}"
+    return f"runs/{submission_id}/{attempt_id}/{OUTPUT_FILES[name]}"
 
 
 def attempt_of_output(key: str) -> int | None:
@@ -75,66 +99,134 @@ def task_of(session: Session, submission: Submission) -> Task | None:
     return tasks[0] if tasks else None
 
 
-def _input(storage: Storage, artifact: Artifact | None, expiry: int) -> JobInput | None:
-    if artifact is None or artifact.state != ArtifactState.ready:
-        return None
-    return JobInput(url=storage.signed_url(artifact.storage_key, "GET", expires_in=expiry),
-                    sha256=artifact.sha256, size=artifact.size)
+#: the task a submission runs: its own, else its phase's first
+_TASK_ID = func.coalesce(
+    SUBMISSIONS.c.task_id,
+    select(PHASE_TASKS.c.task_id).where(PHASE_TASKS.c.phase_id == SUBMISSIONS.c.phase_id)
+    .order_by(PHASE_TASKS.c.index, PHASE_TASKS.c.id).limit(1).scalar_subquery())
+#: what a claim reads about its attempt (``claim_context``); the claim's statements are built
+#: once, here: building a statement of this size cost more Python than executing it
+_CLAIM_CONTEXT = (
+    select(
+        ATTEMPTS.c.id, ATTEMPTS.c.state, ATTEMPTS.c.step, ATTEMPTS.c.number, ATTEMPTS.c.submission_id,
+        SUBMISSIONS.c.status, SUBMISSIONS.c.parent_id, SUBMISSIONS.c.owner, SUBMISSIONS.c.team_id,
+        SUBMISSIONS.c.started_at, PHASES.c.competition_id, PHASES.c.execution_time_limit,
+        PHASES.c.accepts_notebooks, PHASES.c.private_scores, PHASES.c.leaderboard_id,
+        PHASES.c.docker_image.label("phase_image"), COMPETITIONS.c.docker_image.label("competition_image"),
+        COMPETITIONS.c.queue_id, LEADERBOARDS.c.bootstrap_resamples, LEADERBOARDS.c.bootstrap_level,
+        LEADERBOARDS.c.bootstrap_seed, TASKS.c.id.label("task_id"), TASKS.c.scoring_program_id,
+        TASKS.c.ingestion_program_id, TASKS.c.input_data_id, TASKS.c.reference_data_id,
+        TASKS.c.ingestion_only_during_scoring,
+    )
+    .select_from(ATTEMPTS)
+    .join(SUBMISSIONS, SUBMISSIONS.c.id == ATTEMPTS.c.submission_id)
+    .join(PHASES, PHASES.c.id == SUBMISSIONS.c.phase_id)
+    .join(COMPETITIONS, COMPETITIONS.c.id == PHASES.c.competition_id)
+    .outerjoin(LEADERBOARDS, LEADERBOARDS.c.id == PHASES.c.leaderboard_id)
+    .outerjoin(TASKS, TASKS.c.id == _TASK_ID)
+    .where(ATTEMPTS.c.id == bindparam("attempt_id"))
+)
+_INPUT_COLUMNS = (ARTIFACTS.c.id, ARTIFACTS.c.state, ARTIFACTS.c.storage_key, ARTIFACTS.c.sha256, ARTIFACTS.c.size)
+#: the submission's upload and prediction outputs a step may read
+_SUBMISSION_INPUTS = (
+    select(FILES.c.role, FILES.c.id, *_INPUT_COLUMNS).join(ARTIFACTS, ARTIFACTS.c.id == FILES.c.artifact_id)
+    .where(FILES.c.submission_id == bindparam("submission_id"), FILES.c.role.in_(("submission", "prediction_output")))
+)
+#: ... and the task's programs and data (no role, file id 0)
+_ALL_INPUTS = union_all(
+    select(cast(null(), String).label("role"), literal(0).label("id"), *_INPUT_COLUMNS)
+    .where(ARTIFACTS.c.id.in_(bindparam("task_artifacts", expanding=True))),
+    _SUBMISSION_INPUTS,
+)
+_SCORE_KEYS = (select(COLUMNS.c.key)
+               .where(COLUMNS.c.leaderboard_id == bindparam("leaderboard_id"), COLUMNS.c.computation.is_(None))
+               .order_by(COLUMNS.c.index, COLUMNS.c.id))
+_EXISTING_OUTPUTS = select(ARTIFACTS.c.storage_key).where(ARTIFACTS.c.storage_key.in_(bindparam("keys", expanding=True)))
+_NEW_OUTPUTS = insert(ARTIFACTS)
 
 
-def _load_inputs(session: Session, submission: Submission, task: Task | None) -> dict[int, Artifact]:
-    """One read for the task's artifacts and one for the submission's files (with their objects),
-    instead of a lazy load each: the claim answer is on the dispatch path. Returns the task's
-    artifacts by id, for the caller to hold: the session's identity map keeps an object only while
-    something references it, so a ``session.get`` of one dropped after this read reads it again
-    (it did, once per input, on every claim)."""
-    wanted = [i for i in (task.scoring_program_id, task.ingestion_program_id, task.input_data_id,
-                          task.reference_data_id) if i] if task else []
-    found = {a.id: a for a in session.scalars(select(Artifact).where(Artifact.id.in_(wanted)))} if wanted else {}
-    if "files" in inspect(submission).unloaded:
-        files = list(session.scalars(select(SubmissionFile).where(SubmissionFile.submission_id == submission.id)
-                                     .options(joinedload(SubmissionFile.artifact)).order_by(SubmissionFile.id)))
-        set_committed_value(submission, "files", files)
-    return found
+def claim_context(session: Session, attempt_id: int) -> Row | None:
+    """Everything a claim reads about its attempt, in one row of columns: the attempt, its
+    submission, phase, competition (its queue and image), leaderboard (its bootstrap settings)
+    and the task the submission runs (its own, else the phase's first). Columns, not objects:
+    the objects of this ten-table join cost a claim more Python than its round trip (bench B6).
+    The claim's statements run on the session's connection, in its transaction."""
+    return session.connection().execute(_CLAIM_CONTEXT, {"attempt_id": attempt_id}).first()
 
 
-def _visible_inputs(storage: Storage, attempt: Attempt, task: Task | None, expiry: int,
-                    artifacts: dict[int, Artifact]) -> JobInputs:
-    """The inputs this step may see, as signed GET URLs (``artifacts``: the task's, read by ``_load_inputs``)."""
-    submission = attempt.submission
+class _Input(NamedTuple):
+    """An object a step may read: the submission file's role and id (None and 0 for a task's)."""
 
-    def art(artifact_id: int | None) -> Artifact | None:
-        return artifacts.get(artifact_id) if artifact_id else None
+    role: str | None
+    file_id: int
+    id: int
+    state: ArtifactState
+    storage_key: str
+    sha256: str | None
+    size: int | None
 
-    inputs: dict[str, JobInput | None] = {}
-    if attempt.step == AttemptStep.predict:
-        inputs["submission"] = _input(storage, subs.upload_of(submission), expiry)
-        inputs["ingestion_program"] = _input(storage, art(task.ingestion_program_id), expiry)
-        inputs["input_data"] = _input(storage, art(task.input_data_id), expiry)
-    else:
-        outputs_so_far = [f for f in submission.files if f.role == "prediction_output"]
-        predictions = max(outputs_so_far, key=lambda f: f.id).artifact if outputs_so_far else None
-        if predictions is not None:
-            inputs["predictions"] = _input(storage, predictions, expiry)
+
+def _readable(session: Session, claim: Row) -> tuple[dict[int, _Input], list[_Input]]:
+    """The task's objects by id, and the submission's upload and prediction outputs (oldest
+    first), in one read."""
+    wanted = [i for i in (claim.scoring_program_id, claim.ingestion_program_id, claim.input_data_id,
+                          claim.reference_data_id) if i]
+    rows = session.connection().execute(_ALL_INPUTS if wanted else _SUBMISSION_INPUTS,
+                                        {"submission_id": claim.submission_id, "task_artifacts": wanted})
+    task: dict[int, _Input] = {}
+    submission: list[_Input] = []
+    for row in rows:
+        found = _Input(*row)
+        if found.role is None:
+            task[found.id] = found
         else:
-            inputs["submission"] = _input(storage, subs.upload_of(submission), expiry)
-            inputs["input_data"] = _input(storage, art(task.input_data_id) if task else None, expiry)
-        inputs["scoring_program"] = _input(storage, art(task.scoring_program_id) if task else None, expiry)
-        inputs["reference_data"] = _input(storage, art(task.reference_data_id) if task else None, expiry)
-        if task is not None and task.ingestion_only_during_scoring and task.ingestion_program_id:
-            inputs["ingestion_program"] = _input(storage, art(task.ingestion_program_id), expiry)
-            inputs["submission"] = _input(storage, subs.upload_of(submission), expiry)
+            submission.append(found)
+    submission.sort(key=lambda f: f.file_id)
+    return task, submission
+
+
+def _visible_inputs(storage: Storage, claim: Row, expiry: int, task: dict[int, _Input],
+                    submission: list[_Input]) -> JobInputs:
+    """The inputs this step may see, as signed GET URLs of the objects that are ready."""
+
+    def signed(found: _Input | None) -> JobInput | None:
+        if found is None or found.state != ArtifactState.ready:
+            return None
+        return JobInput(url=storage.signed_url(found.storage_key, "GET", expires_in=expiry), sha256=found.sha256,
+                        size=found.size)
+
+    def of_task(artifact_id: int | None) -> _Input | None:
+        return task.get(artifact_id) if artifact_id else None
+
+    upload = next((f for f in submission if f.role == "submission"), None)
+    inputs: dict[str, JobInput | None] = {}
+    if claim.step == AttemptStep.predict:
+        inputs["submission"] = signed(upload)
+        inputs["ingestion_program"] = signed(of_task(claim.ingestion_program_id))
+        inputs["input_data"] = signed(of_task(claim.input_data_id))
+    else:
+        predictions = [f for f in submission if f.role == "prediction_output"]
+        if predictions:
+            inputs["predictions"] = signed(predictions[-1])  # the latest prediction step's
+        else:
+            inputs["submission"] = signed(upload)
+            inputs["input_data"] = signed(of_task(claim.input_data_id))
+        inputs["scoring_program"] = signed(of_task(claim.scoring_program_id))
+        inputs["reference_data"] = signed(of_task(claim.reference_data_id))
+        if claim.ingestion_only_during_scoring and claim.ingestion_program_id:
+            inputs["ingestion_program"] = signed(of_task(claim.ingestion_program_id))
+            inputs["submission"] = signed(upload)
     return JobInputs(**{k: v for k, v in inputs.items() if v is not None})  # type: ignore[typeddict-item]
 
 
-def _output_slots(session: Session, storage: Storage, attempt: Attempt, sizes: dict[str, int],
+def _output_slots(session: Session, storage: Storage, claim: Row, sizes: dict[str, int],
                   expiry: int, may_exist: bool = True) -> JobOutputs:
     """Signed PUT URLs for the attempt's outputs, with their pending artifacts (the new rows go
     out in one INSERT, in the claim's transaction). Rows an earlier holder's claim made are
     looked for in one read, only when there may be some (``may_exist``)."""
-    keys = {name: output_key(attempt, name) for name in sizes}
-    existing = set(session.scalars(select(Artifact.storage_key).where(Artifact.storage_key.in_(keys.values())))
-                   ) if may_exist else set()
+    keys = {name: output_key(claim.submission_id, claim.id, name) for name in sizes}
+    db = session.connection()
+    existing = set(db.scalars(_EXISTING_OUTPUTS, {"keys": list(keys.values())})) if may_exist else set()
     slots: dict[str, OutputSlot] = {}
     new_rows = []
     for name, key in keys.items():
@@ -143,53 +235,55 @@ def _output_slots(session: Session, storage: Storage, attempt: Attempt, sizes: d
             new_rows.append({
                 "kind": ArtifactKind.log if filename.startswith("log") else ArtifactKind.output,
                 "name": filename, "storage_key": key, "state": ArtifactState.pending, "max_size": max_size,
-                "created_by": "worker", "competition_id": attempt.submission.phase.competition_id,
+                "created_by": "worker", "competition_id": claim.competition_id,
             })
         slots[name] = OutputSlot(url=storage.signed_url(key, "PUT", expires_in=expiry, max_size=max_size),
                                  max_size=max_size)
     if new_rows:
         # nothing in this request reads the new rows back: one Core INSERT, without the ORM's
         # flush reading back each row's id (RETURNING), which cost a claim more than its round trip
-        session.execute(insert(ARTIFACTS), new_rows)
+        db.execute(_NEW_OUTPUTS, new_rows)
     if headers := storage.upload_headers():
         for slot in slots.values():
             slot["headers"] = headers
     return JobOutputs(**slots)  # type: ignore[typeddict-item]
 
 
-def job_spec(session: Session, storage: Storage, attempt: Attempt, limits: Limits,
+def score_keys(session: Session, leaderboard_id: int) -> list[str]:
+    """The keys of the leaderboard's columns a scoring program writes (not the computed ones), in order."""
+    return list(session.connection().scalars(_SCORE_KEYS, {"leaderboard_id": leaderboard_id}))
+
+
+def job_spec(session: Session, storage: Storage, claim: Row, limits: Limits,
              outputs_may_exist: bool = True) -> JobSpec:
-    """Everything the worker needs for this attempt, with signed URLs for exactly what it may
-    touch. ``outputs_may_exist`` is false when no earlier claim made the attempt's output slots."""
-    submission = attempt.submission
-    phase = submission.phase
-    task = task_of(session, submission)
-    expiry = max(limits.url_expiry, phase.execution_time_limit * 3)
-    artifacts = _load_inputs(session, submission, task)
-    inputs = _visible_inputs(storage, attempt, task, expiry, artifacts)
-    names = ["output", "log"] + (["detailed_results"] if attempt.step == AttemptStep.score else [])
-    if phase.accepts_notebooks:
+    """Everything the worker needs for the attempt of ``claim`` (``claim_context``'s row), with
+    signed URLs for exactly what it may touch. ``outputs_may_exist`` is false when no earlier
+    claim made the attempt's output slots."""
+    expiry = max(limits.url_expiry, claim.execution_time_limit * 3)
+    task, submission = _readable(session, claim)
+    inputs = _visible_inputs(storage, claim, expiry, task, submission)
+    names = ["output", "log"] + (["detailed_results"] if claim.step == AttemptStep.score else [])
+    if claim.accepts_notebooks:
         names.append("notebook")
     outputs = _output_slots(
-        session, storage, attempt,
+        session, storage, claim,
         {name: limits.max_log_bytes if name == "log" else limits.max_output_bytes for name in names}, expiry,
         may_exist=outputs_may_exist,
     )
-    board = phase.leaderboard
+    board = claim.leaderboard_id is not None
     return JobSpec(
-        attempt=attempt.id,
-        submission=submission.id,
-        step=attempt.step.value,
-        number=attempt.number,
+        attempt=claim.id,
+        submission=claim.submission_id,
+        step=claim.step.value,
+        number=claim.number,
         lease_seconds=limits.lease_seconds,
-        time_limit=phase.execution_time_limit,
-        image=phase_image(phase),
-        ingestion_only_during_scoring=bool(task and task.ingestion_only_during_scoring),
+        time_limit=claim.execution_time_limit,
+        image=named_image(claim.phase_image, claim.competition_image),
+        ingestion_only_during_scoring=bool(claim.task_id and claim.ingestion_only_during_scoring),
         inputs=inputs,
         outputs=outputs,
-        score_keys=([c.key for c in board.columns if c.computation is None] + list(phase.private_scores or ())
-                    if board else []),
-        bootstrap=BootstrapSettings(resamples=board.bootstrap_resamples, level=board.bootstrap_level,
-                                    seed=board.bootstrap_seed) if board else None,
-        notebook=phase.accepts_notebooks,
+        score_keys=(score_keys(session, claim.leaderboard_id) + list(claim.private_scores or ()) if board else []),
+        bootstrap=BootstrapSettings(resamples=claim.bootstrap_resamples, level=claim.bootstrap_level,
+                                    seed=claim.bootstrap_seed) if board else None,
+        notebook=claim.accepts_notebooks,
     )

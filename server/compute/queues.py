@@ -9,7 +9,7 @@ import os
 import secrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,10 +106,14 @@ def ensure_default_queue(session: Session, data_dir: str, token: str | None) -> 
     return token
 
 
+#: the queue a worker's token names, built once: every request of a worker reads it
+_BY_TOKEN = select(ComputeQueue).where(ComputeQueue.token_hash == bindparam("token_hash"))
+
+
 def queue_for_token(session: Session, token: str | None) -> ComputeQueue:
     if not token:
         raise NotAuthenticated("Workers send their queue token in an 'Authorization: Bearer <token>' header.")
-    queue = session.scalar(select(ComputeQueue).where(ComputeQueue.token_hash == hash_token(token)))
+    queue = session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
     if queue is None:
         raise NotAuthenticated("This queue token is not valid.")
     return queue

@@ -64,21 +64,28 @@ ALLOWED = {
 }
 
 
-def transition(submission: Submission, new: SubmissionStatus) -> None:
-    """Move along the one-way state machine; terminal states never change."""
-    if new not in ALLOWED.get(submission.status, set()):
-        raise InvalidTransition(
-            f"Submission {submission.id} is {submission.status.value}; it cannot become {new.value}."
-        )
-    submission.status = new
+def transition_values(submission_id: int, status: SubmissionStatus, started_at: datetime | None,
+                      new: SubmissionStatus) -> dict[str, Any]:
+    """The columns a move from ``status`` to ``new`` writes, along the one-way state machine
+    (terminal states never change): for ``transition``, and for a Core UPDATE of the row."""
+    if new not in ALLOWED.get(status, set()):
+        raise InvalidTransition(f"Submission {submission_id} is {status.value}; it cannot become {new.value}.")
+    values: dict[str, Any] = {"status": new}
     now = utcnow()
     if new == S.submitted:
-        submission.submitted_at = now
-    elif new in (S.running, S.scoring) and submission.started_at is None:
+        values["submitted_at"] = now
+    elif new in (S.running, S.scoring) and started_at is None:
         # a submission whose first step is scoring (results, no ingestion) starts when it scores
-        submission.started_at = now
+        values["started_at"] = now
     elif new in TERMINAL_STATUSES:
-        submission.finished_at = now
+        values["finished_at"] = now
+    return values
+
+
+def transition(submission: Submission, new: SubmissionStatus) -> None:
+    """Move along the one-way state machine; terminal states never change."""
+    for column, value in transition_values(submission.id, submission.status, submission.started_at, new).items():
+        setattr(submission, column, value)
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,16 @@ class SubmissionPages:
             session.info.pop(_TOUCHED, None)
 
 
+def note_written(session: Session, owner: str | None, team_id: int | None) -> None:
+    """Note a submission row that a Core statement wrote in the session's transaction (no flush
+    names it): the pages of its owner and of its team change when the transaction commits."""
+    touched: set[str] = session.info.setdefault(_TOUCHED, set())
+    if owner:
+        touched.add(owner_key(owner))
+    if team_id is not None:
+        touched.add(team_key(team_id))
+
+
 def _submission_keys(submission: Submission) -> set[str]:
     """The keys of a submission row as written: its owner and its team, before and after."""
     keys = {owner_key(submission.owner)} if submission.owner else set()

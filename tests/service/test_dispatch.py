@@ -169,6 +169,53 @@ def test_a_lapsed_lease_is_taken_over_with_the_same_output_slots(
         json={"worker": "second", "state": "failed", "failure_kind": "participant", "reason": "done"})
 
 
+def test_a_claim_of_a_submission_that_ended_is_refused_and_cancels_the_attempt(
+        api, creator, make_competition, users, service, dbsession) -> None:
+    """A queued attempt of a submission that ended (here failed by hand, as another process
+    could) is refused and cancelled, and the submission keeps its end."""
+    from podium.server.orm import Submission, SubmissionStatus
+
+    user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    ended = submit_and_confirm(api, user, phase_id)
+    attempt_id = outbox_row(dbsession, ended).attempt_id
+    dbsession.execute(sa.update(Submission).where(Submission.id == ended).values(status=SubmissionStatus.failed))
+    dbsession.commit()
+    refused = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", headers=worker, expect=409,
+                  json={"worker": "late", "protocol": PROTOCOL_VERSION}).json()
+    assert refused["error"]["message"] == f"Submission {ended} is already failed."
+    dbsession.rollback()
+    assert dbsession.get(Attempt, attempt_id).state.value == "cancelled"
+    assert dbsession.get(Submission, ended).status.value == "failed"
+
+
+@pytest.mark.one_backend
+def test_a_submission_that_ends_during_a_claim_is_not_moved_on(
+        api, creator, make_competition, users, service, dbsession) -> None:
+    """A claim moves its submission on with an UPDATE that names the status it read: one that
+    ended between the claim's read and its writes (committed by another transaction) keeps its
+    end, and the claim is refused. (PostgreSQL: on SQLite one writer at a time makes it moot.)"""
+    from podium.server.compute import attempts
+    from podium.server.compute.job_spec import claim_context
+    from podium.server.compute.limits import Limits
+    from podium.server.errors import Conflict
+    from podium.server.orm import Submission, SubmissionStatus
+
+    user, phase_id, name, _ = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    racing = submit_and_confirm(api, user, phase_id)
+    attempt_id = outbox_row(dbsession, racing).attempt_id
+    queue = queues.find_queue(dbsession, name)
+    claim = claim_context(dbsession, attempt_id)  # read while the submission is submitted
+    assert claim.status == SubmissionStatus.submitted
+    with service.app.session_factory() as other:
+        other.execute(sa.update(Submission).where(Submission.id == racing).values(status=SubmissionStatus.cancelled))
+        other.commit()
+    with pytest.raises(Conflict, match=f"Submission {racing} is already cancelled"):
+        attempts._take(dbsession, queue, claim, "racer", "", Limits())
+    dbsession.commit()  # as the claim handler commits a refusal: the attempt is cancelled
+    assert dbsession.get(Submission, racing).status.value == "cancelled"
+    assert dbsession.get(Attempt, attempt_id).state.value == "cancelled"
+
+
 def exactly(typed, value, where: str = "") -> None:
     """``value`` is what the ``TypedDict`` ``typed`` declares: every required key, no key it does
     not know (the service would send what a worker ignores), each value of its type."""
