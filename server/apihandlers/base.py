@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
@@ -185,6 +185,25 @@ class LoopReplay:
             coroutine.close()
             raise RuntimeError("on_loop is for work running in the database pool")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+
+#: the lookups of a path's phase and submission (with what every verb on them reads next), built
+#: once: their loader options cost more Python to build than the query takes to run
+_PHASE_LOOKUP = (select(Phase).where(Phase.id == bindparam("ident"))
+                 .options(joinedload(Phase.competition), joinedload(Phase.leaderboard)))
+_SUBMISSION_LOOKUPS: dict[tuple, Select] = {}
+
+
+def _submission_lookup(more: tuple) -> Select:
+    """The submission lookup with a handler's ``lookup_options`` (a class attribute: one
+    statement per handler class)."""
+    statement = _SUBMISSION_LOOKUPS.get(more)
+    if statement is None:
+        phase = joinedload(Submission.phase)
+        statement = _SUBMISSION_LOOKUPS[more] = (
+            select(Submission).where(Submission.id == bindparam("ident"))
+            .options(phase.joinedload(Phase.competition), phase.joinedload(Phase.leaderboard), *more))
+    return statement
 
 
 @stream_request_body
@@ -436,9 +455,7 @@ class APIHandler(LoopReplay, RequestHandler):
         # one query for the phase, its competition and its leaderboard, which every phase
         # verb reads next (the leaderboard read is the hottest path: bench B2)
         ident = path_id(ref)
-        phase = self.db.get(
-            Phase, ident, options=[joinedload(Phase.competition), joinedload(Phase.leaderboard)]
-        ) if ident is not None else None
+        phase = self.db.scalars(_PHASE_LOOKUP, {"ident": ident}).one_or_none() if ident is not None else None
         if phase is None:
             raise NotFound(f"No such phase: {ref}")
         roles = self.roles(phase.competition)
@@ -468,11 +485,9 @@ class APIHandler(LoopReplay, RequestHandler):
         One query for the submission, its phase, the phase's competition (the permission check)
         and leaderboard (the answer's scores), instead of a lazy load each; the handler's
         ``lookup_options`` eager-load more for the verb at hand."""
-        phase, ident = joinedload(Submission.phase), path_id(ref)
-        submission = self.db.scalars(
-            select(Submission).where(Submission.id == ident)
-            .options(phase.joinedload(Phase.competition), phase.joinedload(Phase.leaderboard), *self.lookup_options)
-        ).unique().one_or_none() if ident is not None else None
+        ident = path_id(ref)
+        submission = self.db.scalars(_submission_lookup(self.lookup_options), {"ident": ident}
+                                     ).unique().one_or_none() if ident is not None else None
         if submission is None:
             raise NotFound(f"No such submission: {ref}")
         roles = self.roles(submission.phase.competition)

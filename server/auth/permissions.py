@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, PermissionDenied
@@ -164,20 +164,22 @@ def standing(
     return Standing(is_organizer, status, via_group, identity.admin, bool(published))
 
 
+#: both database facts of a caller's roles in one round trip, built once: this runs on every
+#: request that names a competition
+_ROLE_FACTS = select(
+    select(Organizer.id)
+    .where(Organizer.competition_id == bindparam("competition_id"), Organizer.username == bindparam("username"))
+    .exists(),
+    select(Participant.status)
+    .where(Participant.competition_id == bindparam("competition_id"), Participant.username == bindparam("username"))
+    .scalar_subquery(),
+)
+
+
 def competition_roles(session: Session, identity: Identity, competition: Competition) -> CompetitionRoles:
     """Compute ``identity``'s roles in ``competition`` (hub groups are read fresh from the token)."""
-    # both database facts in one round trip: this runs on every request that names a competition
-    listed_organizer = (
-        select(Organizer.id)
-        .where(Organizer.competition_id == competition.id, Organizer.username == identity.name)
-        .exists()
-    )
-    registration = (
-        select(Participant.status)
-        .where(Participant.competition_id == competition.id, Participant.username == identity.name)
-        .scalar_subquery()
-    )
-    organizer_row, registered_status = session.execute(select(listed_organizer, registration)).one()
+    organizer_row, registered_status = session.execute(
+        _ROLE_FACTS, {"competition_id": competition.id, "username": identity.name}).one()
     facts = standing(
         identity,
         published=competition.published,

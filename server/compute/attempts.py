@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, inspect, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -79,6 +79,9 @@ _HOLD = update(ATTEMPTS).where(
     or_(ATTEMPTS.c.state == AttemptState.queued,
         and_(ATTEMPTS.c.state == AttemptState.running, ATTEMPTS.c.lease_expires_at < bindparam("a_now"))),
 )
+#: the number of a submission's last attempt at a step (``enqueue``), built once
+_LAST_NUMBER = select(func.max(ATTEMPTS.c.number)).where(ATTEMPTS.c.submission_id == bindparam("submission_id"),
+                                                        ATTEMPTS.c.step == bindparam("step"))
 _MOVE_ON = update(SUBMISSIONS).where(SUBMISSIONS.c.id == bindparam("s_id"), SUBMISSIONS.c.status == bindparam("s_status"))
 #: the role an uploaded output plays among the submission's files
 OUTPUT_ROLES = {
@@ -114,12 +117,7 @@ def first_step(session: Session, submission: Submission) -> AttemptStep:
 
 def enqueue(session: Session, submission: Submission, step: AttemptStep) -> Attempt:
     """A new attempt at ``step`` and its outbox row, in the caller's transaction."""
-    number = (
-        session.scalar(
-            select(func.max(Attempt.number)).where(Attempt.submission_id == submission.id, Attempt.step == step)
-        )
-        or 0
-    ) + 1
+    number = (session.scalar(_LAST_NUMBER, {"submission_id": submission.id, "step": step}) or 0) + 1
     attempt = Attempt(submission_id=submission.id, step=step, number=number, state=AttemptState.queued)
     session.add(attempt)
     session.flush()
@@ -162,18 +160,27 @@ def start(session: Session, submission: Submission) -> list[Attempt]:
 # --- claim and lease --------------------------------------------------------------------------
 
 
-def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_finish: bool = False) -> Attempt:
-    # one query for the attempt, who holds it and the chain its queue is read through (heartbeat
-    # and finish are the dispatch path: five lazy loads here were a third of their queries); a
-    # finish also loads what recording results reads (the files its outputs join, the
-    # leaderboard columns scores are checked against). A claim reads columns instead (``claim_context``)
+def _held_attempt_statement(for_finish: bool) -> Select:
+    """One query for the attempt, who holds it and the chain its queue is read through
+    (heartbeat and finish are the dispatch path: five lazy loads here were a third of their
+    queries); a finish also loads what recording results reads (the files its outputs join, the
+    leaderboard columns scores are checked against). Built once (``_HELD``): its loader options
+    cost more Python to build than the query takes. A claim reads columns instead (``claim_context``)."""
     submission = joinedload(Attempt.submission)
     phase = submission.joinedload(Submission.phase)
     options = [phase.joinedload(Phase.competition).joinedload(Competition.queue), joinedload(Attempt.worker)]
     if for_finish:
         options += [phase.joinedload(Phase.leaderboard).joinedload(Leaderboard.columns),
                     submission.joinedload(Submission.files)]
-    attempt = session.scalars(select(Attempt).where(Attempt.id == attempt_id).options(*options)).unique().first()
+    return select(Attempt).where(Attempt.id == bindparam("attempt_id")).options(*options)
+
+
+#: the held attempt's query, for a heartbeat (False) and for a finish (True)
+_HELD = {for_finish: _held_attempt_statement(for_finish) for for_finish in (False, True)}
+
+
+def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_finish: bool = False) -> Attempt:
+    attempt = session.scalars(_HELD[for_finish], {"attempt_id": attempt_id}).unique().first()
     if attempt is None or queue_name(attempt.submission) != queue.name:
         raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
     return attempt

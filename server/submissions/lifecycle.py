@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -166,20 +166,22 @@ def quota(session: Session, phase: Phase, owner: str, now: datetime | None = Non
     )
 
 
+#: takes a (phase, owner) quota lock (``_lock_quota``), built once: it runs on every submit
+_TAKE_QUOTA_LOCK = (update(QuotaLock.__table__)
+                    .where(QuotaLock.phase_id == bindparam("lock_phase"), QuotaLock.owner == bindparam("lock_owner"))
+                    .values(version=QuotaLock.version + 1))
+
+
 def _lock_quota(session: Session, phase_id: int, owner: str) -> None:
     """Serialize this (phase, owner) pair's creators until the transaction ends."""
-    stmt = (
-        update(QuotaLock)
-        .where(QuotaLock.phase_id == phase_id, QuotaLock.owner == owner)
-        .values(version=QuotaLock.version + 1)
-    )
-    if session.execute(stmt).rowcount:
+    params = {"lock_phase": phase_id, "lock_owner": owner}
+    if session.execute(_TAKE_QUOTA_LOCK, params).rowcount:
         return
     try:
         with session.begin_nested():
             session.add(QuotaLock(phase_id=phase_id, owner=owner, version=1))
     except IntegrityError:
-        session.execute(stmt)  # someone created it meanwhile; wait for their lock
+        session.execute(_TAKE_QUOTA_LOCK, params)  # someone created it meanwhile; wait for their lock
 
 
 def _by_idempotency_key(session: Session, phase: Phase, owner: str, key: str | None) -> Submission | None:
