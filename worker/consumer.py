@@ -85,11 +85,11 @@ def stop_consuming(connection: Connection, consumer: Consumer, wait: bool) -> No
     """Cancel ``consumer``. ``wait=False`` (AMQP only; other transports cancel locally) sends
     ``basic.cancel`` without waiting for the broker's reply, and forgets the consumer's callbacks
     at once: for use when nothing more can be delivered to it (prefetch 1, a delivery held)."""
-    channel = connection.default_channel
     if wait or connection.transport.driver_type != "amqp":
         consumer.cancel()
         return
     # kombu's Consumer.cancel always waits; the tags are the ones it registered
+    channel = connection.default_channel
     for tag in list(consumer._active_tags.values()):
         channel.basic_cancel(tag, nowait=True)
         channel.callbacks.pop(tag, None)

@@ -106,6 +106,12 @@ def queue_name(submission: Submission) -> str:
     return queue.name if queue is not None else DEFAULT_QUEUE
 
 
+def serves(queue: ComputeQueue, competition_queue_id: int | None) -> bool:
+    """Whether ``queue`` is where a competition's attempts go (``queue_name``, from the
+    competition's ``queue_id``): its own queue, else the default."""
+    return queue.id == competition_queue_id if competition_queue_id is not None else queue.name == DEFAULT_QUEUE
+
+
 def first_step(session: Session, submission: Submission) -> AttemptStep:
     """Prediction first when an ingestion program runs the code on its own; straight to scoring
     for result submissions and when ingestion runs during scoring."""
@@ -181,7 +187,7 @@ _HELD = {for_finish: _held_attempt_statement(for_finish) for for_finish in (Fals
 
 def _attempt_in_queue(session: Session, queue: ComputeQueue, attempt_id: int, for_finish: bool = False) -> Attempt:
     attempt = session.scalars(_HELD[for_finish], {"attempt_id": attempt_id}).unique().first()
-    if attempt is None or queue_name(attempt.submission) != queue.name:
+    if attempt is None or not serves(queue, attempt.submission.phase.competition.queue_id):
         raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
     return attempt
 
@@ -200,14 +206,12 @@ def claim(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: i
     over) and answer its job spec. A worker speaking another job protocol is refused first, and
     the attempt stays queued."""
     check_protocol(worker_protocol)
-    claim = claim_context(session, attempt_id)
-    on_queue = claim is not None and (claim.queue_id == queue.id if claim.queue_id is not None
-                                      else queue.name == DEFAULT_QUEUE)
-    if not on_queue:
+    context = claim_context(session, attempt_id)
+    if context is None or not serves(queue, context.queue_id):
         raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
-    _take(session, queue, claim, worker_name, hostname, limits, claimed_by(worker_protocol, version))
+    _take(session, queue, context, worker_name, hostname, limits, claimed_by(worker_protocol, version))
     # an attempt still queued never had a holder, so none of its output slots exists yet
-    return job_spec(session, storage, claim, limits, outputs_may_exist=claim.state != AttemptState.queued)
+    return job_spec(session, storage, context, limits, outputs_may_exist=context.state != AttemptState.queued)
 
 
 def claimed_by(worker_protocol: int, version: str) -> dict:

@@ -134,7 +134,7 @@ _SUBMISSION_INPUTS = (
 )
 #: ... and the task's programs and data (no role, file id 0)
 _ALL_INPUTS = union_all(
-    select(cast(null(), String).label("role"), literal(0).label("id"), *_INPUT_COLUMNS)
+    select(cast(null(), String).label("role"), literal(0).label("file_id"), *_INPUT_COLUMNS)
     .where(ARTIFACTS.c.id.in_(bindparam("task_artifacts", expanding=True))),
     _SUBMISSION_INPUTS,
 )
@@ -149,7 +149,7 @@ def claim_context(session: Session, attempt_id: int) -> Row | None:
     """Everything a claim reads about its attempt, in one row of columns: the attempt, its
     submission, phase, competition (its queue and image), leaderboard (its bootstrap settings)
     and the task the submission runs (its own, else the phase's first). Columns, not objects:
-    the objects of this ten-table join cost a claim more Python than its round trip (bench B6).
+    loading the claim's join as objects cost it more Python than the round trip (bench B6).
     The claim's statements run on the session's connection, in its transaction."""
     return session.connection().execute(_CLAIM_CONTEXT, {"attempt_id": attempt_id}).first()
 
