@@ -361,9 +361,23 @@ def b5_b6(platform: Platform, organizer, participant, args, chosen: set[str]) ->
         dispatch.b6(platform, organizer, participant, args, row, summary, write_result)
 
 
-def b7(platform: Platform) -> None:
-    for _ in range(1000):
-        requests.get(platform.api + "/", timeout=10)
+def b7(platform: Platform, organizer, participant) -> None:
+    """PSS after 1,000 requests of the kinds a service answers most, 200 rounds of five: a
+    submission's create, upload and finalize (on a queue no worker serves), its leaderboard and
+    the participant's "my submissions" first page. Memory a process holds after real work
+    (its modules in use, its caches, its collector's passes), not after a plain handler alone."""
+    admin = platform.user("bench-b7-admin", admin=True)
+    queue = f"b7-sink-{random.randrange(10**6)}"
+    platform.call(admin, "POST", "/queues", json={"name": queue})
+    platform.call(admin, "PUT", f"/queues/{queue}/shares/groups/creators")
+    comp = platform.competition(organizer)
+    platform.call(organizer, "PATCH", f"/competitions/{comp['id']}", json={"queue": queue})
+    phase = comp["phases"][0]["id"]
+    platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
+    for _ in range(200):
+        platform.submit(participant, phase)
+        platform.call(participant, "GET", f"/phases/{phase}/leaderboard?limit=100")
+        platform.call(participant, "GET", "/me/submissions?limit=50")
     # `podium service --processes N` forks N serving processes under a supervisor: the figure is
     # the whole tree's PSS per serving process (the supervisor's share charged to them)
     serving = max(1, len(Path(f"/proc/{platform.service.pid}/task/{platform.service.pid}/children").read_text().split()))
@@ -433,7 +447,7 @@ def main() -> int:
             with profiled(service, "B5-B6"):
                 b5_b6(platform, organizer, participant, args, chosen)
         if "B7" in chosen:
-            b7(platform)  # never profiled: py-spy would be part of what it measures
+            b7(platform, organizer, participant)  # never profiled: py-spy would be part of what it measures
         if "B8" in chosen:
             with profiled(service, "B8"):
                 b8(platform, organizer, participant, args)

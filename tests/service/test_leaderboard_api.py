@@ -618,8 +618,8 @@ def test_page_cache_is_bounded_least_recently_used_out() -> None:
     from podium.server.leaderboards.store import PageCache
 
     cache = PageCache(size=2)
-    cache.put(("a",), {"n": 1})
-    cache.put(("b",), {"n": 2})
-    assert cache.get(("a",)) == {"n": 1}  # a is now the most recently used
-    cache.put(("c",), {"n": 3})
-    assert cache.get(("b",)) is None and cache.get(("a",)) == {"n": 1} and cache.get(("c",)) == {"n": 3}
+    cache.put(("a",), '{"n": 1}')
+    cache.put(("b",), '{"n": 2}')
+    assert cache.get(("a",)) == '{"n": 1}'  # a is now the most recently used
+    cache.put(("c",), '{"n": 3}')
+    assert cache.get(("b",)) is None and cache.get(("a",)) == '{"n": 1}' and cache.get(("c",)) == '{"n": 3}'

@@ -90,3 +90,33 @@ def test_sqlite_serves_from_one_process_and_says_so(tmp_path: Path, caplog) -> N
     assert app.process_count() == 1
     app.engine.dispose()
     app.reads.dispose()
+
+
+SHARING = textwrap.dedent("""
+    import gc, logging, os, sys
+    from podium.server.processes import fork_children
+
+    def private_dirty_kb():
+        for line in open("/proc/self/smaps_rollup"):
+            if line.startswith("Private_Dirty:"):
+                return int(line.split()[1])
+
+    held = [[n] for n in range(600_000)]  # what a service holds after its imports, tracked by the collector
+    if fork_children(1, logging.getLogger("test")) is None:
+        sys.exit(0)
+    before = private_dirty_kb()
+    gc.collect()  # a full pass, as the collector makes on its own under traffic
+    with open(sys.argv[1], "w") as f:
+        f.write(f"{private_dirty_kb() - before} {len(held) * sys.getsizeof(held[0]) // 1024} {gc.is_tracked(held[0])}")
+""")
+
+
+def test_a_childs_collector_leaves_what_it_shares_with_the_parent_unwritten(tmp_path: Path) -> None:
+    """The objects the parent held before forking stay shared (copy on write) after a full pass
+    of the child's garbage collector, which would otherwise write to each of them (bench B7)."""
+    result = tmp_path / "result"
+    subprocess.run([sys.executable, "-c", SHARING, str(result)], timeout=120, check=True)
+    copied, held, tracked = result.read_text().split()
+    copied_kb, held_kb = int(copied), int(held)
+    assert tracked == "True" and held_kb > 30_000
+    assert copied_kb < held_kb // 10, f"the child copied {copied_kb} kB of the parent's {held_kb} kB"
