@@ -35,7 +35,7 @@ from .leaderboards.changes import ChangeFeed
 from .leaderboards.ranking_process import RankingProcess
 from .leaderboards.reads import RememberedAccess
 from .leaderboards.store import RANKING_PROCESS
-from .offloop import DatabasePool, LoopGuard
+from .offloop import DatabasePool, LoopGuard, tune_collector
 from .processes import cores, fork_children
 from .secret_files import read_or_create
 from .storage import LocalStorage, Storage, UrlSigner
@@ -712,6 +712,7 @@ class PodiumService(Application):
 
     def start(self) -> None:
         sys.setswitchinterval(self.gil_switch_interval)
+        tune_collector()
         count = self.process_count()
         sockets = tornado.netutil.bind_sockets(self.port, self.ip, reuse_port=self.reuse_port)
         if count > 1:

@@ -95,6 +95,19 @@ class LoopGuard:
             raise DatabaseOnEventLoop(statement)
 
 
+#: net allocations of tracked objects after which the collector examines its youngest generation
+#: (Python's default is 700). A request makes thousands (rows, ORM objects, their state), so at
+#: 700 a pass came every few requests: 13% of a service process's CPU under bench B4, 2% at 10,000.
+#: Reference counting frees almost all of them anyway; only cycles wait for a pass
+YOUNG_GENERATION_THRESHOLD = 10_000
+
+
+def tune_collector() -> None:
+    """Examine the youngest generation every ``YOUNG_GENERATION_THRESHOLD`` allocations; the
+    older generations keep their ratios."""
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+
+
 _paused = 0
 _resume = True
 _paused_lock = threading.Lock()

@@ -12,10 +12,12 @@ import sqlalchemy as sa
 from podium.server.errors import DatabaseOnEventLoop
 from podium.server.leaderboards.changes import ChangeFeed
 from podium.server.offloop import (
+    YOUNG_GENERATION_THRESHOLD,
     DatabasePool,
     LoopGuard,
     collector_paused,
     run_without_awaiting,
+    tune_collector,
 )
 
 
@@ -112,3 +114,14 @@ def test_the_collector_resumes_when_the_last_paused_section_ends() -> None:
         assert not gc.isenabled()  # paused by someone else before: left as it was
     finally:
         gc.enable()
+
+
+def test_the_service_examines_the_youngest_generation_less_often_and_keeps_the_older_ratios() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's defaults
+        tune_collector()
+        assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, 10, 10)
+        assert YOUNG_GENERATION_THRESHOLD > 700
+    finally:
+        gc.set_threshold(*before)
