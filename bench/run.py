@@ -214,6 +214,19 @@ def b2_b3(platform: Platform, organizer, participant, args, rows_count: int = 10
     write_result("B3", {"samples_s": samples, "summary": s})
 
 
+def sink_competition(platform: Platform, organizer, name: str) -> dict:
+    """A competition on a queue of its own that no worker serves: its submissions stay queued,
+    so they do not delay the later benchmarks. The queue is an admin's, shared with the
+    organizers' group (issue 16)."""
+    admin = platform.user(f"bench-{name}-admin", admin=True)
+    queue = f"{name}-sink-{random.randrange(10**6)}"
+    platform.call(admin, "POST", "/queues", json={"name": queue})
+    platform.call(admin, "PUT", f"/queues/{queue}/shares/groups/creators")
+    comp = platform.competition(organizer)
+    platform.call(organizer, "PATCH", f"/competitions/{comp['id']}", json={"queue": queue})
+    return comp
+
+
 def b4(platform: Platform, organizer, args) -> None:
     """create + upload + finalize under 50 concurrent users (on a queue no worker serves, so the
     thousands of submissions it makes do not delay the later benchmarks).
@@ -229,12 +242,7 @@ def b4(platform: Platform, organizer, args) -> None:
     from host import CpuShares
     from stack import RESULT
 
-    admin = platform.user("bench-admin", admin=True)
-    queue = f"b4-sink-{random.randrange(10**6)}"
-    platform.call(admin, "POST", "/queues", json={"name": queue})
-    platform.call(admin, "PUT", f"/queues/{queue}/shares/groups/creators")  # an admin's queue, shared (issue 16)
-    comp = platform.competition(organizer)
-    platform.call(organizer, "PATCH", f"/competitions/{comp['id']}", json={"queue": queue})
+    comp = sink_competition(platform, organizer, "b4")
     phase = comp["phases"][0]["id"]
     users = [platform.user(f"b4-{i}-{random.randrange(10**6)}") for i in range(50)]
     for u in users:
@@ -366,12 +374,7 @@ def b7(platform: Platform, organizer, participant) -> None:
     submission's create, upload and finalize (on a queue no worker serves), its leaderboard and
     the participant's "my submissions" first page. Memory a process holds after real work
     (its modules in use, its caches, its collector's passes), not after a plain handler alone."""
-    admin = platform.user("bench-b7-admin", admin=True)
-    queue = f"b7-sink-{random.randrange(10**6)}"
-    platform.call(admin, "POST", "/queues", json={"name": queue})
-    platform.call(admin, "PUT", f"/queues/{queue}/shares/groups/creators")
-    comp = platform.competition(organizer)
-    platform.call(organizer, "PATCH", f"/competitions/{comp['id']}", json={"queue": queue})
+    comp = sink_competition(platform, organizer, "b7")
     phase = comp["phases"][0]["id"]
     platform.call(participant, "POST", f"/competitions/{comp['id']}/register")
     for _ in range(200):
