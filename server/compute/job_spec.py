@@ -132,15 +132,19 @@ _SUBMISSION_INPUTS = (
     select(FILES.c.role, FILES.c.id, *_INPUT_COLUMNS).join(ARTIFACTS, ARTIFACTS.c.id == FILES.c.artifact_id)
     .where(FILES.c.submission_id == bindparam("submission_id"), FILES.c.role.in_(("submission", "prediction_output")))
 )
-#: ... and the task's programs and data (no role, file id 0)
-_ALL_INPUTS = union_all(
+#: the role of a leaderboard column's row among what a claim reads (``_JOB_READS``)
+_SCORE_KEY = "score key"
+#: everything a claim reads besides its context, in one round trip: the task's programs and data
+#: (no role, file id 0), the submission's files, and the keys of the leaderboard's columns a
+#: scoring program writes (not the computed ones), as rows of role ``_SCORE_KEY`` with the key in
+#: ``storage_key``, the column's index in ``file_id`` and its id in ``id``
+_JOB_READS = union_all(
     select(cast(null(), String).label("role"), literal(0).label("file_id"), *_INPUT_COLUMNS)
     .where(ARTIFACTS.c.id.in_(bindparam("task_artifacts", expanding=True))),
     _SUBMISSION_INPUTS,
+    select(literal(_SCORE_KEY), COLUMNS.c.index, COLUMNS.c.id, null(), COLUMNS.c.key, null(), null())
+    .where(COLUMNS.c.leaderboard_id == bindparam("leaderboard_id"), COLUMNS.c.computation.is_(None)),
 )
-_SCORE_KEYS = (select(COLUMNS.c.key)
-               .where(COLUMNS.c.leaderboard_id == bindparam("leaderboard_id"), COLUMNS.c.computation.is_(None))
-               .order_by(COLUMNS.c.index, COLUMNS.c.id))
 _EXISTING_OUTPUTS = select(ARTIFACTS.c.storage_key).where(ARTIFACTS.c.storage_key.in_(bindparam("keys", expanding=True)))
 _NEW_OUTPUTS = insert(ARTIFACTS)
 
@@ -166,23 +170,33 @@ class _Input(NamedTuple):
     size: int | None
 
 
-def _readable(session: Session, claim: Row) -> tuple[dict[int, _Input], list[_Input]]:
-    """The task's objects by id, and the submission's upload and prediction outputs (oldest
-    first), in one read."""
+class _Reads(NamedTuple):
+    """What a claim reads besides its context (``_JOB_READS``)."""
+
+    task: dict[int, _Input]  # the task's objects by id
+    submission: list[_Input]  # the submission's upload and prediction outputs, oldest first
+    score_keys: list[str]  # the keys a scoring program writes, in the leaderboard's order
+
+
+def _readable(session: Session, claim: Row) -> _Reads:
+    """The task's objects, the submission's files and the leaderboard's score keys, in one read."""
     wanted = [i for i in (claim.scoring_program_id, claim.ingestion_program_id, claim.input_data_id,
                           claim.reference_data_id) if i]
-    rows = session.connection().execute(_ALL_INPUTS if wanted else _SUBMISSION_INPUTS,
-                                        {"submission_id": claim.submission_id, "task_artifacts": wanted})
-    task: dict[int, _Input] = {}
-    submission: list[_Input] = []
+    rows = session.connection().execute(_JOB_READS, {"submission_id": claim.submission_id, "task_artifacts": wanted,
+                                                     "leaderboard_id": claim.leaderboard_id})
+    reads = _Reads({}, [], [])
+    columns: list[_Input] = []
     for row in rows:
         found = _Input(*row)
         if found.role is None:
-            task[found.id] = found
+            reads.task[found.id] = found
+        elif found.role == _SCORE_KEY:
+            columns.append(found)
         else:
-            submission.append(found)
-    submission.sort(key=lambda f: f.file_id)
-    return task, submission
+            reads.submission.append(found)
+    reads.submission.sort(key=lambda f: f.file_id)
+    reads.score_keys.extend(c.storage_key for c in sorted(columns, key=lambda c: (c.file_id, c.id)))
+    return reads
 
 
 def _visible_inputs(storage: Storage, claim: Row, expiry: int, task: dict[int, _Input],
@@ -249,19 +263,14 @@ def _output_slots(session: Session, storage: Storage, claim: Row, sizes: dict[st
     return JobOutputs(**slots)  # type: ignore[typeddict-item]
 
 
-def score_keys(session: Session, leaderboard_id: int) -> list[str]:
-    """The keys of the leaderboard's columns a scoring program writes (not the computed ones), in order."""
-    return list(session.connection().scalars(_SCORE_KEYS, {"leaderboard_id": leaderboard_id}))
-
-
 def job_spec(session: Session, storage: Storage, claim: Row, limits: Limits,
              outputs_may_exist: bool = True) -> JobSpec:
     """Everything the worker needs for the attempt of ``claim`` (``claim_context``'s row), with
     signed URLs for exactly what it may touch. ``outputs_may_exist`` is false when no earlier
     claim made the attempt's output slots."""
     expiry = max(limits.url_expiry, claim.execution_time_limit * 3)
-    task, submission = _readable(session, claim)
-    inputs = _visible_inputs(storage, claim, expiry, task, submission)
+    reads = _readable(session, claim)
+    inputs = _visible_inputs(storage, claim, expiry, reads.task, reads.submission)
     names = ["output", "log"] + (["detailed_results"] if claim.step == AttemptStep.score else [])
     if claim.accepts_notebooks:
         names.append("notebook")
@@ -282,7 +291,7 @@ def job_spec(session: Session, storage: Storage, claim: Row, limits: Limits,
         ingestion_only_during_scoring=bool(claim.task_id and claim.ingestion_only_during_scoring),
         inputs=inputs,
         outputs=outputs,
-        score_keys=(score_keys(session, claim.leaderboard_id) + list(claim.private_scores or ()) if board else []),
+        score_keys=(reads.score_keys + list(claim.private_scores or ()) if board else []),
         bootstrap=BootstrapSettings(resamples=claim.bootstrap_resamples, level=claim.bootstrap_level,
                                     seed=claim.bootstrap_seed) if board else None,
         notebook=claim.accepts_notebooks,

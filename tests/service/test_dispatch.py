@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from conftest import drain_dispatcher
 from podium.server.clock import utcnow
 from podium.server.compute import queues as queues
-from podium.server.orm import Attempt, DispatchOutbox
+from podium.server.orm import Attempt, DispatchOutbox, LeaderboardColumn, Phase
 from podium.worker.protocol import PROTOCOL_VERSION, celery_queue
 
 PAYLOAD = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
@@ -251,6 +251,31 @@ def test_the_messages_the_service_sends_are_the_ones_the_worker_reads(
     done = api(None, "POST", f"{path}/finish", headers=worker, expect=200, json={"worker": "typed", **report}).json()
     exactly(FinishAnswer, done)
     assert done == {"attempt": attempt_id, "state": "failed", "submission_status": "failed"}
+
+
+def test_a_claim_names_the_scores_to_write_in_the_leaderboards_order(
+        api, creator, make_competition, users, service, clock, dbsession) -> None:
+    """The job's score keys: the leaderboard's columns in their order (not the order they were
+    made in), without the computed ones, then the phase's private scores."""
+    user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    board = dbsession.scalar(sa.select(Phase.leaderboard_id).where(Phase.id == phase_id))
+    api(creator, "PUT", f"/leaderboards/{board}", expect=200, json={
+        "key": "main", "title": "Results", "primary_column": "accuracy", "columns": [
+            {"key": "runtime", "sorting": "asc"}, {"key": "accuracy", "sorting": "desc"},
+            {"key": "mean", "computation": "avg_rank", "computation_keys": ["accuracy", "runtime"]},
+            {"key": "error", "sorting": "asc"}]})
+    # shown in another order than the one they were made in (ids): error, accuracy, mean, runtime
+    for key, index in {"error": 0, "accuracy": 1, "mean": 2, "runtime": 3}.items():
+        dbsession.execute(sa.update(LeaderboardColumn).where(LeaderboardColumn.leaderboard_id == board,
+                                                             LeaderboardColumn.key == key).values(index=index))
+    dbsession.commit()
+    api(creator, "PATCH", f"/phases/{phase_id}", json={"private_scores": {"accuracy_private": "accuracy"}},
+        expect=200)
+    clock.set(utcnow())
+    attempt_id = outbox_row(dbsession, submit_and_confirm(api, user, phase_id)).attempt_id
+    spec = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", headers=worker, expect=200,
+               json={"worker": "keys", "protocol": PROTOCOL_VERSION}).json()
+    assert spec["score_keys"] == ["error", "accuracy", "runtime", "accuracy_private"]
 
 
 def test_a_worker_speaking_another_job_protocol_is_refused_and_told_what_to_upgrade(
