@@ -34,6 +34,7 @@ from .errors import BrokerAccountError, StorageMisconfigured, UploadClosed
 from .leaderboards.changes import ChangeFeed
 from .leaderboards.ranking_process import RankingProcess
 from .leaderboards.reads import RememberedAccess
+from .leaderboards.store import PAGES as leaderboard_pages
 from .leaderboards.store import RANKING_PROCESS
 from .offloop import DatabasePool, LoopGuard, tune_collector
 from .processes import cores, fork_children
@@ -231,6 +232,33 @@ class PodiumService(Application):
         "so no memory stays behind. PostgreSQL only, and not for the 'all' rule (an entry per submission): those rank in "
         "the service's database thread, as do smaller phases. 0 ranks every leaderboard in the "
         "service's own threads.",
+    ).tag(config=True)
+
+    leaderboard_page_cache = Integer(
+        256,
+        min=0,
+        help="Leaderboard pages each service process keeps in memory, as their JSON text (about "
+        "20 KB for a page of 100 entries), the least recently read out first: a kept page is "
+        "answered without a database round trip until a score or a setting changes it (bench B2). "
+        "Each process holds its own, so this bounds memory per process (bench B7). 0 keeps none.",
+    ).tag(config=True)
+
+    my_submissions_cache_bytes = Integer(
+        8 * 1024 * 1024,
+        min=0,
+        help="Bytes of 'my submissions' pages each service process keeps in memory (PostgreSQL "
+        "only), the least recently read out first; a page is answered from memory until one of "
+        "the user's submissions changes (bench B8). A page larger than an eighth of this is never "
+        "kept. 0 keeps none.",
+    ).tag(config=True)
+
+    remembered_leaderboard_readers = Integer(
+        20_000,
+        min=0,
+        help="Readers of a leaderboard (a user and a phase) whose access each service process "
+        "remembers (a row of the database's facts: registration, team, the phase's visibility), "
+        "so that reading a kept page costs no database round trip; the least recently seen out "
+        "first, and every one forgotten at any change to those facts. 0 remembers none.",
     ).tag(config=True)
 
     refuse_database_on_loop = Bool(
@@ -516,8 +544,11 @@ class PodiumService(Application):
             self.loop_guard.watch(engine)
         self.changes = ChangeFeed()
         self.changes.watch(self.engine)
-        self.leaderboard_access = RememberedAccess(self.reads, self.changes)
-        self.submission_pages = SubmissionPages(self.changes, enabled=self.engine.dialect.name == "postgresql")
+        # the page cache is the module's (its readers have no service at hand): one service per process
+        leaderboard_pages.resize(self.leaderboard_page_cache)
+        self.leaderboard_access = RememberedAccess(self.reads, self.changes, size=self.remembered_leaderboard_readers)
+        self.submission_pages = SubmissionPages(self.changes, enabled=self.engine.dialect.name == "postgresql",
+                                                max_bytes=self.my_submissions_cache_bytes)
         self.submission_pages.track(self.session_factory)
         self.changes.on_submissions = self.submission_pages.notified
 

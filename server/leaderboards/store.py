@@ -332,8 +332,17 @@ class PageCache:
         with self._lock:
             self._pages[key] = page
             self._pages.move_to_end(key)
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+            self._trim()
+
+    def resize(self, size: int) -> None:
+        """Keep at most ``size`` pages from now on (``PodiumService.leaderboard_page_cache``)."""
+        with self._lock:
+            self.size = size
+            self._trim()
+
+    def _trim(self) -> None:
+        while len(self._pages) > self.size:
+            self._pages.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
