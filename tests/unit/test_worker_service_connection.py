@@ -4,6 +4,7 @@ connection, with a clear error when the service cannot be reached or answers som
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _answer
+    do_GET = do_POST = do_PUT = _answer
 
     def log_message(self, *args) -> None:
         pass
@@ -92,3 +93,20 @@ def test_an_unreachable_service_and_an_answer_that_is_not_json_are_protocol_erro
     with pytest.raises(ProtocolError, match="POST /worker/attempts/1/heartbeat → 500: boom") as refused:
         ServiceClient(url, "t", "w1").heartbeat(1)
     assert refused.value.status == 500
+
+
+def test_downloads_and_uploads_never_carry_the_queue_token(server, tmp_path) -> None:
+    """Signed storage URLs go to any host (S3, Azure, the service's own storage): the worker's
+    token is for the service's calls alone."""
+    url, handler = server
+    client = ServiceClient(url, "queue-token", "w1")
+    body = handler.answer[1]
+    client.download({"url": url + "/storage/in.zip?sig=x", "sha256": hashlib.sha256(body).hexdigest(),
+                     "size": len(body)}, str(tmp_path / "in.zip"))
+    (tmp_path / "out.zip").write_bytes(b"output")
+    client.upload({"url": url + "/storage/out.zip?sig=y", "max_size": 100}, str(tmp_path / "out.zip"))
+    client.heartbeat(3)
+    download, upload, heartbeat = handler.seen
+    assert download["line"].startswith("GET /storage/in.zip") and upload["line"].startswith("PUT /storage/out.zip")
+    assert download["authorization"] is None and upload["authorization"] is None and upload["body"] == b"output"
+    assert heartbeat["authorization"] == "Bearer queue-token"
