@@ -205,7 +205,12 @@ def test_nothing_stays_running(service, worker) -> None:
     with service.app.session_factory() as session:
         stuck = session.scalars(sa.select(Submission).where(
             Submission.status.in_(["running", "scoring"]), Submission.created_at < utcnow() - timedelta(minutes=5))).all()
-    assert stuck == []
+        # what an investigation needs: whose submission, in which competition and queue, and its attempts
+        found = [(s.id, s.status.value, s.created_at.isoformat(), s.phase.competition.title,
+                  s.phase.competition.queue.name if s.phase.competition.queue else "default",
+                  [(a.id, a.step.value, a.state.value, a.worker.name if a.worker else None) for a in s.attempts])
+                 for s in stuck]
+    assert found == []
 
 
 def test_multi_task_phase_runs_a_child_per_task(api, worker, creator, users, service) -> None:

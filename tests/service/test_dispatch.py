@@ -257,6 +257,8 @@ def test_a_claim_names_the_scores_to_write_in_the_leaderboards_order(
         api, creator, make_competition, users, service, clock, dbsession) -> None:
     """The job's score keys: the leaderboard's columns in their order (not the order they were
     made in), without the computed ones, then the phase's private scores."""
+    from podium.worker.protocol import attempt_report
+
     user, phase_id, _, worker = on_a_queue_of_its_own(api, creator, make_competition, users, service)
     board = dbsession.scalar(sa.select(Phase.leaderboard_id).where(Phase.id == phase_id))
     api(creator, "PUT", f"/leaderboards/{board}", expect=200, json={
@@ -276,6 +278,10 @@ def test_a_claim_names_the_scores_to_write_in_the_leaderboards_order(
     spec = api(None, "POST", f"/worker/attempts/{attempt_id}/claim", headers=worker, expect=200,
                json={"worker": "keys", "protocol": PROTOCOL_VERSION}).json()
     assert spec["score_keys"] == ["error", "accuracy", "runtime", "accuracy_private"]
+    # ended, so that nothing stays running on a queue no worker serves (tests/e2e checks)
+    report = attempt_report("failed", failure_kind="participant", reason="keys only", retryable=False)
+    api(None, "POST", f"/worker/attempts/{attempt_id}/finish", headers=worker, expect=200,
+        json={"worker": "keys", **report})
 
 
 def test_a_worker_speaking_another_job_protocol_is_refused_and_told_what_to_upgrade(
