@@ -39,15 +39,20 @@ def migrated_at(service, phase_id: int):
         return session.scalar(sa.select(Phase.migrated_at).where(Phase.id == phase_id))
 
 
+#: a job of these tests alone: the service's own timers take the reaper's lock every second,
+#: and one of their passes, between a test's steps, once held it when the test expected it free
+JOB = "test-run-once-job"
+
+
 def test_a_job_lock_is_held_by_one_transaction_and_freed_by_its_end(service) -> None:
     first, second = service.app.session_factory(), service.app.session_factory()
     try:
-        assert run_once.hold(first, "reaper")
-        assert not run_once.hold(second, "reaper")  # another replica's pass skips
+        assert run_once.hold(first, JOB)
+        assert not run_once.hold(second, JOB)  # another replica's pass skips
         assert run_once.hold(second, "another-job")  # each job has its own lock
         first.commit()
         second.rollback()
-        assert run_once.hold(second, "reaper")
+        assert run_once.hold(second, JOB)
     finally:
         first.close()
         second.close()
@@ -56,13 +61,13 @@ def test_a_job_lock_is_held_by_one_transaction_and_freed_by_its_end(service) -> 
 def test_a_crashed_holder_loses_its_lock_and_nothing_else(service) -> None:
     holder, other = service.app.session_factory(), service.app.session_factory()
     try:
-        assert run_once.hold(holder, "reaper")
+        assert run_once.hold(holder, JOB)
         pid = holder.scalar(sa.text("SELECT pg_backend_pid()"))
-        assert not run_once.hold(other, "reaper")
+        assert not run_once.hold(other, JOB)
         other.rollback()
         with service.app.engine.connect() as admin:  # the holder's process dies mid-pass
             admin.execute(sa.text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid})  # waits for its end
-        assert run_once.hold(other, "reaper")
+        assert run_once.hold(other, JOB)
     finally:
         holder.invalidate()
         other.close()
