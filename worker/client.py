@@ -85,6 +85,11 @@ class ServiceConnection:
         return response.status, response.data
 
 
+def _excerpt(data: bytes) -> str:
+    """The start of an answer's body, for an error message."""
+    return data[:300].decode(errors="replace")
+
+
 def _json(data: bytes) -> Any:
     try:
         return json.loads(data)
@@ -112,11 +117,10 @@ class ServiceClient:
             try:
                 message = json.loads(data)["error"]["message"]
             except (ValueError, KeyError, TypeError):
-                message = (f"the service refused this worker's job protocol {self.protocol_version}: "
-                           f"{data[:300].decode(errors='replace')}")
+                message = f"the service refused this worker's job protocol {self.protocol_version}: {_excerpt(data)}"
             raise ProtocolMismatch(message)
         if status >= 400:
-            raise ProtocolError(f"POST {path} → {status}: {data[:300].decode(errors='replace')}", status)
+            raise ProtocolError(f"POST {path} → {status}: {_excerpt(data)}", status)
         return _json(data)
 
     def config(self) -> WorkerConfig:
@@ -124,8 +128,7 @@ class ServiceClient:
         worker does not speak (a service from before versions announces none)."""
         status, data = self.service.call("GET", "/worker/config")
         if status != 200:
-            raise ProtocolError(f"the service refused this worker's token ({status}): "
-                                f"{data[:300].decode(errors='replace')}", status)
+            raise ProtocolError(f"the service refused this worker's token ({status}): {_excerpt(data)}", status)
         config: WorkerConfig = _json(data)
         if "protocol" in config:
             problem = mismatch_message(self.protocol_version, config.get("oldest_protocol", config["protocol"]),

@@ -184,19 +184,19 @@ def _readable(session: Session, claim: Row) -> _Reads:
                           claim.reference_data_id) if i]
     rows = session.connection().execute(_JOB_READS, {"submission_id": claim.submission_id, "task_artifacts": wanted,
                                                      "leaderboard_id": claim.leaderboard_id})
-    reads = _Reads({}, [], [])
+    task: dict[int, _Input] = {}
+    submission: list[_Input] = []
     columns: list[_Input] = []
     for row in rows:
         found = _Input(*row)
         if found.role is None:
-            reads.task[found.id] = found
+            task[found.id] = found
         elif found.role == _SCORE_KEY:
             columns.append(found)
         else:
-            reads.submission.append(found)
-    reads.submission.sort(key=lambda f: f.file_id)
-    reads.score_keys.extend(c.storage_key for c in sorted(columns, key=lambda c: (c.file_id, c.id)))
-    return reads
+            submission.append(found)
+    submission.sort(key=lambda f: f.file_id)
+    return _Reads(task, submission, [c.storage_key for c in sorted(columns, key=lambda c: (c.file_id, c.id))])
 
 
 def _visible_inputs(storage: Storage, claim: Row, expiry: int, task: dict[int, _Input],
