@@ -14,9 +14,21 @@ messages go through ``outbox``; the messages themselves are ``podium.worker.prot
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import Row, Select, and_, bindparam, func, inspect, or_, select, update
+from sqlalchemy import (
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    inspect,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -83,6 +95,34 @@ _HOLD = update(ATTEMPTS).where(
 _LAST_NUMBER = select(func.max(ATTEMPTS.c.number)).where(ATTEMPTS.c.submission_id == bindparam("submission_id"),
                                                         ATTEMPTS.c.step == bindparam("step"))
 _MOVE_ON = update(SUBMISSIONS).where(SUBMISSIONS.c.id == bindparam("s_id"), SUBMISSIONS.c.status == bindparam("s_status"))
+#: PostgreSQL: the claim's three writes as one statement (``_writes_in_one``), by the worker's and
+#: the submission's columns they SET
+_WRITES_IN_ONE: dict[tuple[tuple[str, ...], tuple[str, ...]], Select] = {}
+
+
+def _writes_in_one(seen: tuple[str, ...], moved: tuple[str, ...]) -> Select:
+    """PostgreSQL: ``_TOUCH_WORKER``, ``_HOLD`` and ``_MOVE_ON`` in one round trip, as
+    data-modifying CTEs each applied only when the one before it was (the attempt is held only
+    by a worker that exists, the submission moved on only by the claim that holds it); the
+    statement answers the worker's, the attempt's and the submission's ids, None for a write not
+    done. ``seen`` and ``moved`` name the columns SET on the worker and the submission (their
+    parameters are ``w_<column>`` and ``s_new_<column>``); none moved, no submission written.
+    Built once per pair of column lists."""
+    statement = _WRITES_IN_ONE.get((seen, moved))
+    if statement is not None:
+        return statement
+    touched = _TOUCH_WORKER.values({c: bindparam(f"w_{c}") for c in seen}).cte("touched")
+    held = (_HOLD.where(exists(touched.select()))
+            .values(state=bindparam("a_state"), worker_id=select(touched.c.id).scalar_subquery(),
+                    started_at=bindparam("a_started_at"), lease_expires_at=bindparam("a_lease_expires_at"))
+            .returning(ATTEMPTS.c.id).cte("held"))
+    submission = null()
+    if moved:
+        submission = select(_MOVE_ON.where(exists(held.select()))
+                            .values({c: bindparam(f"s_new_{c}") for c in moved})
+                            .returning(SUBMISSIONS.c.id).cte("moved").c.id).scalar_subquery()
+    statement = select(select(touched.c.id).scalar_subquery(), select(held.c.id).scalar_subquery(), submission)
+    return _WRITES_IN_ONE.setdefault((seen, moved), statement)
 #: the role an uploaded output plays among the submission's files
 OUTPUT_ROLES = {
     (AttemptStep.predict, "output"): "prediction_output",
@@ -222,46 +262,96 @@ def claimed_by(worker_protocol: int, version: str) -> dict:
 def _take(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
           limits: Limits, facts: dict | None = None) -> None:
     """Hold the attempt of ``claim`` (``claim_context``'s row) for the worker and move its
-    submission on, with Core statements on the tables: each a plain UPDATE, no object loaded."""
+    submission on, with Core statements on the tables, no object loaded: on PostgreSQL in one
+    statement (``_writes_in_one``), elsewhere in three."""
     now = utcnow()
-    db = session.connection()
-    # a known worker is touched by one UPDATE (no read, no flush); a new one is created
+    # a known worker is touched by an UPDATE (no read, no flush); a new one is created
     seen = {"last_seen": now, **({"hostname": hostname} if hostname else {}), **(facts or {})}
-    worker_id = db.execute(_TOUCH_WORKER, {"w_queue": queue.id, "w_name": worker_name, **seen}).scalar()
-    if worker_id is None:
-        worker_id = touch_worker(session, queue, worker_name, hostname, **(facts or {})).id
-    won = db.execute(_HOLD, {"a_id": claim.id, "a_now": now, "state": AttemptState.running, "worker_id": worker_id,
-                             "started_at": now, "lease_expires_at": now + timedelta(seconds=limits.lease_seconds)}
-                     ).rowcount
-    if not won:
-        state = db.scalar(select(ATTEMPTS.c.state).where(ATTEMPTS.c.id == claim.id))
-        raise Conflict(f"Attempt {claim.id} is {state.value} and held elsewhere or finished.")
-    status = _move_on(session, claim)
+    hold = {"state": AttemptState.running, "started_at": now,
+            "lease_expires_at": now + timedelta(seconds=limits.lease_seconds)}
+    take = _take_in_one if session.connection().dialect.name == "postgresql" else _take_step_by_step
+    status = take(session, queue, claim, worker_name, hostname, facts or {}, seen, hold)
     if status in TERMINAL_STATUSES:
-        db.execute(update(ATTEMPTS).where(ATTEMPTS.c.id == claim.id).values(state=AttemptState.cancelled, finished_at=now))
+        session.connection().execute(update(ATTEMPTS).where(ATTEMPTS.c.id == claim.id)
+                                     .values(state=AttemptState.cancelled, finished_at=now))
         raise Conflict(f"Submission {claim.submission_id} is already {status.value}.")
     if claim.parent_id is not None:
         propagate_to_parent(session, session.get(Submission, claim.submission_id))
 
 
-def _move_on(session: Session, claim: Row) -> SubmissionStatus:
-    """Move the claimed attempt's submission to the status its step runs in (running for a
-    prediction, scoring for scoring), from the status it has: the UPDATE names the status it
-    expects, so a submission cancelled meanwhile is never moved on. Returns the status now."""
+def _take_step_by_step(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
+                       facts: dict, seen: dict, hold: dict) -> SubmissionStatus:
+    """Touch (or create) the worker, hold the attempt, move the submission on: a statement each.
+    Returns the submission's status now."""
+    db = session.connection()
+    worker_id = db.execute(_TOUCH_WORKER, {"w_queue": queue.id, "w_name": worker_name, **seen}).scalar()
+    if worker_id is None:
+        worker_id = touch_worker(session, queue, worker_name, hostname, **facts).id
+    if not db.execute(_HOLD, {"a_id": claim.id, "a_now": hold["started_at"], "worker_id": worker_id, **hold}).rowcount:
+        _refuse_held(session, claim)
+    return _move_on(session, claim)
+
+
+def _take_in_one(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
+                 facts: dict, seen: dict, hold: dict) -> SubmissionStatus:
+    """``_take_step_by_step`` in one statement (PostgreSQL), for a worker that exists; a worker's
+    first claim creates it, then runs the statement again. Returns the submission's status now."""
+    db = session.connection()
+    new = _next_status(claim.step, claim.status)
+    moved = subs.transition_values(claim.submission_id, claim.status, claim.started_at, new) if new else {}
+    statement = _writes_in_one(tuple(seen), tuple(moved))
+    params = {"w_queue": queue.id, "w_name": worker_name, "a_id": claim.id, "a_now": hold["started_at"],
+              "s_id": claim.submission_id, "s_status": claim.status,
+              **{f"w_{c}": v for c, v in seen.items()}, **{f"a_{c}": v for c, v in hold.items()},
+              **{f"s_new_{c}": v for c, v in moved.items()}}
+    worker_id, held, submission = db.execute(statement, params).one()
+    if worker_id is None:
+        touch_worker(session, queue, worker_name, hostname, **facts)
+        worker_id, held, submission = db.execute(statement, params).one()
+    if held is None:
+        _refuse_held(session, claim)
+    if new is None:
+        return claim.status
+    if submission is not None:
+        listing_cache.note_written(session, claim.owner, claim.team_id)
+        return new
+    return _move_on(session, claim, read_again=True)  # its status changed since the claim read it
+
+
+def _refuse_held(session: Session, claim: Row) -> NoReturn:
+    state = session.connection().scalar(select(ATTEMPTS.c.state).where(ATTEMPTS.c.id == claim.id))
+    raise Conflict(f"Attempt {claim.id} is {state.value} and held elsewhere or finished.")
+
+
+def _next_status(step: AttemptStep, status: SubmissionStatus) -> SubmissionStatus | None:
+    """The status a submission in ``status`` moves to when an attempt at ``step`` is claimed
+    (running for a prediction, scoring for scoring), None when it stays."""
+    if step == AttemptStep.predict and status == S.submitted:
+        return S.running
+    if step == AttemptStep.score and status in (S.submitted, S.running):
+        return S.scoring
+    return None
+
+
+def _move_on(session: Session, claim: Row, read_again: bool = False) -> SubmissionStatus:
+    """Move the claimed attempt's submission to the status its step runs in (``_next_status``),
+    from the status it has: the UPDATE names the status it expects, so a submission cancelled
+    meanwhile is never moved on. ``read_again``: the claim's read of the status is known to be
+    stale. Returns the status now."""
     db = session.connection()
     status, started_at = claim.status, claim.started_at
-    for _ in range(2):  # a status that changed since the claim's read is read once more
-        new = (S.running if claim.step == AttemptStep.predict and status == S.submitted else
-               S.scoring if claim.step == AttemptStep.score and status in (S.submitted, S.running) else None)
+    for turn in range(2):  # a status that changed since the claim's read is read once more
+        if read_again or turn:
+            status, started_at = db.execute(select(SUBMISSIONS.c.status, SUBMISSIONS.c.started_at)
+                                            .where(SUBMISSIONS.c.id == claim.submission_id)).one()
+        new = _next_status(claim.step, status)
         if new is None:
             return status
         values = subs.transition_values(claim.submission_id, status, started_at, new)
         if db.execute(_MOVE_ON, {"s_id": claim.submission_id, "s_status": status, **values}).rowcount:
             listing_cache.note_written(session, claim.owner, claim.team_id)
             return new
-        status, started_at = db.execute(select(SUBMISSIONS.c.status, SUBMISSIONS.c.started_at)
-                                        .where(SUBMISSIONS.c.id == claim.submission_id)).one()
-    return status
+    return db.execute(select(SUBMISSIONS.c.status).where(SUBMISSIONS.c.id == claim.submission_id)).scalar_one()
 
 
 def _held(session: Session, queue: ComputeQueue, attempt_id: int, worker_name: str, for_finish: bool = False) -> Attempt:
