@@ -30,6 +30,7 @@ from . import db, run_once, upload_gate, web
 from .auth.hubclient import HubClient
 from .auth.identity import HubTokenAuthenticator
 from .compute.broker_accounts import ManagementAPI, QueueBrokers
+from .compute.queues import RememberedTokens
 from .errors import BrokerAccountError, StorageMisconfigured, UploadClosed
 from .leaderboards.changes import ChangeFeed
 from .leaderboards.ranking_process import RankingProcess
@@ -547,6 +548,7 @@ class PodiumService(Application):
         # the page cache is the module's (its readers have no service at hand): one service per process
         leaderboard_pages.resize(self.leaderboard_page_cache)
         self.leaderboard_access = RememberedAccess(self.reads, self.changes, size=self.remembered_leaderboard_readers)
+        self.worker_tokens = RememberedTokens(self.changes)
         self.submission_pages = SubmissionPages(self.changes, enabled=self.engine.dialect.name == "postgresql",
                                                 max_bytes=self.my_submissions_cache_bytes)
         self.submission_pages.track(self.session_factory)

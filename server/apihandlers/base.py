@@ -30,7 +30,7 @@ from ..auth.permissions import (
     can_create_competitions,
     competition_roles,
 )
-from ..compute import queue_access, queues
+from ..compute import queue_access
 from ..errors import NotAuthenticated, NotFound, PermissionDenied, PodiumError
 from ..keepalive import announce_close_if_body_unread
 from ..offloop import run_without_awaiting
@@ -402,7 +402,8 @@ class APIHandler(LoopReplay, RequestHandler):
         the object in ``path`` in place of its reference."""
         requires = op.requires
         if requires == "queue token":
-            self.token_queue = queues.queue_for_token(self.db, token_from_header(self.request.headers.get("Authorization")))
+            self.token_queue = self.podium.worker_tokens.queue_for_token(
+                self.db, token_from_header(self.request.headers.get("Authorization")))
         elif requires == "admin" and not self.user.admin:
             raise PermissionDenied(op.refusal or "Only hub admins may do this.")
         elif requires == "create" and not can_create_competitions(self.user, self.podium.creator_group):

@@ -14,6 +14,10 @@ while ``ChangeFeed.generation`` has not moved since it was read. The counter mov
   under a millisecond on one network; while the listener is not connected (or the triggers are
   missing) nothing is remembered and every read checks the database, as before.
 
+A second counter, ``queue_generation``, moves the same way for ``QUEUES`` (``compute_queues``,
+migration 0023; the notification's payload names the table): which queue a worker's token names
+(``compute.queues.RememberedTokens``).
+
 The same listener also hands on ``SUBMISSIONS_CHANNEL``: whose submissions changed, for the
 pages of "my submissions" (``submissions.listing_cache``).
 
@@ -32,9 +36,13 @@ from sqlalchemy import Engine, event
 
 log = logging.getLogger(__name__)
 
-#: the tables whose rows decide a leaderboard read's access and current version
+#: the tables whose rows decide a leaderboard read's access and current version (``generation``)
 WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "organizers", "participants",
            "teams", "team_members")
+#: the table that says which queue a worker's token names (``queue_generation``, migration 0023;
+#: ``compute.queues.RememberedTokens``): a counter of its own, so that scores, which write the
+#: leaderboard's tables, do not make every process read its workers' tokens again
+QUEUES = "compute_queues"
 CHANNEL = "podium_changes"
 #: whose submissions changed, one notification per key (``submissions.listing_cache``, migration 0022)
 SUBMISSIONS_CHANNEL = "podium_submissions"
@@ -45,10 +53,11 @@ _CHANGED, _BUMP_ON_CHECKIN = "podium_changed", "podium_bump_on_checkin"
 
 
 class ChangeFeed:
-    """The generation counter and whether remembering is safe (``live``)."""
+    """The generation counters and whether remembering is safe (``live``)."""
 
     def __init__(self) -> None:
         self.generation = 0
+        self.queue_generation = 0
         #: told each ``SUBMISSIONS_CHANNEL`` payload (``submissions.listing_cache.SubmissionPages``)
         self.on_submissions: Callable[[str], None] | None = None
         self.live = False
@@ -56,14 +65,18 @@ class ChangeFeed:
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
 
-    def bump(self) -> None:
+    def bump(self, tables: frozenset[str] | None = None) -> None:
+        """Move the counter of each table in ``tables`` (None: every counter)."""
         with self._lock:
-            self.generation += 1
+            if tables is None or tables - {QUEUES}:
+                self.generation += 1
+            if tables is None or QUEUES in tables:
+                self.queue_generation += 1
 
     # --- this process's writes ---------------------------------------------------------------
 
     def watch(self, engine: Engine) -> None:
-        """Move the counter when a transaction on ``engine`` that wrote a watched table commits."""
+        """Move the counters when a transaction on ``engine`` that wrote a watched table commits."""
         event.listen(engine, "before_cursor_execute", self._note_write)
         event.listen(engine, "commit", self._committing)
         event.listen(engine, "rollback", self._rolled_back)
@@ -72,8 +85,9 @@ class ChangeFeed:
     def _note_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
             written = _WRITE.match(statement)
-            if written is not None and written.group(1).lower() in WATCHED:
-                conn.info[_CHANGED] = True
+            table = written.group(1).lower() if written is not None else None
+            if table in WATCHED or table == QUEUES:
+                conn.info.setdefault(_CHANGED, set()).add(table)
 
     @staticmethod
     def _rolled_back(conn: Any) -> None:
@@ -83,13 +97,15 @@ class ChangeFeed:
             conn.info.pop(_CHANGED, None)
 
     def _committing(self, conn: Any) -> None:
-        if conn.info.pop(_CHANGED, False):
-            self.bump()
-            conn.info[_BUMP_ON_CHECKIN] = True
+        tables = conn.info.pop(_CHANGED, None)
+        if tables:
+            self.bump(frozenset(tables))
+            conn.info[_BUMP_ON_CHECKIN] = frozenset(tables)
 
     def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
-        if record.info.pop(_BUMP_ON_CHECKIN, False):
-            self.bump()
+        tables = record.info.pop(_BUMP_ON_CHECKIN, None)
+        if tables:
+            self.bump(tables)
 
     # --- other processes' writes (PostgreSQL) ------------------------------------------------
 
@@ -126,7 +142,7 @@ class ChangeFeed:
     def _deliver(self, note: Any) -> None:
         """One notification (a psycopg ``Notify``: ``channel``, ``payload``) from the listener."""
         if note.channel == CHANNEL:
-            self.bump()
+            self.bump(frozenset([note.payload]))  # the trigger's payload: the table written
         elif note.channel == SUBMISSIONS_CHANNEL and self.on_submissions is not None:
             self.on_submissions(note.payload)
 
@@ -145,8 +161,8 @@ class ChangeFeed:
             triggers, owner_triggers = conn.execute(
                 "SELECT count(*) FILTER (WHERE tgname LIKE 'podium\\_changes\\_%'), "
                 "count(*) FILTER (WHERE tgname LIKE 'podium\\_owner\\_changes\\_%') FROM pg_trigger").fetchone()
-            if triggers < len(WATCHED) or owner_triggers < SUBMISSION_TRIGGERS:
-                raise RuntimeError(f"{triggers + owner_triggers} of the {len(WATCHED) + SUBMISSION_TRIGGERS} "
+            if triggers < len(WATCHED) + 1 or owner_triggers < SUBMISSION_TRIGGERS:
+                raise RuntimeError(f"{triggers + owner_triggers} of the {len(WATCHED) + 1 + SUBMISSION_TRIGGERS} "
                                    "change triggers exist (run the migrations: podium service --upgrade-db)")
             conn.execute(f"LISTEN {CHANNEL}")
             conn.execute(f"LISTEN {SUBMISSIONS_CHANNEL}")

@@ -148,3 +148,38 @@ def test_a_bundle_may_name_only_a_queue_its_importer_may_use(api, people) -> Non
     done = bb.import_via_api(api, owner, data)
     assert done["status"] == "succeeded", done
     assert api(owner, "GET", f"/competitions/{done['competition_slug']}", expect=200).json()["queue"] == name
+
+
+def test_a_token_in_use_is_refused_at_the_next_call_once_rotated_or_its_queue_deleted(api, service, people,
+                                                                                        db_url) -> None:
+    """Each service process remembers which queue a worker's token names (``RememberedTokens``):
+    a rotation through the API or committed by another "replica" (an engine of its own), and the
+    queue's deletion, refuse the old token at the very next call, with no wait between the commit
+    and the call (PostgreSQL LISTEN/NOTIFY from the trigger of migration 0023)."""
+    import sqlalchemy as sa
+    from podium.server.compute.queues import hash_token
+    from podium.server.db import make_engine
+    from podium.server.orm import ComputeQueue
+
+    def answers(token: str) -> list[int]:
+        """Six calls, so that with several service processes each is likely to answer one."""
+        return [api.http.get(service.api_url + "/worker/config", headers={"Authorization": f"Bearer {token}"},
+                             timeout=30).status_code for _ in range(6)]
+
+    owner = people["owner"]
+    name, first = new_queue(api, owner)
+    assert answers(first) == [200] * 6  # now remembered
+    second = api(owner, "POST", f"/queues/{name}/token", expect=200).json()["token"]
+    assert answers(first) == [401] * 6
+    assert answers(second) == [200] * 6
+    other = make_engine(db_url)
+    try:
+        with other.begin() as conn:
+            conn.execute(sa.update(ComputeQueue).where(ComputeQueue.name == name)
+                         .values(token_hash=hash_token("rotated-elsewhere")))
+        assert answers(second) == [401] * 6
+    finally:
+        other.dispose()
+    assert answers("rotated-elsewhere") == [200] * 6
+    api(owner, "DELETE", f"/queues/{name}", expect=204)
+    assert answers("rotated-elsewhere") == [401] * 6

@@ -308,8 +308,9 @@ def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creat
     sub = api(user, "GET", f"/submissions/{created['id']}", expect=200).json()
     assert sub["scores"] == {"accuracy": 0.5, "runtime": 2.0}
 
-    # the same worker's next claim: the token, the attempt, the writes (one statement on
-    # PostgreSQL: touch, hold, move on; three elsewhere), the inputs, the output slots
+    # the same worker's next claim: the attempt, the writes (one statement on PostgreSQL: touch,
+    # hold, move on; three elsewhere), the inputs, the output slots; the token's queue is
+    # remembered from the calls before (``RememberedTokens``)
     again = submit(api, user, phase_id)
     api.upload(again["upload_url"], PAYLOAD)
     api(user, "POST", f"/submissions/{again['id']}/uploaded", expect=200)
@@ -323,7 +324,8 @@ def test_finalize_claim_and_finish_cost_a_few_statements(api, participant, creat
         sa.event.remove(engine, "before_cursor_execute", record)
     writes = [x.lstrip().split(None, 2)[:2] for x in statements if not x.lstrip().startswith("SELECT")]
     if in_one:
-        assert len(statements) == 5 and writes == [["WITH", "touched"], ["INSERT", "INTO"]], statements
+        assert len(statements) == 4 and writes == [["WITH", "touched"], ["INSERT", "INTO"]], statements
     else:
-        assert len(statements) == 7 and [w[0] for w in writes] == ["UPDATE"] * 3 + ["INSERT"], statements
+        assert len(statements) == 6 and [w[0] for w in writes] == ["UPDATE"] * 3 + ["INSERT"], statements
+    assert not [x for x in statements if "FROM compute_queues" in x], statements
     assert api(user, "GET", f"/submissions/{again['id']}", expect=200).json()["status"] == "scoring"
