@@ -434,7 +434,9 @@ class PodiumService(Application):
     ).tag(config=True)
 
     dispatch_interval = Float(
-        2.0, help="Seconds between retries of publishing pending outbox messages to the broker."
+        2.0, help="Seconds between retries of publishing pending outbox messages to the broker. A "
+        "message is left to the process that wrote it for this long (it publishes it right after "
+        "its commit) before any process's retry takes it."
     ).tag(config=True)
 
     metrics_token = Unicode(
@@ -587,7 +589,7 @@ class PodiumService(Application):
             abandoned_upload_timeout=self.upload_url_expiry + 300,
         )
         self.dispatcher = Dispatcher(self.broker_url, self.data_dir, self.session_factory,
-                                     route=self.brokers.publish_url)
+                                     route=self.brokers.publish_url, fresh_for=self.dispatch_interval)
 
     def make_queue_brokers(self) -> QueueBrokers:
         """Where each queue's messages go: its own virtual host when a management API is set."""

@@ -5,7 +5,12 @@ the dispatcher publishes its messages at once, from what the transaction wrote (
 outbox), and then stamps the rows published. A timer (``kick``) publishes whatever is still
 pending: messages whose publish failed, rows written by other processes, and rows the reaper
 put back. So a crash between commit and publish only delays a message, and publishing twice
-is harmless: a second claim of the same attempt is refused.
+is harmless: a second claim of the same attempt is refused. The timer leaves a row that was
+never published to its writer for ``fresh_for`` seconds (another process of the service is
+publishing it: without this a timer that ran between that commit and its stamp sent it twice, and
+a rush, whose fresh messages wait their turn on the writer's thread, made many such); after
+that it is anyone's, so a writer that crashed before publishing delays it by ``fresh_for`` and
+a timer's interval at most.
 
 On AMQP every publish waits for the broker's confirmation (publisher confirms): without it a
 message written into a connection the broker already closed (a restart, a deleted vhost, a
@@ -28,6 +33,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from celery import Celery
@@ -35,6 +41,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from ...worker.protocol import TASK_NAME, celery_queue
+from ..clock import utcnow
 from . import outbox
 
 log = logging.getLogger("podium.dispatch")
@@ -78,8 +85,9 @@ class Dispatcher:
     """Publishes the outbox: each commit's new messages right after it, the rest on ``kick``."""
 
     def __init__(self, broker_url: str, data_dir: str, session_factory: sessionmaker[Session],
-                 route: Callable[[str], str] | None = None) -> None:
+                 route: Callable[[str], str] | None = None, fresh_for: float = 2.0) -> None:
         self.broker_url = broker_url
+        self.fresh_for = fresh_for
         self.options = transport_options(broker_url, data_dir)
         self.celery = make_celery(broker_url, self.options)
         # a compute queue's broker URL (its own virtual host when queues are isolated), and one
@@ -195,10 +203,12 @@ class Dispatcher:
         return sent
 
     def publish_pending(self) -> int:
-        """Publish every pending outbox row; returns how many were sent."""
+        """Publish every pending outbox row but those still their writer's (``fresh_for``);
+        returns how many were sent."""
         sent = 0
+        written_before = utcnow() - timedelta(seconds=self.fresh_for)
         with self._lock, self.session_factory() as session:
-            while rows := outbox.pending_outbox(session):
+            while rows := outbox.pending_outbox(session, written_before=written_before):
                 done, complete = self._send_all(rows)
                 if done:
                     outbox.mark_published(session, done)

@@ -4,9 +4,10 @@ transaction and handed to the dispatcher once it commits (or read back when a pu
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -45,9 +46,12 @@ def forget_messages(session: Session) -> None:
     session.info.pop(NEW_MESSAGES, None)
 
 
-def pending_outbox(session: Session, limit: int = 200) -> list[Message]:
+def pending_outbox(session: Session, limit: int = 200, written_before: datetime | None = None) -> list[Message]:
     """Messages still to publish, oldest first (locked, on PostgreSQL, so that two replicas'
-    dispatchers do not both take them)."""
+    dispatchers do not both take them). With ``written_before``, a row never published is taken
+    only once written before it: until then it is its writer's to publish (``Dispatcher``), and
+    taking it too would send it twice, its writer being unaware. A row the reaper put back
+    (published before) is taken at once."""
     stmt = (
         select(DispatchOutbox.id, Attempt.id, Attempt.submission_id, Attempt.step, DispatchOutbox.queue)
         .join(Attempt, Attempt.id == DispatchOutbox.attempt_id)
@@ -55,6 +59,8 @@ def pending_outbox(session: Session, limit: int = 200) -> list[Message]:
         .order_by(DispatchOutbox.id)
         .limit(limit)
     )
+    if written_before is not None:
+        stmt = stmt.where(or_(DispatchOutbox.created_at < written_before, DispatchOutbox.publish_count > 0))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=DispatchOutbox)
     return [Message(r[0], r[1], r[2], r[3].value, r[4]) for r in session.execute(stmt).all()]

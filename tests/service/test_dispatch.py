@@ -123,6 +123,39 @@ def test_a_failed_publish_stays_in_the_outbox_for_the_timer(
     assert row.publish_count == 1 and [args[2] for args, _ in sent] == [row.attempt_id, row.attempt_id]
 
 
+@pytest.mark.in_process
+def test_the_timer_leaves_a_fresh_message_to_the_process_that_wrote_it(
+        api, creator, make_competition, users, service, clock, dbsession, monkeypatch) -> None:
+    """A message another process committed and is publishing (not yet stamped) is not sent again
+    by this process's timer until it has waited ``dispatch_interval``: sent twice, its second
+    claim would be refused, a worker's round trip lost (and in a rush, many). A message the
+    reaper put back (published before) is sent at once."""
+    user, phase_id, _, _ = on_a_queue_of_its_own(api, creator, make_competition, users, service)
+    dispatcher = service.app.dispatcher
+    clock.set(utcnow())  # no timer but the calls below
+    sid = submit_and_confirm(api, user, phase_id)
+    wait_until(lambda: outbox_row(dbsession, sid).published_at is not None)
+    sent = watch_sends(monkeypatch, dispatcher)
+    row = outbox_row(dbsession, sid)
+    # as another process leaves it between its commit and its stamp
+    row.published_at, row.publish_count, row.created_at = None, 0, utcnow()
+    dbsession.commit()
+    assert dispatcher.publish_pending() == 0 and sent == []
+    clock.advance(seconds=service.app.dispatch_interval / 2)
+    assert dispatcher.publish_pending() == 0 and sent == []
+    clock.advance(seconds=service.app.dispatch_interval)  # its writer had its time: a crash, say
+    assert dispatcher.publish_pending() == 1 and len(sent) == 1
+    dbsession.expire_all()  # the session keeps what it committed (expire_on_commit is off)
+    row = outbox_row(dbsession, sid)
+    assert row.published_at is not None and row.publish_count == 1
+    row.published_at, row.created_at = None, utcnow()  # the reaper's put-back (after an unclaimed_timeout)
+    dbsession.commit()
+    assert dispatcher.publish_pending() == 1 and len(sent) == 2
+    dbsession.expire_all()
+    assert outbox_row(dbsession, sid).publish_count == 2
+    assert dispatcher.fresh_for == service.app.dispatch_interval > 0
+
+
 def test_a_rolled_back_enqueue_publishes_nothing(service, dbsession, monkeypatch) -> None:
     from podium.server.compute import outbox
 
