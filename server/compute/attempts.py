@@ -123,6 +123,8 @@ def _writes_in_one(seen: tuple[str, ...], moved: tuple[str, ...]) -> Select:
                             .returning(SUBMISSIONS.c.id).cte("moved").c.id).scalar_subquery()
     statement = select(select(touched.c.id).scalar_subquery(), select(held.c.id).scalar_subquery(), submission)
     return _WRITES_IN_ONE.setdefault((seen, moved), statement)
+
+
 #: the role an uploaded output plays among the submission's files
 OUTPUT_ROLES = {
     (AttemptStep.predict, "output"): "prediction_output",
