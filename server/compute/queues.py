@@ -7,8 +7,7 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -16,12 +15,10 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ..clock import utcnow
 from ..errors import Conflict, NotAuthenticated, NotFound
+from ..leaderboards.changes import ChangeFeed, Remembered
 from ..orm import ComputeQueue, Worker
 from ..secret_files import read_or_create
 from .broker_accounts import QueueBrokers, new_password
-
-if TYPE_CHECKING:
-    from ..leaderboards.changes import ChangeFeed
 
 DEFAULT_QUEUE = "default"
 
@@ -140,10 +137,7 @@ class RememberedTokens:
     named a queue are kept (a flood of wrong ones costs no memory), at most ``size``."""
 
     def __init__(self, feed: ChangeFeed, size: int = 1000) -> None:
-        self.feed = feed
-        self.size = size
-        self._queues: dict[str, tuple[int, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+        self._queues: Remembered[str, dict[str, Any]] = Remembered(feed, size, counter="queue_generation")
 
     def queue_for_token(self, session: Session, token: str | None) -> ComputeQueue:
         """``queue_for_token``, from memory when the token's queue is remembered and current: a
@@ -151,21 +145,15 @@ class RememberedTokens:
         if not token:
             return queue_for_token(session, token)  # the refusal
         digest = hash_token(token)
-        generation = self.feed.queue_generation  # before the read: one read across a change is never kept
-        if self.feed.live:
-            with self._lock:
-                found = self._queues.get(digest)
-            if found is not None and found[0] == generation:
-                queue = ComputeQueue(**found[1])
-                make_transient_to_detached(queue)  # as if loaded: the session writes nothing of it
-                session.add(queue)
-                return queue
+        columns = self._queues.get(digest)
+        if columns is not None:
+            queue = ComputeQueue(**columns)
+            make_transient_to_detached(queue)  # as if loaded: the session writes nothing of it
+            session.add(queue)
+            return queue
+        generation = self._queues.now()  # before the read: one read across a change is never kept
         queue = queue_for_token(session, token)
-        if self.feed.live and self.size:
-            with self._lock:
-                if len(self._queues) >= self.size:
-                    self._queues.clear()
-                self._queues[digest] = (generation, {key: getattr(queue, key) for key in _QUEUE_COLUMNS})
+        self._queues.put(digest, generation, {key: getattr(queue, key) for key in _QUEUE_COLUMNS})
         return queue
 
 

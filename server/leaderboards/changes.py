@@ -29,12 +29,16 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, event
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 #: the tables whose rows decide a leaderboard read's access and current version (``generation``)
 WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "organizers", "participants",
@@ -43,6 +47,8 @@ WATCHED = ("competitions", "phases", "leaderboards", "leaderboard_columns", "org
 #: ``compute.queues.RememberedTokens``): a counter of its own, so that scores, which write the
 #: leaderboard's tables, do not make every process read its workers' tokens again
 QUEUES = "compute_queues"
+#: the tables with a ``podium_changes`` trigger (migrations 0013, 0022 and 0023)
+NOTIFYING = (*WATCHED, QUEUES)
 CHANNEL = "podium_changes"
 #: whose submissions changed, one notification per key (``submissions.listing_cache``, migration 0022)
 SUBMISSIONS_CHANNEL = "podium_submissions"
@@ -86,7 +92,7 @@ class ChangeFeed:
         if statement[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
             written = _WRITE.match(statement)
             table = written.group(1).lower() if written is not None else None
-            if table in WATCHED or table == QUEUES:
+            if table in NOTIFYING:
                 conn.info.setdefault(_CHANGED, set()).add(table)
 
     @staticmethod
@@ -99,8 +105,8 @@ class ChangeFeed:
     def _committing(self, conn: Any) -> None:
         tables = conn.info.pop(_CHANGED, None)
         if tables:
-            self.bump(frozenset(tables))
-            conn.info[_BUMP_ON_CHECKIN] = frozenset(tables)
+            conn.info[_BUMP_ON_CHECKIN] = tables = frozenset(tables)
+            self.bump(tables)
 
     def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
         tables = record.info.pop(_BUMP_ON_CHECKIN, None)
@@ -161,8 +167,8 @@ class ChangeFeed:
             triggers, owner_triggers = conn.execute(
                 "SELECT count(*) FILTER (WHERE tgname LIKE 'podium\\_changes\\_%'), "
                 "count(*) FILTER (WHERE tgname LIKE 'podium\\_owner\\_changes\\_%') FROM pg_trigger").fetchone()
-            if triggers < len(WATCHED) + 1 or owner_triggers < SUBMISSION_TRIGGERS:
-                raise RuntimeError(f"{triggers + owner_triggers} of the {len(WATCHED) + 1 + SUBMISSION_TRIGGERS} "
+            if triggers < len(NOTIFYING) or owner_triggers < SUBMISSION_TRIGGERS:
+                raise RuntimeError(f"{triggers + owner_triggers} of the {len(NOTIFYING) + SUBMISSION_TRIGGERS} "
                                    "change triggers exist (run the migrations: podium service --upgrade-db)")
             conn.execute(f"LISTEN {CHANNEL}")
             conn.execute(f"LISTEN {SUBMISSIONS_CHANNEL}")
@@ -173,3 +179,46 @@ class ChangeFeed:
                     self._deliver(note)
         finally:
             conn.close()
+
+
+class Remembered(Generic[K, V]):
+    """Values read from the database, by key, each good while one of the feed's counters
+    (``counter``: ``generation`` or ``queue_generation``) has not moved since it was read.
+    Nothing is kept or served while the feed is not live. Bounded, least recently used out
+    first. Take ``now()`` before the read a value comes from, and ``put`` it with that: a value
+    read across a change is then never served after it."""
+
+    def __init__(self, feed: ChangeFeed, size: int, counter: str = "generation") -> None:
+        self.feed = feed
+        self.size = size
+        self.counter = counter
+        self._values: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def now(self) -> int:
+        """The counter, to take before reading a value to ``put``."""
+        return getattr(self.feed, self.counter)
+
+    def get(self, key: K) -> V | None:
+        """The value remembered for ``key`` if it is still good (safe on the event loop)."""
+        if not self.feed.live:
+            return None
+        with self._lock:
+            found = self._values.get(key)
+            if found is None or found[0] != self.now():
+                return None
+            self._values.move_to_end(key)
+        return found[1]
+
+    def put(self, key: K, generation: int, value: V) -> None:
+        """Remember ``value``, read after the counter was ``generation``."""
+        if not self.feed.live:
+            return
+        with self._lock:
+            self._values[key] = (generation, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)

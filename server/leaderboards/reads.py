@@ -11,8 +11,6 @@ page is answered from memory on the event loop.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, Row, bindparam, select
@@ -21,7 +19,7 @@ from ..auth.identity import Identity
 from ..auth.permissions import standing
 from ..db import ReadConnections
 from ..orm import Competition, Leaderboard, Organizer, Participant, Phase
-from .changes import ChangeFeed
+from .changes import ChangeFeed, Remembered
 from .store import page_identity
 
 _ACCESS = (
@@ -102,35 +100,24 @@ class RememberedAccess:
 
     def __init__(self, reads: ReadConnections, feed: ChangeFeed, size: int = 20_000) -> None:
         self.reads = reads
-        self.feed = feed
-        self.size = size
-        self._rows: OrderedDict[tuple[int, str], tuple[int, Row]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._rows: Remembered[tuple[int, str], Row] = Remembered(feed, size)
+
+    @property
+    def size(self) -> int:
+        return self._rows.size
 
     def remembered(self, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
         """From memory alone (safe on the event loop); None when not remembered or stale."""
-        if not self.feed.live:
-            return None
-        key = (phase_id, identity.name)
-        with self._lock:
-            found = self._rows.get(key)
-            if found is None or found[0] != self.feed.generation:
-                return None
-            self._rows.move_to_end(key)
-        return access_of(found[1], identity, self.reads.engine)
+        row = self._rows.get((phase_id, identity.name))
+        return access_of(row, identity, self.reads.engine) if row is not None else None
 
     def check(self, identity: Identity, phase_id: int) -> LeaderboardAccess | None:
         """From the database (one statement), remembered for the next read; None if there is no
         such phase. The generation is taken before the read, so a row read across a change is
         never served after it."""
-        generation = self.feed.generation
+        generation = self._rows.now()
         row = self.reads.first(_ACCESS, {"phase_id": phase_id, "username": identity.name})
         if row is None:
             return None
-        if self.feed.live:
-            with self._lock:
-                self._rows[(phase_id, identity.name)] = (generation, row)
-                self._rows.move_to_end((phase_id, identity.name))
-                while len(self._rows) > self.size:
-                    self._rows.popitem(last=False)
+        self._rows.put((phase_id, identity.name), generation, row)
         return access_of(row, identity, self.reads.engine)

@@ -80,12 +80,12 @@ def test_wrong_tokens_are_not_kept_nothing_is_while_the_feed_is_not_live_and_the
                 tokens.queue_for_token(session, wrong)
         with pytest.raises(NotAuthenticated, match="Bearer"):
             tokens.queue_for_token(session, None)
-    assert len(statements) == 2 and tokens._queues == {}
+    assert len(statements) == 2 and len(tokens._queues) == 0
     feed.live = False
     with factory() as session:
         tokens.queue_for_token(session, "first-token")
         tokens.queue_for_token(session, "first-token")
-    assert len(statements) == 4 and tokens._queues == {}
+    assert len(statements) == 4 and len(tokens._queues) == 0
     feed.live = True
     with factory() as session:
         queues.create_queue(session, "q2", None, token="second-queue")
@@ -116,3 +116,28 @@ def test_the_queues_have_a_counter_of_their_own() -> None:
     assert (feed.generation, feed.queue_generation) == (1, 1)
     feed.bump()  # the listener lost or regained: everything may be stale
     assert (feed.generation, feed.queue_generation) == (2, 2)
+
+
+def test_what_is_remembered_is_served_until_its_counter_moves_least_recently_used_out_first() -> None:
+    """``Remembered``, under the tokens and the leaderboard's readers alike."""
+    from podium.server.leaderboards.changes import Remembered
+
+    feed = ChangeFeed()
+    feed.live = True
+    memory: Remembered[str, str] = Remembered(feed, size=2, counter="queue_generation")
+    before = memory.now()
+    feed.bump(frozenset(["compute_queues"]))  # a change while "a" was being read
+    memory.put("a", before, "A")
+    assert memory.get("a") is None
+    memory.put("a", memory.now(), "A")
+    memory.put("b", memory.now(), "B")
+    assert memory.get("a") == "A"  # now the most recently used
+    memory.put("c", memory.now(), "C")
+    assert (memory.get("a"), memory.get("b"), memory.get("c"), len(memory)) == ("A", None, "C", 2)
+    feed.bump(frozenset(["phases"]))  # the other counter
+    assert memory.get("a") == "A"
+    feed.live = False
+    assert memory.get("a") is None
+    memory.put("d", memory.now(), "D")
+    feed.live = True
+    assert memory.get("d") is None
