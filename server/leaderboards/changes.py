@@ -29,11 +29,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, event
+
+from ..lru import LeastRecentlyUsed
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +191,12 @@ class Remembered(Generic[K, V]):
 
     def __init__(self, feed: ChangeFeed, size: int, counter: str = "generation") -> None:
         self.feed = feed
-        self.size = size
         self.counter = counter
-        self._values: OrderedDict[K, tuple[int, V]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._values: LeastRecentlyUsed[K, tuple[int, V]] = LeastRecentlyUsed(size)
+
+    @property
+    def size(self) -> int:
+        return self._values.size
 
     def __len__(self) -> int:
         return len(self._values)
@@ -206,19 +209,10 @@ class Remembered(Generic[K, V]):
         """The value remembered for ``key`` if it is still good (safe on the event loop)."""
         if not self.feed.live:
             return None
-        with self._lock:
-            found = self._values.get(key)
-            if found is None or found[0] != self.now():
-                return None
-            self._values.move_to_end(key)
-        return found[1]
+        found = self._values.get(key)
+        return found[1] if found is not None and found[0] == self.now() else None
 
     def put(self, key: K, generation: int, value: V) -> None:
         """Remember ``value``, read after the counter was ``generation``."""
-        if not self.feed.live:
-            return
-        with self._lock:
-            self._values[key] = (generation, value)
-            self._values.move_to_end(key)
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
+        if self.feed.live:
+            self._values.put(key, (generation, value))

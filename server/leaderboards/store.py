@@ -15,8 +15,6 @@ import csv
 import io
 import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +23,7 @@ from sqlalchemy import ColumnElement, Engine, case, delete, func, insert, or_, s
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, ValidationFailed
+from ..lru import LeastRecentlyUsed
 from ..offloop import collector_paused
 from ..orm import (
     Leaderboard,
@@ -304,7 +303,7 @@ def record_scores(session: Session, submission: Submission, scores: Mapping[str,
     session.flush()
 
 
-class PageCache:
+class PageCache(LeastRecentlyUsed[tuple, str]):
     """Leaderboard pages as the API returns them (JSON text), keyed by the phase's
     ``leaderboard_version``.
 
@@ -317,36 +316,7 @@ class PageCache:
     """
 
     def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._pages: OrderedDict[tuple, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> str | None:
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
-
-    def put(self, key: tuple, page: str) -> None:
-        with self._lock:
-            self._pages[key] = page
-            self._pages.move_to_end(key)
-            self._trim()
-
-    def resize(self, size: int) -> None:
-        """Keep at most ``size`` pages from now on (``PodiumService.leaderboard_page_cache``)."""
-        with self._lock:
-            self.size = size
-            self._trim()
-
-    def _trim(self) -> None:
-        while len(self._pages) > self.size:
-            self._pages.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
+        super().__init__(size)
 
 
 PAGES = PageCache()
