@@ -10,9 +10,13 @@ while ``ChangeFeed.generation`` has not moved since it was read. The counter mov
   request that committed answers anyone;
 * from other processes and replicas on PostgreSQL, when a notification arrives on ``CHANNEL``:
   statement triggers on the watched tables (migrations 0013 and 0022) send one in the writing transaction,
-  delivered at its commit. The window is the notification's delivery to the listening thread,
-  under a millisecond on one network; while the listener is not connected (or the triggers are
-  missing) nothing is remembered and every read checks the database, as before.
+  delivered at its commit. A read asks ``up_to_date()`` first, which also says no while a
+  notification waits on the listener's socket or is being handed on: on a busy host the
+  listening thread may wait several milliseconds for its turn at the interpreter, and a read in
+  that time would otherwise serve what the notification says has changed. The window left is
+  PostgreSQL's delivery to the listener's socket, well under a millisecond on one network; while
+  the listener is not connected (or the triggers are missing) nothing is remembered and every
+  read checks the database, as before.
 
 A second counter, ``queue_generation``, moves the same way for ``QUEUES`` (``compute_queues``,
 migration 0023; the notification's payload names the table): which queue a worker's token names
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
@@ -60,7 +65,8 @@ _CHANGED, _BUMP_ON_CHECKIN = "podium_changed", "podium_bump_on_checkin"
 
 
 class ChangeFeed:
-    """The generation counters and whether remembering is safe (``live``)."""
+    """The generation counters, whether remembering is safe (``live``) and whether what is
+    remembered may be served now (``up_to_date``)."""
 
     def __init__(self) -> None:
         self.generation = 0
@@ -71,6 +77,10 @@ class ChangeFeed:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        #: the listening connection's socket while it is connected (PostgreSQL), else None
+        self._socket: int | None = None
+        #: True from the moment the listener sees its socket readable until what it read is handed on
+        self._draining = False
 
     def bump(self, tables: frozenset[str] | None = None) -> None:
         """Move the counter of each table in ``tables`` (None: every counter)."""
@@ -79,6 +89,28 @@ class ChangeFeed:
                 self.generation += 1
             if tables is None or QUEUES in tables:
                 self.queue_generation += 1
+
+    def up_to_date(self) -> bool:
+        """May what is remembered be served now: live, and no notification waiting to be handed
+        on (on the listener's socket, or read from it and not yet counted). Safe on any thread."""
+        if not self.live:
+            return False
+        if self._listener is None:  # SQLite: one process, whose own commits move the counters
+            return True
+        # the socket before the flag: the listener raises the flag before it reads the socket,
+        # so a notification is seen in one or the other until its counter has moved
+        return not (self._readable() or self._draining)
+
+    def _readable(self) -> bool:
+        socket = self._socket
+        if socket is None:
+            return True
+        poller = select.poll()  # one per call: a poll object may not be used by two threads at once
+        try:
+            poller.register(socket, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):  # the connection closed under us: its listener is going down
+            return True
 
     # --- this process's writes ---------------------------------------------------------------
 
@@ -156,8 +188,9 @@ class ChangeFeed:
     def _listen(self, engine: Engine) -> None:
         """Check the triggers, LISTEN on both channels and deliver what arrives until stopped.
 
-        psycopg 3's ``notifies`` waits at most a second, so the stop flag is read every second;
-        a notification that arrives between two waits stays in the connection until the next.
+        The thread waits for its socket itself (at most a second, so the stop flag is read every
+        second) and raises ``_draining`` before psycopg reads it: from the notification's arrival
+        until its counter has moved, ``up_to_date`` says no, on whichever thread asks.
         """
         proxied = engine.raw_connection()
         proxied.detach()  # a connection of its own, never handed to a request
@@ -173,13 +206,28 @@ class ChangeFeed:
                                    "change triggers exist (run the migrations: podium service --upgrade-db)")
             conn.execute(f"LISTEN {CHANNEL}")
             conn.execute(f"LISTEN {SUBMISSIONS_CHANNEL}")
+            self._socket = conn.fileno()
+            waiting = select.poll()
+            waiting.register(self._socket, select.POLLIN)
+            self._drain(conn)  # what arrived during the LISTENs (the bump below covers it as well)
             self.bump()
             self.live = True
             while not self._stop.is_set():
-                for note in conn.notifies(timeout=1.0):
-                    self._deliver(note)
+                if waiting.poll(1000):
+                    self._drain(conn)
         finally:
+            self.live = False
+            self._socket = None
             conn.close()
+
+    def _drain(self, conn: Any) -> None:
+        """Hand on every notification psycopg can read now, ``_draining`` raised meanwhile."""
+        self._draining = True
+        try:
+            for note in conn.notifies(timeout=0):
+                self._deliver(note)
+        finally:
+            self._draining = False
 
 
 class Remembered(Generic[K, V]):
@@ -207,7 +255,7 @@ class Remembered(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value remembered for ``key`` if it is still good (safe on the event loop)."""
-        if not self.feed.live:
+        if not self.feed.up_to_date():
             return None
         found = self._values.get(key)
         return found[1] if found is not None and found[0] == self.now() else None

@@ -24,8 +24,9 @@ Where changes come from:
   right after the commit, before the request that committed answers anyone.
 * **Other processes and replicas** (PostgreSQL): statement triggers (migration 0022) notify
   ``podium_submissions`` with each key a statement touched, delivered at its commit to every
-  listening process (``ChangeFeed``). The window is the notification's delivery, under a
-  millisecond on one network, as for the leaderboard's fast path.
+  listening process (``ChangeFeed``). A page is not served while a notification waits to be
+  handed on (``ChangeFeed.up_to_date``); the window is PostgreSQL's delivery to the listener,
+  well under a millisecond on one network, as for the leaderboard's fast path.
 
 Nothing is remembered while the feed is not live (its listener reconnecting) nor on SQLite,
 whose single process reads the database every time.
@@ -114,7 +115,7 @@ class SubmissionPages:
 
     def get(self, key: tuple) -> str | None:
         """The page's text if it is remembered and nothing it lists changed since it was read."""
-        if not (self.enabled and self.feed.live):
+        if not (self.enabled and self.feed.up_to_date()):
             return None
         with self._lock:
             page = self._pages.get(key)
