@@ -27,6 +27,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import Session, joinedload
@@ -68,9 +69,13 @@ from ..submissions import listing_cache, task_scores
 from . import outbox as outbox_messages
 from .job_spec import (
     ATTEMPTS,
+    JOB_READS,
     OUTPUT_FILES,
     SUBMISSIONS,
+    JobReads,
     claim_context,
+    job_reads_from,
+    job_reads_params,
     job_spec,
     output_key,
     phase_tasks,
@@ -95,19 +100,22 @@ _HOLD = update(ATTEMPTS).where(
 _LAST_NUMBER = select(func.max(ATTEMPTS.c.number)).where(ATTEMPTS.c.submission_id == bindparam("submission_id"),
                                                         ATTEMPTS.c.step == bindparam("step"))
 _MOVE_ON = update(SUBMISSIONS).where(SUBMISSIONS.c.id == bindparam("s_id"), SUBMISSIONS.c.status == bindparam("s_status"))
-#: PostgreSQL: the claim's three writes as one statement (``_writes_in_one``), by the worker's and
-#: the submission's columns they SET
+#: PostgreSQL: the claim's three writes and its reads as one statement (``_writes_in_one``), by
+#: the worker's and the submission's columns they SET
 _WRITES_IN_ONE: dict[tuple[tuple[str, ...], tuple[str, ...]], Select] = {}
+#: the number of ``JOB_READS``' columns, which come first in each row of ``_writes_in_one``
+_READ_COLUMNS = len(JOB_READS.selected_columns)
 
 
 def _writes_in_one(seen: tuple[str, ...], moved: tuple[str, ...]) -> Select:
     """PostgreSQL: ``_TOUCH_WORKER``, ``_HOLD`` and ``_MOVE_ON`` in one round trip, as
     data-modifying CTEs each applied only when the one before it was (the attempt is held only
-    by a worker that exists, the submission moved on only by the claim that holds it); the
-    statement answers the worker's, the attempt's and the submission's ids, None for a write not
-    done. ``seen`` and ``moved`` name the columns SET on the worker and the submission (their
-    parameters are ``w_<column>`` and ``s_new_<column>``); none moved, no submission written.
-    Built once per pair of column lists."""
+    by a worker that exists, the submission moved on only by the claim that holds it), with what
+    the job spec reads (``JOB_READS``, tables the writes do not touch). Each row is one of the
+    reads' rows (all None when there is none) followed by the worker's, the attempt's and the
+    submission's ids, None for a write not done. ``seen`` and ``moved`` name the columns SET on
+    the worker and the submission (their parameters are ``w_<column>`` and ``s_new_<column>``);
+    none moved, no submission written. Built once per pair of column lists."""
     statement = _WRITES_IN_ONE.get((seen, moved))
     if statement is not None:
         return statement
@@ -121,7 +129,11 @@ def _writes_in_one(seen: tuple[str, ...], moved: tuple[str, ...]) -> Select:
         submission = select(_MOVE_ON.where(exists(held.select()))
                             .values({c: bindparam(f"s_new_{c}") for c in moved})
                             .returning(SUBMISSIONS.c.id).cte("moved").c.id).scalar_subquery()
-    statement = select(select(touched.c.id).scalar_subquery(), select(held.c.id).scalar_subquery(), submission)
+    written = select(select(touched.c.id).scalar_subquery().label("worker_id"),
+                     select(held.c.id).scalar_subquery().label("attempt_id"),
+                     submission.label("submission_id")).subquery("written")
+    reads = JOB_READS.subquery("reads")
+    statement = select(reads, written).select_from(written.outerjoin(reads, true()))
     return _WRITES_IN_ONE.setdefault((seen, moved), statement)
 
 
@@ -251,9 +263,10 @@ def claim(session: Session, storage: Storage, queue: ComputeQueue, attempt_id: i
     context = claim_context(session, attempt_id)
     if context is None or not serves(queue, context.queue_id):
         raise NotFound(f"No attempt {attempt_id} in queue '{queue.name}'.")
-    _take(session, queue, context, worker_name, hostname, limits, claimed_by(worker_protocol, version))
+    reads = _take(session, queue, context, worker_name, hostname, limits, claimed_by(worker_protocol, version))
     # an attempt still queued never had a holder, so none of its output slots exists yet
-    return job_spec(session, storage, context, limits, outputs_may_exist=context.state != AttemptState.queued)
+    return job_spec(session, storage, context, limits, outputs_may_exist=context.state != AttemptState.queued,
+                    reads=reads)
 
 
 def claimed_by(worker_protocol: int, version: str) -> dict:
@@ -262,42 +275,45 @@ def claimed_by(worker_protocol: int, version: str) -> dict:
 
 
 def _take(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
-          limits: Limits, facts: dict | None = None) -> None:
+          limits: Limits, facts: dict | None = None) -> JobReads | None:
     """Hold the attempt of ``claim`` (``claim_context``'s row) for the worker and move its
     submission on, with Core statements on the tables, no object loaded: on PostgreSQL in one
-    statement (``_writes_in_one``), elsewhere in three."""
+    statement (``_writes_in_one``) that also reads what the job spec needs (returned), elsewhere
+    in three (None returned: the job spec reads it)."""
     now = utcnow()
     # a known worker is touched by an UPDATE (no read, no flush); a new one is created
     seen = {"last_seen": now, **({"hostname": hostname} if hostname else {}), **(facts or {})}
     hold = {"state": AttemptState.running, "started_at": now,
             "lease_expires_at": now + timedelta(seconds=limits.lease_seconds)}
     take = _take_in_one if session.connection().dialect.name == "postgresql" else _take_step_by_step
-    status = take(session, queue, claim, worker_name, hostname, facts or {}, seen, hold)
+    status, reads = take(session, queue, claim, worker_name, hostname, facts or {}, seen, hold)
     if status in TERMINAL_STATUSES:
         session.connection().execute(update(ATTEMPTS).where(ATTEMPTS.c.id == claim.id)
                                      .values(state=AttemptState.cancelled, finished_at=now))
         raise Conflict(f"Submission {claim.submission_id} is already {status.value}.")
     if claim.parent_id is not None:
         propagate_to_parent(session, session.get(Submission, claim.submission_id))
+    return reads
 
 
 def _take_step_by_step(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
-                       facts: dict, seen: dict, hold: dict) -> SubmissionStatus:
+                       facts: dict, seen: dict, hold: dict) -> tuple[SubmissionStatus, None]:
     """Touch (or create) the worker, hold the attempt, move the submission on: a statement each.
-    Returns the submission's status now."""
+    Returns the submission's status now (and no reads: the job spec makes them)."""
     db = session.connection()
     worker_id = db.execute(_TOUCH_WORKER, {"w_queue": queue.id, "w_name": worker_name, **seen}).scalar()
     if worker_id is None:
         worker_id = touch_worker(session, queue, worker_name, hostname, **facts).id
     if not db.execute(_HOLD, {"a_id": claim.id, "a_now": hold["started_at"], "worker_id": worker_id, **hold}).rowcount:
         _refuse_held(session, claim)
-    return _move_on(session, claim)
+    return _move_on(session, claim), None
 
 
 def _take_in_one(session: Session, queue: ComputeQueue, claim: Row, worker_name: str, hostname: str,
-                 facts: dict, seen: dict, hold: dict) -> SubmissionStatus:
+                 facts: dict, seen: dict, hold: dict) -> tuple[SubmissionStatus, JobReads]:
     """``_take_step_by_step`` in one statement (PostgreSQL), for a worker that exists; a worker's
-    first claim creates it, then runs the statement again. Returns the submission's status now."""
+    first claim creates it, then runs the statement again. Returns the submission's status now
+    and what the job spec reads."""
     db = session.connection()
     new = _next_status(claim.step, claim.status)
     moved = subs.transition_values(claim.submission_id, claim.status, claim.started_at, new) if new else {}
@@ -305,19 +321,21 @@ def _take_in_one(session: Session, queue: ComputeQueue, claim: Row, worker_name:
     params = {"w_queue": queue.id, "w_name": worker_name, "a_id": claim.id, "a_now": hold["started_at"],
               "s_id": claim.submission_id, "s_status": claim.status,
               **{f"w_{c}": v for c, v in seen.items()}, **{f"a_{c}": v for c, v in hold.items()},
-              **{f"s_new_{c}": v for c, v in moved.items()}}
-    worker_id, held, submission = db.execute(statement, params).one()
-    if worker_id is None:
+              **{f"s_new_{c}": v for c, v in moved.items()}, **job_reads_params(claim)}
+    rows = db.execute(statement, params).all()
+    if rows[0][_READ_COLUMNS] is None:  # no worker of that name in the queue yet
         touch_worker(session, queue, worker_name, hostname, **facts)
-        worker_id, held, submission = db.execute(statement, params).one()
+        rows = db.execute(statement, params).all()
+    _, held, submission = rows[0][_READ_COLUMNS:]
     if held is None:
         _refuse_held(session, claim)
+    reads = job_reads_from(row[:_READ_COLUMNS] for row in rows if row.id is not None)
     if new is None:
-        return claim.status
+        return claim.status, reads
     if submission is not None:
         listing_cache.note_written(session, claim.owner, claim.team_id)
-        return new
-    return _move_on(session, claim, read_again=True)  # its status changed since the claim read it
+        return new, reads
+    return _move_on(session, claim, read_again=True), reads  # its status changed since the claim read it
 
 
 def _refuse_held(session: Session, claim: Row) -> NoReturn:

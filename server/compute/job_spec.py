@@ -13,7 +13,8 @@ and building statements of this size per request, cost more Python than their ro
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Row,
@@ -130,20 +131,20 @@ _INPUT_COLUMNS = (ARTIFACTS.c.id, ARTIFACTS.c.state, ARTIFACTS.c.storage_key, AR
 #: the submission's upload and prediction outputs a step may read
 _SUBMISSION_INPUTS = (
     select(FILES.c.role, FILES.c.id, *_INPUT_COLUMNS).join(ARTIFACTS, ARTIFACTS.c.id == FILES.c.artifact_id)
-    .where(FILES.c.submission_id == bindparam("submission_id"), FILES.c.role.in_(("submission", "prediction_output")))
+    .where(FILES.c.submission_id == bindparam("r_submission"), FILES.c.role.in_(("submission", "prediction_output")))
 )
-#: the role of a leaderboard column's row among what a claim reads (``_JOB_READS``)
+#: the role of a leaderboard column's row among what a claim reads (``JOB_READS``)
 _SCORE_KEY = "score key"
 #: everything a claim reads besides its context, in one round trip: the task's programs and data
 #: (no role, file id 0), the submission's files, and the keys of the leaderboard's columns a
 #: scoring program writes (not the computed ones), as rows of role ``_SCORE_KEY`` with the key in
 #: ``storage_key``, the column's index in ``file_id`` and its id in ``id``
-_JOB_READS = union_all(
+JOB_READS = union_all(
     select(cast(null(), String).label("role"), literal(0).label("file_id"), *_INPUT_COLUMNS)
-    .where(ARTIFACTS.c.id.in_(bindparam("task_artifacts", expanding=True))),
+    .where(ARTIFACTS.c.id.in_(bindparam("r_task_artifacts", expanding=True))),
     _SUBMISSION_INPUTS,
     select(literal(_SCORE_KEY), COLUMNS.c.index, COLUMNS.c.id, null(), COLUMNS.c.key, null(), null())
-    .where(COLUMNS.c.leaderboard_id == bindparam("leaderboard_id"), COLUMNS.c.computation.is_(None)),
+    .where(COLUMNS.c.leaderboard_id == bindparam("r_leaderboard"), COLUMNS.c.computation.is_(None)),
 )
 _EXISTING_OUTPUTS = select(ARTIFACTS.c.storage_key).where(ARTIFACTS.c.storage_key.in_(bindparam("keys", expanding=True)))
 _NEW_OUTPUTS = insert(ARTIFACTS)
@@ -170,20 +171,30 @@ class _Input(NamedTuple):
     size: int | None
 
 
-class _Reads(NamedTuple):
-    """What a claim reads besides its context (``_JOB_READS``)."""
+class JobReads(NamedTuple):
+    """What a claim reads besides its context (``JOB_READS``)."""
 
     task: dict[int, _Input]  # the task's objects by id
     submission: list[_Input]  # the submission's upload and prediction outputs, oldest first
     score_keys: list[str]  # the keys a scoring program writes, in the leaderboard's order
 
 
-def _readable(session: Session, claim: Row) -> _Reads:
-    """The task's objects, the submission's files and the leaderboard's score keys, in one read."""
+def job_reads_params(claim: Row) -> dict[str, Any]:
+    """The parameters of ``JOB_READS`` for the attempt of ``claim``: named apart from any column
+    of the tables a claim's writes UPDATE (``attempts._writes_in_one`` carries these reads, and
+    there a parameter named like a column of the UPDATE's table would be SET on it)."""
     wanted = [i for i in (claim.scoring_program_id, claim.ingestion_program_id, claim.input_data_id,
                           claim.reference_data_id) if i]
-    rows = session.connection().execute(_JOB_READS, {"submission_id": claim.submission_id, "task_artifacts": wanted,
-                                                     "leaderboard_id": claim.leaderboard_id})
+    return {"r_submission": claim.submission_id, "r_task_artifacts": wanted, "r_leaderboard": claim.leaderboard_id}
+
+
+def _readable(session: Session, claim: Row) -> JobReads:
+    """The task's objects, the submission's files and the leaderboard's score keys, in one read."""
+    return job_reads_from(session.connection().execute(JOB_READS, job_reads_params(claim)))
+
+
+def job_reads_from(rows: Iterable[Sequence[Any]]) -> JobReads:
+    """``JOB_READS``' rows (each a row's first seven columns) as what the job spec is made from."""
     task: dict[int, _Input] = {}
     submission: list[_Input] = []
     columns: list[_Input] = []
@@ -196,7 +207,7 @@ def _readable(session: Session, claim: Row) -> _Reads:
         else:
             submission.append(found)
     submission.sort(key=lambda f: f.file_id)
-    return _Reads(task, submission, [c.storage_key for c in sorted(columns, key=lambda c: (c.file_id, c.id))])
+    return JobReads(task, submission, [c.storage_key for c in sorted(columns, key=lambda c: (c.file_id, c.id))])
 
 
 def _visible_inputs(storage: Storage, claim: Row, expiry: int, task: dict[int, _Input],
@@ -264,12 +275,14 @@ def _output_slots(session: Session, storage: Storage, claim: Row, sizes: dict[st
 
 
 def job_spec(session: Session, storage: Storage, claim: Row, limits: Limits,
-             outputs_may_exist: bool = True) -> JobSpec:
+             outputs_may_exist: bool = True, reads: JobReads | None = None) -> JobSpec:
     """Everything the worker needs for the attempt of ``claim`` (``claim_context``'s row), with
     signed URLs for exactly what it may touch. ``outputs_may_exist`` is false when no earlier
-    claim made the attempt's output slots."""
+    claim made the attempt's output slots; ``reads``: ``JOB_READS`` already made (the claim's
+    writes carry it on PostgreSQL), else it is read here."""
     expiry = max(limits.url_expiry, claim.execution_time_limit * 3)
-    reads = _readable(session, claim)
+    if reads is None:
+        reads = _readable(session, claim)
     inputs = _visible_inputs(storage, claim, expiry, reads.task, reads.submission)
     names = ["output", "log"] + (["detailed_results"] if claim.step == AttemptStep.score else [])
     if claim.accepts_notebooks:

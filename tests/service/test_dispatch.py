@@ -380,7 +380,7 @@ def test_a_claim_reads_the_tasks_programs_and_data_once(
     reads: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM artifacts" in statement:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")) and "FROM artifacts" in statement:
             reads.append(statement)
 
     sa.event.listen(service.app.engine, "before_cursor_execute", record)
@@ -391,4 +391,7 @@ def test_a_claim_reads_the_tasks_programs_and_data_once(
         sa.event.remove(service.app.engine, "before_cursor_execute", record)
     assert spec["step"] == "predict"
     assert set(spec["inputs"]) == {"submission", "ingestion_program", "input_data"}
-    assert len(reads) == 1, reads
+    # one read of them all; on PostgreSQL it rides with the claim's writes, which a worker's first
+    # claim runs twice (the first run finds no worker to hold the attempt for, and creates it)
+    in_writes = service.app.engine.dialect.name == "postgresql"
+    assert len(reads) == (2 if in_writes else 1) and len(set(reads)) == 1, reads
