@@ -30,6 +30,7 @@ SQLite serves one process, whose own commits are all it needs to see.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import select
@@ -60,8 +61,19 @@ CHANNEL = "podium_changes"
 SUBMISSIONS_CHANNEL = "podium_submissions"
 #: the statement triggers that send it: insert, update, delete and truncate of submissions and scores
 SUBMISSION_TRIGGERS = 8
-_WRITE = re.compile(r'(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+_WRITE = re.compile(r'\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+#: the first four letters of a statement that may write (a WITH may hold an INSERT, UPDATE or DELETE)
+_MAY_WRITE = frozenset(("INSE", "UPDA", "DELE", "WITH"))
 _CHANGED, _BUMP_ON_CHECKIN = "podium_changed", "podium_bump_on_checkin"
+
+
+@functools.lru_cache(maxsize=1024)
+def notifying_tables_written(statement: str) -> frozenset[str]:
+    """The tables of ``NOTIFYING`` that ``statement`` may write: the target of each INSERT, UPDATE
+    or DELETE in it, those of its data-modifying CTEs too (a word UPDATE elsewhere, as in FOR
+    UPDATE, names no such table). Remembered per statement text: the same few statements run
+    again and again."""
+    return frozenset(table.lower() for table in _WRITE.findall(statement)) & frozenset(NOTIFYING)
 
 
 class ChangeFeed:
@@ -122,11 +134,10 @@ class ChangeFeed:
         event.listen(engine, "checkin", self._checked_in)
 
     def _note_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
-            written = _WRITE.match(statement)
-            table = written.group(1).lower() if written is not None else None
-            if table in NOTIFYING:
-                conn.info.setdefault(_CHANGED, set()).add(table)
+        if statement[:4].upper() in _MAY_WRITE:
+            tables = notifying_tables_written(statement)
+            if tables:
+                conn.info.setdefault(_CHANGED, set()).update(tables)
 
     @staticmethod
     def _rolled_back(conn: Any) -> None:

@@ -96,8 +96,28 @@ def test_the_change_feed_moves_on_a_committed_write_of_a_watched_table_only(tmp_
         after_commit = feed.generation
     # once before the commit, once more when the connection went back to the pool
     assert after_commit == start + 1 and feed.generation == start + 2
+
+    # a statement that begins with WITH may write too (a data-modifying CTE on PostgreSQL)
+    with engine.begin() as conn:
+        conn.execute(sa.text("WITH chosen AS (SELECT 1 AS id) "
+                             "UPDATE participants SET status = 'approved' WHERE id IN (SELECT id FROM chosen)"))
+    assert feed.generation == start + 4
+    with engine.begin() as conn:
+        conn.execute(sa.text("WITH chosen AS (SELECT 1 AS id) INSERT INTO submissions (id) SELECT id + 1 FROM chosen"))
+    assert feed.generation == start + 4  # not a watched table
     feed.stop()
     engine.dispose()
+
+
+def test_the_tables_a_statement_writes_are_read_from_each_write_in_it() -> None:
+    from podium.server.leaderboards.changes import notifying_tables_written as written
+
+    assert written('INSERT INTO "phases" (name) VALUES (1)') == {"phases"}
+    assert written("WITH a AS (UPDATE workers SET x = 1 RETURNING id), b AS (DELETE FROM teams WHERE id IN "
+                   "(SELECT id FROM a) RETURNING id) UPDATE compute_queues SET y = 2") == {"teams", "compute_queues"}
+    assert written("SELECT * FROM participants FOR UPDATE SKIP LOCKED") == frozenset()
+    assert written("INSERT INTO scores (value) VALUES (1) ON CONFLICT DO UPDATE SET value = 2") == frozenset()
+    assert written("UPDATE submissions SET last_update = 1") == frozenset()
 
 
 def test_the_collector_resumes_when_the_last_paused_section_ends() -> None:
