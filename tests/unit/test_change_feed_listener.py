@@ -8,24 +8,12 @@ from __future__ import annotations
 import select
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from conftest import create_pg_database, drop_pg_database
 from podium.server import db
 from podium.server.leaderboards.changes import ChangeFeed, Remembered
 from podium.server.orm import ComputeQueue
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    url = create_pg_database()
-    db.upgrade(url)
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 def wait_until(condition, what: str, timeout: float = 10.0) -> None:
@@ -74,11 +62,12 @@ class HeldListener:
         self.engine.dispose()
 
 
+@pytest.mark.one_backend  # PostgreSQL: SQLite has no listener
 @pytest.mark.parametrize("step", ["socket", "counting"])
-def test_a_notification_not_yet_counted_stops_what_is_remembered_being_served(pg_url, step) -> None:
-    listener = HeldListener(pg_url, step)
+def test_a_notification_not_yet_counted_stops_what_is_remembered_being_served(db_url, step) -> None:
+    listener = HeldListener(db_url, step)
     feed = listener.feed
-    other = db.make_engine(pg_url)  # another process's commits
+    other = db.make_engine(db_url)  # another process's commits
     try:
         remembered: Remembered[str, str] = Remembered(feed, size=4, counter="queue_generation")
         remembered.put("token", remembered.now(), "queue q1")
@@ -112,8 +101,9 @@ def test_a_notification_not_yet_counted_stops_what_is_remembered_being_served(pg
         listener.close()
 
 
-def test_a_feed_whose_listener_stopped_serves_nothing(pg_url) -> None:
-    listener = HeldListener(pg_url, "socket")
+@pytest.mark.one_backend
+def test_a_feed_whose_listener_stopped_serves_nothing(db_url) -> None:
+    listener = HeldListener(db_url, "socket")
     feed = listener.feed
     remembered: Remembered[str, str] = Remembered(feed, size=4)
     remembered.put("row", remembered.now(), "value")
