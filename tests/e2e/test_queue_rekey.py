@@ -4,19 +4,15 @@ meanwhile wait, and a worker started with the new token scores them."""
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
 from conftest import WorkerProcess, submit, wait_for
 from conftest import make_pipeline_competition as make_competition
-from helpers import programs, rabbit_management
+from helpers import programs, rabbit_management, waiting
 
-
-def wait_until(predicate, timeout: float = 60, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
+wait_until = functools.partial(waiting.wait_until, timeout=60, every=0.5)
 
 
 def test_the_old_worker_is_refused_by_the_broker_and_a_new_token_works(

@@ -8,6 +8,7 @@ stamp a message published that the broker did not take.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
@@ -25,7 +26,7 @@ from conftest import (
     submit,
     wait_for,
 )
-from helpers import programs
+from helpers import programs, waiting
 from helpers.rabbit_node import RabbitNode
 from podium.server import db
 from podium.server.compute import queues
@@ -142,11 +143,7 @@ def queue_depth(node: RabbitNode, name: str) -> int:
     return 0
 
 
-def wait_until(predicate, limit: float = 20) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
+wait_until = functools.partial(waiting.wait_until, timeout=20, every=0.2)
 
 
 def test_a_message_the_broker_never_took_stays_in_the_outbox(strict_api, strict_service, strict_broker, users) -> None:
@@ -175,5 +172,5 @@ def test_a_message_the_broker_never_took_stays_in_the_outbox(strict_api, strict_
     assert not published(second)  # the broker has not confirmed it
     strict_broker.crash()
     strict_broker.start()  # the alarm was a runtime setting: the node comes back without it
-    wait_until(lambda: queue_depth(strict_broker, celery_queue(name)) == 2, limit=60)
+    wait_until(lambda: queue_depth(strict_broker, celery_queue(name)) == 2, timeout=60)
     wait_until(lambda: published(second))

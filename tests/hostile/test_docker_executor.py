@@ -6,13 +6,12 @@ are specific errors, and no container outlives its run or a crashed worker."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
 import pytest
+from helpers.waiting import wait_until
 from podium.worker.errors import EngineUnreachable
 from podium.worker.executors.base import ContainerSpec, ExecResult, LiveTail, Mount
 from podium.worker.executors.docker import LABEL, DockerExecutor
@@ -41,13 +40,6 @@ def run_in_thread(executor: DockerExecutor, run: ContainerSpec,
     thread = threading.Thread(target=lambda: results.append(executor.run(run, cancel or threading.Event())))
     thread.start()
     return thread, results
-
-
-def wait_until(condition: Callable[[], object], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
 
 
 def test_every_hardening_option_reaches_the_container(executor: DockerExecutor, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ The tests of this module run in order, on one platform."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import time
@@ -30,7 +31,7 @@ from conftest import (
     upload_dataset,
     wait_for,
 )
-from helpers import programs
+from helpers import programs, waiting
 from helpers.service_commands import FileClock, ServiceCommand, alive
 from helpers.web_session import create_queue
 from helpers.worker_over_http import claim
@@ -194,12 +195,8 @@ def test_concurrent_traffic_scores_once_and_reads_see_every_score(platform, user
                           best=[done[-1][0] for done in rounds])
 
 
-def wait_until(condition, timeout: float = 60, what: str = "") -> None:
-    """Poll for what the services' timers do (they run every second); the clock is what moved."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.3)
+#: polls for what the services' timers do (they run every second); the clock is what moved
+wait_until = functools.partial(waiting.wait_until, timeout=60, every=0.3)
 
 
 def test_lapsed_attempts_are_reaped_once(platform, users, creator) -> None:

@@ -3,16 +3,17 @@ wrote (no read of the outbox), and a publish that fails stays in the outbox for 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 from conftest import drain_dispatcher
+from helpers import waiting
 from podium.server.clock import utcnow
 from podium.server.compute import queues as queues
 from podium.server.orm import Attempt, DispatchOutbox, LeaderboardColumn, Phase
@@ -27,11 +28,7 @@ def outbox_row(session, submission_id: int) -> DispatchOutbox:
                            .where(Attempt.submission_id == submission_id)).one()
 
 
-def wait_until(predicate, limit: float = 10) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+wait_until = functools.partial(waiting.wait_until, timeout=10, every=0.02)
 
 
 def submit_and_confirm(api, user, phase_id: int) -> int:

@@ -5,22 +5,19 @@ the listener's socket or in its hands, however long the listening thread waits f
 
 from __future__ import annotations
 
+import functools
 import select
 import threading
 import time
 
 import pytest
 import sqlalchemy as sa
+from helpers import waiting
 from podium.server import db
 from podium.server.leaderboards.changes import ChangeFeed, Remembered
 from podium.server.orm import ComputeQueue
 
-
-def wait_until(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"still not {what} after {timeout} s"
-        time.sleep(0.005)
+wait_until = functools.partial(waiting.wait_until, timeout=10, every=0.005)
 
 
 class HeldListener:
