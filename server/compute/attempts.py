@@ -323,16 +323,15 @@ def _take_in_one(session: Session, queue: ComputeQueue, claim: Row, worker_name:
               **{f"w_{c}": v for c, v in seen.items()}, **{f"a_{c}": v for c, v in hold.items()},
               **{f"s_new_{c}": v for c, v in moved.items()}, **job_reads_params(claim)}
     rows = db.execute(statement, params).all()
-    if rows[0][_READ_COLUMNS] is None:  # no worker of that name in the queue yet
+    if rows[0].worker_id is None:  # no worker of that name in the queue yet
         touch_worker(session, queue, worker_name, hostname, **facts)
         rows = db.execute(statement, params).all()
-    _, held, submission = rows[0][_READ_COLUMNS:]
-    if held is None:
+    if rows[0].attempt_id is None:
         _refuse_held(session, claim)
     reads = job_reads_from(row[:_READ_COLUMNS] for row in rows if row.id is not None)
     if new is None:
         return claim.status, reads
-    if submission is not None:
+    if rows[0].submission_id is not None:
         listing_cache.note_written(session, claim.owner, claim.team_id)
         return new, reads
     return _move_on(session, claim, read_again=True), reads  # its status changed since the claim read it
